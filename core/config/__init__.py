@@ -1,0 +1,14 @@
+"""Zuul's configuration language: read, validate, build layouts, freeze jobs.
+
+Modules by job (see doc/config.md):
+
+- ``errors``: the ``ConfigError`` record every stage reports into;
+- ``yaml``: the YAML loader (Zuul's tags, file and line of every object);
+- ``schema``: voluptuous schemas of every object type;
+- ``discovery``: which files of a repository hold configuration;
+- ``tenant``: the tenant config (``main.yaml``);
+- ``parser``: files -> ``ConfigObject`` lists;
+- ``layout``: ``ConfigObject`` lists -> a tenant ``Layout``;
+- ``freeze``: a layout + an item -> the frozen job graph;
+- ``check``: the ``lockgate config check`` command.
+"""

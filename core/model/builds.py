@@ -1,0 +1,98 @@
+"""Build requests: the contract between scheduler and executor.
+
+The scheduler submits a ``BuildRequest`` (state REQUESTED) once the job's
+nodes are provisioned.  An executor locks it (the lock is the claim: a dead
+executor's ephemeral lock vanishes and the scheduler re-submits, which counts
+as a retry), sets RUNNING, runs the job and writes the result, sets COMPLETED
+and puts a ``build-completed`` result event.  Setting ``cancel_requested`` on a
+REQUESTED or RUNNING request asks its executor to abort.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.model.jobs import FrozenJob
+from lockgate.model.serial import from_dict, to_dict
+
+
+class BuildState(str, enum.Enum):
+    REQUESTED = "requested"
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+class BuildResult(str, enum.Enum):
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    POST_FAILURE = "POST_FAILURE"
+    TIMED_OUT = "TIMED_OUT"
+    RETRY_LIMIT = "RETRY_LIMIT"
+    NODE_FAILURE = "NODE_FAILURE"
+    ERROR = "ERROR"
+    ABORTED = "ABORTED"
+    CANCELED = "CANCELED"
+    SKIPPED = "SKIPPED"
+    # The executor asks for another attempt (pre-run failure, lost node).
+    RETRY = "RETRY"
+
+
+@dataclass
+class RepoState:
+    """One repository the job needs, at the commit it must be checked out at."""
+
+    connection: str
+    project: str  # as in the tenant config, e.g. "demo/app"
+    canonical_name: str  # hostname/project, as in zuul.projects keys
+    url: str  # where an executor clones it from
+    branch: str | None
+    ref: str
+    commit: str
+
+
+@dataclass
+class BuildRequest:
+    uuid: str
+    tenant: str
+    pipeline: str
+    buildset_uuid: str
+    event_id: str
+    job: FrozenJob
+    # The project and ref that triggered the item.
+    project: RepoState
+    # Every repository the job needs (the triggering one included).
+    repos: list[RepoState] = field(default_factory=list)
+    node_ids: list[str] = field(default_factory=list)
+    node_request_id: str | None = None
+    zone: str = "default"
+    attempt: int = 1
+    # Partial ``zuul`` variables computed by the scheduler; the executor adds
+    # ``executor.*`` and per-project checkout paths.
+    zuul_vars: dict[str, Any] = field(default_factory=dict)
+    state: BuildState = BuildState.REQUESTED
+    result: str | None = None
+    error_detail: str | None = None
+    worker: str | None = None
+    log_url: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    cancel_requested: bool = False
+    created: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.state = BuildState(self.state)
+        if isinstance(self.job, dict):
+            self.job = FrozenJob.from_dict(self.job)
+        if isinstance(self.project, dict):
+            self.project = RepoState(**self.project)
+        self.repos = [r if isinstance(r, RepoState) else RepoState(**r) for r in self.repos]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildRequest:
+        return from_dict(cls, data)

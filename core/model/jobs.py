@@ -1,0 +1,102 @@
+"""The frozen job: what a build runs, fixed when the item's job graph is frozen.
+
+``lockgate.config`` produces it (``freeze_job_graph``), the scheduler copies it
+into the build request, and the executor runs it.  It holds final attribute
+values only: inheritance, variants and project-pipeline overrides are already
+applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.model.serial import from_dict, to_dict
+
+
+@dataclass
+class PlaybookRef:
+    """One playbook of a job, with the project it comes from.
+
+    ``trusted`` is true when the defining project is a config project: its
+    playbooks run outside the untrusted sandbox rules (as in Zuul).
+    """
+
+    path: str
+    connection: str
+    project: str  # project name as in the tenant config
+    branch: str | None = None
+    trusted: bool = False
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    semaphores: list[str] = field(default_factory=list)
+    cleanup: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlaybookRef:
+        return from_dict(cls, data)
+
+
+@dataclass
+class NodeSpec:
+    """A node of a nodeset: one or more names sharing one label."""
+
+    name: list[str]
+    label: str
+
+
+@dataclass
+class FrozenJob:
+    name: str
+    # Names of the inheritance chain, base first; useful in logs and the API.
+    inheritance_path: list[str] = field(default_factory=list)
+    nodeset_name: str | None = None
+    nodes: list[NodeSpec] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    pre_run: list[PlaybookRef] = field(default_factory=list)
+    run: list[PlaybookRef] = field(default_factory=list)
+    post_run: list[PlaybookRef] = field(default_factory=list)
+    cleanup_run: list[PlaybookRef] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timeout: int | None = None
+    post_timeout: int | None = None
+    pre_timeout: int | None = None
+    attempts: int = 3
+    voting: bool = True
+    tags: list[str] = field(default_factory=list)
+    required_projects: list[dict[str, Any]] = field(default_factory=list)
+    dependencies: list[dict[str, Any]] = field(default_factory=list)  # {name, soft}
+    semaphores: list[dict[str, Any]] = field(default_factory=list)
+    override_checkout: str | None = None
+    workspace_scheme: str = "golang"
+    post_review: bool = False
+    secrets: list[dict[str, Any]] = field(default_factory=list)
+    # Where the job was defined (file:line of each variant applied).
+    source_contexts: list[str] = field(default_factory=list)
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        self.nodes = [n if isinstance(n, NodeSpec) else NodeSpec(**n) for n in self.nodes]
+        for attr in ("pre_run", "run", "post_run", "cleanup_run"):
+            setattr(
+                self,
+                attr,
+                [p if isinstance(p, PlaybookRef) else PlaybookRef.from_dict(p)
+                 for p in getattr(self, attr)],
+            )
+
+    @property
+    def labels(self) -> list[str]:
+        return [n.label for n in self.nodes]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FrozenJob:
+        return from_dict(cls, data)

@@ -1,0 +1,93 @@
+"""Node requests and nodes: the contract between scheduler, launcher and executor.
+
+Life of a request: the scheduler submits a ``NodeRequest`` (state REQUESTED);
+a launcher locks it, provisions one node per label, records their ids and
+sets FULFILLED (or FAILED) and puts a ``nodes-provisioned`` result event.
+The nodes are then allocated to the request (``Node.allocated_to``) and in
+state READY.  The executor that runs the build locks each node for the
+duration of the build (state IN_USE) and sets USED when done; the launcher
+deletes USED nodes and nodes whose request no longer exists.
+
+SSH access: nodes authorize the executor's public key (``[executor]
+private_key_file`` / its ``.pub``), as in Zuul and Nodepool; no key material is
+stored in ZooKeeper.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.model.serial import from_dict, to_dict
+
+
+class NodeRequestState(str, enum.Enum):
+    REQUESTED = "requested"
+    FULFILLED = "fulfilled"
+    FAILED = "failed"
+
+
+class NodeState(str, enum.Enum):
+    BUILDING = "building"
+    READY = "ready"
+    IN_USE = "in-use"
+    USED = "used"
+    DELETING = "deleting"
+    FAILED = "failed"
+
+
+@dataclass
+class NodeRequest:
+    labels: list[str]
+    tenant: str
+    pipeline: str
+    buildset_uuid: str
+    job_name: str
+    event_id: str
+    id: str = ""  # assigned by the ZooKeeper layer (sequence number)
+    state: NodeRequestState = NodeRequestState.REQUESTED
+    node_ids: list[str] = field(default_factory=list)
+    provider: str | None = None
+    failure_reason: str | None = None
+    created: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.state = NodeRequestState(self.state)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NodeRequest:
+        return from_dict(cls, data)
+
+
+@dataclass
+class Node:
+    label: str
+    provider: str
+    id: str = ""  # assigned by the ZooKeeper layer
+    state: NodeState = NodeState.BUILDING
+    # How the executor reaches the node.
+    connection_type: str = "ssh"
+    interface_ip: str = ""
+    connection_port: int = 22
+    username: str = "root"
+    host_keys: list[str] = field(default_factory=list)
+    python_path: str = "/usr/bin/python3"
+    allocated_to: str | None = None  # NodeRequest id
+    # Provider-private bookkeeping (namespace name, sandbox pid, ...).
+    provider_data: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.state = NodeState(self.state)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Node:
+        return from_dict(cls, data)
