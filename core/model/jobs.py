@@ -30,6 +30,10 @@ class PlaybookRef:
     roles: list[dict[str, Any]] = field(default_factory=list)
     semaphores: list[str] = field(default_factory=list)
     cleanup: bool = False
+    # Indexes into the job's ``FrozenJob.secrets`` this playbook may read
+    # (secrets are bound to the playbooks of the definition that declared
+    # them, plus parents' playbooks for ``pass-to-parent``).
+    secrets: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -79,6 +83,24 @@ class FrozenJob:
     # Where the job was defined (file:line of each variant applied).
     source_contexts: list[str] = field(default_factory=list)
     description: str | None = None
+    # Added with the configuration language (all defaulted, so older
+    # records still load): reporting, artifacts and execution settings.
+    success_message: str | None = None
+    failure_message: str | None = None
+    hold_following_changes: bool = False
+    provides: list[str] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)
+    failure_output: list[str] = field(default_factory=list)
+    include_vars: list[dict[str, Any]] = field(default_factory=list)
+    ansible_version: str | None = None
+    ansible_split_streams: bool = False
+    deduplicate: bool | str = "auto"
+    workspace_checkout: bool | str = True
+    image_build_name: str | None = None
+    # For a nodeset with alternatives: every alternative, in the order to
+    # try (breadth-first flattened); ``nodes``/``groups`` are the first.
+    # Each is {"name", "nodes": [{"name": [...], "label"}], "groups": [...]}.
+    nodeset_alternatives: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.nodes = [n if isinstance(n, NodeSpec) else NodeSpec(**n) for n in self.nodes]
