@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-
 from lockgate.config.errors import SourceContext
 from lockgate.config.objects import ConfigObject
 
@@ -91,3 +90,97 @@ def objects_from_yaml(
     finally:
         loader.dispose()
     return out
+
+
+# ---------------------------------------------------------------------------
+# Small tenants for layout and freezing tests
+
+from lockgate.config.layout import Layout, build_layout  # noqa: E402
+from lockgate.config.tenant_view import ProjectView, TenantView  # noqa: E402
+
+# A config project with the pipelines and base job most tests need.
+BASE_CONFIG = """
+- pipeline:
+    name: check
+    manager: independent
+    trigger:
+      gerrit:
+        - event: patchset-created
+    success:
+      gerrit:
+        Verified: 1
+    failure:
+      gerrit:
+        Verified: -1
+- pipeline:
+    name: gate
+    manager: dependent
+    trigger:
+      gerrit:
+        - event: comment-added
+    success:
+      gerrit:
+        Verified: 2
+        submit: true
+- pipeline:
+    name: post
+    manager: supercedent
+    post-review: true
+    trigger:
+      gerrit:
+        - event: ref-updated
+- nodeset:
+    name: single
+    nodes:
+      - name: controller
+        label: ubuntu
+- job:
+    name: base
+    parent: null
+    pre-run: playbooks/base/pre.yaml
+    post-run: playbooks/base/post.yaml
+    nodeset: single
+    timeout: 1800
+"""
+
+
+def repo(
+    name: str,
+    text: str | dict[str, str],
+    *,
+    trusted: bool = False,
+    path: str = "zuul.yaml",
+    **options: object,
+) -> tuple[ProjectView, list[ConfigObject]]:
+    """A tenant project and its objects; ``text`` per branch if a dict."""
+    per_branch = text if isinstance(text, dict) else {"master": text}
+    objects: list[ConfigObject] = []
+    for branch, body in per_branch.items():
+        objects += objects_from_yaml(body, name, branch=branch, path=path, trusted=trusted)
+    view = ProjectView(
+        name=name,
+        trusted=trusted,
+        connection="gerrit",
+        branches=tuple(per_branch),
+        **options,  # type: ignore[arg-type]
+    )
+    return view, objects
+
+
+def layout_of(
+    *repos: tuple[ProjectView, list[ConfigObject]],
+    base: str | None = BASE_CONFIG,
+    extra_projects: tuple[str, ...] = (),
+    **tenant_options: object,
+) -> Layout:
+    """Build a layout: ``base`` (as config project ``config``) then ``repos``."""
+    loaded = list(repos)
+    if base is not None:
+        loaded.insert(0, repo("config", base, trusted=True))
+    views = [v for v, _ in loaded] + [ProjectView(p, False, "gerrit") for p in extra_projects]
+    tenant = TenantView("tenant", projects=tuple(views), **tenant_options)  # type: ignore[arg-type]
+    return build_layout(tenant, loaded)
+
+
+def messages(layout: Layout) -> list[str]:
+    return [e.message for e in layout.errors]
