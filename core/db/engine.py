@@ -1,0 +1,119 @@
+"""Making a SQLAlchemy engine from a ``dburi``, safe for several processes.
+
+SQLite is the embedded default; several Lockgate processes (scheduler, web,
+``lockgate up``) share one file, so every connection gets WAL journaling
+(readers never block the writer), a busy timeout (a writer waits for the
+lock instead of failing), and foreign keys.  Writers start their transaction
+with ``BEGIN IMMEDIATE`` (ask with ``connection.execution_options(
+lockgate_write=True)``): a deferred transaction that reads and then writes can
+hit SQLITE_BUSY without waiting, which the busy timeout does not cover.
+
+PostgreSQL (``postgresql://``, driver psycopg2) and other SQLAlchemy dialects
+are used as they are.  ``resolve_dburi`` picks the URI from the service
+config: ``[database] dburi``, or a file in ``[scheduler] state_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import sqlalchemy as sa
+from lockgate.service_config import KNOWN_SECTIONS, ServiceConfig
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+# How long a SQLite writer waits for another process's write lock.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_FILENAME = "lockgate.db"
+
+
+class DatabaseError(Exception):
+    """A database problem; ``str()`` is one line naming the URI (no password)."""
+
+
+def redacted(dburi: str) -> str:
+    try:
+        return make_url(dburi).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable dburi>"
+
+
+def resolve_dburi(config: ServiceConfig) -> str:
+    """The database URI for this service config.
+
+    An explicit ``[database] dburi`` wins.  Otherwise the database is a SQLite
+    file in ``[scheduler] state_dir`` (so ``lockgate up`` with a state dir keeps
+    everything in one place).  Because the config loader fills defaults in, a
+    ``dburi`` equal to the built-in default counts as not set.
+    """
+    default = KNOWN_SECTIONS["database"]["dburi"]
+    section = config.sections.get("database")
+    dburi = section.get("dburi") if section else None
+    if dburi and dburi != default:
+        return dburi
+    state_dir = config.section("scheduler").get_path("state_dir") or "/var/lib/lockgate"
+    return "sqlite:///" + os.path.join(os.path.abspath(state_dir), SQLITE_FILENAME)
+
+
+def make_engine(dburi: str, **kwargs: Any) -> sa.Engine:
+    """An engine for ``dburi``; raises ``DatabaseError`` for a bad URI or missing driver."""
+    try:
+        url = make_url(dburi)
+    except Exception:
+        raise DatabaseError(
+            f"[database] dburi: cannot parse {dburi!r} as a database URI "
+            "(e.g. sqlite:////var/lib/lockgate/lockgate.db or "
+            "postgresql://user:pass@host/db)"
+        ) from None
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, **kwargs)
+    try:
+        return sa.create_engine(url, pool_pre_ping=True, future=True, **kwargs)
+    except (sa.exc.NoSuchModuleError, ImportError) as e:
+        raise DatabaseError(
+            f"[database] dburi {redacted(dburi)}: no driver for it ({e}); "
+            "for PostgreSQL install psycopg2-binary"
+        ) from None
+
+
+def _sqlite_engine(url: sa.URL, **kwargs: Any) -> sa.Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:")
+    if not in_memory:
+        parent = os.path.dirname(os.path.abspath(database))
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as e:
+            raise DatabaseError(
+                f"[database] dburi {url}: cannot create directory {parent}: {e.strerror}"
+            ) from None
+    connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    if in_memory:
+        # One shared connection, or every connection would see its own empty db.
+        kwargs.setdefault("poolclass", StaticPool)
+    engine = sa.create_engine(url, connect_args=connect_args, future=True, **kwargs)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so that the
+        # "begin" hook below decides how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get("lockgate_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine

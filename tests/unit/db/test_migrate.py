@@ -1,0 +1,118 @@
+"""Migrations: from an empty database to head, matching the schema, safe in parallel."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from lockgate.db import Database, DatabaseError, RefInfo, migrate
+from lockgate.db.schema import VERSION_TABLE, tables
+
+
+def _diff(db: Database, prefix: str = "") -> list:
+    version_table = prefix + VERSION_TABLE
+    ours = {t.name for t in tables(prefix).metadata.sorted_tables}
+
+    def include(
+        obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+    ) -> bool:
+        if type_ == "table":
+            return name in ours
+        return True
+
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(
+            conn,
+            opts={"compare_type": True, "version_table": version_table, "include_object": include},
+        )
+        return compare_metadata(ctx, tables(prefix).metadata)
+
+
+def test_upgrade_from_empty_reaches_head(dburi: str) -> None:
+    db = Database(dburi)
+    try:
+        assert migrate.current_revision(db.engine) is None
+        db.upgrade()
+        assert migrate.current_revision(db.engine) == migrate.head_revision()
+        names = set(sa.inspect(db.engine).get_table_names())
+        assert {t.name for t in db.t.metadata.sorted_tables} <= names
+        db.upgrade()  # a second start changes nothing
+        assert migrate.current_revision(db.engine) == migrate.head_revision()
+    finally:
+        db.close()
+
+
+def test_migrated_schema_matches_the_models(db: Database) -> None:
+    assert _diff(db) == []
+
+
+def test_table_prefix_keeps_installations_apart(dburi: str) -> None:
+    plain, prefixed = Database(dburi), Database(dburi, table_prefix="other_")
+    try:
+        plain.upgrade()
+        prefixed.upgrade()
+        assert _diff(prefixed, "other_") == []
+        names = set(sa.inspect(plain.engine).get_table_names())
+        assert {"lockgate_build", "other_lockgate_build", "other_lockgate_alembic_version"} <= names
+        ref = RefInfo(project="p", ref="refs/heads/main")
+        plain.create_buildset("bs", "t", "check", [ref])
+        assert plain.get_buildsets("t") and not prefixed.get_buildsets("t")
+    finally:
+        plain.close()
+        prefixed.close()
+
+
+def test_concurrent_upgrades_from_empty(dburi: str) -> None:
+    """Several processes starting at once: each upgrade succeeds, the schema is made once."""
+    dbs = [Database(dburi) for _ in range(4)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(dbs))
+
+    def run(db: Database) -> None:
+        try:
+            barrier.wait(timeout=30)
+            db.upgrade()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(db,)) for db in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    try:
+        assert errors == []
+        assert migrate.current_revision(dbs[0].engine) == migrate.head_revision()
+        assert _diff(dbs[0]) == []
+    finally:
+        for db in dbs:
+            db.close()
+
+
+def test_unreachable_database_is_a_one_line_error() -> None:
+    # Port 1 on loopback: nothing listens there.
+    db = Database("postgresql+psycopg2://lockgate:secret@127.0.0.1:1/lockgate")
+    try:
+        with pytest.raises(DatabaseError) as info:
+            db.upgrade()
+        message = str(info.value)
+        assert "127.0.0.1:1" in message and "\n" not in message
+        assert "secret" not in message
+        with pytest.raises(DatabaseError):
+            db.ping()
+    finally:
+        db.close()
+
+
+def test_ping_fails_before_upgrade_and_passes_after(dburi: str) -> None:
+    db = Database(dburi)
+    try:
+        with pytest.raises(DatabaseError):
+            db.ping()
+        db.upgrade()
+        db.ping()
+    finally:
+        db.close()
