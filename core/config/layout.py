@@ -108,6 +108,12 @@ class Layout:
     errors: list[ConfigError] = field(default_factory=list)
     # Tenant projects by every name they answer to (name, canonical, short).
     _names: dict[str, str] = field(default_factory=dict, repr=False)
+    # What the layout was built from, so a speculative layout can replace
+    # one project-branch's objects and rebuild (lockgate.config.speculative).
+    inputs: list[tuple[ProjectView, list[ConfigObject]]] = field(
+        default_factory=list, repr=False, compare=False
+    )
+    branches: dict[str, Sequence[str]] = field(default_factory=dict, repr=False, compare=False)
     # Freezer cache (see lockgate.config.freeze); safe since the layout is
     # immutable once built.
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -278,8 +284,11 @@ def build_layout(
     """
     view = TenantView.of(tenant, [tp for tp, _ in projects])
     builder = _Builder(view, branches or {})
+    builder.layout.branches = dict(branches or {})
     for tp, objects in projects:
-        builder.load_project(ProjectView.of(tp), objects)
+        project_view = ProjectView.of(tp)
+        builder.layout.inputs.append((project_view, list(objects)))
+        builder.load_project(project_view, objects)
     builder.check_references()
     if validate:
         from lockgate.config.freeze import validate_jobs
