@@ -1,0 +1,290 @@
+"""Reading Zuul configuration YAML: tags, anchors, and the line of every object.
+
+Called by ``lockgate.config.parser`` (repository files) and
+``lockgate.config.tenant`` (``main.yaml``).  It turns text into a list of
+top-level items, each with the 1-based line where it starts, so that every
+later error can point at ``file:line``.  It never raises on bad input: syntax
+errors, binary junk, empty files and non-list documents (a Zuul v2
+``layout.yaml`` is a mapping) come back as ``ConfigError`` records.
+
+Zuul's tags are represented by small types that later stages recognise:
+
+- ``!encrypted/pkcs1-oaep`` -> ``Encrypted`` (one scalar or a list of
+  base64 chunks; decrypted only by whoever holds the project key);
+- ``!inherit`` / ``!override`` -> ``Inherit`` / ``Override`` wrapping the
+  tagged value (list, mapping or scalar): the layout builder uses them to
+  decide how a child's attribute combines with its parent's;
+- ``!unsafe`` -> ``Unsafe``, a ``str`` that Ansible must not template.
+
+Built on libyaml (``CSafeLoader``) when it is available: the loader only adds
+constructors for the tags, so parsing costs what a plain ``yaml.load`` costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import yaml
+from lockgate.config.errors import ConfigError, Severity, SourceContext
+
+try:  # libyaml is an optional part of PyYAML; fall back to the pure parser.
+    _BaseLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _BaseLoader = yaml.SafeLoader
+
+ENCRYPTED_TAG = "!encrypted/pkcs1-oaep"
+INHERIT_TAG = "!inherit"
+OVERRIDE_TAG = "!override"
+UNSAFE_TAG = "!unsafe"
+
+
+@dataclass(frozen=True)
+class Encrypted:
+    """A secret value encrypted with the project's RSA key (PKCS#1 OAEP).
+
+    ``chunks`` are the base64 texts as written; long values are split into
+    several chunks, each encrypted separately.
+    """
+
+    chunks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Inherit:
+    """``!inherit``: combine this value with the parent's (lists, mappings)."""
+
+    value: Any = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Override:
+    """``!override``: replace the parent's value instead of combining."""
+
+    value: Any = field(hash=False)
+
+
+class Unsafe(str):
+    """``!unsafe``: a string Ansible must pass through without templating."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Unsafe({str.__repr__(self)})"
+
+
+class ZuulLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """libyaml's safe loader plus Zuul's tags."""
+
+
+def _construct_encrypted(loader: Any, node: yaml.Node) -> Encrypted:
+    if isinstance(node, yaml.ScalarNode):
+        return Encrypted((str(loader.construct_scalar(node)),))
+    if isinstance(node, yaml.SequenceNode):
+        chunks = loader.construct_sequence(node)
+        if not all(isinstance(c, str) for c in chunks):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{ENCRYPTED_TAG} chunks must be strings", node.start_mark
+            )
+        return Encrypted(tuple(chunks))
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{ENCRYPTED_TAG} must tag a string or a list of strings", node.start_mark
+    )
+
+
+def _construct_untagged(loader: Any, node: yaml.Node) -> Any:
+    """Build the tagged node as if it carried no tag (for !inherit/!override)."""
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    value = loader.construct_scalar(node)
+    # Resolve the plain scalar the way an untagged one would be (bool, int...).
+    tag = loader.resolve(yaml.ScalarNode, value, (True, False))
+    return loader.construct_object(yaml.ScalarNode(tag, value, node.start_mark, node.end_mark))
+
+
+def _construct_inherit(loader: Any, node: yaml.Node) -> Inherit:
+    return Inherit(_construct_untagged(loader, node))
+
+
+def _construct_override(loader: Any, node: yaml.Node) -> Override:
+    return Override(_construct_untagged(loader, node))
+
+
+def _construct_unsafe(loader: Any, node: yaml.Node) -> Unsafe:
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{UNSAFE_TAG} must tag a string", node.start_mark
+        )
+    return Unsafe(loader.construct_scalar(node))
+
+
+def _construct_unknown(loader: Any, suffix: str, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"unknown YAML tag '{node.tag}'", node.start_mark
+    )
+
+
+ZuulLoader.add_constructor(ENCRYPTED_TAG, _construct_encrypted)
+ZuulLoader.add_constructor(INHERIT_TAG, _construct_inherit)
+ZuulLoader.add_constructor(OVERRIDE_TAG, _construct_override)
+ZuulLoader.add_constructor(UNSAFE_TAG, _construct_unsafe)
+ZuulLoader.add_multi_constructor("!", _construct_unknown)
+ZuulLoader.add_multi_constructor("tag:", _construct_unknown)
+
+
+@dataclass
+class YamlItem:
+    """One top-level list item of a configuration file and its start line."""
+
+    value: Any
+    line: int  # 1-based
+
+
+@dataclass
+class YamlDocument:
+    """The result of reading one file: its items and what went wrong."""
+
+    items: list[YamlItem] = field(default_factory=list)
+    errors: list[ConfigError] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[YamlItem]:
+        return iter(self.items)
+
+
+def _error(
+    context: SourceContext,
+    line: int | None,
+    message: str,
+    key: str,
+    severity: Severity = Severity.ERROR,
+) -> ConfigError:
+    return ConfigError(
+        message=message,
+        context=replace(context, line=line),
+        severity=severity,
+        key=key,
+    )
+
+
+def _mark_line(exc: BaseException) -> int | None:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is None:
+        return None
+    return int(mark.line) + 1
+
+
+def _describe_yaml_error(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"file is not valid text: {exc.reason}"
+    if isinstance(exc, yaml.constructor.ConstructorError) and problem:
+        return f"YAML error: {problem}" if not context else f"YAML error: {context}, {problem}"
+    if problem and context:
+        return f"YAML syntax error: {context}, {problem}"
+    if problem:
+        return f"YAML syntax error: {problem}"
+    return f"YAML syntax error: {exc}"
+
+
+def _kind_of(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.ScalarNode):
+        return "a scalar"
+    return "something else"
+
+
+def load_config_yaml(text: str | bytes, context: SourceContext) -> YamlDocument:
+    """Read one configuration file into its top-level items.
+
+    ``context`` names the file (project, branch, path); errors get a copy of
+    it with the line filled in.  A file whose top level is not a list yields
+    one error; an item whose YAML cannot be built (a bad tag, say) yields an
+    error for that item and the others are kept.
+    """
+    doc = YamlDocument()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            doc.errors.append(
+                _error(
+                    context,
+                    None,
+                    f"file is not valid UTF-8 text ({exc.reason} at byte {exc.start})",
+                    "yaml-syntax",
+                )
+            )
+            return doc
+    loader = ZuulLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError as exc:
+            doc.errors.append(
+                _error(context, _mark_line(exc), _describe_yaml_error(exc), "yaml-syntax")
+            )
+            return doc
+        except (ValueError, RecursionError) as exc:  # libyaml on pathological input
+            doc.errors.append(_error(context, None, f"YAML error: {exc}", "yaml-syntax"))
+            return doc
+        if root is None:
+            doc.errors.append(
+                _error(
+                    context,
+                    None,
+                    "file contains no configuration objects",
+                    "empty-file",
+                    Severity.WARNING,
+                )
+            )
+            return doc
+        if not isinstance(root, yaml.SequenceNode):
+            hint = ""
+            if isinstance(root, yaml.MappingNode):
+                hint = " (a Zuul v2 layout.yaml is a mapping; Zuul v3 configuration is a list)"
+            doc.errors.append(
+                _error(
+                    context,
+                    root.start_mark.line + 1,
+                    f"expected a list of configuration objects at the top level, "
+                    f"found {_kind_of(root)}{hint}",
+                    "yaml-not-a-list",
+                )
+            )
+            return doc
+        if root.tag != "tag:yaml.org,2002:seq":
+            doc.errors.append(
+                _error(
+                    context,
+                    root.start_mark.line + 1,
+                    f"unexpected YAML tag '{root.tag}' on the top-level list",
+                    "yaml-tag",
+                )
+            )
+            return doc
+        for node in root.value:
+            line = node.start_mark.line + 1
+            try:
+                value = loader.construct_document(node)
+            except yaml.YAMLError as exc:
+                doc.errors.append(
+                    _error(context, _mark_line(exc) or line, _describe_yaml_error(exc), "yaml-tag")
+                )
+                loader.constructed_objects = {}
+                loader.recursive_objects = {}
+                continue
+            except (TypeError, ValueError, RecursionError) as exc:
+                # e.g. an unhashable mapping key such as ``? [a, b]``.
+                doc.errors.append(_error(context, line, f"YAML error: {exc}", "yaml-syntax"))
+                loader.constructed_objects = {}
+                loader.recursive_objects = {}
+                continue
+            doc.items.append(YamlItem(value, line))
+    finally:
+        loader.dispose()
+    return doc
