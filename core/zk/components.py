@@ -1,0 +1,114 @@
+"""The component registry: which scheduler, executor, launcher and web
+processes are alive, and their state.
+
+Who calls it: every process registers itself at start (``register``) and
+updates its state as it changes (``Component.update_state``: e.g. an executor's
+``accepting`` flag and load); web's ``/api/components`` and operators'
+tools read it with ``list``.
+
+A registration is an ephemeral node ``components/<kind>/<hostname>-<uuid>``:
+it vanishes when the process dies or its session expires, so the registry is
+never stale.  After a session loss the client creates it again (with the
+latest state) in the new session.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from kazoo.exceptions import NoNodeError
+from lockgate.zk import paths
+from lockgate.zk.client import ZKClient
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """A registered component as read from the registry."""
+
+    kind: str
+    name: str  # <hostname>-<uuid>
+    hostname: str
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class Component:
+    """This process's own registration (returned by :func:`register`)."""
+
+    def __init__(self, client: ZKClient, kind: str, hostname: str, state: dict[str, Any]) -> None:
+        self.client = client
+        self.kind = kind
+        self.hostname = hostname
+        self.name = f"{hostname}-{uuid.uuid4().hex[:12]}"
+        self.path = paths.component(kind, self.name)
+        self._state = dict(state)
+        self._lock = threading.Lock()
+
+    def _data(self) -> bytes:
+        with self._lock:
+            body = {"kind": self.kind, "hostname": self.hostname, "state": self._state}
+        return json.dumps(body, sort_keys=True).encode()
+
+    @property
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._state)
+
+    def update_state(self, **changes: Any) -> None:
+        """Merge ``changes`` into the state and write it (one ZooKeeper set)."""
+        with self._lock:
+            self._state.update(changes)
+        kz = self.client.kazoo
+        try:
+            kz.retry(kz.set, self.path, self._data())
+        except NoNodeError:
+            # Session was lost and the node not yet restored: the restore
+            # will write the state we just recorded.
+            pass
+
+    def unregister(self) -> None:
+        """Remove the registration (a clean shutdown)."""
+        self.client.forget_ephemeral(self.path)
+
+
+def register(
+    client: ZKClient, kind: str, state: dict[str, Any] | None = None, *, hostname: str | None = None
+) -> Component:
+    """Register this process as a ``kind`` component; kept across session loss."""
+    component = Component(client, kind, hostname or socket.gethostname(), state or {})
+    client.keep_ephemeral(component.path, component._data)
+    return component
+
+
+def list_components(client: ZKClient, kind: str | None = None) -> list[ComponentInfo]:
+    """Live components of ``kind`` (every kind if None), sorted by kind and name."""
+    kz = client.kazoo
+    try:
+        kinds = [kind] if kind else kz.retry(kz.get_children, paths.components())
+    except NoNodeError:
+        return []
+    out: list[ComponentInfo] = []
+    for k in sorted(paths.unsegment(x) if kind is None else x for x in kinds):
+        try:
+            names = kz.retry(kz.get_children, paths.component_kind(k))
+        except NoNodeError:
+            continue
+        for name in sorted(names):
+            try:
+                raw, _ = kz.retry(kz.get, paths.component(k, paths.unsegment(name)))
+            except NoNodeError:
+                continue
+            body = json.loads(raw or b"{}")
+            out.append(
+                ComponentInfo(
+                    kind=k,
+                    name=paths.unsegment(name),
+                    hostname=body.get("hostname", ""),
+                    state=body.get("state", {}),
+                )
+            )
+    return out

@@ -1,0 +1,256 @@
+"""Every ZooKeeper path Lockgate uses, one function per path.
+
+This module is the single owner of the ZooKeeper tree (``doc/zookeeper.md``
+lists each path with its record, writers and readers).  No other module may
+spell a ``/lockgate`` path: they call these functions, and
+``tests/test_architecture.py`` fails on a ``"/lockgate`` literal anywhere else.
+
+Tests isolate themselves with a client *chroot* (``ZKClient(chroot=...)``), not
+with a different root: the paths below are the same in every deployment.
+
+Names that come from users (tenants, pipelines, projects) may contain ``/``
+(``org/project``) or other characters ZooKeeper reserves, so they are quoted
+into one path segment by :func:`segment`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+ROOT = "/lockgate"
+
+# Child names used inside the structures that queues.py, requests.py and
+# records.py build under a path.  Kept here so the whole tree is in one file.
+QUEUE_ENTRIES = "entries"
+QUEUE_DEDUP = "dedup"
+SHARDS = "shards"
+LOCK_CHILD_MARK = "__lock__"
+
+
+def segment(name: str) -> str:
+    """Quote a user-supplied name into a single, reversible path segment.
+
+    ``/`` and ``%`` are quoted so ``org/project`` stays one segment; ``.`` and
+    ``..`` are quoted because ZooKeeper rejects them as segments.
+    """
+    if not name:
+        raise ValueError("a ZooKeeper path segment cannot be empty")
+    quoted = quote(name, safe="-_+@:=,~!$&'()*;")
+    if quoted in (".", ".."):
+        quoted = quoted.replace(".", "%2E")
+    return quoted
+
+
+def unsegment(quoted: str) -> str:
+    """The name :func:`segment` quoted."""
+    return unquote(quoted)
+
+
+def join(*parts: str) -> str:
+    """Join already-quoted segments under the root."""
+    return "/".join((ROOT, *parts))
+
+
+# --- components ------------------------------------------------------------
+
+
+def components() -> str:
+    """Parent of every component kind (scheduler, executor, launcher, web)."""
+    return join("components")
+
+
+def component_kind(kind: str) -> str:
+    """Parent of the registrations of one kind of component."""
+    return join("components", segment(kind))
+
+
+def component(kind: str, name: str) -> str:
+    """One ephemeral registration; ``name`` is ``<hostname>-<uuid>``."""
+    return join("components", segment(kind), segment(name))
+
+
+# --- tenant event queues ----------------------------------------------------
+
+
+def tenant_events(tenant: str) -> str:
+    """Parent of a tenant's three event queues."""
+    return join("events", "tenant", segment(tenant))
+
+
+def trigger_queue(tenant: str) -> str:
+    """Incoming trigger events (drivers write, schedulers consume)."""
+    return join("events", "tenant", segment(tenant), "trigger")
+
+
+def management_queue(tenant: str) -> str:
+    """Management events: enqueue, dequeue, promote, reconfigure (web writes)."""
+    return join("events", "tenant", segment(tenant), "management")
+
+
+def result_queue(tenant: str) -> str:
+    """Build, merge and node results (executors and launchers write)."""
+    return join("events", "tenant", segment(tenant), "result")
+
+
+def queue_entries(queue: str) -> str:
+    """The sequential entries of the event queue at ``queue``."""
+    return f"{queue}/{QUEUE_ENTRIES}"
+
+
+def queue_dedup(queue: str) -> str:
+    """Markers of the event ids an event queue has already accepted."""
+    return f"{queue}/{QUEUE_DEDUP}"
+
+
+def queue_dedup_marker(queue: str, key: str) -> str:
+    return f"{queue}/{QUEUE_DEDUP}/{segment(key)}"
+
+
+# --- tenant state -------------------------------------------------------------
+
+
+def tenant(tenant: str) -> str:
+    """Parent of a tenant's persistent state."""
+    return join("tenant", segment(tenant))
+
+
+def tenant_layout(tenant: str) -> str:
+    """The identity (uuid, config hashes) of the tenant's current layout."""
+    return join("tenant", segment(tenant), "layout")
+
+
+def pipelines(tenant: str) -> str:
+    """Parent of the tenant's pipeline states."""
+    return join("tenant", segment(tenant), "pipeline")
+
+
+def pipeline_state(tenant: str, pipeline: str) -> str:
+    """A pipeline's queues and items: the speculative state."""
+    return join("tenant", segment(tenant), "pipeline", segment(pipeline))
+
+
+def semaphores(tenant: str) -> str:
+    return join("semaphores", segment(tenant))
+
+
+def semaphore(tenant: str, name: str) -> str:
+    """Holders of one semaphore."""
+    return join("semaphores", segment(tenant), segment(name))
+
+
+# --- locks ------------------------------------------------------------------------
+
+
+def locks() -> str:
+    return join("locks")
+
+
+def tenant_lock(tenant: str) -> str:
+    """Held by the scheduler processing a tenant's events."""
+    return join("locks", "tenant", segment(tenant))
+
+
+def pipeline_lock(tenant: str, pipeline: str) -> str:
+    """Held by the scheduler processing one pipeline."""
+    return join("locks", "pipeline", segment(tenant), segment(pipeline))
+
+
+def change_lock(tenant: str, project: str, change: str) -> str:
+    """Held while a change is enqueued or dequeued by a management event."""
+    return join("locks", "change", segment(tenant), segment(project), segment(change))
+
+
+def named_lock(name: str) -> str:
+    """A lock for anything else (e.g. a periodic cleanup that one process runs)."""
+    return join("locks", "named", segment(name))
+
+
+# --- requests ---------------------------------------------------------------------
+
+
+def merge_requests() -> str:
+    """Merge / cat / file-list requests (schedulers write, executors take)."""
+    return join("requests", "merge")
+
+
+def merge_request(uuid: str) -> str:
+    return join("requests", "merge", segment(uuid))
+
+
+def merge_request_lock(uuid: str) -> str:
+    return join("requests", "merge-locks", segment(uuid))
+
+
+def build_requests(zone: str) -> str:
+    """Build requests of one executor zone ("default" when unzoned)."""
+    return join("requests", "build", segment(zone))
+
+
+def build_request(zone: str, uuid: str) -> str:
+    return join("requests", "build", segment(zone), segment(uuid))
+
+
+def build_request_locks(zone: str) -> str:
+    return join("requests", "build-locks", segment(zone))
+
+
+def build_request_lock(zone: str, uuid: str) -> str:
+    """An executor's claim on a build request (ephemeral lock node inside)."""
+    return join("requests", "build-locks", segment(zone), segment(uuid))
+
+
+def node_requests() -> str:
+    """Node requests (schedulers write, launchers take)."""
+    return join("requests", "node")
+
+
+def node_request(request_id: str) -> str:
+    return join("requests", "node", segment(request_id))
+
+
+def node_request_locks() -> str:
+    return join("requests", "node-locks")
+
+
+def node_request_lock(request_id: str) -> str:
+    """A launcher's claim on a node request."""
+    return join("requests", "node-locks", segment(request_id))
+
+
+# --- nodes --------------------------------------------------------------------------
+
+
+def nodes() -> str:
+    """Node records (launchers write; executors and schedulers read)."""
+    return join("nodes", "records")
+
+
+def node(node_id: str) -> str:
+    return join("nodes", "records", segment(node_id))
+
+
+def node_locks() -> str:
+    return join("nodes", "locks")
+
+
+def node_lock(node_id: str) -> str:
+    """Held while a node is in use (executor) or being deleted (launcher)."""
+    return join("nodes", "locks", segment(node_id))
+
+
+# --- keys and caches ------------------------------------------------------------
+
+
+def keys(connection: str, project: str) -> str:
+    """A project's secrets key pair, encrypted at rest."""
+    return join("keys", segment(connection), segment(project))
+
+
+def config_cache(connection: str, project: str, branch: str) -> str:
+    """Cached configuration files of one project-branch."""
+    return join("cache", "config", segment(connection), segment(project), segment(branch))
+
+
+def record_shards(record: str) -> str:
+    """Where records.py keeps the shards of a value too large for one node."""
+    return f"{record}/{SHARDS}"

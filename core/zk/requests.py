@@ -1,0 +1,336 @@
+"""Node requests, build requests and nodes: records that one process submits
+and another claims by locking.
+
+Who calls it:
+
+- :class:`NodeRequestStore` -- the scheduler submits ``NodeRequest``s and
+  deletes them when done; launchers ``list``, ``lock`` one (non-blocking: if
+  another launcher has it, move on), provision, ``update`` it.
+- :class:`BuildRequestStore` (one per executor zone) -- the scheduler submits
+  ``BuildRequest``s; executors ``lock`` one to claim it, ``update`` state and
+  result.  The lock is ephemeral: when an executor dies its lock vanishes, so
+  the scheduler sees a RUNNING request that ``is_locked`` no longer and
+  re-submits it (a retry).
+- :class:`NodeStore` -- launchers ``create`` ``Node`` records and delete them;
+  executors ``lock`` the nodes of a build while using them.
+
+Every record is stored with records.py (versioned, compressed, sharded when
+large).  ``get`` returns ``Versioned(record, version)``; ``update(record,
+version)`` raises :class:`RecordConflict` if someone wrote in between.  The
+record's ``id`` (or ``uuid``) is the last segment of its path: a sequence
+number assigned by ZooKeeper for node requests and nodes, the scheduler's uuid
+for build requests.
+
+Lock nodes live in a sibling tree (``paths.node_request_lock`` ...) so that
+listing requests never shows locks; ``delete`` removes the lock's parent too.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuidlib
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from kazoo.exceptions import ConnectionLoss, NoNodeError, OperationTimeoutError
+from kazoo.recipe.watchers import ChildrenWatch, DataWatch
+from lockgate.model.builds import BuildRequest, BuildState
+from lockgate.model.nodes import Node, NodeRequest, NodeRequestState, NodeState
+from lockgate.zk import paths
+from lockgate.zk.client import ZKClient
+from lockgate.zk.errors import LockTimeout, RecordNotFound, ZKConnectionError
+from lockgate.zk.locks import SessionAwareLock, is_locked, remove_lock_path
+from lockgate.zk.records import MAX_NODE_BYTES, RecordStore, Versioned, encode_inline
+
+log = logging.getLogger("lockgate.zk.requests")
+
+T = TypeVar("T")
+
+SCHEMA = 1
+
+
+class _LockableStore(Generic[T]):
+    """Records of one type in one folder, each claimable with a lock."""
+
+    cls: type
+    id_field = "id"
+
+    def __init__(self, client: ZKClient) -> None:
+        self.client = client
+        self.records = RecordStore(client, schema=SCHEMA)
+
+    # Paths, given by subclasses.
+    def _folder(self) -> str:
+        raise NotImplementedError
+
+    def _path(self, record_id: str) -> str:
+        raise NotImplementedError
+
+    def _lock_path(self, record_id: str) -> str:
+        raise NotImplementedError
+
+    # --- records ----------------------------------------------------------------------
+
+    def _decode(self, record_id: str, data: dict[str, Any]) -> T:
+        # The path is authoritative for the id (sequential ids are only
+        # known after the create).
+        return self.cls.from_dict({**data, self.id_field: record_id})  # type: ignore[no-any-return]
+
+    def _encode(self, record: T) -> dict[str, Any]:
+        return record.to_dict()  # type: ignore[attr-defined,no-any-return]
+
+    def get(self, record_id: str) -> Versioned[T] | None:
+        """The record with its version, or None if it does not exist."""
+        loaded = self.records.load(self._path(record_id))
+        if loaded is None:
+            return None
+        return Versioned(self._decode(record_id, loaded.data), loaded.version)
+
+    def update(self, record: T, version: int | None) -> int:
+        """Write ``record`` back if unchanged since ``version`` was read
+        (:class:`RecordConflict` otherwise, also if it was deleted);
+        ``version=None`` overwrites unconditionally.  Returns the new version."""
+        record_id = getattr(record, self.id_field)
+        path = self._path(record_id)
+        if version is None and not self.records.exists(path):
+            raise RecordNotFound(path)
+        return self.records.save(path, self._encode(record), version=version)
+
+    def delete(self, record_id: str, *, version: int | None = None) -> bool:
+        """Delete the record and its lock folder; False if it was not there."""
+        deleted = self.records.delete(self._path(record_id), version=version)
+        remove_lock_path(self.client, self._lock_path(record_id))
+        return deleted
+
+    def ids(self) -> list[str]:
+        """Ids of all records, sorted (submission order for sequential ids)."""
+        kz = self.client.kazoo
+        try:
+            return sorted(kz.retry(kz.get_children, self._folder()))
+        except NoNodeError:
+            return []
+
+    def list(self) -> list[Versioned[T]]:
+        """Every record (skipping ones deleted while listing), in ``ids`` order."""
+        out: list[Versioned[T]] = []
+        for record_id in self.ids():
+            found = self.get(record_id)
+            if found is not None:
+                out.append(found)
+        return out
+
+    # --- claims ---------------------------------------------------------------------
+
+    def lock(
+        self,
+        record_id: str,
+        *,
+        blocking: bool = False,
+        timeout: float | None = None,
+        on_lost: Callable[[], None] | None = None,
+    ) -> SessionAwareLock | None:
+        """Claim the record: a held :class:`SessionAwareLock`, or None if
+        someone else holds it (non-blocking) or ``timeout`` ran out.  Release
+        it when done; if its ``lost`` turns True, drop the work."""
+        lock = SessionAwareLock(self.client, self._lock_path(record_id), on_lost=on_lost)
+        try:
+            if lock.acquire(blocking=blocking, timeout=timeout):
+                return lock
+        except LockTimeout:
+            return None
+        return None
+
+    def is_locked(self, record_id: str) -> bool:
+        """Whether some live process holds (or waits for) the record's lock."""
+        return is_locked(self.client, self._lock_path(record_id))
+
+    # --- watching --------------------------------------------------------------------
+
+    def watch(self, callback: Callable[[list[str]], None]) -> Callable[[], None]:
+        """Call ``callback(ids)`` now and whenever a record is added or removed
+        (and after reconnecting).  Runs on a kazoo thread: keep it short.
+        Returns a function that stops the watch."""
+        kz = self.client.kazoo
+        kz.retry(kz.ensure_path, self._folder())
+        stopped = [False]
+
+        def on_children(children: list[str]) -> bool | None:
+            if stopped[0]:
+                return False
+            try:
+                callback(sorted(children))
+            except Exception:
+                log.exception("watch callback on %s failed", self._folder())
+            return None
+
+        ChildrenWatch(kz, self._folder(), on_children)
+
+        def stop() -> None:
+            stopped[0] = True
+
+        return stop
+
+    def watch_record(
+        self, record_id: str, callback: Callable[[Versioned[T] | None], None]
+    ) -> Callable[[], None]:
+        """Call ``callback(Versioned | None)`` now and whenever the record
+        changes (None once deleted, and the watch then ends)."""
+        stopped = [False]
+        path = self._path(record_id)
+
+        def on_data(_data: bytes | None, stat: Any) -> bool | None:
+            if stopped[0]:
+                return False
+            try:
+                callback(self.get(record_id) if stat is not None else None)
+            except Exception:
+                log.exception("watch callback on %s failed", path)
+            return False if stat is None else None
+
+        DataWatch(self.client.kazoo, path, on_data)
+
+        def stop() -> None:
+            stopped[0] = True
+
+        return stop
+
+    # --- creating ----------------------------------------------------------------
+
+    def _create_sequential(self, data: dict[str, Any]) -> str:
+        """Create a record with a ZooKeeper-assigned sequential id.
+
+        Safe to retry after a connection loss: the record carries a random
+        ``_creation_token`` (ignored by ``from_dict``), so a retry first looks
+        for a record with its token -- the lost request may have happened --
+        and never creates a second one.
+        """
+        kz = self.client.kazoo
+        kz.retry(kz.ensure_path, self._folder())
+        token = uuidlib.uuid4().hex
+        data = {**data, "_creation_token": token}
+        raw = encode_inline(data, SCHEMA)
+        large = len(raw) > MAX_NODE_BYTES
+        if large:
+            # Reserve the id with a small placeholder, then save the full
+            # (sharded) record onto it.
+            raw = encode_inline({"_creation_token": token}, SCHEMA)
+        attempts = 0
+        record_id: str | None = None
+        while record_id is None:
+            attempts += 1
+            try:
+                if attempts > 1:
+                    record_id = self._find_by_token(token)
+                    if record_id is not None:
+                        break
+                created = kz.create(f"{self._folder()}/", raw, sequence=True)
+                record_id = created.rsplit("/", 1)[1]
+            except (ConnectionLoss, OperationTimeoutError) as exc:
+                if attempts > 30:
+                    raise ZKConnectionError(
+                        f"could not create a record in {self._folder()}: ZooKeeper "
+                        f"at {self.client.hosts} unreachable"
+                    ) from exc
+                self.client.wait_connected(2.0)
+        if large:
+            self.records.save(self._path(record_id), data)
+        return record_id
+
+    def _find_by_token(self, token: str) -> str | None:
+        kz = self.client.kazoo
+        for record_id in sorted(kz.get_children(self._folder()), reverse=True):
+            try:
+                loaded = self.records.load(self._path(record_id))
+            except Exception:
+                continue
+            if loaded is not None and loaded.data.get("_creation_token") == token:
+                return record_id
+        return None
+
+
+class NodeRequestStore(_LockableStore[NodeRequest]):
+    """Node requests at ``paths.node_requests()``; ids are ZooKeeper sequence
+    numbers, so ``ids()``/``list()`` give submission order."""
+
+    cls = NodeRequest
+
+    def _folder(self) -> str:
+        return paths.node_requests()
+
+    def _path(self, record_id: str) -> str:
+        return paths.node_request(record_id)
+
+    def _lock_path(self, record_id: str) -> str:
+        return paths.node_request_lock(record_id)
+
+    def submit(self, request: NodeRequest) -> str:
+        """Store a new request; set and return its id."""
+        request.id = self._create_sequential(self._encode(request))
+        return request.id
+
+    def pending(self) -> list[Versioned[NodeRequest]]:
+        """Requests still REQUESTED, oldest first (what launchers look at)."""
+        return [v for v in self.list() if v.record.state == NodeRequestState.REQUESTED]
+
+
+class NodeStore(_LockableStore[Node]):
+    """Node records at ``paths.nodes()``; ids are ZooKeeper sequence numbers."""
+
+    cls = Node
+
+    def _folder(self) -> str:
+        return paths.nodes()
+
+    def _path(self, record_id: str) -> str:
+        return paths.node(record_id)
+
+    def _lock_path(self, record_id: str) -> str:
+        return paths.node_lock(record_id)
+
+    def create(self, node: Node) -> str:
+        """Store a new node; set and return its id."""
+        node.id = self._create_sequential(self._encode(node))
+        return node.id
+
+    def by_state(self, *states: NodeState) -> list[Versioned[Node]]:
+        return [v for v in self.list() if v.record.state in states]
+
+
+class BuildRequestStore(_LockableStore[BuildRequest]):
+    """Build requests of one executor zone at ``paths.build_requests(zone)``,
+    keyed by the uuid the scheduler gives each build."""
+
+    cls = BuildRequest
+    id_field = "uuid"
+
+    def __init__(self, client: ZKClient, zone: str = "default") -> None:
+        super().__init__(client)
+        self.zone = zone
+
+    def _folder(self) -> str:
+        return paths.build_requests(self.zone)
+
+    def _path(self, record_id: str) -> str:
+        return paths.build_request(self.zone, record_id)
+
+    def _lock_path(self, record_id: str) -> str:
+        return paths.build_request_lock(self.zone, record_id)
+
+    def submit(self, request: BuildRequest) -> str:
+        """Store a new build request under its uuid (:class:`RecordConflict`
+        if that uuid exists).  Its ``zone`` must be this store's zone."""
+        if request.zone != self.zone:
+            raise ValueError(
+                f"build request {request.uuid} is for zone {request.zone!r}, not {self.zone!r}"
+            )
+        self.records.create(self._path(request.uuid), self._encode(request))
+        return request.uuid
+
+    def by_state(self, *states: BuildState) -> list[Versioned[BuildRequest]]:
+        """Requests in any of ``states`` (all if none given), oldest first."""
+        found = [v for v in self.list() if not states or v.record.state in states]
+        return sorted(found, key=lambda v: v.record.created)
+
+    def orphaned(self) -> list[Versioned[BuildRequest]]:
+        """RUNNING requests nobody holds a lock on: their executor died."""
+        return [v for v in self.by_state(BuildState.RUNNING) if not self.is_locked(v.record.uuid)]
