@@ -1,0 +1,124 @@
+"""Running the ``git`` binary: the one place that builds its environment.
+
+Called by ``lockgate.git.repo_cache`` and by drivers (the git driver's source
+and poller use ``ls_remote``).  Every call has a timeout and a clean
+environment: git never prompts for credentials (a prompt would hang a
+poller thread forever), and messages are in English so we can quote them.
+
+Errors are ``GitError`` with a one-line message that names the command and
+git's own complaint, with any credentials in URLs masked, so callers can log
+it or show it to a user as is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+
+# The all-zero object name git and Zuul use for "no commit": the oldrev of a
+# created ref and the newrev of a deleted one.
+ZERO_SHA = "0" * 40
+
+DEFAULT_TIMEOUT = 120.0
+
+_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+
+
+class GitError(Exception):
+    """A git command failed; ``str()`` is a one-line, user-presentable message."""
+
+
+class RefNotFound(GitError):
+    """A ref or commit that was asked for does not exist in the repository."""
+
+
+def mask(text: str) -> str:
+    """Hide ``user:password@`` in URLs before a message leaves this module."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+def git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "LC_ALL": "C",
+            "LANGUAGE": "C",
+            # Never pick up a user's pager or editor in a server process.
+            "GIT_PAGER": "cat",
+            "GIT_EDITOR": "true",
+        }
+    )
+    return env
+
+
+def check_url(url: str) -> str:
+    """Refuse a URL git would read as an option (``--upload-pack=...``)."""
+    if not url or url.startswith("-"):
+        raise GitError(f"invalid repository URL {mask(url)!r}")
+    return url
+
+
+def run_git_bytes(
+    args: Sequence[str],
+    cwd: str | os.PathLike[str] | None = None,
+    *,
+    input: bytes | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> bytes:
+    """Run ``git ARGS`` and return its standard output; raise ``GitError``."""
+    cmd = ["git", *args]
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            env=git_env(),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]}: timed out after {timeout:g}s") from None
+    except OSError as e:
+        raise GitError(f"git {args[0]}: cannot run git: {e.strerror or e}") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        why = lines[-1].strip() if lines else f"exit status {proc.returncode}"
+        raise GitError(mask(f"git {' '.join(_shown(args))}: {why}"))
+    return proc.stdout
+
+
+def run_git(
+    args: Sequence[str],
+    cwd: str | os.PathLike[str] | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
+    """``run_git_bytes`` decoded as UTF-8 (git's own output is ASCII here)."""
+    return run_git_bytes(args, cwd, timeout=timeout).decode("utf-8", "replace")
+
+
+def ls_remote(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, str]:
+    """Every ref under ``refs/`` of the repository at ``url``: {ref: sha}.
+
+    ``HEAD`` and the peeled ``^{}`` lines of annotated tags are left out:
+    the tag's own object name is what moved, and it is what Zuul reports.
+    """
+    out = run_git(["ls-remote", check_url(url)], timeout=timeout)
+    refs: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/") and not ref.endswith("^{}"):
+            refs[ref] = sha
+    return refs
+
+
+def _shown(args: Sequence[str]) -> list[str]:
+    """The command as we quote it in errors: long argument lists shortened."""
+    shown = list(args[:4])
+    if len(args) > 4:
+        shown.append("...")
+    return shown
