@@ -1,0 +1,114 @@
+"""Build history endpoints: ``/api/tenant/{t}/builds``, ``build/{uuid}``,
+``buildsets``, ``buildset/{uuid}``, with Zuul's query filters.
+
+Filters (each may be repeated to match any of several values):
+project, pipeline, job_name, branch (``*`` wildcards in these four), change,
+patchset, ref, newrev, uuid, result, exclude_result, nodeset, voting, final,
+held, complete; paging with limit (default 50), skip (or offset),
+idx_min, idx_max.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from lockgate.web.context import context
+from lockgate.web.converters import build_json, buildset_json
+from lockgate.web.errors import not_found
+from lockgate.web.params import Query
+
+MAX_LIMIT = 1000
+
+BUILD_FILTERS = {
+    "project": "str",
+    "pipeline": "str",
+    "job_name": "str",
+    "branch": "str",
+    "change": "int",
+    "patchset": "str",
+    "ref": "str",
+    "newrev": "str",
+    "uuid": "str",
+    "result": "str",
+    "exclude_result": "str",
+    "nodeset": "str",
+    "voting": "bool",
+    "final": "bool",
+    "held": "bool",
+    "complete": "bool",
+}
+BUILDSET_FILTERS = {
+    "project": "str",
+    "pipeline": "str",
+    "branch": "str",
+    "change": "int",
+    "patchset": "str",
+    "ref": "str",
+    "newrev": "str",
+    "uuid": "str",
+    "result": "str",
+    "exclude_result": "str",
+    "complete": "bool",
+}
+PAGING = ("limit", "skip", "offset", "idx_min", "idx_max")
+
+
+def _paging(query: Query) -> dict[str, Any]:
+    skip = query.integer("skip")
+    offset = query.integer("offset")
+    return {
+        "limit": query.integer("limit", 50, maximum=MAX_LIMIT),
+        "offset": skip if skip is not None else (offset or 0),
+        "idx_min": query.integer("idx_min"),
+        "idx_max": query.integer("idx_max"),
+    }
+
+
+async def builds(request: web.Request) -> web.Response:
+    ctx = context(request)
+    tenant = request.match_info["tenant"]
+    query = Query(request.query, [*BUILD_FILTERS, *PAGING])
+    kwargs = query.as_kwargs(BUILD_FILTERS) | _paging(query)
+    await ctx.layout(tenant)
+    found = await ctx.db_call(ctx.db.get_builds, tenant, **kwargs)
+    return web.json_response([build_json(b) for b in found])
+
+
+async def build(request: web.Request) -> web.Response:
+    ctx = context(request)
+    tenant, uuid = request.match_info["tenant"], request.match_info["uuid"]
+    Query(request.query, [])
+    await ctx.layout(tenant)
+    found = await ctx.db_call(ctx.db.get_build, uuid, tenant)
+    if found is None:
+        raise not_found(f"Build not found: {uuid}")
+    return web.json_response(build_json(found, buildset_refs=True, events=True))
+
+
+async def buildsets(request: web.Request) -> web.Response:
+    ctx = context(request)
+    tenant = request.match_info["tenant"]
+    query = Query(request.query, [*BUILDSET_FILTERS, *PAGING])
+    kwargs = query.as_kwargs(BUILDSET_FILTERS) | _paging(query)
+    await ctx.layout(tenant)
+    found = await ctx.db_call(ctx.db.get_buildsets, tenant, **kwargs)
+    return web.json_response([buildset_json(b) for b in found])
+
+
+async def buildset(request: web.Request) -> web.Response:
+    ctx = context(request)
+    tenant, uuid = request.match_info["tenant"], request.match_info["uuid"]
+    Query(request.query, [])
+    await ctx.layout(tenant)
+    found = await ctx.db_call(ctx.db.get_buildset, uuid, tenant)
+    if found is None:
+        raise not_found(f"Buildset not found: {uuid}")
+    return web.json_response(buildset_json(found, builds=True))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/tenant/{tenant}/builds", builds)
+    app.router.add_get("/api/tenant/{tenant}/build/{uuid}", build)
+    app.router.add_get("/api/tenant/{tenant}/buildsets", buildsets)
+    app.router.add_get("/api/tenant/{tenant}/buildset/{uuid}", buildset)

@@ -1,0 +1,119 @@
+"""What the web knows about tenants and pipelines: read from ZooKeeper, served to asyncio.
+
+This is the one place where the web's asyncio loop meets ZooKeeper (kazoo's
+threads): every ZooKeeper read runs in this module's own thread pool, behind
+the ``async`` methods of :class:`ClusterView`.  Handlers never block on
+ZooKeeper themselves.
+
+What is read (written by the scheduler):
+
+- one ``TenantLayoutState`` per tenant at ``lockgate.zk.paths.tenant_layout``:
+  the tenant list, its projects and pipelines, its configuration errors;
+- the pipelines' queues, for ``/status`` (through ``pipeline_status``).
+
+Reads are cached for ``ttl`` seconds (Zuul's web caches status for one second
+too), so a busy dashboard costs ZooKeeper a few reads per second at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from lockgate.model.tenant_state import TenantLayoutState
+from lockgate.web.errors import unavailable
+
+log = logging.getLogger("lockgate.web.cluster")
+
+T = TypeVar("T")
+
+
+class ClusterUnavailable(Exception):
+    """The shared state cannot be read now (ZooKeeper away); ``str()`` says why."""
+
+
+class ClusterState(Protocol):
+    """Blocking reads of the cluster's shared state (called on worker threads)."""
+
+    def connected(self) -> bool: ...
+
+    def tenant_names(self) -> list[str]: ...
+
+    def tenant_layout(self, tenant: str) -> TenantLayoutState | None: ...
+
+    def pipeline_status(self, layout: TenantLayoutState) -> list[dict[str, Any]]: ...
+
+    def event_queue_lengths(self, tenant: str) -> dict[str, int]: ...
+
+
+class ClusterView:
+    """The async, cached face of a ``ClusterState`` for request handlers."""
+
+    def __init__(self, state: ClusterState, *, ttl: float = 1.0, workers: int = 4) -> None:
+        self.state = state
+        self.ttl = ttl
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="web-zk")
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        except ClusterUnavailable as e:
+            raise unavailable(str(e)) from None
+
+    async def _cached(self, key: tuple[str, str], fn: Callable[..., T], *args: Any) -> T:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]  # type: ignore[no-any-return]
+        value = await self._call(fn, *args)
+        self._cache[key] = (time.monotonic(), value)
+        return value
+
+    async def connected(self) -> bool:
+        return await self._call(self.state.connected)
+
+    async def tenant_names(self) -> list[str]:
+        return sorted(await self._cached(("tenants", ""), self.state.tenant_names))
+
+    async def tenant_layout(self, tenant: str) -> TenantLayoutState | None:
+        return await self._cached(("layout", tenant), self.state.tenant_layout, tenant)
+
+    async def pipeline_status(self, layout: TenantLayoutState) -> list[dict[str, Any]]:
+        return await self._cached(("status", layout.tenant), self.state.pipeline_status, layout)
+
+    async def event_queue_lengths(self, tenant: str) -> dict[str, int]:
+        return await self._cached(("queues", tenant), self.state.event_queue_lengths, tenant)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def pipelines_from_layout(layout: TenantLayoutState) -> list[dict[str, Any]]:
+    """Zuul's status ``pipelines`` entries with empty queues, from the layout summary.
+
+    Used until pipeline state is read from ZooKeeper, and for pipelines that
+    have never had an item.
+    """
+    out = []
+    for name in layout.pipelines or list(layout.pipeline_info):
+        info = dict(layout.pipeline_info.get(name, {}))
+        entry: dict[str, Any] = {
+            "name": name,
+            "description": info.pop("description", None) or "",
+            "manager": info.pop("manager", None),
+            "triggers": info.pop("triggers", []),
+            "change_queues": [],
+            "trigger_events": 0,
+            "result_events": 0,
+            "management_events": 0,
+        }
+        for key, value in info.items():
+            entry.setdefault(key, value)
+        out.append(entry)
+    return out

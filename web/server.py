@@ -1,0 +1,144 @@
+"""``lockgate web``: the web service process.
+
+``WebServer(config)`` opens the database (migrating it), connects to
+ZooKeeper, and serves ``lockgate.web.app`` on ``[web] listen_address``:``port``
+(default 127.0.0.1:9000) until stopped.  ZooKeeper being away at start is not
+fatal: the service answers history requests, ``/health/ready`` says 503 with
+the reason, and the connection is retried in the background.  A database that
+cannot be opened at all (bad URI, missing driver) is a one-line error and exit
+status 1; a config problem exits 2 (as every command does).
+
+Build logs are served from ``[executor] log_root``, or ``<[executor]
+state_dir>/logs`` when that is not set — the executor writes there by the
+same rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+from lockgate.db import Database, DatabaseError
+from lockgate.service_config import ServiceConfig, ServiceConfigError
+from lockgate.web.app import make_app
+from lockgate.web.cluster import ClusterView
+from lockgate.web.context import WebContext
+from lockgate.web.zkstate import ZKClusterState, zk_client_from_config
+
+log = logging.getLogger("lockgate.web")
+
+# Seconds between attempts to reach ZooKeeper when it was away at start.
+ZK_RETRY_INTERVAL = 2.0
+
+
+def log_root_from_config(config: ServiceConfig) -> str:
+    section = config.section("executor")
+    root = section.get_path("log_root")
+    if root:
+        return root
+    state_dir = section.get_path("state_dir") or "/var/lib/lockgate/executor"
+    return os.path.join(state_dir, "logs")
+
+
+class WebServer:
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        web_section = config.section("web")
+        self.listen_address = web_section.get("listen_address") or "127.0.0.1"
+        self.port = web_section.get_int("port", 9000) or 0
+        self.db = Database.from_config(config)
+        self.zk = zk_client_from_config(config)
+        self.cluster = ClusterView(ZKClusterState(self.zk))
+        self.context = WebContext(
+            db=self.db, cluster=self.cluster, log_root=log_root_from_config(config)
+        )
+        self.app = make_app(self.context)
+        self._runner: web.AppRunner | None = None
+        self._zk_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.listen_address}:{self.port}"
+
+    async def _connect_zk(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(None, self.zk.connect)
+                log.info("connected to ZooKeeper at %s", self.zk.hosts)
+                return
+            except Exception as e:  # noqa: BLE001 - logged and retried
+                log.warning("%s; retrying in %ss", e, ZK_RETRY_INTERVAL)
+                await asyncio.sleep(ZK_RETRY_INTERVAL)
+
+    async def start(self) -> None:
+        """Migrate the database, start reaching ZooKeeper, and listen."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.db.upgrade)
+        self._zk_task = asyncio.create_task(self._connect_zk())
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.listen_address, self.port)
+        await site.start()
+        if self.port == 0:  # an ephemeral port: report the one we got
+            server = site._server
+            if server is not None and server.sockets:  # type: ignore[union-attr]
+                self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        log.info("web serving on %s", self.url)
+
+    async def stop(self) -> None:
+        if self._zk_task is not None:
+            self._zk_task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self.cluster.close()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.zk.disconnect)
+        await loop.run_in_executor(None, self.db.close)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Serve until SIGINT/SIGTERM (or ``request_stop``)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.request_stop)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.stop()
+
+
+def main(config: ServiceConfig) -> int:
+    """Run the web service; the exit status for ``lockgate web``."""
+    try:
+        server = WebServer(config)
+    except ServiceConfigError as e:
+        print(f"lockgate web: {e}", file=sys.stderr)
+        return 2
+    except DatabaseError as e:
+        print(f"lockgate web: {e}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(server.run())
+    except DatabaseError as e:
+        print(f"lockgate web: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # e.g. the port is taken
+        print(
+            f"lockgate web: cannot listen on {server.listen_address}:{server.port}: "
+            f"{e.strerror or e}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

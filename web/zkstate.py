@@ -1,0 +1,97 @@
+"""The web's reads of ZooKeeper, through ``lockgate.zk`` (blocking; run by ``ClusterView``).
+
+``ZKClusterState`` implements ``lockgate.web.cluster.ClusterState`` on a
+``ZKClient``: tenant layouts are ``TenantLayoutState`` records at
+``paths.tenant_layout(tenant)``; the event queue lengths come from the
+tenant's queues.  No ZooKeeper call happens outside the worker threads of
+``ClusterView``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from lockgate.model.tenant_state import TenantLayoutState
+from lockgate.service_config import ServiceConfig
+from lockgate.web.cluster import ClusterUnavailable, pipelines_from_layout
+from lockgate.zk import paths
+from lockgate.zk.client import ZKClient
+from lockgate.zk.errors import ZKError
+from lockgate.zk.queues import EventQueue
+from lockgate.zk.tenants import load_layout, tenant_names
+
+log = logging.getLogger("lockgate.web.zk")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(fn: F) -> F:
+    """Fail fast with ``ClusterUnavailable`` while disconnected (rather than
+    waiting out kazoo's retry deadline on every request), and turn ZooKeeper
+    errors into it."""
+
+    @functools.wraps(fn)
+    def wrapper(self: ZKClusterState, *args: Any) -> Any:
+        if not self.client.connected:
+            raise ClusterUnavailable(f"ZooKeeper at {self.client.hosts} is not connected")
+        try:
+            return fn(self, *args)
+        except ZKError as e:
+            raise ClusterUnavailable(f"ZooKeeper: {e}") from None
+        except Exception as e:  # kazoo's own errors must not reach the web as a 500
+            if type(e).__module__.startswith("kazoo"):
+                raise ClusterUnavailable(f"ZooKeeper: {type(e).__name__}: {e}") from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def zk_client_from_config(config: ServiceConfig) -> ZKClient:
+    """A (not yet connected) client for ``[zookeeper]``."""
+    section = config.require_section("zookeeper")
+    return ZKClient(
+        section.require("hosts"),
+        tls_ca=section.get_path("tls_ca"),
+        tls_cert=section.get_path("tls_cert"),
+        tls_key=section.get_path("tls_key"),
+        session_timeout=section.get_float("session_timeout", 10.0) or 10.0,
+        chroot=section.get("chroot"),
+    )
+
+
+class ZKClusterState:
+    def __init__(self, client: ZKClient) -> None:
+        self.client = client
+
+    def connected(self) -> bool:
+        return self.client.connected
+
+    @_guarded
+    def tenant_names(self) -> list[str]:
+        return tenant_names(self.client)
+
+    @_guarded
+    def tenant_layout(self, tenant: str) -> TenantLayoutState | None:
+        return load_layout(self.client, tenant)
+
+    def pipeline_status(self, layout: TenantLayoutState) -> list[dict[str, Any]]:
+        # Until the scheduler's status function reads the pipelines' queues:
+        # every pipeline of the layout, with empty queues.
+        return pipelines_from_layout(layout)
+
+    @_guarded
+    def event_queue_lengths(self, tenant: str) -> dict[str, int]:
+        lengths = {}
+        for kind, path in (
+            ("trigger", paths.trigger_queue(tenant)),
+            ("management", paths.management_queue(tenant)),
+            ("result", paths.result_queue(tenant)),
+        ):
+            try:
+                lengths[kind] = len(EventQueue(self.client, path))
+            except ZKError as e:
+                log.warning("cannot read the length of %s: %s", path, e)
+        return lengths
