@@ -16,7 +16,7 @@ Modules, each with one job:
 The names below are the public surface; import them from ``lockgate.zk``.
 """
 
-from lockgate.zk.client import ZKClient
+from lockgate.zk.client import ZKClient, client_from_config
 from lockgate.zk.components import Component, ComponentInfo, list_components, register
 from lockgate.zk.errors import (
     LockLost,
@@ -55,6 +55,7 @@ __all__ = [
     "ZKClient",
     "ZKConnectionError",
     "ZKError",
+    "client_from_config",
     "list_components",
     "locked",
     "management_queue",

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kazoo.client import KazooClient, KazooState
@@ -301,3 +301,27 @@ class ZKClient:
                 cb()
             except Exception:
                 log.exception("ZooKeeper state callback %r failed", cb)
+
+
+def client_from_config(section: Mapping[str, str]) -> ZKClient:
+    """A ZKClient from the ``[zookeeper]`` section of ``lockgate.conf`` (the
+    keys of ``zuul.conf``: ``hosts``, ``tls_ca``, ``tls_cert``, ``tls_key``,
+    ``session_timeout``; plus ``chroot``).  Not yet connected."""
+    hosts = section.get("hosts")
+    if not hosts:
+        raise ZKConnectionError("[zookeeper] hosts is required (e.g. hosts=127.0.0.1:2281)")
+    try:
+        session_timeout = float(section.get("session_timeout", "10"))
+    except ValueError as exc:
+        raise ZKConnectionError(
+            f"[zookeeper] session_timeout must be a number of seconds, "
+            f"not {section.get('session_timeout')!r}"
+        ) from exc
+    return ZKClient(
+        hosts,
+        tls_ca=section.get("tls_ca") or None,
+        tls_cert=section.get("tls_cert") or None,
+        tls_key=section.get("tls_key") or None,
+        session_timeout=session_timeout,
+        chroot=section.get("chroot") or None,
+    )

@@ -71,6 +71,9 @@ class EventQueue:
         self._last_prune = 0.0
         self._prune_lock = threading.Lock()
         self._ensured = False
+        #: How many puts were interrupted by a lost connection and retried
+        #: (for logs and tests; each retried put still enqueued exactly once).
+        self.interrupted = 0
 
     def _ensure(self) -> None:
         if not self._ensured:
@@ -115,6 +118,8 @@ class EventQueue:
                 attempted = True
                 return self._put_once(raw, token, dedup_key)
             except _RETRYABLE as exc:
+                self.interrupted += 1
+                log.info("put on %s interrupted (%s); retrying", self.path, type(exc).__name__)
                 if time.monotonic() > deadline:
                     raise ZKConnectionError(
                         f"could not put event on {self.path}: ZooKeeper at "

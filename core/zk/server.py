@@ -243,6 +243,7 @@ class ZooKeeperServer:
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return
+        os.kill(proc.pid, signal.SIGCONT)  # in case it was paused
         os.kill(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=timeout)
@@ -256,6 +257,17 @@ class ZooKeeperServer:
         if proc is not None and proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=15)
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): clients see a hung server, as in a
+        network partition; their in-flight requests fail with a lost connection."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Undo :meth:`pause` (SIGCONT)."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGCONT)
 
     def restart(self, timeout: float = 30.0) -> None:
         """Stop and start again on the same port with the same data."""

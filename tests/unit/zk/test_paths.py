@@ -1,0 +1,51 @@
+"""paths: one function per path, user names quoted into one segment."""
+
+from __future__ import annotations
+
+import pytest
+from lockgate.zk import paths
+
+
+def test_paths_live_under_the_root():
+    assert paths.trigger_queue("example") == paths.ROOT + "/events/tenant/example/trigger"
+    assert paths.build_request("default", "abc") == paths.ROOT + "/requests/build/default/abc"
+    assert paths.node_lock("0000000001") == paths.ROOT + "/nodes/locks/0000000001"
+
+
+def test_names_with_slashes_stay_one_segment_and_round_trip():
+    path = paths.keys("gerrit", "org/project")
+    assert path.split("/")[-1] == "org%2Fproject"
+    assert paths.unsegment(path.split("/")[-1]) == "org/project"
+    assert paths.pipeline_state("t", "..").endswith("/%2E%2E")
+    for name in ("a b", "x%y", "ü", "."):
+        seg = paths.segment(name)
+        assert "/" not in seg and paths.unsegment(seg) == name
+
+
+def test_empty_names_are_refused():
+    with pytest.raises(ValueError, match="cannot be empty"):
+        paths.tenant_lock("")
+
+
+def test_distinct_objects_get_distinct_paths():
+    built = {
+        paths.trigger_queue("t"),
+        paths.management_queue("t"),
+        paths.result_queue("t"),
+        paths.tenant_layout("t"),
+        paths.pipeline_state("t", "gate"),
+        paths.tenant_lock("t"),
+        paths.pipeline_lock("t", "gate"),
+        paths.semaphore("t", "gate"),
+        paths.node_requests(),
+        paths.node_request_locks(),
+        paths.nodes(),
+        paths.node_locks(),
+        paths.build_requests("default"),
+        paths.build_request_locks("default"),
+        paths.merge_requests(),
+        paths.components(),
+        paths.keys("c", "p"),
+        paths.config_cache("c", "p", "main"),
+    }
+    assert len(built) == 18
