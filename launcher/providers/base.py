@@ -1,0 +1,82 @@
+"""What every node provider offers the launcher, and the errors it raises.
+
+A provider is one ``[provider NAME]`` section of the service config, made
+into an object by ``lockgate.launcher.providers.load_providers``.  The
+launcher server (``lockgate.launcher.server``) is its only caller: it asks
+``fits`` before taking a request, ``create_node`` once per label, and
+``delete_node`` when the node was used or its request went away.  At start it
+calls ``cleanup_leaked`` with the nodes ZooKeeper still knows, so whatever a
+crashed launcher left behind is removed and nothing still in use is touched.
+
+Providers are synchronous and thread-confined: the server calls one provider
+from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Sequence
+from typing import Protocol, runtime_checkable
+
+from lockgate.model.nodes import Node
+
+
+class Fit(enum.Enum):
+    """Whether a provider can give a set of labels: now, once nodes are freed,
+    or never (a label it does not offer, or more nodes than it can ever have)."""
+
+    NOW = "now"
+    LATER = "later"
+    NEVER = "never"
+
+
+class ProviderError(Exception):
+    """A provider could not do what was asked; ``str()`` says what and why."""
+
+
+class CapacityError(ProviderError):
+    """No room right now (every matching host busy, ``max_servers`` reached).
+    Not a failure: the launcher gives back what it made and retries later."""
+
+
+class LaunchError(ProviderError):
+    """A node could not be made ready.  The provider has already removed
+    whatever it built for the node; the launcher may retry or fail the request."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A source of nodes.
+
+    ``name`` is the section's NAME; ``labels`` the labels it offers;
+    ``max_servers`` how many of its nodes may exist at once.  Nodes carry
+    ``provider_data["external_id"]``, the provider's own name for the node,
+    which is how ``cleanup_leaked`` tells known nodes from leaks (the
+    ZooKeeper id is assigned only after the node exists).
+    """
+
+    name: str
+    labels: frozenset[str]
+    max_servers: int
+
+    def fits(self, labels: Sequence[str]) -> Fit:
+        """Whether ``create_node`` would succeed now for every one of ``labels``."""
+        ...
+
+    def create_node(self, label: str) -> Node:
+        """A READY node with ``label``, reachable over SSH (raises ``LaunchError``)."""
+        ...
+
+    def delete_node(self, node: Node) -> None:
+        """Remove (or, for hosts that are not ours, give back) ``node``.
+        Idempotent: deleting a node that is already gone is not an error."""
+        ...
+
+    def cleanup_leaked(self, known_external_ids: Collection[str]) -> list[str]:
+        """Remove every node of this provider whose external id is not in
+        ``known_external_ids``; adopt the known ones.  Returns the removed ids."""
+        ...
+
+    def close(self) -> None:
+        """Release process-local resources (not the nodes)."""
+        ...
