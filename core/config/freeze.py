@@ -30,6 +30,7 @@ Errors are returned in the graph (``JobGraph.errors``), never raised.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,11 @@ class JobGraph:
         ]
 
 
+# One shared empty mapping, so jobs of projects without variables share a
+# cache entry (the cache keys on the identity of the project variables).
+_NO_VARS: dict[str, Any] = {}
+
+
 class _NotRun(Exception):
     """The job does not run for this item (not an error)."""
 
@@ -138,24 +144,126 @@ def freeze_job_graph(
         )
         return graph
     pp_jobs = layout.get_project_pipeline_jobs(pipeline, name, branch)
-    pvars = layout.get_project_vars(name, branch) if project_vars and pp_jobs else {}
+    pvars = layout.get_project_vars(name, branch) if project_vars and pp_jobs else _NO_VARS
+    pvars = pvars or _NO_VARS
+    # Without file matching, the graph depends only on the configuration
+    # that reaches it: projects configured alike (by the same templates)
+    # share one recipe, and each call only copies its jobs.
+    reusable = not changed_files and previous_layout is None
+    recipe_key: tuple[Any, ...] = ()
+    if reusable:
+        recipe_key = (
+            "graph",
+            pipeline,
+            branch,
+            id(pvars),
+            tuple(
+                (
+                    job_name,
+                    tuple(id(v) for v in variants if v.explicit or v.branch_matcher is not None),
+                    any(v.trusted for v in variants),
+                )
+                for job_name, variants in pp_jobs.items()
+            ),
+        )
+        recipe = layout.cache.get(recipe_key)
+        if recipe is not None and (recipe[0] is None or recipe[0] == name):
+            _, templates, deps, not_run, errors = recipe
+            graph.jobs = [_clone(t) for t in templates]
+            for job in graph.jobs:
+                job.dependencies = [dict(d) for d in deps[job.name][1]]
+            graph.dependencies = {k: list(v[0]) for k, v in deps.items()}
+            graph.not_run = dict(not_run)
+            graph.errors = list(errors)
+            return graph
     frozen: dict[str, FrozenJob] = {}
+    templates: list[FrozenJob] = []
+    project_specific = False
     for job_name, pp_variants in pp_jobs.items():
         try:
-            state = _freeze_state(layout, job_name, pp_variants, branch)
+            state, template = _frozen_template(layout, job_name, pp_variants, branch, pvars)
+            if state.allowed_projects is not None:
+                project_specific = True
             _check_final_job(state, job_name, pp_variants, name, pipeline_obj)
             if not _files_allow(
                 layout, state, changed_files, previous_layout, job_name, pipeline, name, branch
             ):
                 graph.not_run[job_name] = "no changed file matches the job's file matchers"
                 continue
-            frozen[job_name] = _build_frozen_job(layout, state, pvars)
+            frozen[job_name] = _clone(template)
+            templates.append(template)
         except _NotRun as reason:
             graph.not_run[job_name] = str(reason)
         except InheritanceError as exc:
             graph.errors.append(_error(exc))
     _resolve_dependencies(graph, frozen, pp_jobs)
+    if reusable:
+        deps = {
+            job.name: (
+                tuple(graph.dependencies[job.name]),
+                tuple(dict(d) for d in job.dependencies),
+            )
+            for job in graph.jobs
+        }
+        layout.cache[recipe_key] = (
+            name if project_specific else None,
+            templates,
+            deps,
+            dict(graph.not_run),
+            tuple(graph.errors),
+        )
     return graph
+
+
+def _frozen_template(
+    layout: Layout,
+    name: str,
+    pp_variants: Sequence[Job],
+    branch: str | None,
+    pvars: dict[str, Any],
+) -> tuple[JobState, FrozenJob]:
+    """The frozen state and job, cached: many projects run the same job with
+    no project-specific change (a template's plain job entry), and a
+    project-pipeline entry that sets nothing changes nothing."""
+    effective = tuple(v for v in pp_variants if v.explicit or v.branch_matcher is not None)
+    key = ("frozen", name, branch, tuple(id(v) for v in effective), id(pvars))
+    found = layout.cache.get(key)
+    if found is None:
+        try:
+            state = _freeze_state(layout, name, effective, branch)
+            _check_state(state, name, pp_variants[0] if pp_variants else state_origin(state))
+            found = (state, _build_frozen_job(layout, state, pvars), effective, pvars)
+        except (InheritanceError, _NotRun) as exc:
+            found = exc
+        layout.cache[key] = found
+    if isinstance(found, Exception):
+        raise found.with_traceback(None)
+    return found[0], found[1]
+
+
+_LIST_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(FrozenJob)
+    if f.name not in ("vars", "extra_vars", "host_vars", "group_vars") and f.default_factory is list  # type: ignore[comparison-overlap]
+)
+
+
+def _clone(job: FrozenJob) -> FrozenJob:
+    """A copy to hand out: the job's own lists and mappings are new, so a
+    caller may add or replace entries; values nested deeper (variable
+    values, playbook records, secret entries) are shared between the items
+    that run the same job and must be treated as read-only, as Zuul treats
+    frozen jobs.  (Copying every nested variable costs more than all the
+    rest of freezing.)"""
+    new = object.__new__(FrozenJob)
+    data = dict(job.__dict__)
+    for name in _LIST_FIELDS:
+        data[name] = list(data[name])
+    data["dependencies"] = [dict(d) for d in job.dependencies]
+    for name in ("vars", "extra_vars", "host_vars", "group_vars"):
+        data[name] = dict(data[name])
+    new.__dict__.update(data)
+    return new
 
 
 def freeze_job(
@@ -247,7 +355,7 @@ def _freeze_state(
             cached = exc
         layout.cache[key] = cached
     if isinstance(cached, Exception):
-        raise cached
+        raise cached.with_traceback(None)
     state = cached
     for v in pp_variants:
         _check_refs(layout, v)
@@ -353,15 +461,22 @@ def _check_final_job(
             origin,
             "post-review",
         )
+
+
+def _check_state(state: JobState, name: str, origin: Job | None) -> None:
+    """Checks that depend on the frozen state only (cached with it)."""
     values = state.values
     pre, total = values.get("pre_timeout"), values.get("timeout")
     if pre is not None and total is not None and pre > total:
+        assert origin is not None
         raise InheritanceError(
             f"job '{name}' pre-timeout ({pre}) must not exceed its timeout ({total})",
             origin,
             "timeout",
         )
     job_sems = {s["name"] for s in state.semaphores}
+    if not job_sems:
+        return
     for placed in state.pre_run + state.run + state.post_run + state.cleanup_run:
         clash = job_sems.intersection(placed.definition.semaphores)
         if clash:
@@ -463,6 +578,14 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _secret_json(layout: Layout, secret: Any, attr: str) -> Any:
+    key = ("secret-json", id(secret), attr)
+    found = layout.cache.get(key)
+    if found is None:
+        found = layout.cache[key] = (_jsonable(getattr(secret, attr)),)
+    return found[0]  # shared between frozen jobs: read-only
+
+
 def _flatten_nodesets(layout: Layout, nodeset: Nodeset, origin: Job) -> list[Nodeset]:
     """Alternatives flattened breadth-first into concrete nodesets."""
     out: list[Nodeset] = []
@@ -542,8 +665,8 @@ def _build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, A
                         "connection": secret.context.connection,
                         "trusted": job.trusted,
                         "pass_to_parent": use.pass_to_parent,
-                        "data": _jsonable(secret.data),
-                        "oidc": _jsonable(secret.oidc),
+                        "data": _secret_json(layout, secret, "data"),
+                        "oidc": _secret_json(layout, secret, "oidc"),
                     }
                 )
             idxs.append(index[key])
@@ -566,9 +689,11 @@ def _build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, A
                         if secrets[i]["pass_to_parent"] and secrets[i]["name"] not in names:
                             readable.append(i)
                             names.add(secrets[i]["name"])
-            view = layout.project_view(job.project)
-            out.append(
-                PlaybookRef(
+            key = ("playbook", id(placed), tuple(readable))
+            ref = layout.cache.get(key)
+            if ref is None:
+                view = layout.project_view(job.project)
+                ref = layout.cache[key] = PlaybookRef(
                     path=placed.definition.path,
                     connection=job.context.connection or (view.connection if view else None) or "",
                     project=job.project,
@@ -579,7 +704,7 @@ def _build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, A
                     cleanup=placed.definition.cleanup,
                     secrets=readable,
                 )
-            )
+            out.append(ref)
         return out
 
     job_vars = v.get("vars") or {}

@@ -134,15 +134,26 @@ class Layout:
         return found or None
 
     def project_view(self, name: str) -> ProjectView | None:
+        views = self.cache.get("views")
+        if views is None:
+            views = {v.name: v for v in self.tenant.projects}
+            for v, _ in self.inputs:
+                views.setdefault(v.name, v)
+            self.cache["views"] = views
         resolved = self.resolve_project(name)
-        for view in self.tenant.projects:
-            if view.name == resolved:
-                return view
-        return None
+        return views.get(resolved) if resolved else None
 
     def get_project_configs(self, project: str, branch: str | None) -> list[ProjectConfig]:
         """Every project stanza that applies to ``project`` on ``branch``, in
         load order (regex stanzas included)."""
+        key = ("project-configs", project, branch)
+        found = self.cache.get(key)
+        if found is None:
+            found = self._project_configs(project, branch)
+            self.cache[key] = found
+        return found
+
+    def _project_configs(self, project: str, branch: str | None) -> list[ProjectConfig]:
         name = self.resolve_project(project) or project
         canonical = None
         view = self.project_view(name)
@@ -164,11 +175,16 @@ class Layout:
         return self.cache.get(("order", id(cfg)), 0)
 
     def get_template(self, name: str, branch: str | None) -> list[ProjectTemplate]:
-        return [
-            t
-            for t in self.project_templates.get(name, ())
-            if t.branch_matcher is None or t.branch_matcher.matches(branch)
-        ]
+        """The variants of template ``name`` that apply on ``branch``."""
+        key = ("template", name, branch)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = [
+                t
+                for t in self.project_templates.get(name, ())
+                if t.branch_matcher is None or t.branch_matcher.matches(branch)
+            ]
+        return found
 
     def get_project_pipeline_jobs(
         self, pipeline: str, project: str, branch: str | None
@@ -220,7 +236,16 @@ class Layout:
         return meta
 
     def get_project_vars(self, project: str, branch: str | None) -> dict[str, Any]:
-        """Project variables: template vars, then the stanzas' own on top."""
+        """Project variables: template vars, then the stanzas' own on top.
+        (The result is shared: treat it as read-only.)"""
+        key = ("project-vars", project, branch)
+        found = self.cache.get(key)
+        if found is None:
+            found = self._project_vars(project, branch)
+            self.cache[key] = found
+        return found
+
+    def _project_vars(self, project: str, branch: str | None) -> dict[str, Any]:
         from lockgate.config.inherit import deep_merge
 
         merged: dict[str, Any] = {}

@@ -907,5 +907,8 @@ def test_freezing_does_not_share_mutable_vars_between_items():
         repo("org/project", "- job: {name: j, vars: {a: {b: 1}}}\n- project: {check: {jobs: [j]}}")
     )
     first = only_job(layout, "j")
-    first.vars["a"]["b"] = 99
+    first.vars["a"] = 99
+    first.vars["new"] = 1
+    first.tags.append("x")
     assert only_job(layout, "j").vars == {"a": {"b": 1}}
+    assert only_job(layout, "j").tags == []
