@@ -578,7 +578,8 @@ def _project_pipelines(
             problems.append(InterpretError(f"{what} pipeline '{key}' must be a mapping", "schema"))
             continue
         jobs: list[Job] = []
-        for entry in _as_list(plain(value.get("jobs"))):
+        entries, _ = split_control(value.get("jobs"))
+        for entry in _as_list(entries):
             try:
                 if isinstance(entry, str):
                     jobs.append(interpret_job({}, ctx, site, entry, in_project_pipeline=True))

@@ -912,3 +912,22 @@ def test_freezing_does_not_share_mutable_vars_between_items():
     first.tags.append("x")
     assert only_job(layout, "j").vars == {"a": {"b": 1}}
     assert only_job(layout, "j").tags == []
+
+
+def test_override_tag_in_project_pipeline_variant():
+    layout = layout_of(
+        repo(
+            "org/project",
+            """
+- job: {name: j, vars: {a: 1}, tags: [x]}
+- project:
+    check:
+      jobs:
+        - j:
+            vars: !override {b: 2}
+            tags: !override [y]
+""",
+        )
+    )
+    job = only_job(layout, "j")
+    assert job.vars == {"b": 2} and job.tags == ["y"]
