@@ -1,0 +1,399 @@
+"""Running one build: workspace, inventory, variables, then the playbooks with Zuul's semantics.
+
+The server (``lockgate.executor.server``) calls ``JobRunner.run`` in a worker
+thread for each build request it claimed, after resolving the request's
+nodes; tests call it directly.  It needs no ZooKeeper: it takes a
+``BuildRequest``, the ``Node`` records and an ``Abort`` flag, and returns a
+``BuildOutcome`` whose ``result`` is a ``BuildResult``.
+
+Semantics (Zuul's):
+
+- the built-in ``noop`` job (no playbooks) succeeds without running anything;
+- pre-run playbooks run in order; a failure (or an unreachable node) asks for
+  a retry: ``RETRY``, or ``RETRY_LIMIT`` when this was the last attempt;
+  then only the post-run playbooks of the nesting levels reached run;
+- run playbooks run in order and stop at the first failure (``FAILURE``);
+- post-run playbooks always run (with ``zuul_success`` set); a failure there
+  turns a success into ``POST_FAILURE``;
+- ``timeout`` bounds pre-run plus run (``TIMED_OUT``), ``post_timeout`` each
+  post-run playbook; an abort (cancel, shutdown) stops at once (``ABORTED``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lockgate.executor import console
+from lockgate.executor.ansible_setup import ansible_env, playbook_command, write_ansible_cfg
+from lockgate.executor.inventory import InventoryError, build_inventory, write_inventory
+from lockgate.executor.jobdir import JobDir
+from lockgate.executor.process import Abort, ProcessOutcome, Status, run_process
+from lockgate.executor.repos import (
+    Checkout,
+    WorkspaceError,
+    playbook_source,
+    prepare_repos,
+    prepare_roles,
+)
+from lockgate.executor.settings import ExecutorSettings
+from lockgate.executor.ssh_agent import SshAgent, SshAgentError
+from lockgate.executor.zuul_vars import build_zuul_vars
+from lockgate.git import RepoCache
+from lockgate.model.builds import BuildRequest, BuildResult
+from lockgate.model.jobs import PlaybookRef
+from lockgate.model.nodes import Node
+
+log = logging.getLogger("lockgate.executor.runner")
+
+ANSIBLE_RC_UNREACHABLE = 4
+
+
+class BuildError(Exception):
+    """The build cannot run; ``result`` says how it is reported."""
+
+    def __init__(self, result: BuildResult, message: str):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class PlaybookRun:
+    phase: str
+    index: int
+    ref: PlaybookRef
+    status: Status
+    returncode: int | None
+    unreachable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.NORMAL and self.returncode == 0
+
+
+@dataclass
+class BuildOutcome:
+    result: BuildResult
+    error_detail: str | None = None
+    playbooks: list[PlaybookRun] = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+@dataclass
+class _Context:
+    request: BuildRequest
+    jobdir: JobDir
+    checkouts: dict[str, Checkout]
+    abort: Abort
+    network: bool
+    ssh_auth_sock: Path | None
+    runs: list[PlaybookRun] = field(default_factory=list)
+
+
+def _level(ref: PlaybookRef) -> int:
+    return getattr(ref, "nesting_level", None) or 0
+
+
+class JobRunner:
+    def __init__(self, settings: ExecutorSettings, cache: RepoCache | None = None):
+        self.settings = settings
+        self.cache = cache or RepoCache(settings.git_root)
+
+    # ------------------------------------------------------------------
+
+    def run(
+        self, request: BuildRequest, nodes: list[Node], abort: Abort | None = None
+    ) -> BuildOutcome:
+        """Run the build to the end and return its result; never raises for build problems."""
+        abort = abort or Abort()
+        started = time.monotonic()
+        job = request.job
+        if not (job.pre_run or job.run or job.post_run):
+            if job.name == "noop":
+                return BuildOutcome(BuildResult.SUCCESS, elapsed=0.0)
+            return BuildOutcome(BuildResult.ERROR, f"job {job.name} has no playbooks")
+        jobdir = JobDir.create(self.settings.state_dir, self.settings.log_root, request.uuid)
+        agent: SshAgent | None = None
+        try:
+            console.write_lines(
+                jobdir.job_output_txt,
+                f"Job console starting: build {request.uuid}, job {job.name}, "
+                f"attempt {request.attempt} of {job.attempts}",
+            )
+            try:
+                checkouts, network = self._prepare(request, nodes, jobdir)
+                if network:
+                    agent = SshAgent(jobdir.ssh_agent_socket, self.settings.private_key_file)
+                    agent.start()
+            except BuildError as e:
+                console.write_lines(jobdir.job_output_txt, f"ERROR: {e}")
+                return BuildOutcome(e.result, str(e), elapsed=time.monotonic() - started)
+            except SshAgentError as e:
+                console.write_lines(jobdir.job_output_txt, f"ERROR: {e}")
+                return BuildOutcome(BuildResult.ERROR, str(e), elapsed=time.monotonic() - started)
+            ctx = _Context(
+                request,
+                jobdir,
+                checkouts,
+                abort,
+                network,
+                jobdir.ssh_agent_socket if agent else None,
+            )
+            try:
+                result, detail = self._run_phases(ctx)
+            except BuildError as e:
+                console.write_lines(jobdir.job_output_txt, f"ERROR: {e}")
+                result, detail = e.result, str(e)
+            console.write_lines(jobdir.job_output_txt, f"Job result: {result.value}")
+            return BuildOutcome(result, detail, ctx.runs, time.monotonic() - started)
+        finally:
+            if agent is not None:
+                agent.stop()
+            if not self.settings.keep_jobdir:
+                jobdir.remove()
+
+    # ------------------------------------------------------------------
+
+    def _prepare(
+        self, request: BuildRequest, nodes: list[Node], jobdir: JobDir
+    ) -> tuple[dict[str, Checkout], bool]:
+        job = request.job
+        try:
+            checkouts = prepare_repos(self.cache, jobdir, request)
+        except WorkspaceError as e:
+            raise BuildError(BuildResult.ERROR, str(e)) from None
+        try:
+            inventory = build_inventory(
+                job, nodes, local_python=sys.executable, known_hosts_file=jobdir.known_hosts
+            )
+        except InventoryError as e:
+            raise BuildError(BuildResult.NODE_FAILURE, str(e)) from None
+        write_inventory(inventory, jobdir.inventory_file, jobdir.known_hosts)
+        zuul = build_zuul_vars(request, jobdir, checkouts, self.settings.hostname)
+        _dump(jobdir.zuul_vars_file, {"zuul": zuul})
+        extra: dict[str, Any] = dict(self.settings.site_variables)
+        extra.update(job.extra_vars)
+        _dump(jobdir.extra_vars_file, extra)
+        write_ansible_cfg(jobdir)
+        return checkouts, inventory.remote
+
+    def _run_phases(self, ctx: _Context) -> tuple[BuildResult, str | None]:
+        job = ctx.request.job
+        deadline = time.monotonic() + job.timeout if job.timeout else None
+        result: BuildResult | None = None
+        detail: str | None = None
+        retry = False
+        failed_level: int | None = None
+
+        pre_deadline = deadline
+        if job.pre_timeout:
+            pre_limit = time.monotonic() + job.pre_timeout
+            pre_deadline = min(pre_limit, deadline) if deadline else pre_limit
+        for index, ref in enumerate(job.pre_run):
+            run = self._playbook(ctx, "pre", index, ref, _remaining(pre_deadline), None)
+            if run.status is Status.ABORTED:
+                return BuildResult.ABORTED, ctx.abort.reason
+            if run.status is Status.TIMED_OUT:
+                result, detail = BuildResult.TIMED_OUT, f"pre-run {ref.path} timed out"
+                failed_level = _level(ref)
+                break
+            if not run.ok:
+                retry = True
+                failed_level = _level(ref)
+                detail = f"pre-run {ref.path} failed" + (
+                    " (node unreachable)" if run.unreachable else ""
+                )
+                break
+
+        if result is None and not retry:
+            for index, ref in enumerate(job.run):
+                run = self._playbook(ctx, "run", index, ref, _remaining(deadline), None)
+                if run.status is Status.ABORTED:
+                    return BuildResult.ABORTED, ctx.abort.reason
+                if run.status is Status.TIMED_OUT:
+                    result, detail = BuildResult.TIMED_OUT, f"run {ref.path} timed out"
+                    break
+                if run.unreachable:
+                    retry, detail = True, f"run {ref.path}: node unreachable"
+                    break
+                if not run.ok:
+                    result, detail = BuildResult.FAILURE, None
+                    break
+            else:
+                result = BuildResult.SUCCESS
+
+        will_retry = retry and ctx.request.attempt < job.attempts
+        success = result is BuildResult.SUCCESS
+        post_failed = False
+        for index, ref in enumerate(job.post_run):
+            if failed_level is not None and _level(ref) > failed_level:
+                continue  # that level's pre-run never ran
+            run = self._playbook(
+                ctx,
+                "post",
+                index,
+                ref,
+                job.post_timeout,
+                {"zuul_success": success, "zuul_will_retry": will_retry},
+            )
+            if run.status is Status.ABORTED:
+                return BuildResult.ABORTED, ctx.abort.reason
+            if run.unreachable and not retry:
+                retry, detail = True, f"post-run {ref.path}: node unreachable"
+                will_retry = ctx.request.attempt < job.attempts
+            elif not run.ok and not ref.cleanup:
+                post_failed = True
+        for index, ref in enumerate(job.cleanup_run):
+            run = self._playbook(
+                ctx,
+                "cleanup",
+                index,
+                ref,
+                job.post_timeout,
+                {"zuul_success": success, "zuul_will_retry": will_retry},
+            )
+            if run.status is Status.ABORTED:
+                return BuildResult.ABORTED, ctx.abort.reason
+
+        if retry:
+            if will_retry:
+                return BuildResult.RETRY, detail
+            return BuildResult.RETRY_LIMIT, detail
+        assert result is not None
+        if result is BuildResult.SUCCESS and post_failed:
+            return BuildResult.POST_FAILURE, None
+        return result, detail
+
+    # ------------------------------------------------------------------
+
+    def _playbook(
+        self,
+        ctx: _Context,
+        phase: str,
+        index: int,
+        ref: PlaybookRef,
+        timeout: float | None,
+        phase_vars: dict[str, Any] | None,
+    ) -> PlaybookRun:
+        jobdir = ctx.jobdir
+        label = f"{'trusted' if ref.trusted else 'untrusted'} : {ref.project}/{ref.path}" + (
+            f"@{ref.branch}" if ref.branch else ""
+        )
+        name = {"pre": "PRE-RUN", "run": "RUN", "post": "POST-RUN", "cleanup": "CLEANUP"}[phase]
+        if timeout is not None and timeout <= 0:
+            console.write_lines(jobdir.job_output_txt, f"{name} SKIPPED (no time left): [{label}]")
+            return self._record(ctx, PlaybookRun(phase, index, ref, Status.TIMED_OUT, None))
+        try:
+            path = playbook_source(self.cache, jobdir, ctx.checkouts, ref)
+            roles_path = prepare_roles(jobdir, ctx.checkouts, ref, len(ctx.runs))
+        except WorkspaceError as e:
+            raise BuildError(BuildResult.ERROR, str(e)) from None
+        var_files = [jobdir.extra_vars_file]
+        own_vars = dict(phase_vars or {})
+        own_vars.update(self._secrets(ctx, ref))
+        if own_vars:
+            own = jobdir.ansible_root / f"vars-{phase}-{index}.yaml"
+            _dump(own, own_vars)
+            var_files.append(own)
+        var_files.append(jobdir.zuul_vars_file)
+        command = playbook_command(jobdir, path, var_files)
+        command = self.settings.sandbox.wrap(
+            command, jobdir, trusted=ref.trusted, network=ctx.network
+        )
+        env = ansible_env(
+            jobdir,
+            phase=phase,
+            index=index,
+            playbook=str(path),
+            trusted=ref.trusted,
+            roles_path=roles_path,
+            ssh_auth_sock=ctx.ssh_auth_sock,
+        )
+        raw = jobdir.raw_log_root / f"{phase}-{index}.log"
+        console.write_lines(jobdir.job_output_txt, f"{name} START: [{label}]")
+        outcome: ProcessOutcome = run_process(
+            command, env=env, cwd=jobdir.work_root, output=raw, timeout=timeout, abort=ctx.abort
+        )
+        text = raw.read_text(errors="replace").strip() if raw.exists() else ""
+        if text:
+            console.write_lines(jobdir.job_output_txt, text)
+        entry = console.last_json_entry(jobdir.job_output_json, phase, index)
+        unreachable = outcome.returncode == ANSIBLE_RC_UNREACHABLE or any(
+            s.get("unreachable") for s in ((entry or {}).get("stats") or {}).values()
+        )
+        if outcome.status is not Status.NORMAL:
+            console.append_json_entry(
+                jobdir.job_output_json,
+                {
+                    "phase": phase,
+                    "index": index,
+                    "playbook": str(path),
+                    "trusted": ref.trusted,
+                    "plays": [],
+                    "stats": {},
+                    "result": outcome.status.value.upper(),
+                },
+            )
+            state = "TIMED OUT" if outcome.status is Status.TIMED_OUT else "ABORTED"
+            console.write_lines(
+                jobdir.job_output_txt, f"{name} {state} after {outcome.elapsed:.1f}s: [{label}]"
+            )
+        result_name = (
+            "RESULT_NORMAL"
+            if outcome.status is Status.NORMAL
+            else ("RESULT_TIMED_OUT" if outcome.status is Status.TIMED_OUT else "RESULT_ABORTED")
+        )
+        if unreachable:
+            result_name = "RESULT_UNREACHABLE"
+        console.write_lines(
+            jobdir.job_output_txt, f"{name} END {result_name}: rc {outcome.returncode}: [{label}]"
+        )
+        return self._record(
+            ctx, PlaybookRun(phase, index, ref, outcome.status, outcome.returncode, unreachable)
+        )
+
+    def _record(self, ctx: _Context, run: PlaybookRun) -> PlaybookRun:
+        ctx.runs.append(run)
+        return run
+
+    def _secrets(self, ctx: _Context, ref: PlaybookRef) -> dict[str, Any]:
+        """The secrets this playbook may read, as variables named after them."""
+        out: dict[str, Any] = {}
+        secrets = ctx.request.job.secrets
+        for i in getattr(ref, "secrets", []) or []:
+            if not 0 <= i < len(secrets):
+                raise BuildError(
+                    BuildResult.ERROR, f"playbook {ref.path}: secret index {i} out of range"
+                )
+            secret = secrets[i]
+            if _encrypted(secret.get("data")):
+                raise BuildError(
+                    BuildResult.ERROR,
+                    f"secret {secret.get('secret')}: encrypted "
+                    "secrets cannot be decrypted by this executor yet",
+                )
+            out[secret["name"]] = secret.get("data")
+        return out
+
+
+def _encrypted(value: Any) -> bool:
+    if isinstance(value, dict):
+        if "encrypted" in value and "ciphertext" in value:
+            return True
+        return any(_encrypted(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_encrypted(v) for v in value)
+    return False
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _dump(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump(data, default_flow_style=False, sort_keys=False))

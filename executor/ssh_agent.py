@@ -1,0 +1,73 @@
+"""A per-build ssh-agent holding the executor's private key.
+
+The runner starts one when a build has nodes reached over SSH.  Ansible
+(inside the sandbox) authenticates through the agent's socket, which lives
+in the build's ``tmp/``; the key file itself is never visible to the build.
+The agent is stopped by its PID when the build ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+
+class SshAgentError(Exception):
+    """The agent could not be started or the key not loaded."""
+
+
+class SshAgent:
+    def __init__(self, socket_path: Path, key_file: Path):
+        self.socket_path = socket_path
+        self.key_file = key_file
+        self._proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        if not self.key_file.is_file():
+            raise SshAgentError(
+                f"private key {self.key_file} not found ([executor] private_key_file)"
+            )
+        self._proc = subprocess.Popen(
+            ["ssh-agent", "-D", "-a", str(self.socket_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        # The agent prints its environment line once the socket is listening.
+        assert self._proc.stdout is not None
+        first = self._proc.stdout.readline()
+        if "SSH_AUTH_SOCK" not in first:
+            self.stop()
+            raise SshAgentError(f"ssh-agent did not start: {first.strip()}")
+        env = {"SSH_AUTH_SOCK": str(self.socket_path), "PATH": os.environ.get("PATH", "")}
+        added = subprocess.run(
+            ["ssh-add", "-q", str(self.key_file)],
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=30,
+        )
+        if added.returncode != 0:
+            self.stop()
+            raise SshAgentError(f"ssh-add {self.key_file}: {added.stderr.strip()}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
