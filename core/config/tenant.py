@@ -88,7 +88,7 @@ class TenantSpec:
     exclude_locked_branches: bool = False
     allowed_triggers: tuple[str, ...] | None = None  # None: every connection
     allowed_reporters: tuple[str, ...] | None = None  # None: every connection
-    allowed_labels: tuple[str, ...] = ()  # empty: every label
+    allowed_labels: tuple[str, ...] | None = None  # None: every label
     disallowed_labels: tuple[str, ...] = ()
     allow_circular_dependencies: bool = False
     default_parent: str = "base"
@@ -96,6 +96,8 @@ class TenantSpec:
     access_rules: tuple[str, ...] = ()
     admin_rules: tuple[str, ...] = ()
     semaphores: tuple[str, ...] = ()  # global semaphores this tenant may use
+    # Those global semaphores' definitions (filled from the tenant config).
+    global_semaphores: tuple[GlobalSemaphore, ...] = ()
     authentication_realm: str | None = None
     web_root: str | None = None
     use_nodepool: bool | None = None
@@ -220,7 +222,7 @@ class _TenantParser:
             exclude_locked_branches=b.get("exclude-locked-branches", False),
             allowed_triggers=opt_tuple("allowed-triggers"),
             allowed_reporters=opt_tuple("allowed-reporters"),
-            allowed_labels=_as_tuple(b.get("allowed-labels")),
+            allowed_labels=opt_tuple("allowed-labels"),
             disallowed_labels=_as_tuple(b.get("disallowed-labels")),
             allow_circular_dependencies=b.get("allow-circular-dependencies", False),
             default_parent=b.get("default-parent", "base"),
@@ -420,6 +422,11 @@ def parse_tenant_config(text: str | bytes, path: str = "main.yaml") -> TenantCon
                 body.get("authentication-realm"), _as_tuple(body.get("access-rules"))
             )
     _check_references(result)
+    for name, tenant in list(result.tenants.items()):
+        sems = tuple(
+            result.global_semaphores[s] for s in tenant.semaphores if s in result.global_semaphores
+        )
+        result.tenants[name] = replace(tenant, global_semaphores=sems)
     return result
 
 
