@@ -1,0 +1,164 @@
+"""What a driver can do, declared once as ``typing.Protocol``s.
+
+Every driver lives in ``drivers/<name>/`` with files named by role
+(``driver.py``, ``connection.py``, ``source.py``, ``event_source.py``,
+``trigger.py``, ``schema.py``, ``model.py``) and is listed by name in
+``lockgate.drivers.registry``.  The scheduler, the executor and the config
+loader only speak to drivers through these protocols:
+
+- ``Driver``: a name, a trigger schema and trigger filters for pipelines,
+  and (for drivers that have them) connections made from
+  ``[connection NAME]`` sections of the service config;
+- ``Connection``: one configured connection; gives a ``Source`` (what the
+  code-review system knows about projects) and an ``EventSource`` (a thread
+  that turns what happens there into ``TriggerEvent``s);
+- ``Source``: project URLs and names, branches, ref heads;
+- ``TriggerFilter``: one parsed entry of a pipeline's ``trigger`` list;
+  ``matches(event)`` is pure, so pipeline matching needs no I/O;
+- ``EventSource``: ``start()``/``stop()``; it calls back into the scheduler
+  through the ``EventSourceHooks`` it was given, never the other way round.
+
+A driver with no connection (``timer``) is named directly under a pipeline's
+``trigger``; ``lockgate.drivers.registry.resolve_trigger`` tells the two apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import voluptuous as vs
+from lockgate.model.events import TriggerEvent
+from lockgate.service_config import Section
+
+# Where events go: the scheduler's function that puts one on the trigger queue.
+EventSink = Callable[[TriggerEvent], None]
+# A small persistent key-value store scoped to one connection (ZooKeeper in
+# production): read a key's last saved value, or save one.
+StateGet = Callable[[str], "dict[str, Any] | None"]
+StateSet = Callable[[str, "dict[str, Any]"], None]
+
+
+class TriggerFilterError(ValueError):
+    """A pipeline trigger entry is invalid; ``str()`` is the user-facing message."""
+
+
+class TriggerFilter(Protocol):
+    """One entry of ``pipeline.trigger.<connection>``, parsed and compiled."""
+
+    def matches(self, event: TriggerEvent) -> bool: ...
+
+
+class Source(Protocol):
+    """What the connection's code-review system (or git server) knows about projects."""
+
+    @property
+    def connection_name(self) -> str: ...
+
+    @property
+    def canonical_hostname(self) -> str: ...
+
+    def clone_url(self, project: str) -> str: ...
+
+    def canonical_name(self, project: str) -> str:
+        """``<canonical_hostname>/<project>``, Zuul's globally unique project name."""
+        ...
+
+    def get_branches(self, project: str) -> list[str]: ...
+
+    def get_ref_sha(self, project: str, ref: str) -> str | None:
+        """The sha ``ref`` (a full ref or a branch name) points at, or None if absent."""
+        ...
+
+
+class EventSource(Protocol):
+    """A background thread producing ``TriggerEvent``s; safe to ``stop`` twice."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class EventSourceHooks:
+    """What the scheduler hands a connection's event source.
+
+    ``sink`` must be durable when it returns (the event is on the trigger
+    queue); ``projects`` returns the project names this connection serves in
+    the current layouts and is called before every round of work, so
+    reconfiguration needs no restart; ``state_get``/``state_set`` are keyed
+    by project and scoped to this connection.
+    """
+
+    sink: EventSink
+    projects: Callable[[], Iterable[str]]
+    state_get: StateGet
+    state_set: StateSet
+
+
+class Connection(Protocol):
+    """One ``[connection NAME]`` section, made live by its driver."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def driver_name(self) -> str: ...
+
+    def source(self) -> Source: ...
+
+    def event_source(self, hooks: EventSourceHooks) -> EventSource | None:
+        """This connection's event producer, not started; None if it has none."""
+        ...
+
+
+class Driver(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def make_connection(self, name: str, section: Section) -> Connection:
+        """Validate ``section`` (keys, values) and build the connection.
+
+        Raises ``ServiceConfigError`` naming file, section and key.
+        """
+        ...
+
+    def trigger_schema(self) -> vs.Schema:
+        """Voluptuous schema of one entry of ``pipeline.trigger.<name>``."""
+        ...
+
+    def make_trigger_filter(self, connection_name: str, spec: Mapping[str, Any]) -> TriggerFilter:
+        """Validate and compile one trigger entry; raises ``TriggerFilterError``."""
+        ...
+
+
+def validate(schema: vs.Schema, spec: Any, what: str) -> Any:
+    """Apply ``schema`` and turn voluptuous' complaint into one readable line."""
+    try:
+        return schema(spec)
+    except vs.MultipleInvalid as e:
+        raise TriggerFilterError(f"{what}: {describe_invalid(e.errors[0])}") from None
+    except vs.Invalid as e:
+        raise TriggerFilterError(f"{what}: {describe_invalid(e)}") from None
+
+
+def describe_invalid(error: vs.Invalid) -> str:
+    where = ".".join(str(p) for p in error.path)
+    message = error.error_message
+    if message == "extra keys not allowed":
+        return f"unknown attribute '{where}'"
+    if message == "required key not provided":
+        return f"missing required attribute '{where}'"
+    return f"{where}: {message}" if where else message
+
+
+def as_list(value: Any) -> list[Any]:
+    """Zuul's scalar-or-list convention."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def scalar_or_list(validator: Any) -> Any:
+    return vs.Any(validator, [validator])

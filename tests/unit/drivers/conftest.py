@@ -1,0 +1,1 @@
+from tests.fixtures.git import git_daemon, upstream  # noqa: F401
