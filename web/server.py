@@ -31,8 +31,10 @@ from lockgate.web.zkstate import ZKClusterState, zk_client_from_config
 
 log = logging.getLogger("lockgate.web")
 
-# Seconds between attempts to reach ZooKeeper when it was away at start.
+# Seconds between attempts to reach ZooKeeper when it was away at start, and
+# how long one attempt may take (short, so that stopping is never held up long).
 ZK_RETRY_INTERVAL = 2.0
+ZK_CONNECT_TIMEOUT = 3.0
 
 
 def log_root_from_config(config: ServiceConfig) -> str:
@@ -69,7 +71,7 @@ class WebServer:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                await loop.run_in_executor(None, self.zk.connect)
+                await loop.run_in_executor(None, self.zk.connect, ZK_CONNECT_TIMEOUT)
                 log.info("connected to ZooKeeper at %s", self.zk.hosts)
                 return
             except Exception as e:  # noqa: BLE001 - logged and retried
@@ -80,7 +82,6 @@ class WebServer:
         """Migrate the database, start reaching ZooKeeper, and listen."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.db.upgrade)
-        self._zk_task = asyncio.create_task(self._connect_zk())
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.listen_address, self.port)
@@ -89,6 +90,8 @@ class WebServer:
             server = site._server
             if server is not None and server.sockets:  # type: ignore[union-attr]
                 self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # Listening first: a taken port fails before anything else starts.
+        self._zk_task = asyncio.create_task(self._connect_zk())
         log.info("web serving on %s", self.url)
 
     async def stop(self) -> None:
