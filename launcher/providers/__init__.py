@@ -10,7 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from lockgate.launcher.providers.base import Fit, LaunchError, Provider, ProviderError
+from lockgate.launcher.providers.base import (
+    CapacityError,
+    Fit,
+    LaunchError,
+    Provider,
+    ProviderError,
+)
 from lockgate.launcher.providers.local import LocalProvider
 from lockgate.launcher.providers.static import StaticProvider
 from lockgate.service_config import Section, ServiceConfig
@@ -41,6 +47,7 @@ def load_providers(config: ServiceConfig) -> list[Provider]:
 
 
 __all__ = [
+    "CapacityError",
     "DRIVERS",
     "Fit",
     "LaunchError",

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from lockgate.launcher.providers import netns, sandbox
-from lockgate.launcher.providers.base import Fit, LaunchError, ProviderError
+from lockgate.launcher.providers.base import CapacityError, Fit, LaunchError, ProviderError
 from lockgate.launcher.providers.options import (
     COMMON_KEYS,
     labels_of,
@@ -145,7 +145,7 @@ class LocalProvider:
             raise LaunchError(f"provider {self.name} has no label {label!r}")
         with self._lock:
             if len(self._nodes) >= self.max_servers:
-                raise LaunchError(f"provider {self.name} is at max_servers={self.max_servers}")
+                raise CapacityError(f"provider {self.name} is at max_servers={self.max_servers}")
             token = self._new_token()
             self._nodes.add(token)
         try:
@@ -155,7 +155,7 @@ class LocalProvider:
                 self._destroy(token)
             except ProviderError as cleanup_error:
                 log.error("could not remove failed node %s: %s", token, cleanup_error)
-            if isinstance(e, Exception) and not isinstance(e, LaunchError):
+            if isinstance(e, Exception) and not isinstance(e, (LaunchError, CapacityError)):
                 raise LaunchError(f"node {self.name}-{token}: {e}") from e
             raise
 

@@ -1,0 +1,1 @@
+from tests.fixtures.launcher import local_provider, ssh_keypair  # noqa: F401
