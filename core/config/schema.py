@@ -230,21 +230,35 @@ def Either(*validators: Any, what: str) -> Validator:  # noqa: N802
     a mapping schema) the errors of that alternative are the useful ones; a
     bare "expected X or Y" is given only when nothing fits at all.
     """
-    compiled = [vs.Schema(v) for v in validators]
+    # Plain callables, not vs.Schema: a Schema wraps every error in a
+    # MultipleInvalid, which would hide which alternative fit the shape.
+    compiled = [v if callable(v) else _equals(v) for v in validators]
 
     def check(value: Any) -> Any:
-        deepest: vs.Invalid | None = None
+        nested: vs.Invalid | None = None  # an alternative that fit the shape
+        substantive: vs.Invalid | None = None  # a complaint other than the type
         for validator in compiled:
             try:
                 return validator(value)
-            except vs.MultipleInvalid as exc:
-                deepest = exc
             except vs.Invalid as exc:
-                if exc.path and deepest is None:
-                    deepest = exc
-        if deepest is not None:
-            raise deepest
+                if isinstance(exc, vs.MultipleInvalid) or exc.path:
+                    nested = nested or exc
+                elif not exc.error_message.startswith("expected ") and substantive is None:
+                    substantive = exc
+        if nested is not None:
+            raise nested
+        if substantive is not None:
+            raise substantive
         raise vs.Invalid(f"expected {what}, got {describe(value)}")
+
+    return check
+
+
+def _equals(expected: Any) -> Validator:
+    def check(value: Any) -> Any:
+        if value is not expected and value != expected:
+            raise vs.Invalid(f"expected {describe(expected)}, got {describe(value)}")
+        return value
 
     return check
 
@@ -644,7 +658,7 @@ MERGE_MODES = (
 )
 
 
-def _pipeline_key(known: list[str]) -> Callable[[Any, Any], None]:
+def _pipeline_key(known: list[str], not_here: Iterable[str] = ()) -> Callable[[Any, Any], None]:
     """Validate a key of a project stanza that is not one of its attributes.
 
     Such a key names a pipeline (which pipelines exist is the layout's
@@ -654,7 +668,7 @@ def _pipeline_key(known: list[str]) -> Callable[[Any, Any], None]:
     """
 
     def check(key: Any, value: Any) -> None:
-        if not isinstance(key, str):
+        if not isinstance(key, str) or key in not_here:
             raise UnknownAttribute(key, None)
         if not isinstance(value, dict) and value is not None:
             close = suggest(key, known)
@@ -694,7 +708,10 @@ _TEMPLATE_FIELDS: dict[Any, Any] = {
 }
 PROJECT_TEMPLATE = Attrs(
     _guard_tags(_TEMPLATE_FIELDS),
-    extra=_pipeline_key([str(getattr(k, "schema", k)) for k in _TEMPLATE_FIELDS]),
+    extra=_pipeline_key(
+        [str(getattr(k, "schema", k)) for k in _TEMPLATE_FIELDS],
+        not_here=("merge-mode", "default-branch", "branches", "templates"),
+    ),
 )
 
 

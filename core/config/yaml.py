@@ -232,7 +232,9 @@ def load_config_yaml(text: str | bytes, context: SourceContext) -> YamlDocument:
         except (ValueError, RecursionError) as exc:  # libyaml on pathological input
             doc.errors.append(_error(context, None, f"YAML error: {exc}", "yaml-syntax"))
             return doc
-        if root is None:
+        if root is None or (
+            isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"
+        ):
             doc.errors.append(
                 _error(
                     context,
