@@ -34,6 +34,11 @@ class PlaybookRef:
     # (secrets are bound to the playbooks of the definition that declared
     # them, plus parents' playbooks for ``pass-to-parent``).
     secrets: list[int] = field(default_factory=list)
+    # Position in the inheritance chain of the job that defined this
+    # playbook (0 = the base job).  After a pre-run failure the executor
+    # runs only the post-run playbooks of the levels reached (as Zuul);
+    # ``None`` (unknown) is treated as level 0.
+    nesting_level: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
