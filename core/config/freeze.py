@@ -258,7 +258,8 @@ def _clone(job: FrozenJob) -> FrozenJob:
     new = object.__new__(FrozenJob)
     data = dict(job.__dict__)
     for name in _LIST_FIELDS:
-        data[name] = list(data[name])
+        value = data[name]
+        data[name] = value[:] if value else []
     data["dependencies"] = [dict(d) for d in job.dependencies]
     for name in ("vars", "extra_vars", "host_vars", "group_vars"):
         data[name] = dict(data[name])

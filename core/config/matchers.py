@@ -14,9 +14,10 @@ too, so OpenDev's own configuration loads.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Gerrit lists these pseudo-files with every change; they are never
@@ -30,8 +31,21 @@ class RegexError(ValueError):
     """A pattern that is not a valid regular expression (message is user-facing)."""
 
 
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile ``pattern`` with RE2's tolerance for repeated anchors."""
+try:  # Zuul's regex engine, when installed (a dependency of Lockgate)
+    import re2 as _re2
+except ImportError:  # pragma: no cover - the fallback keeps tools working
+    _re2 = None
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_regex(pattern: str) -> Any:
+    """Compile ``pattern`` as Zuul does: with RE2 when available, else with
+    Python's ``re`` plus RE2's tolerance for repeated anchors."""
+    if _re2 is not None:
+        try:
+            return _re2.compile(pattern)
+        except Exception:  # noqa: BLE001 - re2 raises its own error types
+            pass  # fall back: Zuul also accepts Python syntax RE2 lacks
     try:
         return re.compile(pattern)
     except re.error as first:
@@ -54,7 +68,7 @@ class Regex:
 
     pattern: str
     negate: bool = False
-    compiled: re.Pattern[str] | None = None
+    compiled: Any = field(default=None, compare=False, hash=False)
 
     def matches(self, value: str) -> bool:
         assert self.compiled is not None

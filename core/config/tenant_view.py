@@ -65,6 +65,21 @@ class ProjectView:
         """Read a ``TenantProject`` (or anything with the same attributes)."""
         if isinstance(tp, ProjectView):
             return tp
+        if type(tp).__name__ == "TenantProject" and hasattr(tp, "include"):
+            # The tenant reader's record: read its fields directly (fast path;
+            # a tenant may list thousands of projects).
+            return cls(
+                name=tp.name,
+                trusted=tp.trusted,
+                connection=tp.connection,
+                canonical_name=getattr(tp, "canonical_name", None),
+                load_classes=frozenset(tp.include) - frozenset(tp.exclude),
+                shadow=tuple(tp.shadow),
+                implied_branch_matchers=tp.implied_branch_matchers,
+                configure_projects=tuple(tp.configure_projects),
+                allow_base_jobs=tp.allow_base_jobs,
+                branches=tuple(getattr(tp, "branches", ()) or ()),
+            )
         trusted = _get(tp, "trusted", "config_project", "is_config_project")
         if trusted is None:
             kind = str(_get(tp, "kind", "project_type", default="untrusted"))
