@@ -31,6 +31,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (
@@ -41,11 +42,12 @@ from kazoo.exceptions import (
 )
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import KazooRetry
-from lockgate.zk.errors import ZKConnectionError
+from lockgate.zk.errors import ZKConnectionError, translate_kazoo_errors
 
 log = logging.getLogger("lockgate.zk.client")
 
 Callback = Callable[[], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -61,7 +63,9 @@ class ZKClient:
     ``tls_ca``/``tls_cert``/``tls_key`` are PEM files (as in ``zuul.conf``'s
     ``[zookeeper] tls_ca``, ``tls_cert``, ``tls_key``); give all three for TLS.
     ``chroot`` prefixes every path (tests use a unique one each); it is created
-    on connect if missing.
+    on connect if missing.  ``retry_deadline`` bounds how long an operation
+    retries while disconnected before raising :class:`ZKConnectionError`
+    (default: the larger of 30 s and three session timeouts).
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class ZKClient:
         tls_key: str | None = None,
         session_timeout: float = 10.0,
         chroot: str | None = None,
+        retry_deadline: float | None = None,
     ) -> None:
         if any((tls_ca, tls_cert, tls_key)) and not all((tls_ca, tls_cert, tls_key)):
             raise ZKConnectionError("ZooKeeper TLS needs all three of tls_ca, tls_cert and tls_key")
@@ -81,6 +86,9 @@ class ZKClient:
         self.hosts = hosts
         self.chroot = chroot.rstrip("/") if chroot else None
         self.session_timeout = session_timeout
+        self.retry_deadline = (
+            retry_deadline if retry_deadline is not None else max(30.0, 3 * session_timeout)
+        )
         self._tls = (tls_ca, tls_cert, tls_key) if tls_ca else None
         self._lock = threading.RLock()
         self._session_lost_cbs: list[Callback] = []
@@ -113,7 +121,7 @@ class ZKClient:
                 delay=0.1,
                 backoff=2,
                 max_delay=1.0,
-                deadline=max(30.0, 3 * self.session_timeout),
+                deadline=self.retry_deadline,
             ),
             **kwargs,
         )
@@ -190,6 +198,23 @@ class ZKClient:
             return None
         return self._kazoo.client_id[0]
 
+    def retry(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """(For ``lockgate.zk`` modules: kazoo's exceptions pass through.)
+        Run one idempotent kazoo call, retried across brief disconnections.
+
+        kazoo queues a request made while disconnected until the connection is
+        back, however long that takes; this waits at most ``retry_deadline``
+        for the connection first, then raises :class:`ZKConnectionError`, so a
+        caller (a web request, a loop iteration) is never stuck for good."""
+        if not self._connected_event.wait(self.retry_deadline):
+            what = getattr(func, "__name__", "call")
+            where = f" {args[0]}" if args and isinstance(args[0], str) else ""
+            raise ZKConnectionError(
+                f"cannot {what}{where}: ZooKeeper at {self.hosts} unavailable "
+                f"for {self.retry_deadline}s"
+            )
+        return self.kazoo.retry(func, *args, **kwargs)
+
     def wait_connected(self, timeout: float | None = None) -> bool:
         """Block until connected (or ``timeout``); True if connected."""
         return self._connected_event.wait(timeout)
@@ -216,6 +241,7 @@ class ZKClient:
 
     # --- ephemerals kept across sessions ---------------------------------------
 
+    @translate_kazoo_errors
     def keep_ephemeral(self, path: str, data: Callable[[], bytes]) -> None:
         """Create the ephemeral node ``path`` (parents made) now and again
         after every session loss, with the bytes ``data()`` returns then."""
@@ -223,30 +249,31 @@ class ZKClient:
             self._ephemerals[path] = _Ephemeral(path, data)
         self._create_ephemeral(self._ephemerals[path])
 
+    @translate_kazoo_errors
     def forget_ephemeral(self, path: str, *, delete: bool = True) -> None:
         """Stop keeping ``path``; delete it unless ``delete`` is False."""
         with self._lock:
             self._ephemerals.pop(path, None)
         if delete and self._kazoo is not None:
             try:
-                self.kazoo.retry(self.kazoo.delete, path)
+                self.retry(self.kazoo.delete, path)
             except NoNodeError:
                 pass
 
     def _create_ephemeral(self, eph: _Ephemeral) -> None:
         kz = self.kazoo
         try:
-            kz.retry(kz.create, eph.path, eph.data(), ephemeral=True, makepath=True)
+            self.retry(kz.create, eph.path, eph.data(), ephemeral=True, makepath=True)
         except NodeExistsError:
             # Ours from a retried create in this session, or a stale one from
             # an expired session not yet reaped: replace it if not ours.
-            data, stat = kz.retry(kz.get, eph.path)
+            data, stat = self.retry(kz.get, eph.path)
             if stat.ephemeralOwner != (kz.client_id or (0,))[0]:
                 try:
-                    kz.retry(kz.delete, eph.path)
+                    self.retry(kz.delete, eph.path)
                 except NoNodeError:
                     pass
-                kz.retry(kz.create, eph.path, eph.data(), ephemeral=True, makepath=True)
+                self.retry(kz.create, eph.path, eph.data(), ephemeral=True, makepath=True)
 
     # --- state machine ---------------------------------------------------------------
 

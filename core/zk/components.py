@@ -24,6 +24,7 @@ from typing import Any
 from kazoo.exceptions import NoNodeError
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
+from lockgate.zk.errors import translate_kazoo_errors
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class ComponentInfo:
     state: dict[str, Any] = field(default_factory=dict)
 
 
+@translate_kazoo_errors
 class Component:
     """This process's own registration (returned by :func:`register`)."""
 
@@ -64,7 +66,7 @@ class Component:
             self._state.update(changes)
         kz = self.client.kazoo
         try:
-            kz.retry(kz.set, self.path, self._data())
+            self.client.retry(kz.set, self.path, self._data())
         except NoNodeError:
             # Session was lost and the node not yet restored: the restore
             # will write the state we just recorded.
@@ -75,6 +77,7 @@ class Component:
         self.client.forget_ephemeral(self.path)
 
 
+@translate_kazoo_errors
 def register(
     client: ZKClient, kind: str, state: dict[str, Any] | None = None, *, hostname: str | None = None
 ) -> Component:
@@ -84,22 +87,23 @@ def register(
     return component
 
 
+@translate_kazoo_errors
 def list_components(client: ZKClient, kind: str | None = None) -> list[ComponentInfo]:
     """Live components of ``kind`` (every kind if None), sorted by kind and name."""
     kz = client.kazoo
     try:
-        kinds = [kind] if kind else kz.retry(kz.get_children, paths.components())
+        kinds = [kind] if kind else client.retry(kz.get_children, paths.components())
     except NoNodeError:
         return []
     out: list[ComponentInfo] = []
     for k in sorted(paths.unsegment(x) if kind is None else x for x in kinds):
         try:
-            names = kz.retry(kz.get_children, paths.component_kind(k))
+            names = client.retry(kz.get_children, paths.component_kind(k))
         except NoNodeError:
             continue
         for name in sorted(names):
             try:
-                raw, _ = kz.retry(kz.get, paths.component(k, paths.unsegment(name)))
+                raw, _ = client.retry(kz.get, paths.component(k, paths.unsegment(name)))
             except NoNodeError:
                 continue
             body = json.loads(raw or b"{}")

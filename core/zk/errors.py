@@ -6,6 +6,11 @@ exceptions stay inside ``lockgate.zk`` so no other part needs to import kazoo.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 
 class ZKError(Exception):
     """Base of every error raised by ``lockgate.zk``."""
@@ -55,3 +60,58 @@ class LockTimeout(ZKError):
 class LockLost(ZKError):
     """The ZooKeeper session holding a lock expired: the lock is gone and a
     peer may already hold it.  Drop the work; do not write its results."""
+
+
+def translate_kazoo_errors(obj: T) -> T:
+    """Decorator for a class or a function: kazoo exceptions escaping it (a
+    class's public methods) become :class:`ZKConnectionError` (connection or
+    session gone, retries exhausted) or :class:`ZKError` (anything else),
+    naming the operation.  Callers outside ``lockgate.zk`` then handle one
+    family of errors and never import kazoo."""
+    if isinstance(obj, type):
+        for name, value in list(vars(obj).items()):
+            if name.startswith("_") and name not in ("__enter__", "__len__"):
+                continue
+            if callable(value) and not isinstance(value, type):
+                setattr(obj, name, _translating(f"{obj.__name__}.{name}", value))
+        return obj
+    return _translating(getattr(obj, "__qualname__", "zk"), obj)  # type: ignore[arg-type,return-value]
+
+
+def _translating(what: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    from kazoo.exceptions import (
+        ConnectionClosedError,
+        ConnectionLoss,
+        KazooException,
+        OperationTimeoutError,
+        SessionExpiredError,
+    )
+    from kazoo.handlers.threading import KazooTimeoutError
+    from kazoo.retry import RetryFailedError
+
+    connection_errors = (
+        ConnectionClosedError,
+        ConnectionLoss,
+        OperationTimeoutError,
+        SessionExpiredError,
+        RetryFailedError,
+        KazooTimeoutError,
+    )
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ZKError:
+            raise
+        except connection_errors as exc:
+            raise ZKConnectionError(
+                f"{what}: ZooKeeper connection lost or unavailable "
+                f"({type(exc).__name__}); retry when reconnected"
+            ) from exc
+        except KazooException as exc:
+            raise ZKError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+    return wrapper

@@ -28,7 +28,7 @@ from kazoo.exceptions import NoNodeError
 from kazoo.recipe.lock import Lock
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
-from lockgate.zk.errors import LockLost, LockTimeout
+from lockgate.zk.errors import LockLost, LockTimeout, translate_kazoo_errors
 
 log = logging.getLogger("lockgate.zk.locks")
 
@@ -40,6 +40,7 @@ def default_identifier() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@translate_kazoo_errors
 class SessionAwareLock:
     """A ZooKeeper lock at ``path`` that knows when it was lost.
 
@@ -136,6 +137,7 @@ class SessionAwareLock:
         self.release()
 
 
+@translate_kazoo_errors
 def is_locked(client: ZKClient, path: str) -> bool:
     """Whether anyone holds (or waits for) the lock at ``path`` now.
 
@@ -143,18 +145,19 @@ def is_locked(client: ZKClient, path: str) -> bool:
     released it or died."""
     kz = client.kazoo
     try:
-        children = kz.retry(kz.get_children, path)
+        children = client.retry(kz.get_children, path)
     except NoNodeError:
         return False
     return any(paths.LOCK_CHILD_MARK in child for child in children)
 
 
+@translate_kazoo_errors
 def remove_lock_path(client: ZKClient, path: str) -> None:
     """Delete a lock's (persistent) parent node if nobody holds it, e.g.
     after the record it guards was deleted."""
     kz = client.kazoo
     try:
-        kz.retry(kz.delete, path)
+        client.retry(kz.delete, path)
     except Exception:
         pass  # missing, or held (not empty): fine either way
 

@@ -39,7 +39,7 @@ from kazoo.exceptions import (
 from kazoo.recipe.watchers import ChildrenWatch
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
-from lockgate.zk.errors import RecordTooLarge, ZKConnectionError
+from lockgate.zk.errors import RecordTooLarge, ZKConnectionError, translate_kazoo_errors
 from lockgate.zk.records import MAX_NODE_BYTES, decode_envelope, encode_inline
 
 log = logging.getLogger("lockgate.zk.queues")
@@ -54,6 +54,7 @@ def _seq(name: str) -> int:
     return int(name[-_SEQ_DIGITS:])
 
 
+@translate_kazoo_errors
 class EventQueue:
     """A FIFO of JSON dicts at ``path`` (e.g. ``paths.trigger_queue(tenant)``).
 
@@ -62,12 +63,14 @@ class EventQueue:
     queue, but only the holder of the tenant's lock should consume.
     """
 
-    def __init__(self, client: ZKClient, path: str, *, retry_deadline: float = 60.0) -> None:
+    def __init__(self, client: ZKClient, path: str, *, retry_deadline: float | None = None) -> None:
         self.client = client
         self.path = path
         self.entries = paths.queue_entries(path)
         self.dedup = paths.queue_dedup(path)
-        self.retry_deadline = retry_deadline
+        self.retry_deadline = (
+            retry_deadline if retry_deadline is not None else client.retry_deadline
+        )
         self._last_prune = 0.0
         self._prune_lock = threading.Lock()
         self._ensured = False
@@ -78,8 +81,8 @@ class EventQueue:
     def _ensure(self) -> None:
         if not self._ensured:
             kz = self.client.kazoo
-            kz.retry(kz.ensure_path, self.entries)
-            kz.retry(kz.ensure_path, self.dedup)
+            self.client.retry(kz.ensure_path, self.entries)
+            self.client.retry(kz.ensure_path, self.dedup)
             self._ensured = True
 
     # --- producing -----------------------------------------------------------------------
@@ -106,6 +109,11 @@ class EventQueue:
         deadline = time.monotonic() + self.retry_deadline
         attempted = False
         while True:
+            if not self.client.wait_connected(max(0.0, deadline - time.monotonic())):
+                raise ZKConnectionError(
+                    f"could not put event on {self.path}: ZooKeeper at "
+                    f"{self.client.hosts} unavailable for {self.retry_deadline}s"
+                )
             try:
                 if attempted:
                     found = self._find_token(token)
@@ -166,7 +174,7 @@ class EventQueue:
         """Entry ids in queue order."""
         kz = self.client.kazoo
         try:
-            names = kz.retry(kz.get_children, self.entries)
+            names = self.client.retry(kz.get_children, self.entries)
         except NoNodeError:
             return []
         return sorted(names, key=_seq)
@@ -179,7 +187,7 @@ class EventQueue:
             if limit is not None and len(out) >= limit:
                 break
             try:
-                raw, _ = kz.retry(kz.get, f"{self.entries}/{entry_id}")
+                raw, _ = self.client.retry(kz.get, f"{self.entries}/{entry_id}")
             except NoNodeError:
                 continue  # acked by someone meanwhile
             try:
@@ -200,7 +208,7 @@ class EventQueue:
         """Remove a processed entry; False if it was already gone."""
         kz = self.client.kazoo
         try:
-            kz.retry(kz.delete, f"{self.entries}/{entry_id}")
+            self.client.retry(kz.delete, f"{self.entries}/{entry_id}")
         except NoNodeError:
             return False
         finally:
@@ -251,15 +259,15 @@ class EventQueue:
         cutoff_ms = (time.time() - older_than) * 1000
         pruned = 0
         try:
-            keys = kz.retry(kz.get_children, self.dedup)
+            keys = self.client.retry(kz.get_children, self.dedup)
         except NoNodeError:
             return 0
         for key in keys:
             marker = f"{self.dedup}/{key}"
             try:
-                stat = kz.retry(kz.exists, marker)
+                stat = self.client.retry(kz.exists, marker)
                 if stat is not None and stat.ctime < cutoff_ms:
-                    kz.retry(kz.delete, marker)
+                    self.client.retry(kz.delete, marker)
                     pruned += 1
             except NoNodeError:
                 pass

@@ -35,7 +35,13 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
-from lockgate.zk.errors import RecordConflict, RecordNotFound, SchemaTooNew, ZKError
+from lockgate.zk.errors import (
+    RecordConflict,
+    RecordNotFound,
+    SchemaTooNew,
+    ZKError,
+    translate_kazoo_errors,
+)
 
 # A node may hold at most jute.maxbuffer (1 MiB - 1) including request overhead.
 MAX_NODE_BYTES = 1000 * 1000
@@ -73,6 +79,7 @@ def decode_envelope(raw: bytes) -> dict[str, Any]:
     return envelope
 
 
+@translate_kazoo_errors
 class RecordStore:
     """Load, save, create and delete records at paths, for one client.
 
@@ -93,7 +100,7 @@ class RecordStore:
         kz = self.client.kazoo
         for _attempt in range(20):
             try:
-                raw, stat = kz.retry(kz.get, path)
+                raw, stat = self.client.retry(kz.get, path)
             except NoNodeError:
                 return None
             try:
@@ -122,7 +129,7 @@ class RecordStore:
         chunks = []
         try:
             for index in range(int(sharded["count"])):
-                chunk, _ = kz.retry(kz.get, f"{gen_path}/{index:06d}")
+                chunk, _ = self.client.retry(kz.get, f"{gen_path}/{index:06d}")
                 chunks.append(chunk)
         except NoNodeError:
             return None
@@ -131,7 +138,7 @@ class RecordStore:
 
     def exists(self, path: str) -> bool:
         kz = self.client.kazoo
-        return kz.retry(kz.exists, path) is not None
+        return self.client.retry(kz.exists, path) is not None
 
     # --- writing ------------------------------------------------------------------------
 
@@ -142,13 +149,13 @@ class RecordStore:
         raw = encode_inline(data, self.schema)
         if len(raw) <= MAX_NODE_BYTES:
             try:
-                kz.retry(kz.create, path, raw, makepath=makepath)
+                self.client.retry(kz.create, path, raw, makepath=makepath)
             except NodeExistsError as exc:
                 raise RecordConflict(path, "it already exists") from exc
             return 0
         # Too large: create an empty placeholder, then a sharded save on it.
         try:
-            kz.retry(kz.create, path, encode_inline({}, self.schema), makepath=makepath)
+            self.client.retry(kz.create, path, encode_inline({}, self.schema), makepath=makepath)
         except NodeExistsError as exc:
             raise RecordConflict(path, "it already exists") from exc
         return self.save(path, data, version=0)
@@ -168,7 +175,7 @@ class RecordStore:
         gen_path = f"{paths.record_shards(path)}/{generation}"
         count = 0
         for count, start in enumerate(range(0, len(compressed), SHARD_BYTES), start=1):
-            kz.retry(
+            self.client.retry(
                 kz.create,
                 f"{gen_path}/{count - 1:06d}",
                 compressed[start : start + SHARD_BYTES],
@@ -188,16 +195,16 @@ class RecordStore:
         try:
             if version is None:
                 try:
-                    stat = kz.retry(kz.set, path, raw)
+                    stat = self.client.retry(kz.set, path, raw)
                 except NoNodeError:
                     try:
-                        kz.retry(kz.create, path, raw, makepath=True)
+                        self.client.retry(kz.create, path, raw, makepath=True)
                         self._drop_old_generations(path, keep=new_generation)
                         return 0
                     except NodeExistsError:
-                        stat = kz.retry(kz.set, path, raw)
+                        stat = self.client.retry(kz.set, path, raw)
             else:
-                stat = kz.retry(kz.set, path, raw, version=version)
+                stat = self.client.retry(kz.set, path, raw, version=version)
         except BadVersionError as exc:
             raise RecordConflict(path, f"expected version {version}") from exc
         except NoNodeError as exc:
@@ -209,7 +216,7 @@ class RecordStore:
         kz = self.client.kazoo
         shards = paths.record_shards(path)
         try:
-            generations = kz.retry(kz.get_children, shards)
+            generations = self.client.retry(kz.get_children, shards)
         except NoNodeError:
             return
         for gen in generations:
@@ -219,7 +226,7 @@ class RecordStore:
     def _delete_tree(self, path: str) -> None:
         kz = self.client.kazoo
         try:
-            kz.retry(kz.delete, path, recursive=True)
+            self.client.retry(kz.delete, path, recursive=True)
         except NoNodeError:
             pass
 
@@ -235,20 +242,20 @@ class RecordStore:
             # remove the tree.
             tombstone = json.dumps({"schema": self.schema, "deleted": True}).encode()
             try:
-                kz.retry(kz.set, path, tombstone, version=version)
+                self.client.retry(kz.set, path, tombstone, version=version)
             except NoNodeError:
                 return False
             except BadVersionError as exc:
                 raise RecordConflict(path, f"expected version {version}") from exc
         for _attempt in range(10):
             try:
-                children = kz.retry(kz.get_children, path)
+                children = self.client.retry(kz.get_children, path)
             except NoNodeError:
                 return False
             for child in children:
                 self._delete_tree(f"{path}/{child}")
             try:
-                kz.retry(kz.delete, path)
+                self.client.retry(kz.delete, path)
                 return True
             except NoNodeError:
                 return False

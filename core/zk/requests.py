@@ -28,17 +28,28 @@ listing requests never shows locks; ``delete`` removes the lock's parent too.
 from __future__ import annotations
 
 import logging
+import time
 import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from kazoo.exceptions import ConnectionLoss, NoNodeError, OperationTimeoutError
+from kazoo.exceptions import (
+    ConnectionLoss,
+    NoNodeError,
+    OperationTimeoutError,
+    SessionExpiredError,
+)
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 from lockgate.model.builds import BuildRequest, BuildState
 from lockgate.model.nodes import Node, NodeRequest, NodeRequestState, NodeState
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
-from lockgate.zk.errors import LockTimeout, RecordNotFound, ZKConnectionError
+from lockgate.zk.errors import (
+    LockTimeout,
+    RecordNotFound,
+    ZKConnectionError,
+    translate_kazoo_errors,
+)
 from lockgate.zk.locks import SessionAwareLock, is_locked, remove_lock_path
 from lockgate.zk.records import MAX_NODE_BYTES, RecordStore, Versioned, encode_inline
 
@@ -49,6 +60,7 @@ T = TypeVar("T")
 SCHEMA = 1
 
 
+@translate_kazoo_errors
 class _LockableStore(Generic[T]):
     """Records of one type in one folder, each claimable with a lock."""
 
@@ -106,7 +118,7 @@ class _LockableStore(Generic[T]):
         """Ids of all records, sorted (submission order for sequential ids)."""
         kz = self.client.kazoo
         try:
-            return sorted(kz.retry(kz.get_children, self._folder()))
+            return sorted(self.client.retry(kz.get_children, self._folder()))
         except NoNodeError:
             return []
 
@@ -151,7 +163,7 @@ class _LockableStore(Generic[T]):
         (and after reconnecting).  Runs on a kazoo thread: keep it short.
         Returns a function that stops the watch."""
         kz = self.client.kazoo
-        kz.retry(kz.ensure_path, self._folder())
+        self.client.retry(kz.ensure_path, self._folder())
         stopped = [False]
 
         def on_children(children: list[str]) -> bool | None:
@@ -205,7 +217,7 @@ class _LockableStore(Generic[T]):
         and never creates a second one.
         """
         kz = self.client.kazoo
-        kz.retry(kz.ensure_path, self._folder())
+        self.client.retry(kz.ensure_path, self._folder())
         token = uuidlib.uuid4().hex
         data = {**data, "_creation_token": token}
         raw = encode_inline(data, SCHEMA)
@@ -214,10 +226,16 @@ class _LockableStore(Generic[T]):
             # Reserve the id with a small placeholder, then save the full
             # (sharded) record onto it.
             raw = encode_inline({"_creation_token": token}, SCHEMA)
+        deadline = time.monotonic() + self.client.retry_deadline
         attempts = 0
         record_id: str | None = None
         while record_id is None:
             attempts += 1
+            if not self.client.wait_connected(max(0.0, deadline - time.monotonic())):
+                raise ZKConnectionError(
+                    f"could not create a record in {self._folder()}: ZooKeeper "
+                    f"at {self.client.hosts} unavailable for {self.client.retry_deadline}s"
+                )
             try:
                 if attempts > 1:
                     record_id = self._find_by_token(token)
@@ -225,13 +243,13 @@ class _LockableStore(Generic[T]):
                         break
                 created = kz.create(f"{self._folder()}/", raw, sequence=True)
                 record_id = created.rsplit("/", 1)[1]
-            except (ConnectionLoss, OperationTimeoutError) as exc:
-                if attempts > 30:
+            except (ConnectionLoss, OperationTimeoutError, SessionExpiredError) as exc:
+                if time.monotonic() > deadline:
                     raise ZKConnectionError(
                         f"could not create a record in {self._folder()}: ZooKeeper "
-                        f"at {self.client.hosts} unreachable"
+                        f"at {self.client.hosts} kept failing ({type(exc).__name__})"
                     ) from exc
-                self.client.wait_connected(2.0)
+                log.info("create in %s interrupted; retrying", self._folder())
         if large:
             self.records.save(self._path(record_id), data)
         return record_id
@@ -248,6 +266,7 @@ class _LockableStore(Generic[T]):
         return None
 
 
+@translate_kazoo_errors
 class NodeRequestStore(_LockableStore[NodeRequest]):
     """Node requests at ``paths.node_requests()``; ids are ZooKeeper sequence
     numbers, so ``ids()``/``list()`` give submission order."""
@@ -273,6 +292,7 @@ class NodeRequestStore(_LockableStore[NodeRequest]):
         return [v for v in self.list() if v.record.state == NodeRequestState.REQUESTED]
 
 
+@translate_kazoo_errors
 class NodeStore(_LockableStore[Node]):
     """Node records at ``paths.nodes()``; ids are ZooKeeper sequence numbers."""
 
@@ -296,6 +316,7 @@ class NodeStore(_LockableStore[Node]):
         return [v for v in self.list() if v.record.state in states]
 
 
+@translate_kazoo_errors
 class BuildRequestStore(_LockableStore[BuildRequest]):
     """Build requests of one executor zone at ``paths.build_requests(zone)``,
     keyed by the uuid the scheduler gives each build."""

@@ -16,10 +16,11 @@ from typing import Any
 
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
-from lockgate.zk.errors import RecordConflict, ZKError
+from lockgate.zk.errors import RecordConflict, ZKError, translate_kazoo_errors
 from lockgate.zk.records import Loaded, RecordStore
 
 
+@translate_kazoo_errors
 class JsonState:
     """One JSON object at ``path``, read and written explicitly.
 

@@ -4,6 +4,7 @@ ZooKeeper server restarted mid-use, a session that expires."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -210,3 +211,43 @@ def test_puts_interrupted_by_a_hung_server_are_neither_lost_nor_doubled(own_zk_s
     finally:
         stop.set()
         producer.disconnect()
+
+
+def test_operations_while_zookeeper_is_down_fail_clearly_after_the_deadline(own_zk_server):
+    import pytest
+    from lockgate.zk import paths
+    from lockgate.zk.errors import ZKConnectionError
+    from lockgate.zk.records import RecordStore
+
+    env = own_zk_server
+    client = env.client("/down", session_timeout=2.0)
+    client.retry_deadline = 1.0
+    client.connect()
+    try:
+        store = RecordStore(client)
+        store.save(paths.tenant_layout("t"), {"a": 1})
+        env.server.stop()
+        wait_for(lambda: not client.connected, 20, "client noticed")
+        with pytest.raises(
+            ZKConnectionError,
+            match=re.escape(f"cannot get {paths.tenant_layout('t')}: ") + ".*unavailable for 1.0s",
+        ):
+            store.load(paths.tenant_layout("t"))
+        with pytest.raises(ZKConnectionError, match="unavailable for 1.0s"):
+            trigger_queue(client, "t").put({"n": 1})
+        with pytest.raises(ZKConnectionError, match="unavailable for 1.0s"):
+            NodeRequestStore(client).submit(
+                NodeRequest(
+                    labels=["l"],
+                    tenant="t",
+                    pipeline="p",
+                    buildset_uuid="b",
+                    job_name="j",
+                    event_id="e",
+                )
+            )
+        env.server.start()
+        assert client.wait_connected(30)
+        assert store.load(paths.tenant_layout("t")).data == {"a": 1}
+    finally:
+        client.disconnect()
