@@ -57,7 +57,6 @@ def write_ansible_cfg(jobdir: JobDir) -> None:
         "command_warnings = False\n"
         "timeout = 30\n"
         "forks = 10\n"
-        "internal_poll_interval = 0.01\n"
         "\n[ssh_connection]\n"
         "pipelining = True\n"
         f"control_path_dir = {jobdir.tmp_root}/cp\n"

@@ -36,8 +36,9 @@ class JobDir:
     def create(cls, state_dir: str | Path, log_root: str | Path, uuid: str) -> JobDir:
         """Make a fresh build directory; an old one with the same uuid is removed.
 
-        A leftover can only come from an executor that died mid-build; the
-        build is being run again, so its old files are of no use.
+        A leftover (build tree or published logs) can only come from an
+        executor that died mid-build; the build is being run again, so its
+        old files are of no use.
         """
         if not uuid or "/" in uuid or uuid in (".", ".."):
             raise ValueError(f"invalid build uuid {uuid!r}")
@@ -45,6 +46,8 @@ class JobDir:
         if root.exists():
             shutil.rmtree(root)
         jobdir = cls(root=root, log_dir=Path(log_root, uuid).absolute())
+        if jobdir.log_dir.exists():
+            shutil.rmtree(jobdir.log_dir)
         for path in (
             jobdir.src_root,
             jobdir.ansible_root,

@@ -11,11 +11,12 @@ network).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from lockgate.executor.jobdir import JobDir
-from lockgate.git import GitError, RefNotFound, RepoCache
+from lockgate.git import GitError, RefNotFound, RepoCache, run_git
 from lockgate.model.builds import BuildRequest, RepoState
 from lockgate.model.jobs import PlaybookRef
 
@@ -40,6 +41,13 @@ def _ensure_commit(cache: RepoCache, repo: RepoState, rev: str) -> str:
         return cache.commit_sha(repo.url, rev)
 
 
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def _head(path: Path) -> str:
+    return run_git(["rev-parse", "HEAD"], path).strip()
+
+
 def prepare_repos(cache: RepoCache, jobdir: JobDir, request: BuildRequest) -> dict[str, Checkout]:
     """Check out every repository of ``request`` under ``work/src``; {canonical_name: Checkout}.
 
@@ -54,10 +62,16 @@ def prepare_repos(cache: RepoCache, jobdir: JobDir, request: BuildRequest) -> di
         dest = jobdir.src_dir(repo.canonical_name)
         if not dest.resolve().is_relative_to(jobdir.src_root.resolve()):
             raise WorkspaceError(f"{repo.canonical_name}: not a valid project name")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        rev = repo.commit or repo.ref
         try:
-            sha = _ensure_commit(cache, repo, repo.commit or repo.ref)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            cache.checkout(repo.url, sha, dest, branch=repo.branch)
+            try:
+                cache.checkout(repo.url, rev, dest, branch=repo.branch)
+            except RefNotFound:
+                # The mirror is older than the commit: fetch once and retry.
+                cache.update(repo.url)
+                cache.checkout(repo.url, rev, dest, branch=repo.branch)
+            sha = rev if _FULL_SHA.fullmatch(rev) else _head(dest)
         except GitError as e:
             raise WorkspaceError(f"preparing {repo.canonical_name} at {repo.commit}: {e}") from None
         checkouts[repo.canonical_name] = Checkout(repo=repo, path=dest, commit=sha)

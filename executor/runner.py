@@ -51,8 +51,6 @@ from lockgate.model.nodes import Node
 
 log = logging.getLogger("lockgate.executor.runner")
 
-ANSIBLE_RC_UNREACHABLE = 4
-
 
 class BuildError(Exception):
     """The build cannot run; ``result`` says how it is reported."""
@@ -96,7 +94,7 @@ class _Context:
 
 
 def _level(ref: PlaybookRef) -> int:
-    return getattr(ref, "nesting_level", None) or 0
+    return ref.nesting_level or 0
 
 
 class JobRunner:
@@ -323,9 +321,9 @@ class JobRunner:
         if text:
             console.write_lines(jobdir.job_output_txt, text)
         entry = console.last_json_entry(jobdir.job_output_json, phase, index)
-        unreachable = outcome.returncode == ANSIBLE_RC_UNREACHABLE or any(
-            s.get("unreachable") for s in ((entry or {}).get("stats") or {}).values()
-        )
+        # ansible-playbook's exit status 4 means "unreachable" and "parse
+        # error" alike, so the callback's stats decide.
+        unreachable = any(s.get("unreachable") for s in ((entry or {}).get("stats") or {}).values())
         if outcome.status is not Status.NORMAL:
             console.append_json_entry(
                 jobdir.job_output_json,

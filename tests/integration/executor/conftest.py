@@ -1,0 +1,1 @@
+from tests.fixtures.git import upstream  # noqa: F401
