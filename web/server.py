@@ -87,9 +87,7 @@ class WebServer:
         site = web.TCPSite(self._runner, self.listen_address, self.port)
         await site.start()
         if self.port == 0:  # an ephemeral port: report the one we got
-            server = site._server
-            if server is not None and server.sockets:  # type: ignore[union-attr]
-                self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = int(self._runner.addresses[0][1])
         # Listening first: a taken port fails before anything else starts.
         self._zk_task = asyncio.create_task(self._connect_zk())
         log.info("web serving on %s", self.url)
