@@ -208,6 +208,12 @@ class LocalProvider:
         token = str(node.provider_data.get("external_id", ""))
         if not _TOKEN.match(token):
             raise ProviderError(f"node {node.id or '?'} has no local external id: {token!r}")
+        if not self._dir(token).exists():
+            # Its directory goes last, so the node is already fully gone --
+            # or was never ours: either way there is nothing of ours to touch.
+            with self._lock:
+                self._nodes.discard(token)
+            return
         self._destroy(token)
 
     def cleanup_leaked(self, known_external_ids: Collection[str]) -> list[str]:

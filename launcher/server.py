@@ -1,0 +1,481 @@
+"""The launcher process (``lockgate launcher``): node requests in, nodes out.
+
+Who calls it: the command line (``main``), ``lockgate up`` and tests
+(``Launcher(config).start()`` ... ``stop()``).  It talks to the rest of the
+system only through ZooKeeper:
+
+- it registers as a ``launcher`` component;
+- it watches node requests (``NodeRequestStore``).  For each REQUESTED one it
+  asks ``planning.plan_request`` which provider can give every label; if one
+  can now, it locks the request (the lock is the claim: two launchers never
+  both fulfil one), re-reads it, makes one node per label, records them
+  (``NodeStore``, READY, ``allocated_to`` the request) and sets the request
+  FULFILLED -- or FAILED with a reason if no provider ever can, or a launch
+  keeps failing.  Either way it puts a ``nodes-provisioned`` ``ResultEvent``
+  on the tenant's result queue.  If the providers are only busy, the request
+  waits for a later pass;
+- it deletes its nodes that are USED, FAILED, or whose request is gone, once
+  it can lock them (an executor holds the lock while it uses a node);
+- at start it removes what a crashed launcher left behind
+  (``Provider.cleanup_leaked``) and announces again the final state of
+  requests it may have finished just before a crash; at a graceful stop it
+  deletes its nodes.
+
+A node belongs to the launcher that made it: ``provider_data["launcher"]`` is
+``HOSTNAME:STATE_DIR``, so several launchers (on several machines, or one
+machine with several state directories) never delete each other's nodes.
+
+Everything runs on one thread (the loop); ZooKeeper watches only wake it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lockgate.launcher.planning import Action, deletion_reason, plan_request
+from lockgate.launcher.providers import load_providers
+from lockgate.launcher.providers.base import CapacityError, LaunchError, Provider, ProviderError
+from lockgate.logs import get_logger
+from lockgate.model.events import ResultEvent
+from lockgate.model.nodes import Node, NodeRequest, NodeRequestState, NodeState
+from lockgate.service_config import ServiceConfig, ServiceConfigError
+from lockgate.zk import (
+    Component,
+    LockLost,
+    NodeRequestStore,
+    NodeStore,
+    RecordConflict,
+    RecordNotFound,
+    SessionAwareLock,
+    Versioned,
+    ZKClient,
+    ZKError,
+    client_from_config,
+    register,
+    result_queue,
+)
+
+log = logging.getLogger("lockgate.launcher")
+
+LAUNCH_ATTEMPTS = 3
+POLL_INTERVAL = 1.0  # a safety net: watches wake the loop at once
+RETRY_DELETE_AFTER = 5.0
+
+
+class Launcher:
+    """One launcher: its providers, its ZooKeeper session, its loop thread.
+
+    ``client`` may be given (tests, ``lockgate up``); otherwise one is made
+    from ``[zookeeper]`` and owned (connected at ``start``, closed at
+    ``stop``).  Construction validates every ``[provider NAME]`` section
+    (``ServiceConfigError``/``ProviderError``) and touches nothing.
+    """
+
+    def __init__(self, config: ServiceConfig, client: ZKClient | None = None) -> None:
+        self.config = config
+        section = config.section("launcher")
+        self.hostname = section.get("hostname") or socket.gethostname()
+        self.state_dir = os.path.abspath(
+            section.get_path("state_dir") or "/var/lib/lockgate/launcher"
+        )
+        self.identity = f"{self.hostname}:{self.state_dir}"
+        self.providers: list[Provider] = load_providers(config)
+        if not self.providers:
+            raise ServiceConfigError(
+                f"{config.path}: [launcher]: no [provider NAME] section: "
+                "the launcher would have no nodes to give"
+            )
+        self._by_name = {p.name: p for p in self.providers}
+        self._own_client = client is None
+        self.client = (
+            client if client is not None else client_from_config(config.section("zookeeper").values)
+        )
+        self.requests: NodeRequestStore | None = None
+        self.nodes: NodeStore | None = None
+        self.component: Component | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unwatch: list[Callable[[], None]] = []
+        self._watched: dict[str, Callable[[], None]] = {}  # node id -> stop watching
+        self._delete_failed_at: dict[str, float] = {}
+        #: Counters for the component state, logs and tests.
+        self.stats = {"fulfilled": 0, "failed": 0, "deleted": 0, "leaked": 0}
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect, clean up after a crash, register, and start the loop."""
+        Path(self.state_dir).mkdir(parents=True, exist_ok=True)
+        if self._own_client:
+            self.client.connect()
+        self.requests = NodeRequestStore(self.client)
+        self.nodes = NodeStore(self.client)
+        self.component = register(
+            self.client,
+            "launcher",
+            {"state": "initializing", "providers": sorted(self._by_name)},
+            hostname=self.hostname,
+        )
+        self._cleanup_leaks()
+        self._announce_finished_requests()
+        self._unwatch.append(self.requests.watch(lambda _ids: self._wake.set()))
+        self._unwatch.append(self.nodes.watch(lambda _ids: self._wake.set()))
+        self.client.on_reconnect(self._wake.set)
+        self.component.update_state(state="running")
+        self._thread = threading.Thread(target=self._run, name="launcher", daemon=True)
+        self._thread.start()
+        log.info(
+            "launcher %s running with providers %s",
+            self.identity,
+            ", ".join(f"{p.name} ({', '.join(sorted(p.labels))})" for p in self.providers),
+        )
+
+    def stop(self, delete_nodes: bool = True) -> None:
+        """Stop the loop; with ``delete_nodes`` (a graceful stop) delete every
+        node of this launcher first, then unregister and disconnect."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        for unwatch in [*self._unwatch, *self._watched.values()]:
+            unwatch()
+        self._unwatch.clear()
+        self._watched.clear()
+        self.client.remove_callback(self._wake.set)
+        if delete_nodes and self.nodes is not None:
+            try:
+                self._delete_all()
+            except ZKError as e:
+                log.error("could not delete every node at stop: %s", e)
+        for provider in self.providers:
+            provider.close()
+        if self.component is not None:
+            try:
+                self.component.unregister()
+            except ZKError:
+                pass
+        if self._own_client:
+            self.client.disconnect()
+        log.info("launcher %s stopped", self.identity)
+
+    def wake(self) -> None:
+        """Make the loop look at ZooKeeper now (tests, after a state change)."""
+        self._wake.set()
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(POLL_INTERVAL)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            try:
+                self.run_once()
+            except ZKError as e:
+                log.warning("ZooKeeper trouble, retrying: %s", e)
+                self._stopping.wait(1.0)
+            except Exception:
+                log.exception("launcher loop failed; retrying")
+                self._stopping.wait(1.0)
+
+    def run_once(self) -> None:
+        """One pass: fulfil what can be fulfilled, delete what should go."""
+        assert self.requests is not None
+        for versioned in self.requests.pending():
+            if self._stopping.is_set():
+                return
+            self._consider(versioned.record)
+        self._delete_done_nodes()
+
+    # --- requests ------------------------------------------------------------------------
+
+    def _consider(self, request: NodeRequest) -> None:
+        assert self.requests is not None
+        if plan_request(request.labels, self.providers).action is Action.WAIT:
+            return  # cheap pre-check: do not even lock
+        lock = self.requests.lock(request.id)
+        if lock is None:
+            return  # another launcher is on it
+        try:
+            current = self.requests.get(request.id)
+            if current is None or current.record.state is not NodeRequestState.REQUESTED:
+                return
+            self._handle(current, lock)
+        finally:
+            lock.release()
+
+    def _handle(self, versioned: Versioned[NodeRequest], lock: SessionAwareLock) -> None:
+        request = versioned.record
+        rlog = get_logger("lockgate.launcher", request.event_id, request=request.id)
+        plan = plan_request(request.labels, self.providers)
+        if plan.action is Action.WAIT:
+            return
+        if plan.action is Action.FAIL:
+            rlog.info("cannot fulfil %s: %s", request.labels, plan.reason)
+            self._finish(versioned, lock, [], None, plan.reason)
+            return
+        made: list[Node] = []
+        provider = plan.provider
+        try:
+            for label in request.labels:
+                assert provider is not None
+                node = self._launch(provider, label, request, rlog)
+                made.append(node)
+        except CapacityError as e:
+            rlog.info("provider busy, request waits: %s", e)
+            self._discard(made)
+            return
+        except LaunchError as e:
+            rlog.warning("launch failed: %s", e)
+            self._discard(made)
+            self._finish(versioned, lock, [], None, f"node launch failed: {e}")
+            return
+        except BaseException:
+            self._discard(made)
+            raise
+        self._finish(versioned, lock, made, provider.name if provider else None, None)
+
+    def _launch(self, provider: Provider, label: str, request: NodeRequest, rlog) -> Node:  # type: ignore[no-untyped-def]
+        """One READY node, recorded in ZooKeeper and allocated to ``request``."""
+        assert self.nodes is not None
+        last: LaunchError | None = None
+        for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+            start = time.monotonic()
+            try:
+                node = provider.create_node(label)
+            except LaunchError as e:
+                last = e
+                rlog.warning(
+                    "launch attempt %d/%d for %s failed: %s", attempt, LAUNCH_ATTEMPTS, label, e
+                )
+                continue
+            node.allocated_to = request.id
+            node.provider_data["launcher"] = self.identity
+            try:
+                self.nodes.create(node)
+            except BaseException:
+                provider.delete_node(node)
+                raise
+            rlog.info(
+                "node %s (%s, %s) ready at %s in %.2fs",
+                node.id,
+                label,
+                provider.name,
+                node.interface_ip,
+                time.monotonic() - start,
+            )
+            return node
+        assert last is not None
+        raise last
+
+    def _finish(
+        self,
+        versioned: Versioned[NodeRequest],
+        lock: SessionAwareLock,
+        nodes: list[Node],
+        provider: str | None,
+        failure: str | None,
+    ) -> None:
+        """Write the request's final state (under our lock) and tell the scheduler."""
+        assert self.requests is not None
+        request = versioned.record
+        request.state = NodeRequestState.FAILED if failure else NodeRequestState.FULFILLED
+        request.failure_reason = failure
+        request.node_ids = [n.id for n in nodes]
+        request.provider = provider
+        try:
+            lock.check()
+            self.requests.update(request, versioned.version)
+        except (LockLost, RecordConflict, RecordNotFound) as e:
+            log.info(
+                "request %s changed or went away while fulfilling (%s); giving back its nodes",
+                request.id,
+                e,
+            )
+            self._discard(nodes)
+            return
+        for node in nodes:
+            self._watch_node(node.id)
+        self.stats["failed" if failure else "fulfilled"] += 1
+        self._announce(request)
+
+    def _announce(self, request: NodeRequest) -> None:
+        event = ResultEvent(
+            kind="nodes-provisioned",
+            tenant=request.tenant,
+            pipeline=request.pipeline,
+            buildset_uuid=request.buildset_uuid,
+            request_id=request.id,
+            result=request.state.value,
+            event_id=request.event_id,
+        )
+        # The key makes a re-announcement after a restart harmless.
+        result_queue(self.client, request.tenant).put(
+            event.to_dict(), dedup_key=f"nodes-provisioned-{request.id}-{request.created}"
+        )
+
+    def _announce_finished_requests(self) -> None:
+        """A crash between writing a request's final state and putting its
+        event would leave the scheduler waiting: announce final requests of
+        our providers again (the dedup key drops what was already sent)."""
+        assert self.requests is not None
+        for versioned in self.requests.list():
+            request = versioned.record
+            if request.state is not NodeRequestState.REQUESTED and (
+                request.provider in self._by_name or request.provider is None
+            ):
+                self._announce(request)
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    def _ours(self, node: Node) -> bool:
+        return (
+            node.provider_data.get("launcher") == self.identity and node.provider in self._by_name
+        )
+
+    def _watch_node(self, node_id: str) -> None:
+        """Wake the loop when one of our nodes changes (e.g. becomes USED)."""
+        assert self.nodes is not None
+        if node_id in self._watched:
+            return
+
+        def changed(versioned: Versioned[Node] | None) -> None:
+            if versioned is None:  # deleted: kazoo ends the watch itself
+                self._watched.pop(node_id, None)
+            self._wake.set()
+
+        self._watched[node_id] = self.nodes.watch_record(node_id, changed)
+
+    def _delete_done_nodes(self) -> None:
+        assert self.nodes is not None and self.requests is not None
+        request_ids = set(self.requests.ids())
+        for versioned in self.nodes.list():
+            node = versioned.record
+            if not self._ours(node):
+                continue
+            self._watch_node(node.id)
+            reason = deletion_reason(node, request_ids)
+            if reason is None:
+                continue
+            failed_at = self._delete_failed_at.get(node.id)
+            if failed_at is not None and time.monotonic() - failed_at < RETRY_DELETE_AFTER:
+                continue
+            self._delete(node.id, reason, request_ids)
+
+    def _delete(self, node_id: str, reason: str, request_ids: set[str] | None) -> bool:
+        """Lock, mark DELETING, remove from the provider, remove the record.
+        With ``request_ids`` the reason is checked again under the lock;
+        without, the node goes regardless (a graceful stop)."""
+        assert self.nodes is not None
+        lock = self.nodes.lock(node_id)
+        if lock is None:
+            return False  # an executor is using it: later
+        try:
+            current = self.nodes.get(node_id)
+            if current is None:
+                return True
+            node = current.record
+            if request_ids is not None and deletion_reason(node, request_ids) is None:
+                return False
+            node.state = NodeState.DELETING
+            try:
+                version = self.nodes.update(node, current.version)
+            except (RecordConflict, RecordNotFound):
+                return False  # changed under us: next pass decides again
+            try:
+                self._by_name[node.provider].delete_node(node)
+            except ProviderError as e:
+                log.error("could not delete node %s (%s): %s", node_id, node.provider, e)
+                self._delete_failed_at[node_id] = time.monotonic()
+                return False
+            self.nodes.delete(node_id, version=version)
+            self._delete_failed_at.pop(node_id, None)
+            self.stats["deleted"] += 1
+            log.info("node %s deleted (%s)", node_id, reason)
+            return True
+        finally:
+            lock.release()
+
+    def _discard(self, nodes: list[Node]) -> None:
+        """Give back nodes made for a request we could not finish."""
+        for node in nodes:
+            try:
+                if node.id:
+                    self._delete(node.id, "not needed", None)
+                else:
+                    self._by_name[node.provider].delete_node(node)
+            except (ProviderError, ZKError) as e:
+                log.error("could not give back node %s: %s", node.id or "?", e)
+
+    def _cleanup_leaks(self) -> None:
+        """Remove what a crashed run left: provider objects no record names."""
+        assert self.nodes is not None
+        known: dict[str, set[str]] = {name: set() for name in self._by_name}
+        for versioned in self.nodes.list():
+            node = versioned.record
+            if self._ours(node):
+                external = node.provider_data.get("external_id")
+                if external:
+                    known[node.provider].add(str(external))
+        for provider in self.providers:
+            removed = provider.cleanup_leaked(known[provider.name])
+            if removed:
+                log.info(
+                    "provider %s: removed %d leaked node(s): %s",
+                    provider.name,
+                    len(removed),
+                    ", ".join(removed),
+                )
+            self.stats["leaked"] += len(removed)
+
+    def _delete_all(self) -> None:
+        assert self.nodes is not None
+        for versioned in self.nodes.list():
+            node = versioned.record
+            if self._ours(node):
+                for _ in range(3):
+                    if self._delete(node.id, "launcher stopping", None):
+                        break
+                else:
+                    # An executor still holds it: the node goes anyway, the
+                    # record stays for the next launcher run to clean up.
+                    log.warning("node %s still locked at stop; removing it anyway", node.id)
+                    try:
+                        self._by_name[node.provider].delete_node(node)
+                    except ProviderError as e:
+                        log.error("could not delete node %s: %s", node.id, e)
+
+
+def main(config: ServiceConfig) -> int:
+    """Run a launcher until SIGINT/SIGTERM; the exit status for ``lockgate launcher``."""
+    try:
+        launcher = Launcher(config)
+    except (ServiceConfigError, ProviderError, ZKError) as e:
+        print(f"lockgate launcher: {e}", file=sys.stderr)
+        return 2 if isinstance(e, ServiceConfigError) else 1
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        try:
+            launcher.start()
+        except (ZKError, ProviderError, OSError) as e:
+            print(f"lockgate launcher: {e}", file=sys.stderr)
+            return 1
+        stop.wait()
+        launcher.stop()
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

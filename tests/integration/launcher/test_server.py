@@ -1,0 +1,251 @@
+"""The launcher process against a real (TLS) ZooKeeper and real local nodes.
+
+The scheduler's and executor's sides are played with the same ZooKeeper API
+they use: ``NodeRequestStore.submit`` / ``delete`` and ``NodeStore.lock`` /
+``update``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from lockgate.launcher.providers.local import LocalProvider
+from lockgate.launcher.server import Launcher
+from lockgate.model.events import ResultEvent
+from lockgate.model.nodes import NodeRequest, NodeRequestState, NodeState
+from lockgate.service_config import ServiceConfig
+from lockgate.zk import NodeRequestStore, NodeStore, ZKClient, result_queue
+
+from tests.fixtures.launcher import clean_state_dir, local_section, ssh_run
+from tests.fixtures.waiting import wait_for
+
+
+@pytest.fixture
+def make_launcher(zk_connect, ssh_keypair) -> Iterator[Callable[..., Launcher]]:  # type: ignore[no-untyped-def]
+    """``make_launcher(max_servers=2, labels="debian", state_dir=None)``: a
+    started launcher with one local provider; stopped and cleaned afterwards."""
+    launchers: list[Launcher] = []
+    state_dirs: list[Path] = []
+
+    def make(
+        max_servers: int = 4,
+        labels: str = "debian",
+        state_dir: Path | None = None,
+        provider: str | None = None,
+        start: bool = True,
+    ) -> Launcher:
+        if state_dir is None:
+            state_dir = Path(tempfile.mkdtemp(prefix="lockgate-launcher-"))
+            state_dirs.append(state_dir)
+        provider = provider or f"t{secrets.token_hex(3)}"
+        config = ServiceConfig.parse(
+            f"""
+[launcher]
+state_dir = {state_dir}
+hostname = test-launcher
+
+[provider {provider}]
+driver = local
+labels = {labels}
+max-servers = {max_servers}
+authorized_keys = {ssh_keypair.public}
+""",
+            "/test/lockgate.conf",
+        )
+        launcher = Launcher(config, client=zk_connect())
+        launchers.append(launcher)
+        if start:
+            launcher.start()
+        return launcher
+
+    yield make
+    for launcher in launchers:
+        if launcher._thread is not None and launcher._thread.is_alive():
+            launcher.stop()
+    errors: list[str] = []
+    for state_dir in state_dirs:
+        errors += clean_state_dir(state_dir, ssh_keypair)
+        shutil.rmtree(state_dir, ignore_errors=True)
+    assert not errors, errors
+
+
+def submit(client: ZKClient, *labels: str, event_id: str = "") -> NodeRequest:
+    request = NodeRequest(
+        labels=list(labels),
+        tenant="demo",
+        pipeline="check",
+        buildset_uuid=secrets.token_hex(8),
+        job_name="hello",
+        event_id=event_id or secrets.token_hex(8),
+    )
+    NodeRequestStore(client).submit(request)
+    return request
+
+
+def final(client: ZKClient, request_id: str, timeout: float = 30) -> NodeRequest:
+    store = NodeRequestStore(client)
+
+    def done() -> NodeRequest | None:
+        found = store.get(request_id)
+        if found and found.record.state is not NodeRequestState.REQUESTED:
+            return found.record
+        return None
+
+    return wait_for(done, timeout, f"node request {request_id} to be final")
+
+
+def results(client: ZKClient) -> list[ResultEvent]:
+    return [ResultEvent.from_dict(data) for _, data in result_queue(client, "demo").list()]
+
+
+def namespace_exists(name: str) -> bool:
+    return Path("/run/netns", name).exists()
+
+
+def test_request_is_fulfilled_with_a_reachable_node(make_launcher, zk_client, ssh_keypair):
+    launcher = make_launcher()
+    request = submit(zk_client, "debian", "debian", event_id="evt-1")
+    done = final(zk_client, request.id)
+    assert done.state is NodeRequestState.FULFILLED
+    assert done.provider == launcher.providers[0].name
+    assert len(done.node_ids) == 2 and len(set(done.node_ids)) == 2
+    nodes = NodeStore(zk_client)
+    for node_id in done.node_ids:
+        node = nodes.get(node_id).record
+        assert node.state is NodeState.READY
+        assert node.allocated_to == request.id
+        assert node.label == "debian"
+        result = ssh_run(node, ssh_keypair, "hostname")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == node.provider_data["hostname"]
+    event = wait_for(lambda: results(zk_client), 10, "a result event")[0]
+    assert event.kind == "nodes-provisioned"
+    assert event.request_id == request.id and event.result == "fulfilled"
+    assert event.event_id == "evt-1" and event.buildset_uuid == request.buildset_uuid
+
+
+def test_unknown_label_fails_with_a_reason(make_launcher, zk_client):
+    make_launcher(labels="debian")
+    request = submit(zk_client, "debian", "windows")
+    done = final(zk_client, request.id)
+    assert done.state is NodeRequestState.FAILED
+    assert "windows" in (done.failure_reason or "")
+    assert done.node_ids == []
+    event = wait_for(lambda: results(zk_client), 10, "a result event")[0]
+    assert event.result == "failed" and event.request_id == request.id
+    assert NodeStore(zk_client).ids() == []
+
+
+def use_node(client: ZKClient, node_id: str):  # type: ignore[no-untyped-def]
+    """What an executor does: lock the node, mark it IN_USE (lock kept)."""
+    nodes = NodeStore(client)
+    lock = nodes.lock(node_id)
+    assert lock is not None
+    current = nodes.get(node_id)
+    current.record.state = NodeState.IN_USE
+    nodes.update(current.record, current.version)
+    return lock
+
+
+def finish_node(client: ZKClient, node_id: str, lock) -> None:  # type: ignore[no-untyped-def]
+    nodes = NodeStore(client)
+    current = nodes.get(node_id)
+    current.record.state = NodeState.USED
+    nodes.update(current.record, current.version)
+    lock.release()
+
+
+def test_used_node_is_deleted_only_after_the_executor_lets_go(make_launcher, zk_client):
+    launcher = make_launcher()
+    request = submit(zk_client, "debian")
+    done = final(zk_client, request.id)
+    node_id = done.node_ids[0]
+    nodes = NodeStore(zk_client)
+    namespace = nodes.get(node_id).record.provider_data["namespace"]
+    lock = use_node(zk_client, node_id)
+    # Even with its request gone, a locked node stays.
+    NodeRequestStore(zk_client).delete(request.id)
+    launcher.run_once()
+    assert nodes.get(node_id) is not None and namespace_exists(namespace)
+    finish_node(zk_client, node_id, lock)
+    wait_for(lambda: nodes.get(node_id) is None, 30, "the used node's record to go")
+    wait_for(lambda: not namespace_exists(namespace), 10, "the node's namespace to go")
+    assert launcher.providers[0].nodes() == []
+
+
+def test_node_of_a_deleted_request_is_deleted(make_launcher, zk_client):
+    launcher = make_launcher()
+    request = submit(zk_client, "debian")
+    done = final(zk_client, request.id)
+    node_id = done.node_ids[0]
+    NodeRequestStore(zk_client).delete(request.id)
+    wait_for(lambda: NodeStore(zk_client).get(node_id) is None, 30, "the orphan node to go")
+    assert launcher.providers[0].nodes() == []
+
+
+def test_busy_provider_makes_requests_wait(make_launcher, zk_client):
+    make_launcher(max_servers=1)
+    first = submit(zk_client, "debian")
+    second = submit(zk_client, "debian")
+    done = final(zk_client, first.id)
+    assert done.state is NodeRequestState.FULFILLED
+    store = NodeRequestStore(zk_client)
+    assert store.get(second.id).record.state is NodeRequestState.REQUESTED
+    lock = use_node(zk_client, done.node_ids[0])
+    finish_node(zk_client, done.node_ids[0], lock)
+    assert final(zk_client, second.id).state is NodeRequestState.FULFILLED
+
+
+def test_two_launchers_never_fulfil_one_request_twice(make_launcher, zk_client):
+    a = make_launcher(max_servers=6)
+    b = make_launcher(max_servers=6)
+    requests = [submit(zk_client, "debian") for _ in range(8)]
+    done = [final(zk_client, r.id, timeout=60) for r in requests]
+    assert all(d.state is NodeRequestState.FULFILLED for d in done)
+    nodes = NodeStore(zk_client)
+    all_nodes = [v.record for v in nodes.list()]
+    # Exactly one node per request, and every node belongs to the request naming it.
+    assert len(all_nodes) == 8
+    for d in done:
+        assert len(d.node_ids) == 1
+        node = nodes.get(d.node_ids[0]).record
+        assert node.allocated_to == d.id and node.provider == d.provider
+    assert len(a.providers[0].nodes()) + len(b.providers[0].nodes()) == 8
+    assert len(results(zk_client)) == 8
+
+
+def test_restart_cleans_leaks_and_keeps_known_nodes(make_launcher, zk_client, ssh_keypair):
+    first = make_launcher()
+    request = submit(zk_client, "debian")
+    done = final(zk_client, request.id)
+    kept = NodeStore(zk_client).get(done.node_ids[0]).record
+    state_dir = Path(first.state_dir)
+    name = first.providers[0].name
+    first.stop(delete_nodes=False)  # like a crash, as far as the nodes go
+    # A node made just before the "crash" that never reached ZooKeeper.
+    orphan = LocalProvider(
+        local_section(name, labels="debian", authorized_keys=ssh_keypair.public), state_dir
+    ).create_node("debian")
+    assert namespace_exists(orphan.provider_data["namespace"])
+    second = make_launcher(state_dir=state_dir, provider=name)
+    assert second.stats["leaked"] == 1
+    assert not namespace_exists(orphan.provider_data["namespace"])
+    assert ssh_run(kept, ssh_keypair, "true").returncode == 0
+    assert second.providers[0].nodes() == [kept.provider_data["external_id"]]
+    # The re-announcement after restart did not duplicate the result event.
+    assert len(results(zk_client)) == 1
+
+
+def test_graceful_stop_deletes_its_nodes(make_launcher, zk_client):
+    launcher = make_launcher()
+    request = submit(zk_client, "debian")
+    done = final(zk_client, request.id)
+    namespace = NodeStore(zk_client).get(done.node_ids[0]).record.provider_data["namespace"]
+    launcher.stop()
+    assert NodeStore(zk_client).ids() == []
+    assert not namespace_exists(namespace)
