@@ -5,7 +5,7 @@ reads through the same object.  See doc/database.md.
 """
 
 from lockgate.db.database import Database, NotFound, to_utc
-from lockgate.db.engine import DatabaseError, resolve_dburi
+from lockgate.db.engine import DatabaseError, DatabaseUnavailable, resolve_dburi
 from lockgate.db.records import (
     ArtifactInfo,
     BuildEventRecord,
@@ -21,6 +21,7 @@ __all__ = [
     "BuildsetRecord",
     "Database",
     "DatabaseError",
+    "DatabaseUnavailable",
     "NotFound",
     "RefInfo",
     "resolve_dburi",

@@ -27,7 +27,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from lockgate.db import migrate
-from lockgate.db.engine import DatabaseError, make_engine, redacted, resolve_dburi
+from lockgate.db.engine import (
+    DatabaseError,
+    DatabaseUnavailable,
+    describe,
+    make_engine,
+    redacted,
+    resolve_dburi,
+)
 from lockgate.db.reads import Filter, Reader
 from lockgate.db.records import ArtifactInfo, BuildRecord, BuildsetRecord, RefInfo
 from lockgate.db.schema import tables
@@ -80,35 +87,43 @@ class Database:
         """Create or migrate the schema (safe to call from several processes at once)."""
         try:
             migrate.upgrade(self.engine, self.table_prefix)
-        except sa.exc.OperationalError as e:
-            raise DatabaseError(
-                f"database {redacted(self.dburi)}: cannot migrate schema: "
-                f"{str(e.orig).strip().splitlines()[0] if e.orig else e}"
-            ) from None
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            raise DatabaseUnavailable(describe(self.dburi, e) + " (while migrating)") from None
 
     def ping(self) -> None:
         """Raise ``DatabaseError`` (one line) unless the database answers and is migrated."""
         try:
             with self.engine.connect() as conn:
-                conn.execute(sa.select(sa.func.count()).select_from(self.t.buildset))
+                # Cheap whatever the table's size (no count).
+                conn.execute(sa.select(self.t.buildset.c.id).limit(1)).first()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            raise DatabaseUnavailable(describe(self.dburi, e)) from None
         except sa.exc.SQLAlchemyError as e:
-            orig = getattr(e, "orig", None) or e
-            first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(e).__name__
-            raise DatabaseError(f"database {redacted(self.dburi)}: {first}") from None
+            raise DatabaseError(describe(self.dburi, e)) from None
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver errors as ``DatabaseUnavailable`` (retry) or ``DatabaseError``, one line each."""
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            raise DatabaseUnavailable(describe(self.dburi, e)) from e
+        except sa.exc.DBAPIError as e:
+            raise DatabaseError(describe(self.dburi, e)) from e
+
+    @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn:
+        with self._errors(), self.engine.connect() as conn:
             conn = conn.execution_options(lockgate_write=True)
             with conn.begin():
                 yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Reader]:
-        with self.engine.connect() as conn, conn.begin():
+        with self._errors(), self.engine.connect() as conn, conn.begin():
             yield Reader(conn, self.t)
 
     # -- writes (scheduler) ----------------------------------------------------

@@ -32,6 +32,17 @@ class DatabaseError(Exception):
     """A database problem; ``str()`` is one line naming the URI (no password)."""
 
 
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached or is busy right now: retry later."""
+
+
+def describe(dburi: str, error: BaseException) -> str:
+    """One line for a driver error: the URI (no password) and the driver's first line."""
+    orig = getattr(error, "orig", None) or error
+    lines = str(orig).strip().splitlines()
+    return f"database {redacted(dburi)}: {lines[0] if lines else type(orig).__name__}"
+
+
 def redacted(dburi: str) -> str:
     try:
         return make_url(dburi).render_as_string(hide_password=True)

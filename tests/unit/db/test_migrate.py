@@ -116,3 +116,23 @@ def test_ping_fails_before_upgrade_and_passes_after(dburi: str) -> None:
         db.ping()
     finally:
         db.close()
+
+
+def test_writes_and_reads_on_an_unreachable_database_raise_one_retryable_error() -> None:
+    from lockgate.db import DatabaseUnavailable
+
+    db = Database("postgresql+psycopg2://lockgate:secret@127.0.0.1:1/lockgate")
+    ref = RefInfo(project="p", ref="refs/heads/main")
+    try:
+        for call in (
+            lambda: db.create_buildset("bs", "t", "check", [ref]),
+            lambda: db.update_build("b", result="SUCCESS"),
+            lambda: db.get_builds("t"),
+            lambda: db.get_buildset("bs"),
+        ):
+            with pytest.raises(DatabaseUnavailable) as info:
+                call()
+            message = str(info.value)
+            assert "127.0.0.1:1" in message and "\n" not in message and "secret" not in message
+    finally:
+        db.close()
