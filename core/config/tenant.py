@@ -379,7 +379,10 @@ def parse_tenant_config(text: str | bytes, path: str = "main.yaml") -> TenantCon
                     ConfigError(problem.message, context, kind, name, key=problem.key)
                 )
             continue
+        if kind != "api-root":
+            assert isinstance(name, str)  # the schema requires a string name
         if kind == "tenant":
+            assert name is not None
             if name in result.tenants:
                 result.errors.append(
                     ConfigError(
@@ -392,7 +395,7 @@ def parse_tenant_config(text: str | bytes, path: str = "main.yaml") -> TenantCon
                 )
                 continue
             result.tenants[name] = _TenantParser(body, context, result.errors).parse()
-        elif kind in ("authorization-rule", "admin-rule"):
+        elif kind in ("authorization-rule", "admin-rule") and name is not None:
             if name in result.authorization_rules:
                 result.errors.append(
                     ConfigError(
@@ -407,7 +410,7 @@ def parse_tenant_config(text: str | bytes, path: str = "main.yaml") -> TenantCon
             conditions = body["conditions"]
             conditions = conditions if isinstance(conditions, list) else [conditions]
             result.authorization_rules[name] = AuthorizationRule(name, tuple(conditions), context)
-        elif kind == "global-semaphore":
+        elif kind == "global-semaphore" and name is not None:
             result.global_semaphores[name] = GlobalSemaphore(name, body.get("max", 1), context)
         elif kind == "api-root":
             api_roots += 1
