@@ -61,6 +61,7 @@ def _host_vars(node: Node, known_hosts_file: Path) -> dict[str, Any]:
         "ansible_port": node.connection_port,
         "ansible_user": node.username,
         "ansible_python_interpreter": node.python_path or "/usr/bin/python3",
+        "ansible_remote_tmp": "~/.ansible/tmp",
         "nodepool": {
             "label": node.label,
             "provider": node.provider,
@@ -78,7 +79,12 @@ def _host_vars(node: Node, known_hosts_file: Path) -> dict[str, Any]:
 
 
 def build_inventory(
-    job: FrozenJob, nodes: list[Node], *, local_python: str, known_hosts_file: Path
+    job: FrozenJob,
+    nodes: list[Node],
+    *,
+    local_python: str,
+    known_hosts_file: Path,
+    local_tmp: Path,
 ) -> Inventory:
     """Map the job's nodeset onto provisioned nodes, in nodeset order.
 
@@ -102,12 +108,14 @@ def build_inventory(
             hv = _host_vars(node, known_hosts_file)
             if node.connection_type == "local":
                 hv["ansible_python_interpreter"] = local_python
+                hv["ansible_remote_tmp"] = str(local_tmp)
             hv.update(job.host_vars.get(name, {}))
             hosts[name] = hv
     if not job.nodes:
         hosts["localhost"] = {
             "ansible_connection": "local",
             "ansible_python_interpreter": local_python,
+            "ansible_remote_tmp": str(local_tmp),
         }
         hosts["localhost"].update(job.host_vars.get("localhost", {}))
     children: dict[str, Any] = {}
@@ -131,7 +139,12 @@ def build_inventory(
         "hosts": hosts,
         # The implicit localhost (delegate_to: localhost in jobs with nodes)
         # takes the interpreter from here; each node overrides it above.
-        "vars": {"ansible_python_interpreter": local_python, **job.vars},
+        # Its temp dir must be in the build tree: the sandbox's root is read-only.
+        "vars": {
+            "ansible_python_interpreter": local_python,
+            "ansible_remote_tmp": str(local_tmp),
+            **job.vars,
+        },
     }
     if children:
         all_group["children"] = children

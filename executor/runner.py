@@ -167,7 +167,11 @@ class JobRunner:
             raise BuildError(BuildResult.ERROR, str(e)) from None
         try:
             inventory = build_inventory(
-                job, nodes, local_python=sys.executable, known_hosts_file=jobdir.known_hosts
+                job,
+                nodes,
+                local_python=sys.executable,
+                known_hosts_file=jobdir.known_hosts,
+                local_tmp=jobdir.tmp_root / "ansible-remote",
             )
         except InventoryError as e:
             raise BuildError(BuildResult.NODE_FAILURE, str(e)) from None

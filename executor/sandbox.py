@@ -160,5 +160,7 @@ class SandboxPolicy:
         for path in rw:
             if os.path.exists(path):
                 args += ["--bind", path, path]
-        args += ["--chdir", str(jobdir.work_root), "--"]
+        # The sandbox's own root (a tmpfs holding the mount points) becomes
+        # read-only: nothing can be written but the binds above and /tmp.
+        args += ["--remount-ro", "/", "--chdir", str(jobdir.work_root), "--"]
         return args + command
