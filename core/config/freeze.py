@@ -168,8 +168,8 @@ def freeze_job_graph(
         )
         recipe = layout.cache.get(recipe_key)
         if recipe is not None and (recipe[0] is None or recipe[0] == name):
-            _, templates, deps, not_run, errors = recipe
-            graph.jobs = [_clone(t) for t in templates]
+            _, recipe_jobs, deps, not_run, errors = recipe
+            graph.jobs = [_clone(t) for t in recipe_jobs]
             for job in graph.jobs:
                 job.dependencies = [dict(d) for d in deps[job.name][1]]
             graph.dependencies = {k: list(v[0]) for k, v in deps.items()}
