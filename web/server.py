@@ -28,6 +28,7 @@ from lockgate.web.app import make_app
 from lockgate.web.cluster import ClusterView
 from lockgate.web.context import WebContext
 from lockgate.web.zkstate import ZKClusterState, zk_client_from_config
+from lockgate.zk.client import ZKClient
 
 log = logging.getLogger("lockgate.web")
 
@@ -47,13 +48,19 @@ def log_root_from_config(config: ServiceConfig) -> str:
 
 
 class WebServer:
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(
+        self, config: ServiceConfig, *, zk: ZKClient | None = None, db: Database | None = None
+    ) -> None:
+        """``zk``/``db``: share a process's existing client or database (``lockgate
+        up``); the server then neither connects nor closes them."""
         self.config = config
         web_section = config.section("web")
         self.listen_address = web_section.get("listen_address") or "127.0.0.1"
         self.port = web_section.get_int("port", 9000) or 0
-        self.db = Database.from_config(config)
-        self.zk = zk_client_from_config(config)
+        self._own_db = db is None
+        self._own_zk = zk is None
+        self.db = db if db is not None else Database.from_config(config)
+        self.zk = zk if zk is not None else zk_client_from_config(config)
         self.cluster = ClusterView(ZKClusterState(self.zk))
         self.context = WebContext(
             db=self.db, cluster=self.cluster, log_root=log_root_from_config(config)
@@ -89,7 +96,8 @@ class WebServer:
         if self.port == 0:  # an ephemeral port: report the one we got
             self.port = int(self._runner.addresses[0][1])
         # Listening first: a taken port fails before anything else starts.
-        self._zk_task = asyncio.create_task(self._connect_zk())
+        if self._own_zk:
+            self._zk_task = asyncio.create_task(self._connect_zk())
         log.info("web serving on %s", self.url)
 
     async def stop(self) -> None:
@@ -99,8 +107,10 @@ class WebServer:
             await self._runner.cleanup()
         self.cluster.close()
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.zk.disconnect)
-        await loop.run_in_executor(None, self.db.close)
+        if self._own_zk:
+            await loop.run_in_executor(None, self.zk.disconnect)
+        if self._own_db:
+            await loop.run_in_executor(None, self.db.close)
 
     def request_stop(self) -> None:
         self._stopping.set()

@@ -178,3 +178,36 @@ dburi = sqlite:///{tmp_path}/lockgate.db
     assert proc.returncode == 1
     assert len(err.strip().splitlines()) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_in_process_with_shared_client_and_database(
+    zk_client: ZKClient, tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    """As ``lockgate up`` runs it: the process's own ZooKeeper client and database,
+    an ephemeral port, start/stop without signals; the shared objects stay open."""
+    import asyncio
+
+    from lockgate.db import Database
+    from lockgate.service_config import ServiceConfig
+    from lockgate.web.server import WebServer
+
+    config = ServiceConfig.load(write_config("[zookeeper]\nhosts = unused:1\n[web]\nport = 0\n"))
+    db = Database(f"sqlite:///{tmp_path}/shared.db")
+    save_layout(zk_client, TenantLayoutState(tenant="demo"))
+
+    async def scenario() -> tuple[int, bytes, int]:
+        server = WebServer(config, zk=zk_client, db=db)
+        await server.start()
+        try:
+            loop = asyncio.get_running_loop()
+            status, body = await loop.run_in_executor(None, http_get, server.url + "/api/tenants")
+            ready, _ = await loop.run_in_executor(None, http_get, server.url + "/health/ready")
+            return status, body, ready
+        finally:
+            await server.stop()
+
+    status, body, ready = asyncio.run(scenario())
+    assert status == 200 and b'"demo"' in body and ready == 200
+    assert zk_client.connected
+    db.ping()  # still open (and migrated by the server)
+    db.close()
