@@ -181,15 +181,23 @@ class EventQueue:
 
     def list(self, limit: int | None = None) -> list[tuple[str, dict[str, Any]]]:
         """``(id, event)`` pairs in queue order (at most ``limit``)."""
+        ids = self.ids()
+        if limit is not None:
+            ids = ids[:limit]
         kz = self.client.kazoo
+        # Pipelined: every read is sent before the first answer is awaited.
+        pending = [kz.get_async(f"{self.entries}/{entry_id}") for entry_id in ids]
         out: list[tuple[str, dict[str, Any]]] = []
-        for entry_id in self.ids():
-            if limit is not None and len(out) >= limit:
-                break
+        for entry_id, result in zip(ids, pending, strict=True):
             try:
-                raw, _ = self.client.retry(kz.get, f"{self.entries}/{entry_id}")
+                raw, _ = result.get()
             except NoNodeError:
                 continue  # acked by someone meanwhile
+            except _RETRYABLE:
+                try:
+                    raw, _ = self.client.retry(kz.get, f"{self.entries}/{entry_id}")
+                except NoNodeError:
+                    continue
             try:
                 out.append((entry_id, decode_envelope(raw).get("data") or {}))
             except Exception:

@@ -124,12 +124,13 @@ class _LockableStore(Generic[T]):
 
     def list(self) -> list[Versioned[T]]:
         """Every record (skipping ones deleted while listing), in ``ids`` order."""
-        out: list[Versioned[T]] = []
-        for record_id in self.ids():
-            found = self.get(record_id)
-            if found is not None:
-                out.append(found)
-        return out
+        ids = self.ids()
+        loaded = self.records.load_many([self._path(record_id) for record_id in ids])
+        return [
+            Versioned(self._decode(record_id, found.data), found.version)
+            for record_id, found in zip(ids, loaded, strict=True)
+            if found is not None
+        ]
 
     # --- claims ---------------------------------------------------------------------
 
