@@ -3,7 +3,7 @@
 Who calls it: ``lockgate up`` (one machine, data in the state directory) and
 the tests (``tests/fixtures/zk.py``), which also restart it mid-test.  It
 writes a ``zoo.cfg``, starts ``java ... QuorumPeerMain`` as a child process,
-waits until the server answers ``ruok``, and stops it by PID.
+waits until the server serves requests, and stops it by PID.
 
 Facts it relies on (``INFRA-NOTES.md``): Debian's jar lives in
 ``/usr/share/java``; its classpath lacks ``netty-codec`` and
@@ -160,7 +160,7 @@ class ZooKeeperServer:
         return cfg
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start the server and wait until it answers ``ruok``."""
+        """Start the server and wait until it serves requests (see :meth:`ready`)."""
         if self.pid is not None:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ class ZooKeeperServer:
                     f"ZooKeeper exited with {self.process.returncode} at start; "
                     f"see {self.log_path}:\n{self._log_tail()}"
                 )
-            if self.ruok():
+            if self.ready():
                 return
             time.sleep(0.05)
         self.stop()
@@ -236,7 +236,13 @@ class ZooKeeperServer:
             sock.close()
 
     def ruok(self) -> bool:
+        """The server process answers (it may not serve requests yet)."""
         return self.four_letter("ruok") == "imok"
+
+    def ready(self) -> bool:
+        """The server serves requests: ``ruok`` alone answers ``imok`` while
+        the database is still loading, ``srvr`` tells the difference."""
+        return "Mode:" in self.four_letter("srvr")
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server by its PID (SIGTERM, then SIGKILL) and reap it."""
