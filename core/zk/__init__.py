@@ -11,6 +11,8 @@ Modules, each with one job:
 - ``locks``      -- ``SessionAwareLock`` and the tenant/pipeline locks;
 - ``components`` -- the registry of live processes;
 - ``state``      -- ``JsonState``: persistent objects such as pipeline state;
+- ``semaphores`` -- Zuul's semaphores (holders per tenant semaphore);
+- ``tenants``    -- which tenants exist and their published layouts;
 - ``server``/``certs`` -- running a ZooKeeper (``lockgate up``, tests).
 
 The names below are the public surface; import them from ``lockgate.zk``.
@@ -32,6 +34,7 @@ from lockgate.zk.locks import SessionAwareLock, locked, pipeline_lock, tenant_lo
 from lockgate.zk.queues import EventQueue, management_queue, result_queue, trigger_queue
 from lockgate.zk.records import Loaded, RecordStore, Versioned
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore, NodeStore
+from lockgate.zk.semaphores import Semaphore
 from lockgate.zk.state import JsonState, pipeline_state, tenant_layout
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "RecordStore",
     "RecordTooLarge",
     "SchemaTooNew",
+    "Semaphore",
     "SessionAwareLock",
     "Versioned",
     "ZKClient",

@@ -109,6 +109,11 @@ def queue_dedup_marker(queue: str, key: str) -> str:
 # --- tenant state -------------------------------------------------------------
 
 
+def tenants() -> str:
+    """Parent of every tenant's persistent state (its children are tenants)."""
+    return join("tenant")
+
+
 def tenant(tenant: str) -> str:
     """Parent of a tenant's persistent state."""
     return join("tenant", segment(tenant))
