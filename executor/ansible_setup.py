@@ -21,8 +21,11 @@ from lockgate.executor.jobdir import JobDir
 PLUGIN_DIR = Path(__file__).parent / "ansible_plugins"
 CALLBACK_DIR = PLUGIN_DIR / "callback"
 
+# No ControlMaster, and the word ControlPersist must not appear at all:
+# Ansible adds a ControlPath (longer than a socket path may be, in deep
+# build directories) whenever it does.
 SSH_ARGS = (
-    "-o ControlMaster=no -o ControlPersist=no -o ServerAliveInterval=30 "
+    "-o ControlMaster=no -o ServerAliveInterval=30 "
     "-o ConnectTimeout=10 -o PasswordAuthentication=no -o BatchMode=yes"
 )
 
@@ -59,7 +62,6 @@ def write_ansible_cfg(jobdir: JobDir) -> None:
         "forks = 10\n"
         "\n[ssh_connection]\n"
         "pipelining = True\n"
-        f"control_path_dir = {jobdir.tmp_root}/cp\n"
         "retries = 3\n"
     )
 

@@ -122,10 +122,6 @@ class JobDir:
         return self.tmp_root / "ansible-local"
 
     @property
-    def ssh_agent_socket(self) -> Path:
-        return self.tmp_root / "ssh-agent.sock"
-
-    @property
     def job_output_txt(self) -> Path:
         return self.log_dir / "job-output.txt"
 

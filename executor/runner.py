@@ -126,7 +126,7 @@ class JobRunner:
             try:
                 checkouts, network = self._prepare(request, nodes, jobdir)
                 if network:
-                    agent = SshAgent(jobdir.ssh_agent_socket, self.settings.private_key_file)
+                    agent = SshAgent(self.settings.private_key_file)
                     agent.start()
             except BuildError as e:
                 console.write_lines(jobdir.job_output_txt, f"ERROR: {e}")
@@ -140,7 +140,7 @@ class JobRunner:
                 checkouts,
                 abort,
                 network,
-                jobdir.ssh_agent_socket if agent else None,
+                agent.socket_path if agent else None,
             )
             try:
                 result, detail = self._run_phases(ctx)
@@ -305,7 +305,11 @@ class JobRunner:
         var_files.append(jobdir.zuul_vars_file)
         command = playbook_command(jobdir, path, var_files)
         command = self.settings.sandbox.wrap(
-            command, jobdir, trusted=ref.trusted, network=ctx.network
+            command,
+            jobdir,
+            trusted=ref.trusted,
+            network=ctx.network,
+            extra_rw=[str(ctx.ssh_auth_sock.parent)] if ctx.ssh_auth_sock else None,
         )
         env = ansible_env(
             jobdir,

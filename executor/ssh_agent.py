@@ -1,16 +1,21 @@
 """A per-build ssh-agent holding the executor's private key.
 
 The runner starts one when a build has nodes reached over SSH.  Ansible
-(inside the sandbox) authenticates through the agent's socket, which lives
-in the build's ``tmp/``; the key file itself is never visible to the build.
-The agent is stopped by its PID when the build ends.
+(inside the sandbox) authenticates through the agent's socket; the key file
+itself is never visible to the build.  The socket lives in a short private
+directory of its own (``/tmp/lg-agent-XXXX``), not in the build tree: a
+Unix socket path may not exceed 107 bytes, and build paths can be longer.
+The runner binds that directory into the sandbox.  The agent is stopped by
+its PID, and the directory removed, when the build ends.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 
@@ -19,16 +24,22 @@ class SshAgentError(Exception):
 
 
 class SshAgent:
-    def __init__(self, socket_path: Path, key_file: Path):
-        self.socket_path = socket_path
+    def __init__(self, key_file: Path):
         self.key_file = key_file
+        self.directory: Path | None = None
         self._proc: subprocess.Popen[str] | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        assert self.directory is not None, "agent not started"
+        return self.directory / "agent.sock"
 
     def start(self) -> None:
         if not self.key_file.is_file():
             raise SshAgentError(
                 f"private key {self.key_file} not found ([executor] private_key_file)"
             )
+        self.directory = Path(tempfile.mkdtemp(prefix="lg-agent-"))
         self._proc = subprocess.Popen(
             ["ssh-agent", "-D", "-a", str(self.socket_path)],
             stdout=subprocess.PIPE,
@@ -58,6 +69,8 @@ class SshAgent:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
         if proc is None:
             return
         try:
