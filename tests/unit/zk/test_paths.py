@@ -49,3 +49,19 @@ def test_distinct_objects_get_distinct_paths():
         paths.config_cache("c", "p", "main"),
     }
     assert len(built) == 18
+
+
+def test_every_path_function_is_documented():
+    """doc/zookeeper.md is the tree's contract: each path function appears in it."""
+    import inspect
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "doc" / "zookeeper.md").read_text()
+    helpers = {"segment", "unsegment", "join"}
+    functions = [
+        name
+        for name, fn in inspect.getmembers(paths, inspect.isfunction)
+        if fn.__module__ == paths.__name__ and not name.startswith("_") and name not in helpers
+    ]
+    missing = [name for name in functions if f"`{name}`" not in doc]
+    assert not missing, f"paths functions not in doc/zookeeper.md: {missing}"
