@@ -87,6 +87,7 @@ class SessionAwareLock:
         if not self._held:
             return
         log.warning("lock %s lost with the ZooKeeper session", self.path)
+        self.client.remove_callback(self._session_lost)
         self._held = False
         self._lost.set()
         if self._on_lost is not None:

@@ -27,6 +27,7 @@ listing requests never shows locks; ``delete`` removes the lock's parent too.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 import uuid as uuidlib
@@ -64,7 +65,7 @@ SCHEMA = 1
 class _LockableStore(Generic[T]):
     """Records of one type in one folder, each claimable with a lock."""
 
-    cls: type
+    cls: Any  # the model dataclass, with from_dict/to_dict
     id_field = "id"
 
     def __init__(self, client: ZKClient) -> None:
@@ -159,7 +160,7 @@ class _LockableStore(Generic[T]):
 
     # --- watching --------------------------------------------------------------------
 
-    def watch(self, callback: Callable[[list[str]], None]) -> Callable[[], None]:
+    def watch(self, callback: Callable[[builtins.list[str]], None]) -> Callable[[], None]:
         """Call ``callback(ids)`` now and whenever a record is added or removed
         (and after reconnecting).  Runs on a kazoo thread: keep it short.
         Returns a function that stops the watch."""
@@ -167,7 +168,7 @@ class _LockableStore(Generic[T]):
         self.client.retry(kz.ensure_path, self._folder())
         stopped = [False]
 
-        def on_children(children: list[str]) -> bool | None:
+        def on_children(children: builtins.list[str]) -> bool | None:
             if stopped[0]:
                 return False
             try:

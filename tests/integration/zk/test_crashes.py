@@ -161,6 +161,9 @@ def test_session_expiry_drops_locks_and_restores_registrations(zk_server, zk_cli
     assert claim is not None
     queue = trigger_queue(zk_client, "t")
     queue.put({"n": 1})
+    woken: list[int] = []
+    queue.watch(lambda: woken.append(len(queue.ids())))
+    wait_for(lambda: woken, 10, "initial watch call")
     expire_session(zk_server, zk_client)
     wait_for(lost.is_set, 20, "lock holder told")
     assert claim.lost
@@ -173,6 +176,10 @@ def test_session_expiry_drops_locks_and_restores_registrations(zk_server, zk_cli
     )
     # Persistent data is untouched by the session loss.
     assert [d for _, d in trigger_queue(peer, "t").list()] == [{"n": 1}]
+    # The consumer's watch still wakes it in the new session.
+    wait_for(lambda: zk_client.connected, 20, "reconnected")
+    trigger_queue(peer, "t").put({"n": 2})
+    wait_for(lambda: 2 in woken, 20, "watch fired for an entry put after the session loss")
     assert not SessionAwareLock(zk_client, claim.path).acquire(blocking=False)
     peer_claim.release()
 
