@@ -61,6 +61,7 @@ REQUIRED_TOOLS = {
     "ssh-keygen": "openssh-client",
     "nsenter": "util-linux",
     "ip": "iproute2",
+    "nft": "nftables",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _TOKEN = re.compile(r"^[0-9a-f]{8}$")

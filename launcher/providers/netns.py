@@ -5,6 +5,9 @@ veth pair whose host end and node end share a private /30 that exists only on
 that veth.  The node has no default route, and the host never forwards what
 arrives on the node's veth (``forwarding=0`` on that interface), so a node
 reaches the host's end of its own veth and nothing else -- not another node.
+A firewall inside the node's namespace (nftables) lets no connection start
+from the node at all: the host connects to the node, never the other way, so
+services the host offers on every address stay out of a job's reach.
 
 Addresses come from a pool (``network`` in the provider section, default
 ``10.201.0.0/16``).  Picking a free /30 and putting it on a veth happens under
@@ -26,6 +29,15 @@ from dataclasses import dataclass
 from lockgate.launcher.providers.base import ProviderError
 
 ALLOCATION_LOCK = "/run/lock/lockgate-local-network.lock"
+NODE_RULESET = """\
+table inet lockgate_node {
+    chain output {
+        type filter hook output priority 0; policy drop;
+        oif "lo" accept
+        ct state established,related accept
+    }
+}
+"""
 # Route types that ``ip route`` prints before the destination.
 _ROUTE_TYPES = {
     "local",
@@ -132,12 +144,32 @@ def create(namespace: str, host_if: str, node_if: str, pool: ipaddress.IPv4Netwo
         run_ip(["link", "set", host_if, "up"])
         run_ip(
             ["-n", namespace, "-batch", "-"],
-            stdin=(f"addr add {node_ip}/30 dev {node_if}\nlink set {node_if} up\nlink set lo up\n"),
+            stdin=f"addr add {node_ip}/30 dev {node_if}\nlink set {node_if} up\nlink set lo up\n",
         )
+        _firewall(namespace)
     except BaseException:
         remove(namespace, host_if)
         raise
     return NodeNetwork(namespace, host_if, node_if, host_ip, node_ip)
+
+
+def _firewall(namespace: str) -> None:
+    """Inside the node's namespace: no connection may start from the node
+    except on its own loopback; replies to connections made to it pass.
+
+    This is what keeps a job away from services the host offers on all its
+    addresses.  The node cannot change it (its sandbox has no
+    ``CAP_NET_ADMIN``), and it goes away with the namespace.
+    """
+    result = subprocess.run(
+        ["nsenter", f"--net=/run/netns/{namespace}", "nft", "-f", "-"],
+        input=NODE_RULESET,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ProviderError(f"nft in {namespace}: {result.stderr.strip()}")
 
 
 def _write_sysctl(path: str, value: str) -> None:

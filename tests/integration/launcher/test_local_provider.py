@@ -224,3 +224,32 @@ def test_create_and_delete_times_are_reported(local_provider):
     deletes.sort()
     print(f"local node create median {creates[2]:.3f}s, delete median {deletes[2]:.3f}s")
     assert provider.nodes() == []
+
+
+def test_job_cannot_reach_services_of_the_host(local_provider, ssh_keypair):
+    """A service listening on every host address (0.0.0.0) is out of reach:
+    no connection may start from a node."""
+    import socket
+
+    provider = local_provider()
+    node = provider.create_node("debian")
+    listener = socket.socket()
+    try:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        host_ip = node.provider_data["host_ip"]
+        script = f"""
+            timeout 3 bash -c 'echo > /dev/tcp/{host_ip}/{port}' && echo reached-host
+            timeout 3 bash -c 'echo > /dev/tcp/{node.interface_ip}/22' && echo own-loopback-ok
+            exit 0
+        """
+        result = ssh_run(node, ssh_keypair, script)
+        assert result.returncode == 0, result.stderr
+        assert "reached-host" not in result.stdout
+        assert "own-loopback-ok" in result.stdout  # the node's own loopback still works
+        listener.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
