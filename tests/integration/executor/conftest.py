@@ -1,2 +1,3 @@
 from tests.fixtures.git import upstream  # noqa: F401
 from tests.fixtures.sshd import sshd_node  # noqa: F401
+from tests.fixtures.zk import zk_chroot, zk_client, zk_connect, zk_server  # noqa: F401

@@ -1,0 +1,254 @@
+"""The executor process: claims build requests of its zone from ZooKeeper and runs them.
+
+``lockgate executor`` calls ``main(config)``; ``lockgate up`` and tests make
+an ``Executor(config)`` and call ``start()`` / ``stop()``.
+
+Concurrency: builds are blocking work (git, ansible-playbook subprocesses),
+so the executor uses threads and nothing else: one dispatcher thread that
+claims requests, and one thread per running build (``BuildWorker``), at
+most ``[executor] max_builds`` at once.  ZooKeeper watches (kazoo's
+threads) only set an Event that wakes the dispatcher; the dispatcher also
+rescans every ``RESCAN_INTERVAL`` seconds, which catches requests whose data
+changed without a new child (a re-submitted request).
+
+Claiming: a request is REQUESTED and not locked; the dispatcher takes its
+lock without blocking (another executor may win), re-reads it, and hands it
+to a worker.  The lock is ephemeral: if this process dies, the scheduler
+sees a RUNNING request without a lock and re-submits it.
+
+Stopping (``stop()``, SIGTERM, SIGINT): no new claims, running playbooks are
+stopped, their requests released without a result (re-submitted by the
+scheduler), nodes set USED, the registration removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from lockgate.executor.build import BuildWorker
+from lockgate.executor.runner import JobRunner
+from lockgate.executor.settings import ExecutorSettings, ensure_dirs
+from lockgate.model.builds import BuildState
+from lockgate.service_config import ServiceConfig, ServiceConfigError
+from lockgate.zk import (
+    BuildRequestStore,
+    Component,
+    NodeStore,
+    ZKClient,
+    ZKError,
+    register,
+)
+from lockgate.zk.client import client_from_config
+
+log = logging.getLogger("lockgate.executor")
+
+RESCAN_INTERVAL = 5.0
+STOP_TIMEOUT = 60.0
+
+
+class Executor:
+    def __init__(self, config: ServiceConfig, *, client: ZKClient | None = None):
+        self.config = config
+        self.settings = ExecutorSettings.from_config(config)
+        self._own_client = client is None
+        self.client = client
+        self.runner = JobRunner(self.settings)
+        self.component: Component | None = None
+        self.workers: dict[str, BuildWorker] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+        self._stop_watch = None
+        #: Completed looks for work (tests wait on it to know a scan happened).
+        self.scans = 0
+
+    # ------------------------------------------------------------------
+
+    def start(self) -> None:
+        ensure_dirs(self.settings)
+        if self.client is None:
+            self.client = client_from_config(self.config.require_section("zookeeper").values)
+        if not self.client.connected:
+            self.client.connect()
+        self.builds = BuildRequestStore(self.client, self.settings.zone)
+        self.nodes = NodeStore(self.client)
+        self.component = register(
+            self.client,
+            "executor",
+            {
+                "state": "running",
+                "accepting": True,
+                "zone": self.settings.zone,
+                "max_builds": self.settings.max_builds,
+                "builds": 0,
+            },
+            hostname=self.settings.hostname,
+        )
+        self._stop_watch = self.builds.watch(lambda _ids: self._wake.set())
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="executor-dispatch", daemon=True
+        )
+        self._dispatcher.start()
+        log.info(
+            "executor %s started (zone %s, max_builds %s)",
+            self.component.name,
+            self.settings.zone,
+            self.settings.max_builds,
+        )
+
+    def stop(self) -> None:
+        """Stop claiming, abort running builds (no result: they are re-submitted), unregister."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        if self._stop_watch:
+            self._stop_watch()
+        if self.component is not None:
+            try:
+                self.component.update_state(state="stopping", accepting=False)
+            except ZKError:
+                pass
+        with self._lock:
+            workers = list(self.workers.values())
+            threads = list(self._threads.values())
+        for worker in workers:
+            worker.abort("executor stopping", shutdown=True)
+        for thread in threads:
+            thread.join(STOP_TIMEOUT)
+        if self._dispatcher:
+            self._dispatcher.join(STOP_TIMEOUT)
+        if self.component is not None:
+            try:
+                self.component.unregister()
+            except ZKError:
+                pass
+        if self._own_client and self.client is not None:
+            self.client.disconnect()
+        log.info("executor stopped")
+
+    def cancel(self, uuid: str) -> bool:
+        """Abort a build running here (the result is ABORTED); False if not running here."""
+        with self._lock:
+            worker = self.workers.get(uuid)
+        if worker is None:
+            return False
+        worker.abort("canceled")
+        return True
+
+    @property
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self.workers)
+
+    # ------------------------------------------------------------------
+
+    def _dispatch_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(RESCAN_INTERVAL)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            try:
+                self._claim_available()
+                self.scans += 1
+            except ZKError as e:
+                log.warning("could not look for build requests: %s", e)
+            except Exception:
+                log.exception("dispatcher error")
+
+    def _claim_available(self) -> None:
+        for versioned in self.builds.by_state(BuildState.REQUESTED):
+            if self._stopping.is_set():
+                return
+            with self._lock:
+                if len(self.workers) >= self.settings.max_builds:
+                    return
+                if versioned.record.uuid in self.workers:
+                    continue
+            self._try_claim(versioned.record.uuid)
+
+    def _try_claim(self, uuid: str) -> None:
+        holder: list[BuildWorker] = []
+        lock = self.builds.lock(uuid, on_lost=lambda: holder and holder[0].lock_lost())
+        if lock is None:
+            return  # another executor has it
+        try:
+            fresh = self.builds.get(uuid)
+        except ZKError:
+            lock.release()
+            raise
+        if fresh is None or fresh.record.state is not BuildState.REQUESTED:
+            lock.release()
+            return
+        assert self.component is not None
+        worker = BuildWorker(
+            self.client,
+            self.builds,
+            self.nodes,
+            self.runner,  # type: ignore[arg-type]
+            self.component.name,
+            self.settings.log_url_for,
+            fresh,
+            lock,
+        )
+        holder.append(worker)
+        thread = threading.Thread(
+            target=self._run_worker, args=(worker,), name=f"build-{uuid[:8]}", daemon=True
+        )
+        with self._lock:
+            self.workers[uuid] = worker
+            self._threads[uuid] = thread
+            count = len(self.workers)
+        self._report_load(count)
+        thread.start()
+
+    def _run_worker(self, worker: BuildWorker) -> None:
+        try:
+            worker.run()
+        finally:
+            with self._lock:
+                self.workers.pop(worker.uuid, None)
+                self._threads.pop(worker.uuid, None)
+                count = len(self.workers)
+            self._report_load(count)
+            self._wake.set()  # capacity freed: look for more work
+
+    def _report_load(self, count: int) -> None:
+        if self.component is None or self._stopping.is_set():
+            return
+        try:
+            self.component.update_state(builds=count)
+        except ZKError as e:
+            log.warning("could not update the component registry: %s", e)
+
+
+def main(config: ServiceConfig) -> int:
+    """Run an executor until SIGTERM or SIGINT; the exit status for ``lockgate executor``."""
+    try:
+        executor = Executor(config)
+        executor.start()
+    except ServiceConfigError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except ZKError as e:
+        print(f"lockgate executor: {e}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not done.wait(1.0):
+        pass
+    executor.stop()
+    return 0

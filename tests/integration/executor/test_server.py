@@ -1,0 +1,190 @@
+"""The executor process against a real ZooKeeper (TLS): claiming build
+requests, running them with real Ansible, nodes, results and events."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from lockgate.executor.server import Executor
+from lockgate.model.builds import BuildState
+from lockgate.model.jobs import NodeSpec
+from lockgate.zk import BuildRequestStore, NodeStore, list_components, result_queue
+
+from tests.fixtures.executor import make_config, make_request, playbooks
+from tests.fixtures.waiting import wait_for
+
+OK = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: echo SERVER-MARKER-{{ inventory_hostname }}
+"""
+SLOW = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: sleep 3603
+"""
+
+
+@pytest.fixture
+def executor(zk_client, tmp_path):
+    started: list[Executor] = []
+
+    def start(**keys: str) -> Executor:
+        ex = Executor(make_config(tmp_path, **keys), client=zk_client)
+        ex.start()
+        started.append(ex)
+        return ex
+
+    yield start
+    for ex in started:
+        ex.stop()
+
+
+def _completed(store, uuid):
+    found = store.get(uuid)
+    return found.record if found and found.record.state is BuildState.COMPLETED else None
+
+
+def _events(zk_client, tenant):
+    return [
+        (e["kind"], e["request_id"], e.get("result"))
+        for _id, e in result_queue(zk_client, tenant).list()
+    ]
+
+
+def test_submitted_request_is_claimed_run_and_completed(zk_client, executor, upstream):
+    ex = executor()
+    tree = upstream.create("org/app", {"run.yaml": OK})
+    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    done = wait_for(lambda: _completed(store, request.uuid), 120, "the build to complete")
+    assert done.result == "SUCCESS", done.error_detail
+    assert done.worker == ex.component.name
+    assert done.log_url == f"http://127.0.0.1:9000/logs/{request.uuid}/"
+    assert done.start_time and done.end_time and done.end_time >= done.start_time
+    assert not store.is_locked(request.uuid)
+    console = (ex.settings.log_root / request.uuid / "job-output.txt").read_text()
+    assert "localhost | SERVER-MARKER-localhost" in console
+    events = wait_for(
+        lambda: len(_events(zk_client, "example")) >= 2 and _events(zk_client, "example"),
+        10,
+        "result events",
+    )
+    assert events == [
+        ("build-started", request.uuid, None),
+        ("build-completed", request.uuid, "SUCCESS"),
+    ]
+    [info] = list_components(zk_client, "executor")
+    assert info.state["zone"] == "default"
+
+
+def test_build_on_a_node_locks_it_and_leaves_it_used(zk_client, executor, upstream, sshd_node):
+    ex = executor(private_key_file=str(sshd_node.key.private))
+    nodes = NodeStore(zk_client)
+    node_id = nodes.create(dataclasses.replace(sshd_node.node, id=""))
+    tree = upstream.create("org/app", {"run.yaml": OK})
+    request = make_request(
+        tree,
+        run=playbooks(tree, ["run.yaml"]),
+        nodes=[NodeSpec(name=["controller"], label="test-node")],
+    )
+    request.node_ids = [node_id]
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    wait_for(lambda: nodes.get(node_id).record.state.value == "in-use", 60, "node IN_USE")
+    assert nodes.is_locked(node_id)
+    done = wait_for(lambda: _completed(store, request.uuid), 120, "the build to complete")
+    assert done.result == "SUCCESS", done.error_detail
+    assert nodes.get(node_id).record.state.value == "used"
+    assert not nodes.is_locked(node_id)
+    assert (
+        "controller | SERVER-MARKER-controller"
+        in (ex.settings.log_root / request.uuid / "job-output.txt").read_text()
+    )
+
+
+def test_missing_node_is_node_failure(zk_client, executor, upstream):
+    executor()
+    tree = upstream.create("org/app", {"run.yaml": OK})
+    request = make_request(
+        tree,
+        run=playbooks(tree, ["run.yaml"]),
+        nodes=[NodeSpec(name=["controller"], label="test-node")],
+    )
+    request.node_ids = ["0000099999"]
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    done = wait_for(lambda: _completed(store, request.uuid), 60, "the build to complete")
+    assert done.result == "NODE_FAILURE"
+    assert "0000099999" in done.error_detail
+
+
+def test_cancel_requested_aborts_the_running_build(zk_client, executor, upstream):
+    ex = executor()
+    tree = upstream.create("org/app", {"run.yaml": SLOW})
+    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    wait_for(lambda: "TASK [command]" in _console(ex, request), 60, "the playbook to start")
+    found = store.get(request.uuid)
+    found.record.cancel_requested = True
+    store.update(found.record, found.version)
+    done = wait_for(lambda: _completed(store, request.uuid), 60, "the build to complete")
+    assert done.result == "ABORTED"
+    assert done.error_detail == "canceled"
+
+
+def test_cancel_by_uuid(zk_client, executor, upstream):
+    ex = executor()
+    tree = upstream.create("org/app", {"run.yaml": SLOW})
+    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    wait_for(lambda: "TASK [command]" in _console(ex, request), 60, "the playbook to start")
+    assert ex.cancel(request.uuid)
+    done = wait_for(lambda: _completed(store, request.uuid), 60, "the build to complete")
+    assert done.result == "ABORTED"
+
+
+def test_stop_leaves_the_request_for_resubmission(zk_client, executor, upstream):
+    ex = executor()
+    tree = upstream.create("org/app", {"run.yaml": SLOW})
+    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    wait_for(lambda: "TASK [command]" in _console(ex, request), 60, "the playbook to start")
+    ex.stop()
+    record = store.get(request.uuid).record
+    assert record.state is BuildState.RUNNING and record.result is None
+    assert [v.record.uuid for v in store.orphaned()] == [request.uuid]
+    assert [e[0] for e in _events(zk_client, "example")] == ["build-started"]
+    assert list_components(zk_client, "executor") == []
+
+
+def test_max_builds_limits_concurrent_claims(zk_client, executor, upstream):
+    ex = executor(max_builds="1")
+    tree = upstream.create("org/app", {"run.yaml": SLOW})
+    store = BuildRequestStore(zk_client, "default")
+    first = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+    second = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+    store.submit(first)
+    wait_for(lambda: "TASK [command]" in _console(ex, first), 60, "the first playbook to start")
+    scans = ex.scans
+    store.submit(second)
+    # The dispatcher looks again (the watch fires) but does not claim it.
+    wait_for(lambda: ex.scans > scans, 30, "the dispatcher to scan")
+    assert ex.running == [first.uuid]
+    assert store.get(second.uuid).record.state is BuildState.REQUESTED
+    ex.cancel(first.uuid)
+    wait_for(lambda: second.uuid in ex.running, 60, "the second build to be claimed")
+    ex.cancel(second.uuid)
+    wait_for(lambda: _completed(store, second.uuid), 60, "the second build to complete")
+
+
+def _console(ex, request) -> str:
+    path = ex.settings.log_root / request.uuid / "job-output.txt"
+    return path.read_text() if path.exists() else ""
