@@ -1,0 +1,409 @@
+"""Pipeline state: change queues, queue items, their buildsets and jobs.
+
+This is the runtime state of a pipeline (Zuul's ``PipelineState``,
+``ChangeQueue``, ``QueueItem``, ``BuildSet``, ``Build``), kept in ZooKeeper
+so that any scheduler can pick up where another left off:
+
+- one ``PipelineState`` per pipeline (``lockgate.zk.paths.pipeline_state``):
+  the change queues and the order of their items, plus the ids of the
+  events already turned into items (so a replayed event is not enqueued
+  twice);
+- one ``QueueItem`` per item (``lockgate.zk.paths.pipeline_item``): what
+  is tested (project, ref, revisions), the frozen jobs and the state of
+  each (``JobState``), the repository state the builds use.
+
+Who writes: the scheduler holding the tenant's lock (``lockgate.scheduler``;
+its pure decision core changes these records, its loop saves them).  Who
+reads: the scheduler, and the web for ``/api/tenant/{t}/status`` through
+``status_json`` below — so the web never imports the scheduler.
+
+State transitions, written once here:
+
+``ItemState``: PREPARING (repository state being resolved) -> ACTIVE (jobs
+run) -> COMPLETED (reported; removed from the queue right after).
+
+``JobStatus``: WAITING -> NODES_REQUESTED -> BUILD_REQUESTED -> COMPLETED;
+WAITING -> BUILD_REQUESTED for a job without nodes; WAITING -> COMPLETED
+for a skipped job and the built-in ``noop``; a retry goes from
+BUILD_REQUESTED back to NODES_REQUESTED (or BUILD_REQUESTED) with the next
+attempt.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.model.jobs import FrozenJob
+from lockgate.model.serial import from_dict, to_dict
+from lockgate.model.tenant_state import TenantLayoutState
+
+
+class ItemState(enum.StrEnum):
+    PREPARING = "preparing"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+class JobStatus(enum.StrEnum):
+    WAITING = "waiting"
+    NODES_REQUESTED = "nodes-requested"
+    BUILD_REQUESTED = "build-requested"
+    COMPLETED = "completed"
+
+
+@dataclass
+class BuildAttempt:
+    """An earlier attempt of a job (retried), kept for the status page and SQL."""
+
+    uuid: str
+    attempt: int
+    result: str
+    start_time: float | None = None
+    end_time: float | None = None
+    log_url: str | None = None
+    error_detail: str | None = None
+
+
+@dataclass
+class JobState:
+    """One frozen job of an item and where its build is."""
+
+    name: str
+    job: FrozenJob
+    status: JobStatus = JobStatus.WAITING
+    # Jobs of the same item that must succeed first (the job graph's edges).
+    dependencies: list[str] = field(default_factory=list)
+    attempt: int = 0  # the current attempt, 1-based once a build was requested
+    node_request_id: str | None = None
+    node_ids: list[str] = field(default_factory=list)
+    # Node requests of earlier attempts, to be deleted (never adopted again).
+    released_node_requests: list[str] = field(default_factory=list)
+    build_uuid: str | None = None
+    zone: str = "default"
+    requested_time: float | None = None  # when the current build was requested
+    start_time: float | None = None
+    end_time: float | None = None
+    result: str | None = None
+    error_detail: str | None = None
+    log_url: str | None = None
+    worker: str | None = None
+    retries: list[BuildAttempt] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.status = JobStatus(self.status)
+        if isinstance(self.job, dict):
+            self.job = FrozenJob.from_dict(self.job)
+        self.retries = [
+            r if isinstance(r, BuildAttempt) else BuildAttempt(**r) for r in self.retries
+        ]
+
+    @property
+    def done(self) -> bool:
+        return self.status is JobStatus.COMPLETED
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobState:
+        return from_dict(cls, data)
+
+
+@dataclass
+class ProjectRepo:
+    """What the scheduler resolved about one repository an item's builds use:
+    where to clone it from, its canonical name, and the heads of its branches
+    at the time the item was prepared (the item's repository state)."""
+
+    connection: str
+    project: str
+    canonical_name: str
+    canonical_hostname: str
+    url: str
+    heads: dict[str, str] = field(default_factory=dict)  # branch -> commit
+    default_branch: str = "master"
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProjectRepo:
+        return from_dict(cls, data)
+
+
+@dataclass
+class QueueItem:
+    """One item of a pipeline: a project at a ref, tested by one buildset."""
+
+    uuid: str
+    tenant: str
+    pipeline: str
+    queue: str  # the change queue's name
+    event_id: str
+    event_type: str
+    connection: str
+    project: str  # the tenant's name for the project
+    ref: str
+    branch: str | None = None
+    oldrev: str | None = None
+    newrev: str | None = None
+    changed_files: list[str] | None = None
+    event_timestamp: float | None = None
+    enqueue_time: float = field(default_factory=time.time)
+    state: ItemState = ItemState.PREPARING
+    buildset_uuid: str = ""
+    jobs: list[JobState] = field(default_factory=list)
+    # project name -> its repository state; filled while PREPARING.
+    repos: dict[str, ProjectRepo] = field(default_factory=dict)
+    prepare_attempts: int = 0
+    prepare_error: str | None = None
+    result: str | None = None
+    report_time: float | None = None
+    layout_uuid: str | None = None
+
+    def __post_init__(self) -> None:
+        self.state = ItemState(self.state)
+        self.jobs = [j if isinstance(j, JobState) else JobState.from_dict(j) for j in self.jobs]
+        self.repos = {
+            k: v if isinstance(v, ProjectRepo) else ProjectRepo.from_dict(v)
+            for k, v in self.repos.items()
+        }
+
+    def job(self, name: str) -> JobState | None:
+        for js in self.jobs:
+            if js.name == name:
+                return js
+        return None
+
+    @property
+    def change_id(self) -> str:
+        """How Zuul shows a ref item: its new revision (or the ref, for a timer item)."""
+        return self.newrev or self.ref
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueueItem:
+        return from_dict(cls, data)
+
+
+@dataclass
+class ChangeQueue:
+    """An ordered queue of items.  An independent pipeline gives every item
+    a queue of its own (``dynamic``), as Zuul does; shared queues come with
+    dependent pipelines."""
+
+    name: str
+    items: list[str] = field(default_factory=list)  # item uuids, head first
+    dynamic: bool = True
+    window: int = 0
+
+
+@dataclass
+class PipelineState:
+    tenant: str
+    pipeline: str
+    queues: list[ChangeQueue] = field(default_factory=list)
+    # item uuid -> when it was enqueued: items created from events, so that
+    # an event replayed after a crash (processed but not acknowledged) does
+    # not create its item again.  Pruned after ``SEEN_TTL`` seconds.
+    seen: dict[str, float] = field(default_factory=dict)
+    layout_uuid: str | None = None
+
+    def __post_init__(self) -> None:
+        self.queues = [q if isinstance(q, ChangeQueue) else ChangeQueue(**q) for q in self.queues]
+
+    def item_uuids(self) -> list[str]:
+        return [uuid for q in self.queues for uuid in q.items]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineState:
+        return from_dict(cls, data)
+
+
+SEEN_TTL = 7 * 24 * 3600.0
+
+
+# ---------------------------------------------------------------------------
+# Zuul's /api/tenant/{t}/status
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
+
+
+def _job_json(item: QueueItem, js: JobState, now: float) -> dict[str, Any]:
+    elapsed = None
+    remaining = None
+    if js.start_time is not None:
+        end = js.end_time if js.end_time is not None else now
+        elapsed = int((end - js.start_time) * 1000)
+        if js.end_time is not None:
+            remaining = 0
+    has_build = js.build_uuid is not None
+    return {
+        "name": js.name,
+        "dependencies": list(js.dependencies),
+        "elapsed_time": elapsed,
+        "remaining_time": remaining,
+        "url": f"stream/{js.build_uuid}?logfile=console.log"
+        if has_build and js.result is None
+        else None,
+        "finger_url": None,
+        "report_url": js.log_url,
+        "result": js.result,
+        "voting": js.job.voting,
+        "uuid": js.build_uuid,
+        "execute_time": js.requested_time,
+        "start_time": js.start_time,
+        "end_time": js.end_time,
+        "estimated_time": None,
+        "pipeline": item.pipeline,
+        "canceled": js.result == "CANCELED",
+        "retry": None,
+        "tries": js.attempt,
+        "queued": js.status is JobStatus.BUILD_REQUESTED and js.start_time is None,
+        "waiting_status": _waiting_status(js),
+        "node_labels": [list(n.name) for n in js.job.nodes],
+        "node_name": None,
+        "worker": {"name": js.worker, "hostname": js.worker} if js.worker else None,
+        "tags": list(js.job.tags),
+        "paused": False,
+    }
+
+
+def _waiting_status(js: JobState) -> str | None:
+    if js.status is JobStatus.WAITING:
+        return ("dependencies: " + ", ".join(js.dependencies)) if js.dependencies else "waiting"
+    if js.status is JobStatus.NODES_REQUESTED:
+        return f"node request: {js.node_request_id}" if js.node_request_id else "node request"
+    if js.status is JobStatus.BUILD_REQUESTED and js.start_time is None:
+        return "executor"
+    return None
+
+
+def item_status_json(item: QueueItem, now: float | None = None) -> dict[str, Any]:
+    """One item in Zuul's status shape (with its ref in ``refs``, as Zuul 10
+    has it, and the older top-level ``id``/``project``/``ref`` too)."""
+    now = time.time() if now is None else now
+    repo = item.repos.get(item.project)
+    canonical = repo.canonical_name if repo else item.project
+    ref = {
+        "id": item.change_id,
+        "ref": item.ref,
+        "project": item.project,
+        "project_canonical": canonical,
+        "url": None,
+        "owner": None,
+        "branch": item.branch,
+        "oldrev": item.oldrev,
+        "newrev": item.newrev,
+    }
+    jobs = [_job_json(item, js, now) for js in item.jobs]
+    started = all(j.start_time is not None for j in item.jobs)
+    remaining = [j["remaining_time"] for j in jobs if j["remaining_time"] is not None]
+    return {
+        "id": item.uuid,
+        "refs": [ref],
+        "project": item.project,
+        "project_canonical": canonical,
+        "ref": item.ref,
+        "url": None,
+        "owner": None,
+        "live": True,
+        "active": item.state is not ItemState.PREPARING,
+        "item_ahead": None,
+        "items_behind": [],
+        "failing_reasons": [
+            j.name
+            for j in item.jobs
+            if j.done and j.job.voting and j.result not in ("SUCCESS", "SKIPPED")
+        ],
+        "zuul_ref": f"Z{item.buildset_uuid}",
+        "enqueue_time": _ms(item.enqueue_time),
+        "remaining_time": max(remaining, default=0) if started and item.jobs else None,
+        "jobs": jobs,
+        "event_id": item.event_id,
+        "state": item.state.value,
+    }
+
+
+def pipeline_status_json(
+    name: str,
+    state: PipelineState | None,
+    items: Mapping[str, QueueItem],
+    info: Mapping[str, Any] | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """One entry of the status ``pipelines`` list: its change queues with
+    their heads (a head is the list of items that depend on each other)."""
+    info = dict(info or {})
+    queues = []
+    for q in state.queues if state else []:
+        present = [items[u] for u in q.items if u in items]
+        if not present:
+            continue
+        heads = [[item_status_json(i, now) for i in present]]
+        queues.append({"name": q.name, "heads": heads, "window": q.window})
+    entry: dict[str, Any] = {
+        "name": name,
+        "description": info.pop("description", None) or "",
+        "manager": info.pop("manager", None),
+        "triggers": info.pop("triggers", []),
+        "change_queues": queues,
+        "trigger_events": 0,
+        "result_events": 0,
+        "management_events": 0,
+    }
+    for key, value in info.items():
+        entry.setdefault(key, value)
+    return entry
+
+
+def status_json(
+    layout: TenantLayoutState | None,
+    pipelines: Mapping[str, tuple[PipelineState | None, Mapping[str, QueueItem]]],
+    *,
+    event_queue_lengths: Mapping[str, int] | None = None,
+    now: float | None = None,
+    version: str = "",
+) -> dict[str, Any]:
+    """Zuul's ``/api/tenant/{t}/status`` body.
+
+    ``pipelines`` maps a pipeline name to its state and items as read from
+    ZooKeeper (``lockgate.zk.pipelines.read_pipelines``); every pipeline of
+    ``layout`` is listed, those without state with empty queues.
+    """
+    names: list[str] = list(layout.pipelines) if layout else []
+    for name in pipelines:
+        if name not in names:
+            names.append(name)
+    info = layout.pipeline_info if layout else {}
+    lengths = dict(event_queue_lengths or {})
+    return {
+        "zuul_version": version,
+        "last_reconfigured": _ms(layout.loaded_at) if layout else None,
+        "trigger_event_queue": {"length": lengths.get("trigger", 0)},
+        "management_event_queue": {"length": lengths.get("management", 0)},
+        "result_event_queue": {"length": lengths.get("result", 0)},
+        "pipelines": [
+            pipeline_status_json(n, *pipelines.get(n, (None, {})), info=info.get(n), now=now)
+            for n in names
+        ],
+    }
+
+
+def ordered_items(state: PipelineState, items: Mapping[str, QueueItem]) -> Iterable[QueueItem]:
+    """The items of ``state`` in queue order (those present in ``items``)."""
+    for uuid in state.item_uuids():
+        item = items.get(uuid)
+        if item is not None:
+            yield item

@@ -1,0 +1,171 @@
+"""What the decision core asks the loop to do, and when.
+
+``decide`` never performs I/O; it returns a ``Decision``: the new pipeline
+state and items, plus a list of actions.  The loop (or the simulation)
+applies them in three steps, and that order is what makes a scheduler
+killed at any instant safe to restart (see doc/scheduler.md):
+
+1. ``BEFORE_SAVE`` actions: log lines and SQL writes.  Each is idempotent
+   (SQL upserts by uuid), and describes a state change the save below makes
+   durable: if the process dies before the save, the next scheduler decides
+   the same change again and writes the same rows again.
+2. The save: changed items, then the pipeline state, then removed items'
+   records are deleted.  Every id a later action uses (build uuid, item
+   uuid) is in the saved state *before* the action runs.
+3. ``AFTER_SAVE`` actions: ZooKeeper requests (submit, cancel, delete) and
+   item preparation.  A submission that never happened (killed before it)
+   is found missing by the next decision and made again, under the same
+   uuid; a node request submitted but not yet recorded is *adopted* by its
+   buildset and job name; a request nobody references is deleted.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+
+from lockgate.model.builds import BuildRequest
+from lockgate.model.nodes import NodeRequest
+from lockgate.model.queue import QueueItem
+
+
+class Phase(enum.Enum):
+    BEFORE_SAVE = "before-save"
+    AFTER_SAVE = "after-save"
+
+
+@dataclass(frozen=True)
+class Action:
+    phase = Phase.AFTER_SAVE
+
+
+# --- before the save ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Log(Action):
+    """A log line; ``tags`` become ``[key: value]`` after the event id."""
+
+    phase = Phase.BEFORE_SAVE
+    level: int
+    message: str
+    event_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildsetStarted(Action):
+    """Record the item's buildset in SQL (its ref, event, pipeline)."""
+
+    phase = Phase.BEFORE_SAVE
+    item: QueueItem
+
+
+@dataclass(frozen=True)
+class BuildChanged(Action):
+    """Record a build (one attempt of a job) in SQL: created when first
+    requested (``create``), then what became known (start, result...)."""
+
+    phase = Phase.BEFORE_SAVE
+    item: QueueItem
+    job_name: str
+    uuid: str
+    create: bool = False
+    voting: bool = True
+    nodeset: str | None = None
+    result: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    log_url: str | None = None
+    error_detail: str | None = None
+    final: bool | None = None
+
+
+@dataclass(frozen=True)
+class ItemReported(Action):
+    """The item is done: record the buildset's result in SQL and log the report."""
+
+    phase = Phase.BEFORE_SAVE
+    item: QueueItem
+    result: str
+    message: str
+    jobs: tuple[tuple[str, str], ...] = ()  # (job name, result) for the log line
+
+
+# --- after the save ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrepareItem(Action):
+    """Resolve the repositories an item's builds use (branches, heads, URLs);
+    the result comes back in the next snapshot's ``prepared``."""
+
+    item_uuid: str
+    event_id: str
+    projects: tuple[tuple[str, str], ...]  # (connection, project)
+
+
+@dataclass(frozen=True)
+class SubmitNodeRequest(Action):
+    request: NodeRequest
+
+
+@dataclass(frozen=True)
+class SubmitBuildRequest(Action):
+    request: BuildRequest
+
+
+@dataclass(frozen=True)
+class CancelBuildRequest(Action):
+    zone: str
+    uuid: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteBuildRequest(Action):
+    zone: str
+    uuid: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteNodeRequest(Action):
+    request_id: str
+    event_id: str | None = None
+
+
+@dataclass
+class Decision:
+    """The outcome of one ``decide``: the new state and what to do.
+
+    ``changed`` items are saved, ``removed`` items deleted; ``state_changed``
+    says whether the pipeline record itself must be written.
+    """
+
+    state: object  # lockgate.model.queue.PipelineState
+    items: dict[str, QueueItem]
+    changed: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    state_changed: bool = False
+    actions: list[Action] = field(default_factory=list)
+
+    def before_save(self) -> list[Action]:
+        return [a for a in self.actions if a.phase is Phase.BEFORE_SAVE]
+
+    def after_save(self) -> list[Action]:
+        return [a for a in self.actions if a.phase is Phase.AFTER_SAVE]
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.changed or self.removed or self.state_changed)
+
+    @property
+    def has_work(self) -> bool:
+        """Whether applying this decision may change what the next one sees."""
+        return self.dirty or bool(self.after_save())
+
+    def logs(self, level: int = logging.DEBUG) -> list[str]:
+        """Log messages at ``level`` or above (tests read these)."""
+        return [a.message for a in self.actions if isinstance(a, Log) and a.level >= level]

@@ -1,0 +1,160 @@
+"""What every pipeline manager does; the managers differ in how items queue.
+
+``PipelineManager.decide(snapshot) -> Decision`` is the whole decision
+core for one pipeline: no I/O, no clock (``snapshot.now``), no randomness
+(ids derive from the event's).  In order:
+
+1. trigger events become items (``enqueue``): each is frozen at once; a
+   broken job graph reports CONFIG_ERROR, an empty one NO_JOBS;
+2. each item in queue order is prepared (its repository state resolved),
+   its jobs advanced (``jobs.py``) and, when every job is done, reported
+   and removed;
+3. requests nobody references are released (``garbage.py``).
+
+Subclasses say where an item goes (``place``), when a new one is a
+duplicate (``is_in_pipeline``) and how it leaves (``remove``); the
+independent manager is the first (``independent.py``).  A dependent
+manager adds speculation (items build on the ones ahead) in the same shape.
+"""
+
+from __future__ import annotations
+
+from lockgate.model.queue import SEEN_TTL, ItemState, QueueItem
+from lockgate.scheduler.manager import garbage, items
+from lockgate.scheduler.manager.actions import BuildsetStarted, Decision
+from lockgate.scheduler.manager.context import Context
+from lockgate.scheduler.manager.jobs import advance_jobs
+from lockgate.scheduler.manager.snapshot import PipelineEvent, PipelineSnapshot
+
+
+class PipelineManager:
+    name = "base"
+
+    # --- the decision ---------------------------------------------------------------
+
+    def decide(self, snap: PipelineSnapshot) -> Decision:
+        ctx = Context(snap)
+        if snap.state.layout_uuid != snap.layout_uuid and snap.layout_uuid is not None:
+            snap.state.layout_uuid = snap.layout_uuid
+            ctx.state_changed()
+        if snap.pipeline is None:
+            self.dequeue_all(ctx)
+        else:
+            for pev in snap.events:
+                self.enqueue(ctx, pev)
+            for item in list(self.ordered(ctx)):
+                self.process_item(ctx, item)
+        self.finish(ctx)
+        garbage.collect(ctx)
+        self.prune_seen(ctx)
+        return ctx.decision
+
+    def ordered(self, ctx: Context) -> list[QueueItem]:
+        out = []
+        for uuid in ctx.state.item_uuids():
+            item = ctx.items.get(uuid)
+            if item is not None:
+                out.append(item)
+        return out
+
+    # --- events -> items --------------------------------------------------------------
+
+    def enqueue(self, ctx: Context, pev: PipelineEvent) -> None:
+        uuid = items.item_uuid(pev.event.event_id, pev)
+        if uuid in ctx.state.seen or uuid in ctx.items:
+            ctx.debug(f"event already enqueued as item {uuid[:12]}", event_id=pev.event.event_id)
+            return
+        ctx.state.seen[uuid] = ctx.now
+        ctx.state_changed()
+        duplicate = self.is_in_pipeline(ctx, pev)
+        if duplicate is not None:
+            ctx.info(
+                f"{pev.target.project} {pev.target.ref} is already in pipeline "
+                f"{ctx.snap.pipeline_name} as item {duplicate.uuid[:12]}",
+                event_id=pev.event.event_id,
+            )
+            return
+        item = items.new_item(ctx, pev, uuid)
+        errors = items.freeze(ctx, item)
+        if errors:
+            ctx.warning("configuration error: " + "; ".join(errors), item)
+            items.report_new_item(
+                ctx,
+                item,
+                items.CONFIG_ERROR,
+                "This change has a configuration error:\n\n" + "\n".join(errors),
+            )
+            return
+        if not item.jobs:
+            ctx.info(f"no jobs for {item.project} {item.ref} in {item.pipeline}", item)
+            items.report_new_item(ctx, item, items.NO_JOBS, "No jobs to run.")
+            return
+        self.place(ctx, item)
+        ctx.items[uuid] = item
+        ctx.changed(item)
+        ctx.state_changed()
+        ctx.emit(BuildsetStarted(item))
+        newrev = (item.newrev or "")[:12] or "(branch head)"
+        ctx.info(
+            f"enqueued {item.project} {item.ref} {newrev} in {item.tenant}/{item.pipeline} "
+            f"with jobs {', '.join(js.name for js in item.jobs)}",
+            item,
+            buildset=item.buildset_uuid,
+        )
+
+    def is_in_pipeline(self, ctx: Context, pev: PipelineEvent) -> QueueItem | None:
+        """An item already in the pipeline that this event would duplicate."""
+        return None
+
+    def place(self, ctx: Context, item: QueueItem) -> None:
+        raise NotImplementedError
+
+    def remove(self, ctx: Context, item: QueueItem) -> None:
+        raise NotImplementedError
+
+    def finish(self, ctx: Context) -> None:
+        """Tidy the queues once every item was processed."""
+
+    # --- items --------------------------------------------------------------------------
+
+    def process_item(self, ctx: Context, item: QueueItem) -> None:
+        if item.state is ItemState.COMPLETED:
+            # Reported already (the removal did not reach ZooKeeper): remove.
+            self._drop(ctx, item)
+            return
+        if not items.prepare(ctx, item):
+            if item.state is ItemState.COMPLETED:
+                self._drop(ctx, item)
+            return
+        post_review = bool(getattr(ctx.snap.pipeline, "post_review", False))
+        advance_jobs(ctx, item, post_review=post_review)
+        if all(js.done for js in item.jobs):
+            result = items.item_result(item)
+            items.report(ctx, item, result, items.report_message(ctx, item, result))
+            self._drop(ctx, item)
+
+    def _drop(self, ctx: Context, item: QueueItem) -> None:
+        self.remove(ctx, item)
+        ctx.decision.removed.add(item.uuid)
+        ctx.decision.changed.discard(item.uuid)
+        ctx.state_changed()
+
+    def dequeue_all(self, ctx: Context) -> None:
+        """The pipeline left the layout: every item is dequeued (its builds
+        are canceled by the garbage collection that follows)."""
+        for item in list(self.ordered(ctx)):
+            if item.state is not ItemState.COMPLETED:
+                ctx.warning(
+                    f"pipeline {ctx.snap.pipeline_name} is no longer in the layout: dequeuing", item
+                )
+                items.report(ctx, item, items.DEQUEUED, "The pipeline was removed.")
+            self._drop(ctx, item)
+        self.finish(ctx)
+
+    def prune_seen(self, ctx: Context) -> None:
+        cutoff = ctx.now - SEEN_TTL
+        old = [u for u, t in ctx.state.seen.items() if t < cutoff]
+        for uuid in old:
+            del ctx.state.seen[uuid]
+        if old:
+            ctx.state_changed()

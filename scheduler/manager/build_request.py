@@ -1,0 +1,196 @@
+"""The build request of one job of an item: pure assembly, no I/O.
+
+Called by the decision core when a job's nodes are ready (``jobs.py``).
+The item's repository state (``QueueItem.repos``, resolved while the item
+was PREPARING) fixes every commit, so every attempt of every job of an item
+builds the same code.  The executor adds ``zuul.executor.*`` and its own
+checkout paths to the ``zuul`` variables computed here.
+
+Which branch a required project is checked out at follows Zuul: the
+required project's ``override-checkout``, then the job's, then the item's
+branch, then the project's default branch — the first that exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lockgate.model.builds import BuildRequest, RepoState
+from lockgate.model.queue import JobState, ProjectRepo, QueueItem
+
+ZERO_SHA = "0" * 40
+
+
+def _src_dir(repo: ProjectRepo, scheme: str) -> str:
+    if scheme == "flat":
+        return f"src/{repo.project.rsplit('/', 1)[-1]}"
+    return f"src/{repo.canonical_name}"
+
+
+def _project_vars(repo: ProjectRepo, scheme: str) -> dict[str, Any]:
+    return {
+        "name": repo.project,
+        "short_name": repo.project.rsplit("/", 1)[-1],
+        "canonical_hostname": repo.canonical_hostname,
+        "canonical_name": repo.canonical_name,
+        "src_dir": _src_dir(repo, scheme),
+    }
+
+
+def item_commit(item: QueueItem) -> str | None:
+    """The commit an item tests: its new revision, or (timer items, tags
+    without a revision) the head of its branch when it was prepared."""
+    if item.newrev and item.newrev != ZERO_SHA:
+        return item.newrev
+    repo = item.repos.get(item.project)
+    if repo is not None and item.branch:
+        return repo.heads.get(item.branch)
+    return None
+
+
+def choose_checkout(
+    repo: ProjectRepo, candidates: list[tuple[str | None, str]]
+) -> tuple[str, str] | None:
+    """The first (branch, why) of ``candidates`` the repository has, else its
+    default branch; None if even that does not exist."""
+    for branch, why in candidates:
+        if branch and branch in repo.heads:
+            return branch, why
+    if repo.default_branch in repo.heads:
+        return repo.default_branch, "project default branch"
+    return None
+
+
+def repo_states(item: QueueItem, js: JobState) -> tuple[RepoState, list[RepoState], dict]:
+    """The triggering project's state, every repository the job needs (the
+    triggering one first) and the ``zuul.projects`` entries.
+
+    Raises ``KeyError`` naming a repository the item has no state for (the
+    item was prepared before a reconfiguration added it).
+    """
+    job = js.job
+    scheme = job.workspace_scheme or "golang"
+    trig = item.repos[item.project]
+    commit = item_commit(item) or ""
+    project_state = RepoState(
+        connection=trig.connection,
+        project=trig.project,
+        canonical_name=trig.canonical_name,
+        url=trig.url,
+        branch=item.branch,
+        ref=item.ref,
+        commit=commit,
+    )
+    repos = [project_state]
+    projects: dict[str, Any] = {
+        trig.canonical_name: {
+            **_project_vars(trig, scheme),
+            "required": False,
+            "checkout": item.branch or item.ref,
+            "checkout_description": "zuul branch" if item.branch else "zuul ref",
+            "commit": commit,
+        }
+    }
+    for req in job.required_projects:
+        name = req.get("name") if isinstance(req, dict) else str(req)
+        if not name:
+            continue
+        if name == item.project:
+            projects[trig.canonical_name]["required"] = True
+            continue
+        repo = item.repos.get(name)
+        if repo is None:
+            raise KeyError(name)
+        choice = choose_checkout(
+            repo,
+            [
+                (
+                    req.get("override_checkout") if isinstance(req, dict) else None,
+                    "project override ref",
+                ),
+                (job.override_checkout, "job override ref"),
+                (item.branch, "zuul branch"),
+            ],
+        )
+        if choice is None:
+            raise KeyError(f"{name} (no usable branch)")
+        branch, why = choice
+        head = repo.heads[branch]
+        repos.append(
+            RepoState(
+                connection=repo.connection,
+                project=repo.project,
+                canonical_name=repo.canonical_name,
+                url=repo.url,
+                branch=branch,
+                ref=f"refs/heads/{branch}",
+                commit=head,
+            )
+        )
+        projects[repo.canonical_name] = {
+            **_project_vars(repo, scheme),
+            "required": True,
+            "checkout": branch,
+            "checkout_description": why,
+            "commit": head,
+        }
+    return project_state, repos, projects
+
+
+def make_build_request(
+    item: QueueItem, js: JobState, *, now: float, post_review: bool = False
+) -> BuildRequest:
+    """The ``BuildRequest`` for ``js``'s current attempt (uuid, attempt and
+    nodes already recorded in ``js``)."""
+    assert js.build_uuid is not None
+    job = js.job
+    project_state, repos, projects = repo_states(item, js)
+    trig = item.repos[item.project]
+    scheme = job.workspace_scheme or "golang"
+    item_vars = {
+        "project": _project_vars(trig, scheme),
+        "branch": item.branch,
+        "ref": item.ref,
+        "oldrev": item.oldrev,
+        "newrev": project_state.commit,
+    }
+    zuul_vars: dict[str, Any] = {
+        "build": js.build_uuid,
+        "buildset": item.buildset_uuid,
+        "tenant": item.tenant,
+        "pipeline": item.pipeline,
+        "job": job.name,
+        "voting": job.voting,
+        "post_review": post_review or job.post_review,
+        "project": item_vars["project"],
+        "branch": item.branch,
+        "ref": item.ref,
+        "oldrev": item.oldrev,
+        "newrev": project_state.commit,
+        "override_checkout": job.override_checkout,
+        "projects": projects,
+        "items": [item_vars],
+        "child_jobs": [],
+        "jobtags": list(job.tags),
+        "timeout": job.timeout,
+        "post_timeout": job.post_timeout,
+        "attempts": js.attempt,
+        "max_attempts": job.attempts,
+        "event_id": item.event_id,
+    }
+    return BuildRequest(
+        uuid=js.build_uuid,
+        tenant=item.tenant,
+        pipeline=item.pipeline,
+        buildset_uuid=item.buildset_uuid,
+        event_id=item.event_id,
+        job=job,
+        project=project_state,
+        repos=repos,
+        node_ids=list(js.node_ids),
+        node_request_id=js.node_request_id,
+        zone=js.zone,
+        attempt=js.attempt,
+        zuul_vars=zuul_vars,
+        created=now,
+    )

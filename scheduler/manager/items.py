@@ -1,0 +1,197 @@
+"""Queue items: made from events, frozen, prepared, reported.  Pure.
+
+Called by the managers (``base.py``).  An item's uuid is derived from the
+event that made it and its target (pipeline, project, branch, ref), so the
+same event processed twice — after a crash between saving the item and
+acknowledging the event — names the same item, and the pipeline's ``seen``
+record turns the second time into a no-op.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from lockgate.config.freeze import freeze_job_graph
+from lockgate.model.queue import ItemState, JobState, QueueItem
+from lockgate.scheduler.manager.actions import BuildsetStarted, ItemReported, PrepareItem
+from lockgate.scheduler.manager.context import Context
+from lockgate.scheduler.manager.snapshot import PipelineEvent
+
+_ITEMS = uuid.UUID("1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b")
+_BUILDSETS = uuid.UUID("6a0f3c1e-9b8d-4c2a-8e71-5d4f2b3a1c90")
+PREPARE_ATTEMPTS = 3
+
+# Buildset results besides the job results, as Zuul reports them.
+CONFIG_ERROR = "CONFIG_ERROR"
+NO_JOBS = "NO_JOBS"
+DEQUEUED = "DEQUEUED"
+ERROR = "ERROR"
+
+
+def item_uuid(event_id: str, pev: PipelineEvent) -> str:
+    t = pev.target
+    key = "\0".join([event_id, t.pipeline, t.project, t.branch or "", t.ref])
+    return uuid.uuid5(_ITEMS, key).hex
+
+
+def buildset_uuid(item_uuid: str) -> str:
+    return uuid.uuid5(_BUILDSETS, item_uuid).hex
+
+
+def new_item(ctx: Context, pev: PipelineEvent, uuid_: str) -> QueueItem:
+    t = pev.target
+    return QueueItem(
+        uuid=uuid_,
+        tenant=ctx.snap.tenant,
+        pipeline=ctx.snap.pipeline_name,
+        queue=t.project,
+        event_id=pev.event.event_id,
+        event_type=pev.event.type,
+        connection=t.connection,
+        project=t.project,
+        ref=t.ref,
+        branch=t.branch,
+        oldrev=t.oldrev,
+        newrev=t.newrev,
+        changed_files=list(pev.changed_files) if pev.changed_files is not None else None,
+        event_timestamp=pev.event.timestamp,
+        enqueue_time=ctx.now,
+        buildset_uuid=buildset_uuid(uuid_),
+        layout_uuid=ctx.snap.layout_uuid,
+    )
+
+
+def freeze(ctx: Context, item: QueueItem) -> list[str]:
+    """Freeze the item's job graph into ``item.jobs``; returns configuration
+    error messages (the item is then reported CONFIG_ERROR)."""
+    graph = freeze_job_graph(
+        ctx.snap.layout, item.pipeline, item.project, item.branch, item.changed_files
+    )
+    if graph.errors:
+        return [e.format() for e in graph.errors]
+    item.jobs = [
+        JobState(name=job.name, job=job, dependencies=list(graph.dependencies.get(job.name, ())))
+        for job in graph.jobs
+    ]
+    return []
+
+
+def needed_projects(ctx: Context, item: QueueItem) -> tuple[tuple[str, str], ...]:
+    """(connection, project) of the triggering project and every required one."""
+    out = {(item.connection, item.project)}
+    layout = ctx.snap.layout
+    for js in item.jobs:
+        for req in js.job.required_projects:
+            name = req.get("name") if isinstance(req, dict) else str(req)
+            if not name or name == item.project:
+                continue
+            view = layout.project_view(name) if layout is not None else None
+            connection = (view.connection if view is not None else None) or item.connection
+            out.add((connection, view.name if view is not None else name))
+    return tuple(sorted(out))
+
+
+def prepare(ctx: Context, item: QueueItem) -> bool:
+    """Drive a PREPARING item; True once it is ACTIVE."""
+    if item.state is not ItemState.PREPARING:
+        return True
+    result = ctx.snap.prepared.get(item.uuid)
+    if result is None:
+        ctx.emit(PrepareItem(item.uuid, item.event_id, needed_projects(ctx, item)))
+        return False
+    if result.error is not None or result.repos is None:
+        item.prepare_attempts += 1
+        item.prepare_error = result.error or "no repository state"
+        ctx.changed(item)
+        if item.prepare_attempts >= PREPARE_ATTEMPTS:
+            report(ctx, item, ERROR, f"Could not prepare the repositories: {item.prepare_error}")
+            return False
+        ctx.warning(
+            f"preparing failed (attempt {item.prepare_attempts}): {item.prepare_error}", item
+        )
+        ctx.emit(PrepareItem(item.uuid, item.event_id, needed_projects(ctx, item)))
+        return False
+    item.repos = dict(result.repos)
+    item.state = ItemState.ACTIVE
+    item.prepare_error = None
+    ctx.changed(item)
+    heads = ", ".join(f"{name}@{_short(_commit_of(item, name))}" for name in sorted(item.repos))
+    ctx.info(f"repositories ready: {heads}", item)
+    return True
+
+
+def _commit_of(item: QueueItem, name: str) -> str | None:
+    from lockgate.scheduler.manager.build_request import item_commit
+
+    if name == item.project:
+        return item_commit(item)
+    repo = item.repos[name]
+    return repo.heads.get(item.branch or "") or repo.heads.get(repo.default_branch)
+
+
+def _short(sha: str | None) -> str:
+    return (sha or "?")[:12]
+
+
+def item_result(item: QueueItem) -> str:
+    """SUCCESS when every voting job succeeded (or was skipped), else FAILURE."""
+    for js in item.jobs:
+        if js.job.voting and js.result not in ("SUCCESS", "SKIPPED"):
+            return "FAILURE"
+    return "SUCCESS"
+
+
+def _duration(js: Any) -> str:
+    if js.start_time is None or js.end_time is None:
+        return ""
+    seconds = max(0, int(js.end_time - js.start_time))
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    text = (
+        f"{hours}h {minutes:02d}m {seconds:02d}s"
+        if hours
+        else (f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s")
+    )
+    return f" in {text}"
+
+
+def report_message(ctx: Context, item: QueueItem, result: str) -> str:
+    """The report text, as Zuul writes it: the pipeline's message, then one
+    line per job with its log URL, result and duration."""
+    pipeline = ctx.snap.pipeline
+    messages: dict[str, str] = dict(getattr(pipeline, "messages", None) or {})
+    intro = messages.get(
+        "success-message" if result == "SUCCESS" else "failure-message",
+        "Build succeeded." if result == "SUCCESS" else "Build failed.",
+    )
+    lines = [intro, ""]
+    for js in item.jobs:
+        url = f" {js.log_url}" if js.log_url else ""
+        voting = "" if js.job.voting else " (non-voting)"
+        lines.append(f"- {js.name}{url} : {js.result}{_duration(js)}{voting}")
+    footer = messages.get("footer-message")
+    if footer:
+        lines += ["", footer]
+    return "\n".join(lines)
+
+
+def report(ctx: Context, item: QueueItem, result: str, message: str) -> None:
+    """Report the item (SQL and a log line) and mark it COMPLETED; the
+    manager removes it from its queue."""
+    item.result = result
+    item.report_time = ctx.now
+    item.state = ItemState.COMPLETED
+    ctx.changed(item)
+    ctx.emit(
+        ItemReported(item, result, message, tuple((js.name, js.result or "") for js in item.jobs))
+    )
+
+
+def report_new_item(ctx: Context, item: QueueItem, result: str, message: str) -> None:
+    """Report an item that never entered a queue (no jobs, broken config)."""
+    ctx.emit(BuildsetStarted(item))
+    item.result = result
+    item.report_time = ctx.now
+    item.state = ItemState.COMPLETED
+    ctx.emit(ItemReported(item, result, message))

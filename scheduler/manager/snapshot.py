@@ -1,0 +1,95 @@
+"""What the decision core sees: one pipeline's state and the world around it.
+
+The scheduler's loop (``lockgate.scheduler.processor``) loads a
+``PipelineSnapshot`` from ZooKeeper — the pipeline's state and items, the
+trigger events matched to it, the node and build requests of its buildsets —
+and hands it to ``lockgate.scheduler.manager.decide``.  Tests and the
+simulation build snapshots by hand.  Nothing here does I/O; ``now`` is given
+so that decisions are reproducible (a fake clock), and every id the core
+makes is derived from ids it was given (event, item, buildset, attempt), so
+a decision made again after a crash names the same things.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.model.builds import BuildRequest
+from lockgate.model.events import TriggerEvent
+from lockgate.model.nodes import NodeRequest
+from lockgate.model.queue import PipelineState, ProjectRepo, QueueItem
+
+
+@dataclass(frozen=True)
+class Target:
+    """One item an event asks for: a project at a ref, in one pipeline.
+
+    ``matching.match_event`` produces these; ``project`` is the tenant's name
+    for the project.  A timer tick has no revisions (``newrev`` None): the
+    branch head is resolved when the item is prepared.
+    """
+
+    pipeline: str
+    project: str
+    connection: str
+    ref: str
+    branch: str | None = None
+    oldrev: str | None = None
+    newrev: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelineEvent:
+    """A trigger event matched to this pipeline, with what the loop learnt
+    about it (the files it changes; None when unknown)."""
+
+    event: TriggerEvent
+    target: Target
+    changed_files: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ObservedBuild:
+    """A build request as read, and whether an executor holds its lock.
+
+    ``lost`` is the loop's double-checked verdict that the request is
+    RUNNING but nobody holds its lock: its executor died mid-build.
+    """
+
+    request: BuildRequest
+    locked: bool = False
+    lost: bool = False
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    """What preparing an item produced: its repositories' state, or an error."""
+
+    repos: dict[str, ProjectRepo] | None = None
+    error: str | None = None
+
+
+@dataclass
+class PipelineSnapshot:
+    """Everything ``decide`` needs for one pipeline of one tenant.
+
+    ``pipeline`` and ``layout`` are None when the pipeline is gone from the
+    tenant's layout (its items are then dequeued).  ``node_requests`` and
+    ``builds`` hold only this pipeline's requests (by their ``tenant`` and
+    ``pipeline`` fields).  ``decide`` takes ownership of ``state`` and
+    ``items`` and changes them in place.
+    """
+
+    tenant: str
+    pipeline_name: str
+    pipeline: Any  # lockgate.config.model.Pipeline | None
+    layout: Any  # lockgate.config.layout.Layout | None
+    state: PipelineState
+    items: dict[str, QueueItem] = field(default_factory=dict)
+    events: list[PipelineEvent] = field(default_factory=list)
+    node_requests: dict[str, NodeRequest] = field(default_factory=dict)
+    builds: dict[str, ObservedBuild] = field(default_factory=dict)
+    prepared: dict[str, PrepareResult] = field(default_factory=dict)
+    layout_uuid: str | None = None
+    now: float = 0.0

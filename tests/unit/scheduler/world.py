@@ -1,0 +1,418 @@
+"""A simulated world for the scheduler's decision core: no ZooKeeper, no git.
+
+``SimWorld`` plays every part around ``decide``: it keeps the pipeline
+state and items as ZooKeeper would (serialized, when ``persist`` is on), the
+node and build request stores, SQL rows and log lines (it implements
+``lockgate.scheduler.effects.Effects``, so decisions are applied through
+the real ordering code), and it plays the launcher and the executor by
+rules the test gives.  Time is a number the test moves.
+
+It can also *crash*: ``crash_after(n)`` makes the n-th side effect raise,
+after which everything not saved is forgotten — what a SIGKILL does to a
+scheduler — and the next ``run_scheduler`` starts again from what was
+saved.  The real loop's crash tests use a real ZooKeeper
+(``tests/integration/scheduler``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.config.loader import load_tenant
+from lockgate.config.tenant import parse_tenant_config
+from lockgate.model.builds import BuildRequest, BuildState
+from lockgate.model.events import TriggerEvent
+from lockgate.model.nodes import NodeRequest, NodeRequestState
+from lockgate.model.queue import PipelineState, ProjectRepo, QueueItem
+from lockgate.scheduler.effects import apply_decision
+from lockgate.scheduler.manager import decide
+from lockgate.scheduler.manager.actions import (
+    BuildChanged,
+    BuildsetStarted,
+    CancelBuildRequest,
+    Decision,
+    DeleteBuildRequest,
+    DeleteNodeRequest,
+    ItemReported,
+    Log,
+    PrepareItem,
+    SubmitBuildRequest,
+    SubmitNodeRequest,
+)
+from lockgate.scheduler.manager.snapshot import (
+    ObservedBuild,
+    PipelineEvent,
+    PipelineSnapshot,
+    PrepareResult,
+    Target,
+)
+
+MAIN_YAML = """
+- tenant:
+    name: demo
+    source:
+      git:
+        config-projects: [config]
+        untrusted-projects: [org/app, org/lib, org/other]
+"""
+
+CONFIG = """
+- pipeline:
+    name: post
+    manager: independent
+    post-review: true
+    trigger:
+      git:
+        - event: ref-updated
+          ref: ^refs/heads/.*$
+    success-message: Build succeeded (post).
+- pipeline:
+    name: periodic
+    manager: independent
+    trigger:
+      timer:
+        - time: '0 * * * *'
+- nodeset:
+    name: single
+    nodes:
+      - name: node
+        label: ubuntu
+- job:
+    name: base
+    parent: null
+    nodeset: single
+    run: playbooks/base.yaml
+    attempts: 3
+"""
+
+APP = """
+- job:
+    name: build
+- job:
+    name: test
+    dependencies: [build]
+    required-projects: [org/lib]
+- job:
+    name: lint
+    nodeset:
+      nodes: []
+    voting: false
+- project:
+    post:
+      jobs: [build, test, lint]
+    periodic:
+      jobs: [noop]
+"""
+
+
+def make_layout(
+    files: dict[str, dict[str, dict[str, str]]] | None = None,
+    main: str = MAIN_YAML,
+    tenant: str = "demo",
+) -> Any:
+    """A real ``Layout`` through the real loader, from in-memory repositories:
+    {project: {branch: {path: text}}}."""
+    files = (
+        files
+        if files is not None
+        else {
+            "config": {"master": {"zuul.yaml": CONFIG}},
+            "org/app": {"master": {".zuul.yaml": APP}},
+        }
+    )
+    spec = parse_tenant_config(main).tenants[tenant]
+    return load_tenant(
+        spec,
+        lambda p, b: files.get(p.name, {}).get(b),
+        lambda p: sorted(files.get(p.name, {"master": {}})),
+    )
+
+
+def sha(n: int) -> str:
+    return f"{n:040x}"
+
+
+def ref_updated(
+    project: str = "org/app",
+    newrev: str | None = None,
+    branch: str = "master",
+    event_id: str | None = None,
+    n: int = 1,
+) -> TriggerEvent:
+    kwargs: dict[str, Any] = {"event_id": event_id} if event_id else {}
+    return TriggerEvent(
+        type="ref-updated",
+        connection="git",
+        project=project,
+        ref=f"refs/heads/{branch}",
+        branch=branch,
+        oldrev=sha(n - 1),
+        newrev=newrev or sha(n),
+        timestamp=100.0,
+        **kwargs,
+    )
+
+
+def target_of(event: TriggerEvent, pipeline: str = "post") -> Target:
+    return Target(
+        pipeline=pipeline,
+        project=event.project,
+        connection=event.connection,
+        ref=event.ref,
+        branch=event.branch,
+        oldrev=event.oldrev,
+        newrev=event.newrev,
+    )
+
+
+class Crash(Exception):
+    """The simulated SIGKILL."""
+
+
+@dataclass
+class SimWorld:
+    layout: Any
+    tenant: str = "demo"
+    now: float = 1000.0
+    persist: bool = True
+    # Branch heads of every repository, for preparing items.
+    heads: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Launcher and executor rules.
+    node_result: Callable[[NodeRequest], bool] = lambda req: True
+    build_result: Callable[[BuildRequest], str] = lambda req: "SUCCESS"
+    # What the world holds ("ZooKeeper").
+    saved: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
+    node_requests: dict[str, NodeRequest] = field(default_factory=dict)
+    builds: dict[str, BuildRequest] = field(default_factory=dict)
+    build_locks: set[str] = field(default_factory=set)
+    pending: dict[str, list[PipelineEvent]] = field(default_factory=dict)
+    # The scheduler's memory (lost on a crash).
+    prepared: dict[str, PrepareResult] = field(default_factory=dict)
+    # Observations for the assertions.
+    sql_buildsets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sql_builds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    logs: list[str] = field(default_factory=list)
+    reports: list[tuple[str, str]] = field(default_factory=list)  # (item uuid, result)
+    executed: Counter[str] = field(default_factory=Counter)  # build uuid -> runs started
+    submissions: Counter[str] = field(default_factory=Counter)
+    crash_countdown: int | None = None
+    crashes: int = 0
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(1)
+
+    # --- driving --------------------------------------------------------------------
+
+    def add_event(
+        self,
+        event: TriggerEvent,
+        pipeline: str = "post",
+        changed_files: tuple[str, ...] | None = None,
+    ) -> None:
+        self.pending.setdefault(pipeline, []).append(
+            PipelineEvent(event, target_of(event, pipeline), changed_files)
+        )
+
+    def crash_after(self, effects: int) -> None:
+        self.crash_countdown = effects
+
+    def _tick_crash(self) -> None:
+        if self.crash_countdown is None:
+            return
+        if self.crash_countdown <= 0:
+            self.crash_countdown = None
+            self.crashes += 1
+            self.prepared.clear()  # the scheduler's memory is gone
+            raise Crash()
+        self.crash_countdown -= 1
+
+    def load(self, pipeline: str) -> tuple[PipelineState, dict[str, QueueItem]]:
+        stored = self.saved.get(pipeline)
+        if stored is None:
+            return PipelineState(tenant=self.tenant, pipeline=pipeline), {}
+        state, items = stored
+        if not self.persist:
+            return state, items
+        # Stored as JSON text, as in ZooKeeper: nothing is shared with what
+        # the decision core changes in memory.
+        return (
+            PipelineState.from_dict(json.loads(state)),
+            {u: QueueItem.from_dict(json.loads(d)) for u, d in items.items()},
+        )
+
+    def snapshot(self, pipeline: str) -> PipelineSnapshot:
+        state, items = self.load(pipeline)
+        return PipelineSnapshot(
+            tenant=self.tenant,
+            pipeline_name=pipeline,
+            pipeline=self.layout.pipelines.get(pipeline) if self.layout else None,
+            layout=self.layout,
+            state=state,
+            items=items,
+            events=list(self.pending.get(pipeline, [])),
+            node_requests={k: v for k, v in self.node_requests.items() if v.pipeline == pipeline},
+            builds={
+                u: ObservedBuild(
+                    b,
+                    locked=u in self.build_locks,
+                    lost=b.state is BuildState.RUNNING and u not in self.build_locks,
+                )
+                for u, b in self.builds.items()
+                if b.pipeline == pipeline
+            },
+            prepared=dict(self.prepared),
+            layout_uuid="layout-1",
+            now=self.now,
+        )
+
+    def run_scheduler(self, pipeline: str = "post", rounds: int = 20) -> list[Decision]:
+        """Decide and apply until nothing changes (as the loop does)."""
+        decisions = []
+        for _ in range(rounds):
+            snap = self.snapshot(pipeline)
+            decision = decide(snap)
+            events = len(snap.events)
+            apply_decision(decision, self)
+            # The loop acknowledges events once the state is saved.
+            del self.pending.get(pipeline, [])[:events]
+            decisions.append(decision)
+            if not decision.has_work:
+                break
+        return decisions
+
+    def run_launcher(self) -> None:
+        for req in self.node_requests.values():
+            if req.state is NodeRequestState.REQUESTED:
+                if self.node_result(req):
+                    req.state = NodeRequestState.FULFILLED
+                    req.node_ids = [f"n{next(self._ids)}" for _ in req.labels]
+                    req.provider = "sim"
+                else:
+                    req.state = NodeRequestState.FAILED
+                    req.failure_reason = "no quota"
+
+    def run_executor(self, finish: bool = True) -> None:
+        for uuid, req in self.builds.items():
+            if req.cancel_requested and req.state is not BuildState.COMPLETED:
+                req.state, req.result, req.end_time = BuildState.COMPLETED, "ABORTED", self.now
+                self.build_locks.discard(uuid)
+            elif req.state is BuildState.REQUESTED:
+                self.build_locks.add(uuid)
+                req.state, req.start_time, req.worker = BuildState.RUNNING, self.now, "sim-exec"
+                self.executed[uuid] += 1
+            elif req.state is BuildState.RUNNING and finish and uuid in self.build_locks:
+                req.state, req.result, req.end_time = (
+                    BuildState.COMPLETED,
+                    self.build_result(req),
+                    self.now,
+                )
+                req.log_url = f"https://logs.example/{uuid}/"
+                self.build_locks.discard(uuid)
+
+    def kill_executor(self, uuid: str) -> None:
+        """The executor of ``uuid`` died: its lock is gone, the request stays RUNNING."""
+        self.build_locks.discard(uuid)
+
+    def step(self, pipeline: str = "post") -> None:
+        self.run_scheduler(pipeline)
+        self.run_launcher()
+        self.run_executor()
+        self.now += 1.0
+
+    def queue(self, pipeline: str = "post") -> list[QueueItem]:
+        state, items = self.load(pipeline)
+        return [items[u] for u in state.item_uuids()]
+
+    # --- Effects ----------------------------------------------------------------------
+
+    def log(self, action: Log) -> None:
+        prefix = f"[e: {action.event_id}] " if action.event_id else ""
+        self.logs.append(prefix + action.message)
+
+    def buildset_started(self, action: BuildsetStarted) -> None:
+        self._tick_crash()
+        row = self.sql_buildsets.setdefault(action.item.buildset_uuid, {})
+        row.update(
+            pipeline=action.item.pipeline,
+            project=action.item.project,
+            event_id=action.item.event_id,
+        )
+
+    def build_changed(self, action: BuildChanged) -> None:
+        self._tick_crash()
+        if action.create:
+            self.sql_builds.setdefault(
+                action.uuid, {"buildset": action.item.buildset_uuid, "job": action.job_name}
+            )
+        row = self.sql_builds[action.uuid]  # KeyError: an update before the create
+        for key in ("result", "start_time", "end_time", "log_url", "error_detail", "final"):
+            value = getattr(action, key)
+            if value is not None:
+                row[key] = value
+
+    def item_reported(self, action: ItemReported) -> None:
+        self._tick_crash()
+        self.sql_buildsets.setdefault(action.item.buildset_uuid, {})["result"] = action.result
+        self.sql_buildsets[action.item.buildset_uuid]["message"] = action.message
+        self.reports.append((action.item.uuid, action.result))
+
+    def save(self, decision: Decision) -> None:
+        self._tick_crash()
+        state: Any = decision.state
+        pipeline = state.pipeline
+        _, stored = self.saved.get(pipeline, (None, {}))
+        stored = dict(stored)
+        for uuid in decision.changed:
+            item = decision.items[uuid]
+            stored[uuid] = json.dumps(item.to_dict()) if self.persist else item
+        for uuid in decision.removed:
+            stored.pop(uuid, None)
+        self.saved[pipeline] = (json.dumps(state.to_dict()) if self.persist else state, stored)
+
+    def prepare_item(self, action: PrepareItem) -> None:
+        self._tick_crash()
+        repos = {}
+        for connection, project in action.projects:
+            repos[project] = ProjectRepo(
+                connection=connection,
+                project=project,
+                canonical_name=f"git.example.org/{project}",
+                canonical_hostname="git.example.org",
+                url=f"git://git.example.org/{project}",
+                heads=dict(self.heads.get(project, {"master": sha(999)})),
+            )
+        self.prepared[action.item_uuid] = PrepareResult(repos=repos)
+
+    def submit_node_request(self, action: SubmitNodeRequest) -> None:
+        self._tick_crash()
+        req = NodeRequest.from_dict(action.request.to_dict()) if self.persist else action.request
+        req.id = f"{next(self._ids):010d}"
+        self.node_requests[req.id] = req
+
+    def submit_build_request(self, action: SubmitBuildRequest) -> None:
+        self._tick_crash()
+        req = action.request
+        self.submissions[req.uuid] += 1
+        if req.uuid in self.builds:
+            raise AssertionError(f"build request {req.uuid} submitted twice")
+        # Persisting: a copy, as ZooKeeper would hold; fast mode keeps the object.
+        self.builds[req.uuid] = BuildRequest.from_dict(req.to_dict()) if self.persist else req
+
+    def cancel_build_request(self, action: CancelBuildRequest) -> None:
+        self._tick_crash()
+        if action.uuid in self.builds:
+            self.builds[action.uuid].cancel_requested = True
+
+    def delete_build_request(self, action: DeleteBuildRequest) -> None:
+        self._tick_crash()
+        self.builds.pop(action.uuid, None)
+        self.build_locks.discard(action.uuid)
+
+    def delete_node_request(self, action: DeleteNodeRequest) -> None:
+        self._tick_crash()
+        self.node_requests.pop(action.request_id, None)
