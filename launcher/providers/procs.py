@@ -57,12 +57,12 @@ def _stat_fields(pid: int) -> list[str] | None:
 def start_time(pid: int) -> int | None:
     """Field 22 of ``/proc/PID/stat`` (clock ticks since boot), or None."""
     fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
+    return int(fields[19]) if fields is not None else None
 
 
 def _is_zombie(pid: int) -> bool:
     fields = _stat_fields(pid)
-    return bool(fields) and fields[0] in ("Z", "X")
+    return fields is not None and fields[0] in ("Z", "X")
 
 
 def netns_pids(namespace: str) -> list[int]:
