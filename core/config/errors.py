@@ -53,7 +53,13 @@ class ConfigError:
         if self.object_type:
             what = f"{self.object_type} '{self.object_name}': " if self.object_name \
                 else f"{self.object_type}: "
-        return f"{where}: {what}{self.message}"
+        message = self.message
+        # Messages name their object for the API ("job 'x' has unknown parent
+        # 'y'"); the line already starts with it, so say it once.
+        subject = what.rstrip(": ")
+        if what and message.startswith(subject + " "):
+            message = message[len(subject) + 1:]
+        return f"{where}: {what}{message}"
 
     def to_api(self) -> dict[str, Any]:
         """The shape of an entry in Zuul's ``/api/tenant/{t}/config-errors``."""

@@ -55,7 +55,7 @@ def test_unknown_parent_is_reported_where_written_and_job_kept():
     assert errors_of(layout) == [("zuul.yaml", 2, "job 'foo' has unknown parent 'bar'")]
     err = layout.errors[0]
     assert (err.object_type, err.object_name, err.key) == ("job", "foo", "unknown-parent")
-    assert err.format() == "zuul.yaml:2: job 'foo': job 'foo' has unknown parent 'bar'"
+    assert err.format() == "zuul.yaml:2: job 'foo': has unknown parent 'bar'"
     # Everything else stays usable; freezing foo reports the same problem.
     assert "ok" in layout.jobs and "foo" in layout.jobs
 

@@ -139,7 +139,7 @@ def test_errors_are_precise():
         "main.yaml:15: unknown tenant config object type 'job' (job objects belong in a "
         "project's zuul.yaml)",
         "main.yaml:17: unknown tenant config object type 'tenent' (did you mean 'tenant'?)",
-        "main.yaml:11: tenant 'u': tenant 'u' refers to unknown authorization rule 'nobody'",
+        "main.yaml:11: tenant 'u': refers to unknown authorization rule 'nobody'",
     ]
 
 

@@ -1,0 +1,88 @@
+"""The ``lockgate`` command: one entry point for every process and tool.
+
+``lockgate [-c FILE] scheduler|executor|launcher|web`` runs one component;
+``lockgate up`` runs a whole system on this machine (``lockgate.up``);
+``lockgate config check`` validates configuration offline
+(``lockgate.config.check``).  Components are imported by name only when
+asked for, so the command line does not tie the four processes together.
+
+A bad service config is one line on stderr and exit status 2, never a
+traceback (the contract in doc/operating.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from lockgate.service_config import DEFAULT_PATH, ServiceConfig, ServiceConfigError
+
+COMPONENTS = ("scheduler", "executor", "launcher", "web")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lockgate",
+        description="Lockgate: project gating CI speaking Zuul's configuration language.",
+    )
+    parser.add_argument(
+        "-c", "--config", default=os.environ.get("LOCKGATE_CONFIG", DEFAULT_PATH),
+        help=f"service config file (default {DEFAULT_PATH}, or $LOCKGATE_CONFIG)",
+    )
+    parser.add_argument("-d", "--debug", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMPONENTS:
+        sub.add_parser(name, help=f"run the {name}")
+    up = sub.add_parser("up", help="run a complete system on this machine")
+    up.add_argument("--state-dir", default=os.path.expanduser("~/.local/share/lockgate"),
+                    help="where ZooKeeper data, repositories, logs and the database live")
+    up.add_argument("--web-port", type=int, default=9000)
+    up.add_argument("--listen", default="127.0.0.1", help="web listen address")
+    up.add_argument("--no-demo", action="store_true",
+                    help="do not create the demo repository and tenant")
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", metavar="CONFIG_COMMAND")
+    config_sub.add_parser("check", help="validate Zuul configuration offline", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # ``config check`` owns its own arguments: hand it everything after "check".
+    if "config" in argv and argv.index("config") + 1 < len(argv) \
+            and argv[argv.index("config") + 1] == "check":
+        from lockgate.config import check
+
+        return check.main(argv[argv.index("config") + 2:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format=LOG_FORMAT, stream=sys.stderr)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "config":
+        parser.parse_args(["config", "--help"])
+        return 2
+    try:
+        if args.command == "up":
+            from lockgate.up import main as up_main
+
+            return up_main(args)
+        config = ServiceConfig.load(args.config)
+        module = importlib.import_module(f"lockgate.{args.command}.server")
+        return int(module.main(config))
+    except ServiceConfigError as e:
+        print(f"lockgate: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
