@@ -95,6 +95,8 @@ class Launcher:
             )
         self._by_name = {p.name: p for p in self.providers}
         self._own_client = client is None
+        if client is None:
+            config.require_section("zookeeper")
         self.client = (
             client if client is not None else client_from_config(config.section("zookeeper").values)
         )
