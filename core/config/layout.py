@@ -737,12 +737,16 @@ class _Builder:
         layout = self.layout
         for pname, ppl in pipelines.items():
             if pname not in layout.pipelines:
+                # Zuul skips sections for pipelines a tenant lacks (one repo
+                # serves tenants with different pipelines), so this must not
+                # block; a warning still catches typos.
                 self.error(
                     f"{kind} '{name}' refers to unknown pipeline '{pname}'",
                     ctx,
                     kind,
                     name,
                     "unknown-pipeline",
+                    Severity.WARNING,
                 )
                 continue
             for job in ppl.jobs:

@@ -411,3 +411,15 @@ def test_errors_are_plain_data_for_the_api():
         "object_type": "job",
         "object_name": "foo",
     }
+
+
+def test_unknown_pipeline_in_project_is_a_warning_not_an_error():
+    # One repository serves several tenants whose pipelines differ; Zuul
+    # skips such sections, so they must not fail a check or block a change.
+    layout = layout_of(
+        repo("org/project", "- project:\n    experimental:\n      jobs: [noop]\n")
+    )
+    (err,) = layout.errors
+    assert err.key == "unknown-pipeline"
+    assert err.severity.value == "warning"
+    assert "unknown pipeline 'experimental'" in err.message
