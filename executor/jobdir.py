@@ -5,7 +5,7 @@ prepares repositories, writes the inventory and runs playbooks; everything it
 writes goes under this tree, so removing one directory cleans up a build.
 The layout follows Zuul's so that roles which know Zuul's paths still work::
 
-    <state_dir>/builds/<uuid>/
+    <state_dir>/builds/<uuid>/   (or <job_dir>/<uuid>/ when [executor] job_dir is set)
         work/            the job's working directory (HOME, writable by playbooks)
             src/<canonical_name>/   prepared repositories
             results.json            zuul.executor.result_data_file
@@ -33,7 +33,7 @@ class JobDir:
     log_dir: Path
 
     @classmethod
-    def create(cls, state_dir: str | Path, log_root: str | Path, uuid: str) -> JobDir:
+    def create(cls, builds_root: str | Path, log_root: str | Path, uuid: str) -> JobDir:
         """Make a fresh build directory; an old one with the same uuid is removed.
 
         A leftover (build tree or published logs) can only come from an
@@ -42,7 +42,7 @@ class JobDir:
         """
         if not uuid or "/" in uuid or uuid in (".", ".."):
             raise ValueError(f"invalid build uuid {uuid!r}")
-        root = Path(state_dir, "builds", uuid).absolute()
+        root = Path(builds_root, uuid).absolute()
         if root.exists():
             shutil.rmtree(root)
         jobdir = cls(root=root, log_dir=Path(log_root, uuid).absolute())

@@ -115,7 +115,7 @@ class JobRunner:
             if job.name == "noop":
                 return BuildOutcome(BuildResult.SUCCESS, elapsed=0.0)
             return BuildOutcome(BuildResult.ERROR, f"job {job.name} has no playbooks")
-        jobdir = JobDir.create(self.settings.state_dir, self.settings.log_root, request.uuid)
+        jobdir = JobDir.create(self.settings.builds_root, self.settings.log_root, request.uuid)
         agent: SshAgent | None = None
         try:
             console.write_lines(

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from lockgate.executor.ansible_setup import PLUGIN_DIR
 from lockgate.executor.sandbox import SandboxPolicy
-from lockgate.service_config import ServiceConfig, ServiceConfigError
+from lockgate.service_config import ServiceConfig
 
 
 @dataclass
@@ -31,10 +31,17 @@ class ExecutorSettings:
     keep_jobdir: bool
     sandbox: SandboxPolicy
     site_variables: dict[str, Any] = field(default_factory=dict)
+    # Where build directories go (``[executor] job_dir``, as in Zuul);
+    # default ``<state_dir>/builds``.
+    job_dir: Path | None = None
 
     @property
     def git_root(self) -> Path:
         return self.state_dir / "git"
+
+    @property
+    def builds_root(self) -> Path:
+        return self.job_dir or self.state_dir / "builds"
 
     def log_url_for(self, uuid: str) -> str | None:
         """Where a build's logs are served: ``log_url`` + uuid + ``/``."""
@@ -70,10 +77,7 @@ class ExecutorSettings:
                     "variables", f"{variables}: must hold a mapping of variable names to values"
                 )
             site_variables = loaded
-        try:
-            sandbox = SandboxPolicy.from_config(section, extra_ro_paths=[str(PLUGIN_DIR)])
-        except ServiceConfigError:
-            raise
+        sandbox = SandboxPolicy.from_config(section, extra_ro_paths=[str(PLUGIN_DIR)])
         return cls(
             state_dir=state_dir,
             log_root=log_root,
@@ -85,6 +89,7 @@ class ExecutorSettings:
             keep_jobdir=section.get_bool("keep_jobdir", False),
             sandbox=sandbox,
             site_variables=site_variables,
+            job_dir=Path(job_dir).absolute() if (job_dir := section.get_path("job_dir")) else None,
         )
 
 
