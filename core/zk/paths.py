@@ -134,6 +134,16 @@ def pipeline_state(tenant: str, pipeline: str) -> str:
     return join("tenant", segment(tenant), "pipeline", segment(pipeline))
 
 
+def pipeline_items(tenant: str, pipeline: str) -> str:
+    """Parent of a pipeline's queue items (one record per item)."""
+    return join("tenant", segment(tenant), "pipeline", segment(pipeline), "item")
+
+
+def pipeline_item(tenant: str, pipeline: str, item: str) -> str:
+    """One queue item (``lockgate.model.queue.QueueItem``), by its uuid."""
+    return join("tenant", segment(tenant), "pipeline", segment(pipeline), "item", segment(item))
+
+
 def semaphores(tenant: str) -> str:
     return join("semaphores", segment(tenant))
 
@@ -163,6 +173,12 @@ def pipeline_lock(tenant: str, pipeline: str) -> str:
 def change_lock(tenant: str, project: str, change: str) -> str:
     """Held while a change is enqueued or dequeued by a management event."""
     return join("locks", "change", segment(tenant), segment(project), segment(change))
+
+
+def event_source_lock(connection: str) -> str:
+    """Held by the one scheduler running a connection's event source
+    (a git poller, the timer), so peers never emit the same event twice."""
+    return join("locks", "event-source", segment(connection))
 
 
 def named_lock(name: str) -> str:
@@ -249,6 +265,12 @@ def node_lock(node_id: str) -> str:
 def keys(connection: str, project: str) -> str:
     """A project's secrets key pair, encrypted at rest."""
     return join("keys", segment(connection), segment(project))
+
+
+def event_source_state(connection: str, key: str) -> str:
+    """What a connection's event source last saw of ``key`` (a git poller:
+    a project's refs), so a restarted or peer poller resumes from there."""
+    return join("connections", segment(connection), "event-source", segment(key))
 
 
 def config_cache(connection: str, project: str, branch: str) -> str:
