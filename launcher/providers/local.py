@@ -107,6 +107,10 @@ class LocalProvider:
 
     @staticmethod
     def _check_tools() -> None:
+        if os.geteuid() != 0:
+            raise ProviderError(
+                "local provider needs root (it makes network namespaces and veth pairs)"
+            )
         for tool, package in REQUIRED_TOOLS.items():
             if not shutil.which(tool):
                 raise ProviderError(f"local provider needs {tool} (Debian package {package})")
