@@ -1,0 +1,225 @@
+"""``lockgate up``: start ZooKeeper and the four components, in order, with progress.
+
+Order matters only for a quiet start: ZooKeeper first (everything needs it),
+then launcher and executor (so the first build finds them), then the
+scheduler and the web.  When everything is ready it pushes one commit to the
+demo project, so a fresh machine shows a real build within seconds, and
+prints where the dashboard is and how to start another build.  Ctrl-C (or
+SIGTERM) stops the components by PID, then ZooKeeper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+from lockgate.up import prereqs, seed
+from lockgate.up.supervisor import ComponentProcess, wait_until
+from lockgate.zk import ZKClient, ZKError, list_components
+from lockgate.zk.server import ServerTLS, ZooKeeperServer
+from lockgate.zk.tenants import load_layout
+
+COMPONENTS = ("launcher", "executor", "scheduler", "web")
+
+
+class Stop(Exception):
+    """Raised by the signal handler to unwind start-up or the wait loop."""
+
+
+def say(message: str, *, end: str = "\n") -> None:
+    print(message, end=end, flush=True)
+
+
+def step(label: str):  # type: ignore[no-untyped-def]
+    """Print ``label ...`` then ``ok (0.4 s)`` around a start-up step."""
+
+    class _Step:
+        def __enter__(self) -> None:
+            self.start = time.monotonic()
+            say(f"  {label} ...", end=" ")
+
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            took = time.monotonic() - self.start
+            say(f"ok ({took:.1f} s)" if exc_type is None else "FAILED")
+
+    return _Step()
+
+
+def http_json(url: str, timeout: float = 2.0) -> object | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+class System:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.state = seed.StateDir(Path(args.state_dir).expanduser().absolute())
+        self.web_listen = args.listen
+        self.web_port = args.web_port
+        self.demo = not args.no_demo
+        self.zookeeper: ZooKeeperServer | None = None
+        self.client: ZKClient | None = None
+        self.components: list[ComponentProcess] = []
+
+    @property
+    def web_url(self) -> str:
+        host = "127.0.0.1" if self.web_listen in ("0.0.0.0", "::") else self.web_listen
+        return f"http://{host}:{self.web_port}"
+
+    def start(self) -> None:
+        state = self.state
+        say(f"Starting Lockgate in {state.root}")
+        with step("keys, certificates and demo repositories"):
+            state.root.mkdir(parents=True, exist_ok=True)
+            seed.ensure_ssh_key(state)
+            tls = seed.ensure_tls(state)
+            seed.seed_repositories(state)
+            seed.write_tenant_config(state)
+        with step("ZooKeeper (TLS, loopback)"):
+            self.zookeeper = ZooKeeperServer(
+                state.zookeeper, tls=ServerTLS.from_files(tls.server), client_tls=tls.client
+            )
+            self.zookeeper.start()
+        config = seed.write_service_config(
+            state,
+            zk_hosts=self.zookeeper.hosts,
+            tls=tls,
+            web_listen=self.web_listen,
+            web_port=self.web_port,
+        )
+        self.client = ZKClient(
+            self.zookeeper.hosts,
+            tls_ca=str(tls.client.ca),
+            tls_cert=str(tls.client.cert),
+            tls_key=str(tls.client.key),
+        )
+        self.client.connect(timeout=30)
+        for name in COMPONENTS:
+            with step(name):
+                proc = ComponentProcess(name, config, state.logs / f"{name}.log")
+                self.components.append(proc)
+                proc.start()
+                if not wait_until(lambda p=proc, n=name: self._ready(p, n), timeout=60):
+                    raise RuntimeError(self._failure(proc))
+        with step(f"tenant '{seed.TENANT}' configuration"):
+            if not wait_until(lambda: self._tenant_loaded(), timeout=60):
+                raise RuntimeError(
+                    "the scheduler did not publish the demo tenant's layout; "
+                    f"see {state.logs / 'scheduler.log'}"
+                )
+
+    def _ready(self, proc: ComponentProcess, name: str) -> bool:
+        if proc.exited() is not None:
+            raise RuntimeError(self._failure(proc))
+        if name == "web":
+            return http_json(f"{self.web_url}/api/info") is not None
+        assert self.client is not None
+        return bool(list_components(self.client, name))
+
+    def _failure(self, proc: ComponentProcess) -> str:
+        code = proc.exited()
+        status = f"exited with status {code}" if code is not None else "did not become ready"
+        return f"{proc.name} {status}; last lines of {proc.log_path}:\n{proc.log_tail()}"
+
+    def _tenant_loaded(self) -> bool:
+        assert self.client is not None
+        return load_layout(self.client, seed.TENANT) is not None
+
+    def trigger_demo_build(self) -> str:
+        """Commit and push to the demo project; returns the new commit."""
+        clone = self.state.work_clone(seed.DEMO_PROJECT)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        seed.run_git("commit", "-q", "--allow-empty", "-m", f"Demo build at {stamp}", cwd=clone)
+        seed.run_git("push", "-q", "origin", "HEAD:refs/heads/main", cwd=clone)
+        return seed.run_git("rev-parse", "HEAD", cwd=clone)
+
+    def wait_for_build(self, newrev: str, timeout: float = 180) -> dict | None:  # type: ignore[type-arg]
+        url = f"{self.web_url}/api/tenant/{seed.TENANT}/builds?newrev={newrev}&complete=true"
+
+        def finished() -> dict | None:  # type: ignore[type-arg]
+            self.check_alive()
+            builds = http_json(url)
+            return builds[0] if isinstance(builds, list) and builds else None
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            build = finished()
+            if build:
+                return build
+            time.sleep(0.5)
+        return None
+
+    def check_alive(self) -> None:
+        for proc in self.components:
+            if proc.exited() is not None:
+                raise RuntimeError(self._failure(proc))
+
+    def stop(self) -> None:
+        for proc in reversed(self.components):
+            if proc.process is not None:
+                say(f"  stopping {proc.name} (pid {proc.pid})")
+                proc.stop()
+        if self.client is not None:
+            self.client.disconnect()
+        if self.zookeeper is not None:
+            say("  stopping ZooKeeper")
+            self.zookeeper.stop()
+
+    def print_welcome(self) -> None:
+        clone = self.state.work_clone(seed.DEMO_PROJECT)
+        say("")
+        say(f"Lockgate is up.  Dashboard: {self.web_url}/")
+        say(f"  REST API:      {self.web_url}/api/tenant/{seed.TENANT}/builds")
+        say(f"  Logs of each component: {self.state.logs}/")
+        say("To start a build, push a commit to the demo project:")
+        say(f"  cd {clone}")
+        say("  git commit --allow-empty -m 'Try Lockgate' && git push origin HEAD:main")
+        say("Press Ctrl-C to stop.")
+
+
+def main(args: argparse.Namespace) -> int:
+    problems = prereqs.missing()
+    if problems:
+        for line in problems:
+            print(f"lockgate up: {line}", file=sys.stderr)
+        return 2
+    system = System(args)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise Stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        system.start()
+        if system.demo:
+            say("Running the demo build (job 'hello' in pipeline 'post') ...")
+            newrev = system.trigger_demo_build()
+            build = system.wait_for_build(newrev)
+            if build is None:
+                say("  the demo build did not finish in time; see the dashboard and logs")
+            else:
+                say(f"  demo build: {build.get('result')}  log: {build.get('log_url')}")
+        system.print_welcome()
+        while True:
+            system.check_alive()
+            time.sleep(1)
+    except Stop:
+        say("\nStopping Lockgate ...")
+    except (RuntimeError, OSError, ZKError) as e:
+        print(f"lockgate up: {e}", file=sys.stderr)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        system.stop()
+    return code
