@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from lockgate.up import prereqs, seed
+from lockgate.up import demo, prereqs, seed
 from lockgate.up.supervisor import ComponentProcess, wait_until
 from lockgate.zk import ZKClient, ZKError, list_components
 from lockgate.zk.server import ServerTLS, ZooKeeperServer
@@ -60,11 +60,24 @@ def http_json(url: str, timeout: float = 2.0) -> object | None:
 
 
 class System:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.state = seed.StateDir(Path(args.state_dir).expanduser().absolute())
-        self.web_listen = args.listen
-        self.web_port = args.web_port
-        self.demo = not args.no_demo
+    """One machine's Lockgate: ZooKeeper plus the four components as processes.
+
+    ``projects`` are the tenant's untrusted projects and their initial files
+    (the demo project for ``lockgate up``; tests pass their own).
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        web_listen: str = "127.0.0.1",
+        web_port: int = 9000,
+        projects: dict[str, dict[str, str | bytes]] | None = None,
+    ) -> None:
+        self.state = seed.StateDir(Path(state_dir).expanduser().absolute())
+        self.web_listen = web_listen
+        self.web_port = web_port
+        self.projects = projects if projects is not None else {seed.DEMO_PROJECT: demo.FILES}
         self.zookeeper: ZooKeeperServer | None = None
         self.client: ZKClient | None = None
         self.components: list[ComponentProcess] = []
@@ -81,8 +94,8 @@ class System:
             state.root.mkdir(parents=True, exist_ok=True)
             seed.ensure_ssh_key(state)
             tls = seed.ensure_tls(state)
-            seed.seed_repositories(state)
-            seed.write_tenant_config(state)
+            seed.seed_repositories(state, self.projects)
+            seed.write_tenant_config(state, list(self.projects))
         with step("ZooKeeper (TLS, loopback)"):
             self.zookeeper = ZooKeeperServer(
                 state.zookeeper, tls=ServerTLS.from_files(tls.server), client_tls=tls.client
@@ -133,12 +146,28 @@ class System:
         assert self.client is not None
         return load_layout(self.client, seed.TENANT) is not None
 
-    def trigger_demo_build(self) -> str:
-        """Commit and push to the demo project; returns the new commit."""
-        clone = self.state.work_clone(seed.DEMO_PROJECT)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        seed.run_git("commit", "-q", "--allow-empty", "-m", f"Demo build at {stamp}", cwd=clone)
-        seed.run_git("push", "-q", "origin", "HEAD:refs/heads/main", cwd=clone)
+    def push(
+        self,
+        project: str,
+        files: dict[str, str | bytes] | None = None,
+        message: str | None = None,
+        branch: str = "main",
+    ) -> str:
+        """Commit ``files`` (or nothing) in the project's working clone and push
+        it to ``branch`` of the repository the git connection polls; returns
+        the new commit."""
+        clone = self.state.work_clone(project)
+        for rel, content in (files or {}).items():
+            path = clone / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+        message = message or f"Build at {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        seed.run_git("add", "-A", cwd=clone)
+        seed.run_git("commit", "-q", "--allow-empty", "-m", message, cwd=clone)
+        seed.run_git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=clone)
         return seed.run_git("rev-parse", "HEAD", cwd=clone)
 
     def wait_for_build(self, newrev: str, timeout: float = 180) -> dict | None:  # type: ignore[type-arg]
@@ -191,7 +220,10 @@ def main(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"lockgate up: {line}", file=sys.stderr)
         return 2
-    system = System(args)
+    projects = {} if args.no_demo else {seed.DEMO_PROJECT: demo.FILES}
+    system = System(
+        Path(args.state_dir), web_listen=args.listen, web_port=args.web_port, projects=projects
+    )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise Stop()
@@ -201,9 +233,9 @@ def main(args: argparse.Namespace) -> int:
     code = 0
     try:
         system.start()
-        if system.demo:
+        if seed.DEMO_PROJECT in system.projects:
             say("Running the demo build (job 'hello' in pipeline 'post') ...")
-            newrev = system.trigger_demo_build()
+            newrev = system.push(seed.DEMO_PROJECT, message="Demo build")
             build = system.wait_for_build(newrev)
             if build is None:
                 say("  the demo build did not finish in time; see the dashboard and logs")
