@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lockgate: project gating CI speaking Zuul's configuration language.",
     )
     parser.add_argument(
-        "-c", "--config", default=os.environ.get("LOCKGATE_CONFIG", DEFAULT_PATH),
+        "-c",
+        "--config",
+        default=os.environ.get("LOCKGATE_CONFIG", DEFAULT_PATH),
         help=f"service config file (default {DEFAULT_PATH}, or $LOCKGATE_CONFIG)",
     )
     parser.add_argument("-d", "--debug", action="store_true", help="log at DEBUG level")
@@ -39,12 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMPONENTS:
         sub.add_parser(name, help=f"run the {name}")
     up = sub.add_parser("up", help="run a complete system on this machine")
-    up.add_argument("--state-dir", default=os.path.expanduser("~/.local/share/lockgate"),
-                    help="where ZooKeeper data, repositories, logs and the database live")
+    up.add_argument(
+        "--state-dir",
+        default=os.path.expanduser("~/.local/share/lockgate"),
+        help="where ZooKeeper data, repositories, logs and the database live",
+    )
     up.add_argument("--web-port", type=int, default=9000)
     up.add_argument("--listen", default="127.0.0.1", help="web listen address")
-    up.add_argument("--no-demo", action="store_true",
-                    help="do not create the demo repository and tenant")
+    up.add_argument(
+        "--no-demo", action="store_true", help="do not create the demo repository and tenant"
+    )
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", metavar="CONFIG_COMMAND")
     config_sub.add_parser("check", help="validate Zuul configuration offline", add_help=False)
@@ -54,15 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # ``config check`` owns its own arguments: hand it everything after "check".
-    if "config" in argv and argv.index("config") + 1 < len(argv) \
-            and argv[argv.index("config") + 1] == "check":
+    if (
+        "config" in argv
+        and argv.index("config") + 1 < len(argv)
+        and argv[argv.index("config") + 1] == "check"
+    ):
         from lockgate.config import check
 
-        return check.main(argv[argv.index("config") + 2:])
+        return check.main(argv[argv.index("config") + 2 :])
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format=LOG_FORMAT, stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format=LOG_FORMAT, stream=sys.stderr
+    )
     if args.command is None:
         parser.print_help()
         return 2
