@@ -431,14 +431,38 @@ class Launcher:
                     known[node.provider].add(str(external))
         for provider in self.providers:
             removed = provider.cleanup_leaked(known[provider.name])
-            if removed:
+            dead = set(removed) & known[provider.name]
+            leaked = [r for r in removed if r not in dead]
+            if leaked:
                 log.info(
                     "provider %s: removed %d leaked node(s): %s",
                     provider.name,
-                    len(removed),
-                    ", ".join(removed),
+                    len(leaked),
+                    ", ".join(leaked),
                 )
-            self.stats["leaked"] += len(removed)
+            self.stats["leaked"] += len(leaked)
+            if dead:
+                self._mark_failed(provider.name, dead)
+
+    def _mark_failed(self, provider: str, external_ids: set[str]) -> None:
+        """Records of nodes the provider found dead become FAILED (the loop
+        then deletes them), so nobody is handed a node that is not there."""
+        assert self.nodes is not None
+        for versioned in self.nodes.list():
+            node = versioned.record
+            if (
+                self._ours(node)
+                and node.provider == provider
+                and node.provider_data.get("external_id") in external_ids
+            ):
+                node.state = NodeState.FAILED
+                try:
+                    self.nodes.update(node, versioned.version)
+                    log.warning(
+                        "node %s of provider %s was dead at start: FAILED", node.id, provider
+                    )
+                except (RecordConflict, RecordNotFound):
+                    pass
 
     def _delete_all(self) -> None:
         assert self.nodes is not None

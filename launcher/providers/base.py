@@ -74,7 +74,9 @@ class Provider(Protocol):
 
     def cleanup_leaked(self, known_external_ids: Collection[str]) -> list[str]:
         """Remove every node of this provider whose external id is not in
-        ``known_external_ids``; adopt the known ones.  Returns the removed ids."""
+        ``known_external_ids``; adopt the known ones that still work.  Returns
+        the removed ids -- including known ones found dead, whose records the
+        launcher then marks FAILED."""
         ...
 
     def close(self) -> None:

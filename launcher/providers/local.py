@@ -46,7 +46,7 @@ from lockgate.launcher.providers.options import (
     positive_int,
     provider_name,
 )
-from lockgate.launcher.providers.procs import ProcessRef, kill_and_wait
+from lockgate.launcher.providers.procs import ProcessRef, kill_and_wait, netns_pids
 from lockgate.model.nodes import Node, NodeState
 from lockgate.service_config import Section
 
@@ -230,14 +230,22 @@ class LocalProvider:
             token = entry.name
             if not _TOKEN.match(token) or not entry.is_dir():
                 continue
-            if token in known:
+            if token in known and self._sandbox_alive(token):
                 with self._lock:
                     self._nodes.add(token)
                 continue
-            log.info("removing leaked node %s of provider %s", token, self.name)
+            why = "dead (its sandbox is gone)" if token in known else "leaked"
+            log.info("removing %s node %s of provider %s", why, token, self.name)
             self._destroy(token)
             removed.append(token)
         return removed
+
+    def _sandbox_alive(self, token: str) -> bool:
+        """Whether anything still runs in the node's namespace (nothing does
+        after a reboot, or once something killed the sandbox): a known node
+        without its sshd is useless."""
+        namespace = self._namespace(token)
+        return netns.exists(namespace) and bool(netns_pids(namespace))
 
     def close(self) -> None:
         for process in self._processes.values():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from lockgate.launcher.providers import CapacityError, Fit
-from lockgate.launcher.providers.procs import ProcessRef
+from lockgate.launcher.providers.procs import ProcessRef, kill_and_wait
 from lockgate.model.nodes import NodeState
 
 from tests.fixtures.launcher import ssh_run
@@ -253,3 +253,17 @@ def test_job_cannot_reach_services_of_the_host(local_provider, ssh_keypair):
             listener.accept()
     finally:
         listener.close()
+
+
+def test_cleanup_removes_a_known_node_whose_sandbox_died(local_provider):
+    """After a reboot (or anything killing the sandbox) a known node is
+    useless: cleanup removes it too and reports it."""
+    provider = local_provider()
+    alive = provider.create_node("debian")
+    dead = provider.create_node("debian")
+    assert kill_and_wait([node_pid(provider, dead)], dead.provider_data["namespace"])
+    fresh = local_provider(state_dir=provider.root.parent.parent, name=provider.name)
+    known = [alive.provider_data["external_id"], dead.provider_data["external_id"]]
+    assert fresh.cleanup_leaked(known) == [dead.provider_data["external_id"]]
+    assert dead.provider_data["namespace"] not in namespaces()
+    assert fresh.nodes() == [alive.provider_data["external_id"]]

@@ -7,6 +7,7 @@ they use: ``NodeRequestStore.submit`` / ``delete`` and ``NodeStore.lock`` /
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from lockgate.launcher.providers.local import LocalProvider
+from lockgate.launcher.providers.procs import ProcessRef, kill_and_wait
 from lockgate.launcher.server import Launcher
 from lockgate.model.events import ResultEvent
 from lockgate.model.nodes import NodeRequest, NodeRequestState, NodeState
@@ -249,3 +251,19 @@ def test_graceful_stop_deletes_its_nodes(make_launcher, zk_client):
     launcher.stop()
     assert NodeStore(zk_client).ids() == []
     assert not namespace_exists(namespace)
+
+
+def test_node_found_dead_at_restart_is_failed_and_deleted(make_launcher, zk_client):
+    first = make_launcher()
+    done = final(zk_client, submit(zk_client, "debian").id)
+    node = NodeStore(zk_client).get(done.node_ids[0]).record
+    first.stop(delete_nodes=False)
+    # The node's sandbox dies while no launcher runs (as after a reboot).
+    token = node.provider_data["external_id"]
+    state = json.loads((first.providers[0].root / token / "node.json").read_text())
+    ref = ProcessRef(state["process"]["pid"], state["process"]["start_time"])
+    assert kill_and_wait([ref], node.provider_data["namespace"])
+    second = make_launcher(state_dir=Path(first.state_dir), provider=node.provider)
+    assert second.stats["leaked"] == 0
+    wait_for(lambda: NodeStore(zk_client).get(node.id) is None, 30, "the dead node's record to go")
+    assert not namespace_exists(node.provider_data["namespace"])
