@@ -92,28 +92,3 @@ class ClusterView:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def pipelines_from_layout(layout: TenantLayoutState) -> list[dict[str, Any]]:
-    """Zuul's status ``pipelines`` entries with empty queues, from the layout summary.
-
-    Used until pipeline state is read from ZooKeeper, and for pipelines that
-    have never had an item.
-    """
-    out = []
-    for name in layout.pipelines or list(layout.pipeline_info):
-        info = dict(layout.pipeline_info.get(name, {}))
-        entry: dict[str, Any] = {
-            "name": name,
-            "description": info.pop("description", None) or "",
-            "manager": info.pop("manager", None),
-            "triggers": info.pop("triggers", []),
-            "change_queues": [],
-            "trigger_events": 0,
-            "result_events": 0,
-            "management_events": 0,
-        }
-        for key, value in info.items():
-            entry.setdefault(key, value)
-        out.append(entry)
-    return out

@@ -2,8 +2,10 @@
 
 ``ZKClusterState`` implements ``lockgate.web.cluster.ClusterState`` on a
 ``ZKClient``: tenant layouts are ``TenantLayoutState`` records at
-``paths.tenant_layout(tenant)``; the event queue lengths come from the
-tenant's queues.  No ZooKeeper call happens outside the worker threads of
+``paths.tenant_layout(tenant)``; pipeline queues and items are the
+scheduler's records (``lockgate.zk.pipelines``), turned into Zuul's status
+shape by ``lockgate.model.queue.status_json``; the event queue lengths come
+from the tenant's queues.  No ZooKeeper call happens outside the worker threads of
 ``ClusterView``.
 """
 
@@ -14,12 +16,14 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from lockgate.model.queue import status_json
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.service_config import ServiceConfig
-from lockgate.web.cluster import ClusterUnavailable, pipelines_from_layout
+from lockgate.web.cluster import ClusterUnavailable
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import ZKError
+from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.queues import EventQueue
 from lockgate.zk.tenants import load_layout, tenant_names
 
@@ -77,10 +81,12 @@ class ZKClusterState:
     def tenant_layout(self, tenant: str) -> TenantLayoutState | None:
         return load_layout(self.client, tenant)
 
+    @_guarded
     def pipeline_status(self, layout: TenantLayoutState) -> list[dict[str, Any]]:
-        # Until the scheduler's status function reads the pipelines' queues:
-        # every pipeline of the layout, with empty queues.
-        return pipelines_from_layout(layout)
+        """Zuul's status ``pipelines``: every pipeline of the layout with the
+        queues and items the scheduler keeps in ZooKeeper."""
+        pipelines = read_pipelines(self.client, layout.tenant)
+        return list(status_json(layout, pipelines)["pipelines"])
 
     @_guarded
     def event_queue_lengths(self, tenant: str) -> dict[str, int]:

@@ -175,3 +175,57 @@ def test_zookeeper_away_is_503_with_reason(
     assert "ZooKeeper" in web.get_json("/api/tenants", status=503)["error"]
     # History needs the tenant list too, so it answers 503 rather than a wrong 404.
     web.get_json("/api/tenant/t/builds", status=503)
+
+
+def test_status_shows_the_schedulers_queue_items(
+    web: WebHarness, publish: Publish, zk_client: ZKClient
+) -> None:
+    from lockgate.model.jobs import FrozenJob
+    from lockgate.model.queue import ChangeQueue, ItemState, JobState, JobStatus, QueueItem
+    from lockgate.zk.pipelines import PipelineStore
+
+    publish("t", projects=["demo/app"], pipelines=["check", "post"])
+    store = PipelineStore(zk_client, "t")
+    loaded = store.load("post")
+    item = QueueItem(
+        uuid="item1",
+        tenant="t",
+        pipeline="post",
+        queue="demo/app",
+        event_id="ev1",
+        event_type="ref-updated",
+        connection="git",
+        project="demo/app",
+        ref="refs/heads/main",
+        branch="main",
+        oldrev="0" * 40,
+        newrev="1" * 40,
+        state=ItemState.ACTIVE,
+        buildset_uuid="bs1",
+        jobs=[
+            JobState(
+                name="hello",
+                job=FrozenJob(name="hello"),
+                status=JobStatus.BUILD_REQUESTED,
+                build_uuid="b1",
+                attempt=1,
+                start_time=1_700_000_000.0,
+            )
+        ],
+    )
+    loaded.items["item1"] = item
+    loaded.state.queues.append(ChangeQueue(name="demo/app", items=["item1"]))
+    store.save_items(loaded, {"item1"})
+    store.save_state(loaded)
+
+    status = web.get_json("/api/tenant/t/status")
+    pipelines = {p["name"]: p for p in status["pipelines"]}
+    assert set(pipelines) == {"check", "post"}
+    assert pipelines["check"]["change_queues"] == []
+    [queue] = pipelines["post"]["change_queues"]
+    [[entry]] = queue["heads"]
+    assert entry["id"] == "item1" and entry["project"] == "demo/app"
+    assert entry["refs"][0]["newrev"] == "1" * 40
+    assert [j["name"] for j in entry["jobs"]] == ["hello"]
+    assert entry["jobs"][0]["uuid"] == "b1"
+    assert web.get_json("/api/tenants") == [{"name": "t", "projects": 1, "queue": 1}]
