@@ -6,7 +6,9 @@ itself is never visible to the build.  The socket lives in a short private
 directory of its own (``/tmp/lg-agent-XXXX``), not in the build tree: a
 Unix socket path may not exceed 107 bytes, and build paths can be longer.
 The runner binds that directory into the sandbox.  The agent is stopped by
-its PID, and the directory removed, when the build ends.
+its PID, and the directory removed, when the build ends; if the executor is
+killed, the agent dies with it (``bwrap --die-with-parent``, when bubblewrap
+is installed), though its empty directory stays behind.
 """
 
 from __future__ import annotations
@@ -40,8 +42,16 @@ class SshAgent:
                 f"private key {self.key_file} not found ([executor] private_key_file)"
             )
         self.directory = Path(tempfile.mkdtemp(prefix="lg-agent-"))
+        command = ["ssh-agent", "-D", "-a", str(self.socket_path)]
+        bwrap = shutil.which("bwrap")
+        if bwrap:
+            # Not a sandbox: the same view of the system, plus
+            # --die-with-parent, so the agent cannot outlive a killed
+            # executor (ssh-agent is setgid: a plain PR_SET_PDEATHSIG would
+            # not survive its exec; bwrap's no_new_privs keeps it).
+            command = [bwrap, "--dev-bind", "/", "/", "--die-with-parent", "--", *command]
         self._proc = subprocess.Popen(
-            ["ssh-agent", "-D", "-a", str(self.socket_path)],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
