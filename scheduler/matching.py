@@ -1,0 +1,105 @@
+"""Which pipelines a trigger event enters, and as which items.  Pure.
+
+Called by the tenant processor for every trigger event, with the tenant's
+layout and its compiled trigger filters (``lockgate.scheduler.tenants``).
+An event enters a pipeline when one of the pipeline's trigger filters for
+the event's connection matches it (the drivers' ``TriggerFilter.matches``)
+and the project has jobs in that pipeline on the event's branch — as in
+Zuul, a project not in a pipeline is not enqueued there.
+
+A timer event names the one pipeline it is for (``event.pipeline``) and
+the project-branch; an event without a project (a timer tick for the whole
+pipeline) fans out to every project-branch of the tenant with jobs in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from lockgate.model.events import TriggerEvent
+from lockgate.scheduler.manager.snapshot import Target
+
+
+class TriggerFilter(Protocol):
+    def matches(self, event: TriggerEvent) -> bool: ...
+
+
+# pipeline -> connection (trigger name) -> compiled filters
+TriggerFilters = Mapping[str, Mapping[str, Sequence[TriggerFilter]]]
+
+
+def _connection_of(layout: Any, project: str, event: TriggerEvent) -> str:
+    view = layout.project_view(project)
+    if view is not None and view.connection:
+        return str(view.connection)
+    return event.connection
+
+
+def match_event(layout: Any, filters: TriggerFilters, event: TriggerEvent) -> list[Target]:
+    """The items ``event`` asks for, one per pipeline (and project-branch)."""
+    if event.pipeline:
+        names = [event.pipeline] if event.pipeline in layout.pipelines else []
+    else:
+        names = list(layout.pipelines)
+    targets: list[Target] = []
+    for name in names:
+        pipeline_filters = filters.get(name, {}).get(event.connection, ())
+        if not any(f.matches(event) for f in pipeline_filters):
+            continue
+        if event.project:
+            targets.extend(_project_target(layout, name, event))
+        else:
+            targets.extend(_every_project_branch(layout, name, event))
+    return targets
+
+
+def _project_target(layout: Any, pipeline: str, event: TriggerEvent) -> list[Target]:
+    project = layout.resolve_project(event.project)
+    if project is None:
+        return []
+    if pipeline not in layout.get_project_pipelines(project, event.branch):
+        return []
+    return [
+        Target(
+            pipeline=pipeline,
+            project=project,
+            connection=_connection_of(layout, project, event),
+            ref=event.ref or (f"refs/heads/{event.branch}" if event.branch else ""),
+            branch=event.branch,
+            oldrev=event.oldrev,
+            newrev=event.newrev,
+        )
+    ]
+
+
+def _every_project_branch(layout: Any, pipeline: str, event: TriggerEvent) -> list[Target]:
+    return [
+        Target(
+            pipeline=pipeline,
+            project=project,
+            connection=_connection_of(layout, project, event),
+            ref=f"refs/heads/{branch}",
+            branch=branch,
+        )
+        for project, branch in project_branches_in(layout, pipeline)
+    ]
+
+
+def project_branches(layout: Any, project: str) -> list[str]:
+    """The branches the layout knows ``project`` has (those it read config from)."""
+    branches = (getattr(layout, "branches", None) or {}).get(project)
+    if branches:
+        return list(branches)
+    view = layout.project_view(project)
+    return list(view.branches) if view is not None and view.branches else ["master"]
+
+
+def project_branches_in(layout: Any, pipeline: str) -> list[tuple[str, str]]:
+    """(project, branch) pairs with jobs in ``pipeline`` (the timer's targets)."""
+    out = []
+    for view in layout.tenant.projects:
+        for branch in project_branches(layout, view.name):
+            if pipeline in layout.get_project_pipelines(view.name, branch):
+                out.append((view.name, branch))
+    return out

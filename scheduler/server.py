@@ -1,0 +1,408 @@
+"""The scheduler process: ``lockgate scheduler`` (``main``), or ``Scheduler``
+for ``lockgate up`` and tests.
+
+What it runs:
+
+- its ZooKeeper session and component registration;
+- the connections of the service config (``lockgate.drivers``) and their
+  event sources — each git poller, and the timer — under an event-source
+  lock, so that of several schedulers exactly one emits each connection's
+  events (a peer takes over when that one dies);
+- the tenants of ``[scheduler] tenant_config`` (``tenants.TenantRegistry``);
+- the main loop: an asyncio loop that waits for a wake-up — a ZooKeeper
+  watch on a tenant's trigger or result queue, or a periodic tick that
+  catches what sends no event (an executor that died) — and then runs a
+  pass over every tenant (``processor.TenantProcessor``) in a worker
+  thread.  kazoo's threads meet the loop in exactly one place, ``_poke``.
+
+Several schedulers may run at once: each pass takes the tenant's lock, so a
+tenant is processed by one at a time, and all state lives in ZooKeeper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from lockgate.db import Database, DatabaseError
+from lockgate.drivers.base import Connection, EventSourceHooks
+from lockgate.drivers.registry import get_driver, make_connections
+from lockgate.git import RepoCache
+from lockgate.model.events import TriggerEvent
+from lockgate.scheduler.matching import project_branches_in
+from lockgate.scheduler.processor import TenantProcessor
+from lockgate.scheduler.reporting import Reporter
+from lockgate.scheduler.repos import RepoResolver
+from lockgate.scheduler.tenants import Tenant, TenantConfigError, TenantLoader, TenantRegistry
+from lockgate.service_config import ServiceConfig, ServiceConfigError
+from lockgate.zk import paths
+from lockgate.zk.client import ZKClient, client_from_config
+from lockgate.zk.components import Component, register
+from lockgate.zk.errors import ZKError
+from lockgate.zk.locks import SessionAwareLock
+from lockgate.zk.queues import result_queue, trigger_queue
+from lockgate.zk.state import JsonState
+
+log = logging.getLogger("lockgate.scheduler")
+
+TICK = 5.0  # seconds between passes when nothing wakes the loop
+TIMER = "timer"
+
+
+def _git_dedup_key(event: TriggerEvent) -> str:
+    # A poller restarted after a crash may emit the last event again (with a
+    # new id): the same ref move is the same event.
+    return "\0".join(
+        [event.connection, event.project, event.ref or "", event.oldrev or "", event.newrev or ""]
+    )
+
+
+class EventSourceRunner:
+    """One connection's event source, run only while this scheduler holds
+    its event-source lock."""
+
+    def __init__(self, client: ZKClient, name: str, make: Callable[[], Any]) -> None:
+        self.client = client
+        self.name = name
+        self.make = make
+        self.lock: SessionAwareLock | None = None
+        self.source: Any = None
+
+    def check(self) -> None:
+        """Start the source if the lock is free; stop it if the lock was lost."""
+        if self.lock is not None and self.lock.lost:
+            log.warning("event source %s: lock lost; stopping it", self.name)
+            self.stop()
+        if self.lock is None:
+            lock = SessionAwareLock(self.client, paths.event_source_lock(self.name))
+            if not lock.acquire(blocking=False):
+                return
+            self.lock = lock
+            try:
+                self.source = self.make()
+                if self.source is not None:
+                    self.source.start()
+                log.info("event source %s started", self.name)
+            except Exception:
+                log.exception("event source %s could not start", self.name)
+                self.stop()
+
+    def refresh(self) -> None:
+        for method in ("refresh", "poll_now"):
+            if self.source is not None and hasattr(self.source, method):
+                getattr(self.source, method)()
+                return
+
+    def stop(self) -> None:
+        if self.source is not None:
+            try:
+                self.source.stop()
+            except Exception:
+                log.exception("event source %s did not stop cleanly", self.name)
+            self.source = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        *,
+        client: ZKClient | None = None,
+        database: Database | None = None,
+        tick: float = TICK,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        section = config.require_section("scheduler")
+        self.tenant_config = section.require("tenant_config")
+        self.state_dir = Path(section.get_path("state_dir") or "/var/lib/lockgate")
+        self.hostname = section.get("hostname") or socket.gethostname()
+        self.tick = tick
+        self.clock = clock
+        self.connections: dict[str, Connection] = make_connections(config)
+        self._own_client = client is None
+        self.client = client or client_from_config(config.require_section("zookeeper").values)
+        self._own_db = database is None
+        self.database = database
+        self.component: Component | None = None
+        self.registry: TenantRegistry | None = None
+        self.processor: TenantProcessor | None = None
+        self.sources: list[EventSourceRunner] = []
+        self._watched: set[str] = set()
+        self._stops: list[Callable[[], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._poked = threading.Event()
+        self.passes = 0  # completed passes over every tenant (tests watch it)
+
+    # --- start and stop -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect, load every tenant, start the event sources.  Raises
+        ``ZKError``, ``DatabaseError`` or ``TenantConfigError`` (one line each)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self.client.connected:
+            self.client.connect()
+        if self.database is None:
+            self.database = Database.from_config(self.config)
+        self.database.upgrade()
+        cache = RepoCache(self.state_dir / "git")
+        self.registry = TenantRegistry(
+            self.tenant_config, TenantLoader(self.connections, cache), self.client
+        )
+        self.processor = TenantProcessor(
+            self.client,
+            self.registry,
+            RepoResolver(self.connections, cache),
+            Reporter(self.database),
+            clock=self.clock,
+            on_reconfigured=self._reconfigured,
+        )
+        self.registry.load_all()
+        for name in self.registry.names():
+            self._watch(name)
+        self.component = register(
+            self.client, "scheduler", {"state": "running"}, hostname=self.hostname
+        )
+        self._make_sources()
+        log.info(
+            "scheduler %s started: tenants %s",
+            self.hostname,
+            ", ".join(self.registry.names()) or "(none)",
+        )
+
+    def stop(self) -> None:
+        for source in self.sources:
+            source.stop()
+        for stop_watch in self._stops:
+            stop_watch()
+        self._stops.clear()
+        if self.component is not None:
+            try:
+                self.component.unregister()
+            except ZKError:
+                pass
+            self.component = None
+        if self._own_client:
+            self.client.disconnect()
+        if self._own_db and self.database is not None:
+            self.database.close()
+        log.info("scheduler %s stopped", self.hostname)
+
+    # --- waking -------------------------------------------------------------------------
+
+    def _poke(self) -> None:
+        """Wake the main loop (called from kazoo's threads and event sources)."""
+        self._poked.set()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    def _watch(self, tenant: str) -> None:
+        if tenant in self._watched:
+            return
+        self._watched.add(tenant)
+        self._stops.append(trigger_queue(self.client, tenant).watch(self._poke))
+        self._stops.append(result_queue(self.client, tenant).watch(self._poke))
+
+    def _reconfigured(self, tenant: Tenant) -> None:
+        self._watch(tenant.name)
+        for source in self.sources:
+            source.refresh()
+
+    # --- event sources ------------------------------------------------------------------
+
+    def _tenants_of(self, connection: str, project: str) -> list[str]:
+        assert self.registry is not None
+        out = []
+        for name in self.registry.names():
+            tenant = self.registry.get(name)
+            if tenant is None:
+                continue
+            for p in tenant.spec.projects:
+                if p.connection == connection and p.name == project:
+                    out.append(name)
+                    break
+        return out
+
+    def _projects_of(self, connection: str) -> set[str]:
+        assert self.registry is not None
+        out: set[str] = set()
+        for name in self.registry.names():
+            tenant = self.registry.get(name)
+            if tenant is not None:
+                out.update(p.name for p in tenant.spec.projects if p.connection == connection)
+        return out
+
+    def _make_sources(self) -> None:
+        for name, connection in self.connections.items():
+            self.sources.append(
+                EventSourceRunner(
+                    self.client, name, lambda c=connection: self._connection_source(c)
+                )
+            )
+        self.sources.append(EventSourceRunner(self.client, TIMER, self._timer_source))
+        for source in self.sources:
+            source.check()
+
+    def _connection_source(self, connection: Connection) -> Any:
+        name = connection.name
+
+        def sink(event: TriggerEvent) -> None:
+            for tenant in self._tenants_of(name, event.project):
+                trigger_queue(self.client, tenant).put(
+                    event.to_dict(), dedup_key=_git_dedup_key(event)
+                )
+            self._poke()
+
+        def state_get(key: str) -> dict[str, Any] | None:
+            return JsonState(self.client, paths.event_source_state(name, key)).load()
+
+        def state_set(key: str, data: dict[str, Any]) -> None:
+            JsonState(self.client, paths.event_source_state(name, key)).modify(lambda _: data)
+
+        hooks = EventSourceHooks(
+            sink=sink,
+            projects=lambda: self._projects_of(name),
+            state_get=state_get,
+            state_set=state_set,
+        )
+        return connection.event_source(hooks)
+
+    def _timer_targets(self) -> Iterable[Any]:
+        from lockgate.drivers.timer.model import TimerTarget
+
+        assert self.registry is not None
+        for name in self.registry.names():
+            tenant = self.registry.get(name)
+            if tenant is None:
+                continue
+            for pipeline, per_conn in tenant.filters.items():
+                for flt in per_conn.get(TIMER, ()):
+                    for project, branch in project_branches_in(tenant.layout, pipeline):
+                        for timespec in getattr(flt, "timespecs", ()):
+                            yield TimerTarget(
+                                name,
+                                pipeline,
+                                project,
+                                branch,
+                                timespec,
+                                bool(getattr(flt, "dereference", False)),
+                            )
+
+    def _timer_source(self) -> Any:
+        def sink(tenant: str, event: TriggerEvent) -> None:
+            trigger_queue(self.client, tenant).put(event.to_dict(), dedup_key=event.event_id)
+            self._poke()
+
+        driver: Any = get_driver(TIMER)
+        return driver.event_source(lambda: list(self._timer_targets()), sink)
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def process_all(self) -> bool:
+        """One pass over every tenant (blocking; runs in a worker thread)."""
+        assert self.registry is not None and self.processor is not None
+        for source in self.sources:
+            try:
+                source.check()
+            except ZKError as e:
+                log.warning("event source %s: %s", source.name, e)
+        worked = False
+        for name in self.registry.names():
+            try:
+                worked |= self.processor.process(name)
+            except Exception:
+                log.exception("tenant %s: pass failed; retrying at the next one", name)
+        self.passes += 1
+        return worked
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pass over the tenants whenever woken, until ``stop`` is set."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._wake.set()
+        while not stop.is_set():
+            stopper = asyncio.ensure_future(stop.wait())
+            waker = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait(
+                {stopper, waker}, timeout=self.tick, return_when=asyncio.FIRST_COMPLETED
+            )
+            stopper.cancel()
+            waker.cancel()
+            if stop.is_set():
+                break
+            self._wake.clear()
+            self._poked.clear()
+            worked = await asyncio.to_thread(self.process_all)
+            if worked:
+                self._wake.set()  # more may be waiting (events beyond one pass's batch)
+
+    def run_in_thread(self) -> Callable[[], None]:
+        """Run the loop in a thread of its own (``lockgate up``, tests);
+        returns a function that stops it and waits."""
+        ready = threading.Event()
+        holder: dict[str, Any] = {}
+
+        def target() -> None:
+            async def main() -> None:
+                holder["loop"] = asyncio.get_running_loop()
+                holder["stop"] = asyncio.Event()
+                ready.set()
+                await self.run(holder["stop"])
+
+            asyncio.run(main())
+
+        thread = threading.Thread(target=target, name="scheduler", daemon=True)
+        thread.start()
+        ready.wait(10)
+
+        def stop() -> None:
+            holder["loop"].call_soon_threadsafe(holder["stop"].set)
+            thread.join(60)
+
+        return stop
+
+
+def main(config: ServiceConfig | str) -> int:
+    """Run a scheduler until SIGINT/SIGTERM; the exit status for ``lockgate scheduler``."""
+    try:
+        if not isinstance(config, ServiceConfig):
+            config = ServiceConfig.load(config)
+        scheduler = Scheduler(config)
+    except (ServiceConfigError, ZKError) as e:
+        print(f"lockgate scheduler: {e}", file=sys.stderr)
+        return 2 if isinstance(e, ServiceConfigError) else 1
+    try:
+        scheduler.start()
+    except (TenantConfigError, ZKError, DatabaseError, OSError) as e:
+        print(f"lockgate scheduler: {e}", file=sys.stderr)
+        scheduler.stop()
+        return 1
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await scheduler.run(stop)
+
+    try:
+        asyncio.run(run())
+    finally:
+        scheduler.stop()
+    return 0
+
+
+__all__ = ["Scheduler", "main"]

@@ -1,0 +1,335 @@
+"""Tenants: their configuration read out of git, their layouts, published.
+
+Who calls it: the scheduler at start (``TenantRegistry.load_all``), and the
+tenant processor when an event changes a project's configuration
+(``updates_config`` then ``reload``) or a peer scheduler published a newer
+layout (``ensure_current``).
+
+For each tenant of ``[scheduler] tenant_config`` (``main.yaml``), the
+configuration files of every project-branch are read from a local mirror
+(``lockgate.git.RepoCache``) and ``lockgate.config.loader.load_tenant``
+builds the layout.  The pipelines' trigger entries are compiled by their
+drivers (``make_trigger_filter``) so matching an event is pure.  What the
+web needs — configuration errors, projects, pipelines — is published as a
+``TenantLayoutState`` (``lockgate.zk.tenants.save_layout``).
+
+Broken configuration never stops the scheduler: each error is logged and
+published (``/api/tenant/{t}/config-errors``), the broken object is left
+out, and everything else keeps running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockgate.config.discovery import CONFIG_ROOTS
+from lockgate.config.errors import ConfigError
+from lockgate.config.loader import load_tenant
+from lockgate.config.tenant import TenantConfig, TenantProject, TenantSpec, parse_tenant_config
+from lockgate.drivers.base import Connection, TriggerFilterError
+from lockgate.drivers.registry import resolve_trigger
+from lockgate.git import ZERO_SHA, GitError, RepoCache
+from lockgate.model.events import TriggerEvent
+from lockgate.model.tenant_state import TenantLayoutState
+from lockgate.scheduler.matching import TriggerFilter
+from lockgate.zk.client import ZKClient
+from lockgate.zk.tenants import load_layout, save_layout
+
+log = logging.getLogger("lockgate.scheduler.tenants")
+
+
+class TenantConfigError(Exception):
+    """The tenant config file cannot be read at all (one line for the user)."""
+
+
+@dataclass
+class Tenant:
+    """A tenant as this scheduler runs it."""
+
+    name: str
+    spec: TenantSpec
+    layout: Any  # lockgate.config.layout.Layout
+    state: TenantLayoutState
+    # pipeline -> trigger name -> compiled filters
+    filters: dict[str, dict[str, list[TriggerFilter]]] = field(default_factory=dict)
+    # (project, branch) -> digest of the configuration files read there
+    config_digests: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def uuid(self) -> str:
+        return self.state.uuid
+
+    def project(self, name: str) -> TenantProject | None:
+        resolved = self.layout.resolve_project(name) or name
+        return self.spec.project(resolved)
+
+
+def _config_paths(project: TenantProject) -> tuple[list[str], list[str]]:
+    roots = list(CONFIG_ROOTS) + [p.lstrip("/") for p in project.extra_config_paths]
+    files = [r for r in roots if not r.endswith("/")]
+    dirs = [r for r in roots if r.endswith("/")]
+    return files, dirs
+
+
+def _digest(files: Mapping[str, str] | None) -> str:
+    data = json.dumps(sorted((files or {}).items())).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+class TenantLoader:
+    """Reads configuration from git and builds one tenant's layout."""
+
+    def __init__(self, connections: Mapping[str, Connection], repo_cache: RepoCache) -> None:
+        self.connections = connections
+        self.repo_cache = repo_cache
+        self._fetched: set[str] = set()
+
+    def url(self, project: TenantProject) -> str:
+        connection = self.connections.get(project.connection)
+        if connection is None:
+            raise GitError(f"project {project.name}: no connection '{project.connection}'")
+        return connection.source().clone_url(project.name)
+
+    def read_config_files(self, project: TenantProject, ref: str) -> dict[str, str] | None:
+        files, dirs = _config_paths(project)
+        url = self.url(project)
+        if url not in self._fetched:
+            self.repo_cache.update(url)
+            self._fetched.add(url)
+        return self.repo_cache.read_files(url, ref, files, dirs) or None
+
+    def branches(self, project: TenantProject) -> list[str]:
+        url = self.url(project)
+        if url not in self._fetched:
+            self.repo_cache.update(url)
+            self._fetched.add(url)
+        return self.repo_cache.branches(url)
+
+    def load(self, spec: TenantSpec) -> Tenant:
+        """Fetch every project, read its configuration, build the layout."""
+        self._fetched = set()
+        digests: dict[tuple[str, str], str] = {}
+        read_errors: list[ConfigError] = []
+
+        def read_files(project: TenantProject, branch: str) -> dict[str, str] | None:
+            try:
+                files = self.read_config_files(project, branch)
+            except GitError as e:
+                read_errors.append(
+                    ConfigError(
+                        f"cannot read the configuration of {project.name}@{branch}: {e}",
+                        object_type="project",
+                        object_name=project.name,
+                        key="unreadable-project",
+                    )
+                )
+                return None
+            digests[(project.name, branch)] = _digest(files)
+            return files
+
+        def branches(project: TenantProject) -> list[str]:
+            try:
+                return self.branches(project)
+            except GitError as e:
+                read_errors.append(
+                    ConfigError(
+                        f"cannot list the branches of {project.name}: {e}",
+                        object_type="project",
+                        object_name=project.name,
+                        key="unreadable-project",
+                    )
+                )
+                return []
+
+        layout = load_tenant(spec, read_files, branches)
+        layout.errors[:0] = read_errors
+        filters, trigger_errors = compile_triggers(layout, self.connections)
+        layout.errors.extend(trigger_errors)
+        state = TenantLayoutState(
+            tenant=spec.name,
+            config_errors=[e.to_api() for e in layout.errors],
+            projects=[p.name for p in spec.projects],
+            pipelines=list(layout.pipelines),
+            pipeline_info=pipeline_info(layout, self.connections),
+        )
+        return Tenant(spec.name, spec, layout, state, filters, digests)
+
+
+def compile_triggers(
+    layout: Any, connections: Mapping[str, Connection]
+) -> tuple[dict[str, dict[str, list[TriggerFilter]]], list[ConfigError]]:
+    """Every pipeline's trigger entries as the drivers' filters; problems
+    (an unknown connection, a bad entry) are configuration errors of the
+    pipeline, which then has no trigger from that connection."""
+    filters: dict[str, dict[str, list[TriggerFilter]]] = {}
+    errors: list[ConfigError] = []
+    for name, pipeline in layout.pipelines.items():
+        per_conn: dict[str, list[TriggerFilter]] = {}
+        for trigger_name, specs in (pipeline.triggers or {}).items():
+            try:
+                driver, _connection = resolve_trigger(trigger_name, connections)
+            except KeyError:
+                errors.append(
+                    ConfigError(
+                        f"trigger '{trigger_name}': no connection or driver of that name",
+                        pipeline.context,
+                        "pipeline",
+                        name,
+                        key="unknown-connection",
+                    )
+                )
+                continue
+            entries = specs if isinstance(specs, list) else [specs]
+            compiled = []
+            for spec in entries:
+                try:
+                    compiled.append(driver.make_trigger_filter(trigger_name, spec or {}))
+                except TriggerFilterError as e:
+                    errors.append(
+                        ConfigError(str(e), pipeline.context, "pipeline", name, key="trigger")
+                    )
+            per_conn[trigger_name] = compiled
+        filters[name] = per_conn
+    return filters, errors
+
+
+def pipeline_info(layout: Any, connections: Mapping[str, Connection]) -> dict[str, dict]:
+    """What the status API shows of each pipeline before any item exists."""
+    out: dict[str, dict] = {}
+    for name, pipeline in layout.pipelines.items():
+        triggers = []
+        for trigger_name in pipeline.triggers or {}:
+            conn = connections.get(trigger_name)
+            triggers.append(
+                {
+                    "name": trigger_name,
+                    "driver": conn.driver_name if conn is not None else trigger_name,
+                }
+            )
+        out[name] = {
+            "description": pipeline.description or "",
+            "manager": getattr(pipeline.manager, "value", str(pipeline.manager)),
+            "triggers": triggers,
+        }
+    return out
+
+
+class TenantRegistry:
+    """The tenants this scheduler runs; thread-safe."""
+
+    def __init__(
+        self,
+        tenant_config: str,
+        loader: TenantLoader,
+        client: ZKClient | None = None,
+    ) -> None:
+        self.tenant_config = tenant_config
+        self.loader = loader
+        self.client = client
+        self.tenants: dict[str, Tenant] = {}
+        self.config: TenantConfig | None = None
+        self._lock = threading.RLock()
+
+    def read_tenant_config(self) -> TenantConfig:
+        try:
+            text = Path(self.tenant_config).read_text()
+        except OSError as e:
+            raise TenantConfigError(
+                f"[scheduler] tenant_config {self.tenant_config}: cannot read: {e.strerror or e}"
+            ) from None
+        config = parse_tenant_config(text, self.tenant_config)
+        for error in config.errors:
+            log.error("tenant config: %s", error.format())
+        return config
+
+    def load_all(self) -> None:
+        """Read the tenant config and load (and publish) every tenant."""
+        config = self.read_tenant_config()
+        with self._lock:
+            self.config = config
+            for name in list(self.tenants):
+                if name not in config.tenants:
+                    log.info("tenant %s is no longer in the tenant config", name)
+                    del self.tenants[name]
+        for spec in config.tenants.values():
+            self.reload(spec.name, "start")
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self.tenants)
+
+    def get(self, name: str) -> Tenant | None:
+        with self._lock:
+            return self.tenants.get(name)
+
+    def reload(self, name: str, reason: str, *, publish: bool = True) -> Tenant:
+        """Load tenant ``name`` again from git; publish its new layout."""
+        assert self.config is not None
+        spec = self.config.tenants[name]
+        tenant = self.loader.load(spec)
+        errors = tenant.state.config_errors
+        log.info(
+            "tenant %s loaded (%s): %d pipelines, %d projects, %d configuration errors",
+            name,
+            reason,
+            len(tenant.state.pipelines),
+            len(tenant.state.projects),
+            len(errors),
+        )
+        for error in tenant.layout.errors:
+            log.error("tenant %s: configuration error: %s", name, error.format())
+        if publish and self.client is not None:
+            save_layout(self.client, tenant.state)
+        with self._lock:
+            self.tenants[name] = tenant
+        return tenant
+
+    def ensure_current(self, name: str) -> Tenant | None:
+        """The tenant, reloaded first if a peer published a newer layout."""
+        tenant = self.get(name)
+        if tenant is None or self.client is None:
+            return tenant
+        published = load_layout(self.client, name)
+        if published is not None and published.uuid != tenant.uuid:
+            tenant = self.reload(
+                name, f"a peer published layout {published.uuid[:12]}", publish=False
+            )
+            # Adopt the published identity, so the peer need not reload in turn.
+            tenant.state = published
+        return tenant
+
+    def updates_config(self, tenant: Tenant, event: TriggerEvent) -> bool:
+        """Whether ``event`` (a ref update) changes configuration ``tenant`` reads."""
+        if event.type != "ref-updated" or not event.branch:
+            return False
+        project = tenant.project(event.project)
+        if project is None or not project.include:
+            return False
+        if project.trusted and event.branch != (project.load_branch or "master"):
+            return False
+        key = (project.name, event.branch)
+        if event.newrev in (None, ZERO_SHA):
+            return key in tenant.config_digests  # a branch with configuration deleted
+        try:
+            self.loader._fetched.discard(self.loader.url(project))
+            files = self.loader.read_config_files(project, event.newrev or event.branch)
+        except GitError as e:
+            log.warning(
+                "[e: %s] cannot read the configuration of %s@%s: %s",
+                event.event_id,
+                project.name,
+                event.branch,
+                e,
+            )
+            return False
+        old = tenant.config_digests.get(key)
+        if old is None:
+            return bool(files)
+        return _digest(files) != old

@@ -1,0 +1,337 @@
+"""What the scheduler's integration tests share: a real tenant in real git
+repositories, a service config on a real (TLS) ZooKeeper and SQLite, and
+the launcher's and executor's roles played by hand through the ZooKeeper
+stores, exactly as ``lockgate.model.nodes`` and ``lockgate.model.builds``
+document them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lockgate.db import Database
+from lockgate.model.builds import BuildRequest, BuildState
+from lockgate.model.events import ResultEvent, TriggerEvent
+from lockgate.model.nodes import NodeRequestState
+from lockgate.service_config import ServiceConfig
+from lockgate.zk import paths
+from lockgate.zk.client import ZKClient
+from lockgate.zk.queues import result_queue, trigger_queue
+from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
+
+from tests.fixtures.git import Upstream, WorkTree
+from tests.fixtures.waiting import wait_for
+from tests.fixtures.zk import ZKEnv
+
+MAIN_YAML = """
+- tenant:
+    name: demo
+    source:
+      git:
+        config-projects: [config]
+        untrusted-projects: [org/app, org/lib, org/other]
+"""
+
+CONFIG = """
+- pipeline:
+    name: post
+    manager: independent
+    post-review: true
+    trigger:
+      git:
+        - event: ref-updated
+          ref: ^refs/heads/.*$
+- nodeset:
+    name: single
+    nodes:
+      - name: node
+        label: ubuntu
+- job:
+    name: base
+    parent: null
+    nodeset: single
+    run: playbooks/base.yaml
+"""
+
+APP = """
+- job:
+    name: build
+- job:
+    name: test
+    dependencies: [build]
+    required-projects: [org/lib]
+- project:
+    post:
+      jobs: [build, test]
+"""
+
+OTHER = """
+- job:
+    name: other-job
+- project:
+    post:
+      jobs: [other-job]
+"""
+
+
+@dataclass
+class Site:
+    """A tenant's repositories, the service config, and the clients to look."""
+
+    root: Path
+    upstream: Upstream
+    zk: ZKEnv
+    chroot: str
+    client: ZKClient
+    repos: dict[str, WorkTree] = field(default_factory=dict)
+
+    @property
+    def dburi(self) -> str:
+        return f"sqlite:///{self.root}/lockgate.db"
+
+    def config_text(self, name: str = "scheduler", poll_delay: float = 3600) -> str:
+        tls = self.zk.tls.client
+        state = self.root / f"state-{name}"
+        return f"""
+[zookeeper]
+hosts = {self.zk.server.hosts}
+tls_ca = {tls.ca}
+tls_cert = {tls.cert}
+tls_key = {tls.key}
+chroot = {self.chroot}
+
+[scheduler]
+tenant_config = {self.root / "main.yaml"}
+state_dir = {state}
+hostname = {name}
+
+[database]
+dburi = {self.dburi}
+
+[connection git]
+driver = git
+baseurl = {self.upstream.root}
+poll_delay = {poll_delay}
+"""
+
+    def config_file(self, name: str = "scheduler", poll_delay: float = 3600) -> Path:
+        path = self.root / f"{name}.conf"
+        path.write_text(self.config_text(name, poll_delay))
+        return path
+
+    def service_config(self, name: str = "scheduler", poll_delay: float = 3600) -> ServiceConfig:
+        return ServiceConfig.load(self.config_file(name, poll_delay))
+
+    def database(self) -> Database:
+        db = Database(self.dburi)
+        db.upgrade()
+        return db
+
+    # --- events, as a driver puts them -------------------------------------------------
+
+    def push(self, project: str, files: dict[str, str | None], message: str = "change") -> str:
+        tree = self.repos[project]
+        old = tree.head()
+        new = tree.commit_and_push(files, message=message)
+        self.last_push = (project, old, new)
+        return new
+
+    def ref_updated(self, project: str, oldrev: str, newrev: str) -> TriggerEvent:
+        event = TriggerEvent(
+            type="ref-updated",
+            connection="git",
+            project=project,
+            ref="refs/heads/master",
+            branch="master",
+            oldrev=oldrev,
+            newrev=newrev,
+        )
+        trigger_queue(self.client, "demo").put(event.to_dict())
+        return event
+
+    def push_event(self, project: str, files: dict[str, str | None]) -> TriggerEvent:
+        """Push a commit and put its ref-updated event (as the git poller would)."""
+        new = self.push(project, files)
+        _, old, _ = self.last_push
+        return self.ref_updated(project, old, new)
+
+
+def make_site(
+    root: Path, upstream: Upstream, zk: ZKEnv, chroot: str, client: ZKClient, app: str = APP
+) -> Site:
+    site = Site(root, upstream, zk, chroot, client)
+    (root / "main.yaml").write_text(MAIN_YAML)
+    site.repos["config"] = upstream.create(
+        "config", {"zuul.yaml": CONFIG, "playbooks/base.yaml": "- hosts: all\n"}
+    )
+    site.repos["org/app"] = upstream.create("org/app", {".zuul.yaml": app, "README": "app\n"})
+    site.repos["org/lib"] = upstream.create("org/lib", {"README": "lib\n"})
+    site.repos["org/other"] = upstream.create("org/other", {".zuul.yaml": OTHER})
+    return site
+
+
+# --- the launcher's and the executor's roles ------------------------------------------
+
+
+def fulfil_node_requests(client: ZKClient, fail: bool = False) -> list[str]:
+    """Fulfil every REQUESTED node request (one fake node per label)."""
+    store = NodeRequestStore(client)
+    done = []
+    for versioned in store.pending():
+        req = versioned.record
+        lock = store.lock(req.id)
+        if lock is None:
+            continue
+        try:
+            current = store.get(req.id)
+            if current is None or current.record.state is not NodeRequestState.REQUESTED:
+                continue
+            req = current.record
+            req.state = NodeRequestState.FAILED if fail else NodeRequestState.FULFILLED
+            req.node_ids = [] if fail else [f"node-{req.id}-{i}" for i in range(len(req.labels))]
+            req.provider = "test"
+            store.update(req, current.version)
+            result_queue(client, req.tenant).put(
+                ResultEvent(
+                    kind="nodes-provisioned",
+                    tenant=req.tenant,
+                    pipeline=req.pipeline,
+                    buildset_uuid=req.buildset_uuid,
+                    request_id=req.id,
+                    event_id=req.event_id,
+                ).to_dict()
+            )
+            done.append(req.id)
+        finally:
+            lock.release()
+    return done
+
+
+def build_requests(client: ZKClient, state: BuildState | None = None) -> list[BuildRequest]:
+    store = BuildRequestStore(client)
+    return [v.record for v in store.list() if state is None or v.record.state is state]
+
+
+@contextmanager
+def running_build(client: ZKClient, uuid: str) -> Iterator[BuildRequest]:
+    """Claim a build request and set it RUNNING, as an executor does; the
+    lock is held for the block (leave without completing = the executor died)."""
+    store = BuildRequestStore(client)
+    lock = store.lock(uuid)
+    assert lock is not None, f"build request {uuid} is claimed already"
+    try:
+        found = store.get(uuid)
+        assert found is not None
+        req = found.record
+        req.state, req.start_time, req.worker = BuildState.RUNNING, time.time(), "test-executor"
+        store.update(req, found.version)
+        yield req
+    finally:
+        lock.release()
+
+
+def complete_build(client: ZKClient, uuid: str, result: str = "SUCCESS") -> None:
+    """Run a build to its end: claim, RUNNING, COMPLETED with ``result``,
+    the result event, let go."""
+    store = BuildRequestStore(client)
+    with running_build(client, uuid):
+        found = store.get(uuid)
+        assert found is not None
+        req = found.record
+        req.state, req.result, req.end_time = BuildState.COMPLETED, result, time.time()
+        req.log_url = f"http://logs.example/{uuid}/"
+        store.update(req, found.version)
+        result_queue(client, req.tenant).put(
+            ResultEvent(
+                kind="build-completed",
+                tenant=req.tenant,
+                pipeline=req.pipeline,
+                buildset_uuid=req.buildset_uuid,
+                request_id=uuid,
+                result=result,
+                event_id=req.event_id,
+            ).to_dict()
+        )
+
+
+def wait_build_request(
+    client: ZKClient, job: str, timeout: float = 30, state: BuildState = BuildState.REQUESTED
+) -> BuildRequest:
+    def find() -> BuildRequest | None:
+        for req in build_requests(client, state):
+            if req.job.name == job:
+                return req
+        return None
+
+    return wait_for(find, timeout, f"a {state.value} build request for job {job}")
+
+
+def wait_node_request(client: ZKClient, job: str, timeout: float = 30) -> str:
+    def find() -> str | None:
+        for v in NodeRequestStore(client).pending():
+            if v.record.job_name == job:
+                return v.record.id
+        return None
+
+    return wait_for(find, timeout, f"a node request for job {job}")
+
+
+def run_job(client: ZKClient, job: str, result: str = "SUCCESS", timeout: float = 30) -> str:
+    """Fulfil the job's nodes, wait for its build request, complete it."""
+    wait_node_request(client, job, timeout)
+    fulfil_node_requests(client)
+    req = wait_build_request(client, job, timeout)
+    complete_build(client, req.uuid, result)
+    return req.uuid
+
+
+def pipeline_path(chroot: str) -> str:
+    return chroot + paths.pipeline_state("demo", "post")
+
+
+# --- the scheduler as a process ---------------------------------------------------------
+
+
+class SchedulerProcess:
+    """``python -m lockgate.scheduler -c FILE`` in a subprocess (killed by PID)."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SchedulerProcess:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "lockgate.scheduler", "-c", str(self.config), "-d"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL
+        self.proc.wait(timeout=30)
+
+    def terminate(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait(timeout=30)
+        return self.proc.returncode
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
