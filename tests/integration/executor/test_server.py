@@ -189,3 +189,28 @@ def test_max_builds_limits_concurrent_claims(zk_client, executor, upstream):
 def _console(ex, request) -> str:
     path = ex.settings.log_root / request.uuid / "job-output.txt"
     return path.read_text() if path.exists() else ""
+
+
+def test_lost_session_drops_the_build_without_a_result(
+    zk_server, zk_connect, zk_client, upstream, tmp_path
+):
+    from tests.fixtures.zk import expire_session
+
+    own = zk_connect()
+    ex = Executor(make_config(tmp_path), client=own)
+    ex.start()
+    try:
+        tree = upstream.create("org/app", {"run.yaml": SLOW.replace("3603", "3606")})
+        request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+        store = BuildRequestStore(zk_client, "default")
+        store.submit(request)
+        wait_for(lambda: "TASK [command]" in _console(ex, request), 60, "the playbook to start")
+        expire_session(zk_server, own)
+        wait_for(lambda: not ex.running, 60, "the build to be dropped")
+        record = store.get(request.uuid).record
+        assert record.state is BuildState.RUNNING and record.result is None
+        assert not store.is_locked(request.uuid)
+        # The executor is registered again in its new session, ready for work.
+        wait_for(lambda: list_components(zk_client, "executor"), 30, "re-registration")
+    finally:
+        ex.stop()
