@@ -73,11 +73,16 @@ class System:
         web_listen: str = "127.0.0.1",
         web_port: int = 9000,
         projects: dict[str, dict[str, str | bytes]] | None = None,
+        config_files: dict[str, str | bytes] | None = None,
+        poll_delay: float = 0.5,
     ) -> None:
         self.state = seed.StateDir(Path(state_dir).expanduser().absolute())
         self.web_listen = web_listen
         self.web_port = web_port
         self.projects = projects if projects is not None else {seed.DEMO_PROJECT: demo.FILES}
+        # The config project's files; None means the stock zuul.d/ and playbooks/.
+        self.config_files = config_files
+        self.poll_delay = poll_delay
         self.zookeeper: ZooKeeperServer | None = None
         self.client: ZKClient | None = None
         self.components: list[ComponentProcess] = []
@@ -94,7 +99,7 @@ class System:
             state.root.mkdir(parents=True, exist_ok=True)
             seed.ensure_ssh_key(state)
             tls = seed.ensure_tls(state)
-            seed.seed_repositories(state, self.projects)
+            seed.seed_repositories(state, self.projects, self.config_files)
             seed.write_tenant_config(state, list(self.projects))
         with step("ZooKeeper (TLS, loopback)"):
             self.zookeeper = ZooKeeperServer(
@@ -107,6 +112,7 @@ class System:
             tls=tls,
             web_listen=self.web_listen,
             web_port=self.web_port,
+            poll_delay=self.poll_delay,
         )
         self.client = ZKClient(
             self.zookeeper.hosts,

@@ -179,7 +179,13 @@ def write_tenant_config(state: StateDir) -> None:
 
 
 def write_service_config(
-    state: StateDir, *, zk_hosts: str, tls: TLSSet, web_listen: str, web_port: int
+    state: StateDir,
+    *,
+    zk_hosts: str,
+    tls: TLSSet,
+    web_listen: str,
+    web_port: int,
+    poll_delay: float = 0.5,
 ) -> Path:
     """The generated ``lockgate.conf`` every component of this system reads."""
     key = state.ssh_key
@@ -221,7 +227,7 @@ dburi = sqlite:///{state.root / "lockgate.db"}
 [connection {CONNECTION}]
 driver = git
 baseurl = {state.git}
-poll_delay = 0.5
+poll_delay = {poll_delay}
 """
     state.config_file.parent.mkdir(parents=True, exist_ok=True)
     state.config_file.write_text(text)
