@@ -30,6 +30,19 @@ class Checkout:
     repo: RepoState
     path: Path
     commit: str
+    src_dir: str = ""  # relative to the work root, as in zuul.projects.*.src_dir
+
+
+def src_dir(repo: RepoState, scheme: str = "golang") -> str:
+    """Where a repository goes under ``work/``, by the job's ``workspace-scheme``.
+
+    ``flat`` uses the project's last name component; ``golang`` (the
+    default) and ``unique`` use the canonical name (hostname/project), which
+    never collides.  The scheduler computes the same for ``zuul.projects``.
+    """
+    if scheme == "flat":
+        return f"src/{repo.project.rsplit('/', 1)[-1]}"
+    return f"src/{repo.canonical_name}"
 
 
 def _ensure_commit(cache: RepoCache, repo: RepoState, rev: str) -> str:
@@ -52,16 +65,26 @@ def prepare_repos(cache: RepoCache, jobdir: JobDir, request: BuildRequest) -> di
     """Check out every repository of ``request`` under ``work/src``; {canonical_name: Checkout}.
 
     The triggering project is always included, even if the scheduler left it
-    out of ``request.repos``.
+    out of ``request.repos``.  Two repositories that would land in the same
+    directory (``flat`` scheme, same short name) are an error.
     """
+    scheme = request.job.workspace_scheme or "golang"
     repos = list(request.repos)
     if not any(r.canonical_name == request.project.canonical_name for r in repos):
         repos.insert(0, request.project)
     checkouts: dict[str, Checkout] = {}
+    taken: dict[Path, str] = {}
     for repo in repos:
-        dest = jobdir.src_dir(repo.canonical_name)
-        if not dest.resolve().is_relative_to(jobdir.src_root.resolve()):
+        rel = src_dir(repo, scheme)
+        dest = jobdir.work_root / rel
+        if not dest.resolve().is_relative_to(jobdir.src_root.resolve()) or dest == jobdir.src_root:
             raise WorkspaceError(f"{repo.canonical_name}: not a valid project name")
+        if dest in taken:
+            raise WorkspaceError(
+                f"{repo.canonical_name} and {taken[dest]} would both be "
+                f"checked out at {rel} (workspace-scheme {scheme})"
+            )
+        taken[dest] = repo.canonical_name
         dest.parent.mkdir(parents=True, exist_ok=True)
         rev = repo.commit or repo.ref
         try:
@@ -74,7 +97,7 @@ def prepare_repos(cache: RepoCache, jobdir: JobDir, request: BuildRequest) -> di
             sha = rev if _FULL_SHA.fullmatch(rev) else _head(dest)
         except GitError as e:
             raise WorkspaceError(f"preparing {repo.canonical_name} at {repo.commit}: {e}") from None
-        checkouts[repo.canonical_name] = Checkout(repo=repo, path=dest, commit=sha)
+        checkouts[repo.canonical_name] = Checkout(repo=repo, path=dest, commit=sha, src_dir=rel)
     return checkouts
 
 

@@ -69,7 +69,10 @@ def build_zuul_vars(
     # The scheduler's values win over our defaults...
     zv.update({k: v for k, v in given.items() if k != "projects"})
     # ...and the executor's own facts win over everything.
-    zv["project"] = _project_entry(request.project)
+    trig = checkouts.get(request.project.canonical_name)
+    zv["project"] = {**_project_entry(request.project), **(zv.get("project") or {})}
+    if trig is not None:
+        zv["project"]["src_dir"] = trig.src_dir
     zv["attempts"] = request.attempt
     zv["max_attempts"] = job.attempts
     zv["ansible_version"] = ansible_version()
@@ -87,16 +90,18 @@ def build_zuul_vars(
     for name, checkout in checkouts.items():
         repo = checkout.repo
         entry = _project_entry(repo)
-        entry.update(given_projects.get(name) or {})
-        entry["src_dir"] = f"src/{repo.canonical_name}"
         entry["checkout"] = repo.branch or repo.ref
         entry["checkout_description"] = (
             "zuul branch"
             if repo.branch and repo.branch == request.project.branch
             else "project default branch"
         )
+        entry["required"] = repo.project in required or name in required
+        # What the scheduler says about the checkout (why this branch) wins;
+        # where it is and which commit it is, we know best.
+        entry.update(given_projects.get(name) or {})
+        entry["src_dir"] = checkout.src_dir or entry["src_dir"]
         entry["commit"] = checkout.commit
-        entry.setdefault("required", repo.project in required or name in required)
         projects[name] = entry
     zv["projects"] = projects
     return zv

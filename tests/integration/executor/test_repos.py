@@ -101,3 +101,18 @@ def test_playbook_from_another_branch_and_outside_paths(upstream, tmp_path):
             checkouts,
             PlaybookRef(path="pb.yaml", connection="git", project="org/other"),
         )
+
+
+def test_flat_workspace_scheme(upstream, tmp_path):
+    app = upstream.create("org/app")
+    other = upstream.create("other/app")
+    cache = RepoCache(tmp_path / "git")
+    request = make_request(app, workspace_scheme="flat")
+    jobdir = JobDir.create(tmp_path / "builds", tmp_path / "logs", "b1")
+    checkouts = prepare_repos(cache, jobdir, request)
+    [checkout] = checkouts.values()
+    assert checkout.path == jobdir.work_root / "src" / "app"
+    assert checkout.src_dir == "src/app" and head(checkout.path) == app.head()
+    clash = make_request(app, workspace_scheme="flat", extra_repos=[repo_state(other)])
+    with pytest.raises(WorkspaceError, match="would both be checked out at src/app"):
+        prepare_repos(cache, JobDir.create(tmp_path / "builds", tmp_path / "logs", "b2"), clash)

@@ -66,7 +66,8 @@ def test_submitted_request_is_claimed_run_and_completed(zk_client, executor, ups
     assert done.worker == ex.component.name
     assert done.log_url == f"http://127.0.0.1:9000/logs/{request.uuid}/"
     assert done.start_time and done.end_time and done.end_time >= done.start_time
-    assert not store.is_locked(request.uuid)
+    # The lock goes right after the result is written.
+    wait_for(lambda: not store.is_locked(request.uuid), 10, "the request's lock to go")
     console = (ex.settings.log_root / request.uuid / "job-output.txt").read_text()
     assert "localhost | SERVER-MARKER-localhost" in console
     events = wait_for(

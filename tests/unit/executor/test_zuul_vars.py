@@ -86,3 +86,26 @@ def test_ref_event_has_no_message(tmp_path: Path):
     assert "message" not in zv and "change" not in zv
     assert zv["newrev"] == "a" * 40
     assert zv["ref"] == "refs/heads/main" and zv["branch"] == "main"
+
+
+def test_scheduler_checkout_reasons_kept_and_flat_src_dir(tmp_path: Path):
+    jobdir = JobDir(root=tmp_path / "b1", log_dir=tmp_path / "logs" / "b1")
+    app = repo("org/app")
+    req = request(
+        projects={
+            app.canonical_name: {
+                "checkout_description": "zuul ref",
+                "required": True,
+                "commit": "stale",
+                "src_dir": "src/review.example.org/org/app",
+            }
+        }
+    )
+    flat = {
+        app.canonical_name: Checkout(app, jobdir.work_root / "src" / "app", "c" * 40, "src/app")
+    }
+    zv = build_zuul_vars(req, jobdir, flat, "ex1")
+    entry = zv["projects"][app.canonical_name]
+    assert entry["checkout_description"] == "zuul ref" and entry["required"] is True
+    assert entry["commit"] == "c" * 40  # what is checked out, not what was asked
+    assert entry["src_dir"] == "src/app" and zv["project"]["src_dir"] == "src/app"
