@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import time
@@ -221,6 +222,8 @@ class System:
 
 
 def main(args: argparse.Namespace) -> int:
+    # Progress lines are the interface here; components log to their own files.
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
     problems = prereqs.missing()
     if problems:
         for line in problems:

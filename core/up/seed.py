@@ -161,19 +161,27 @@ def config_project_files() -> dict[str, str | bytes]:
     return files
 
 
-def seed_repositories(state: StateDir) -> None:
-    _seed_repo(state, CONFIG_PROJECT, config_project_files())
-    _seed_repo(state, DEMO_PROJECT, demo.FILES)
+def seed_repositories(
+    state: StateDir,
+    projects: dict[str, dict[str, str | bytes]],
+    config_files: dict[str, str | bytes] | None = None,
+) -> None:
+    """The config project (stock config unless given) and each untrusted project."""
+    _seed_repo(
+        state, CONFIG_PROJECT, config_project_files() if config_files is None else config_files
+    )
+    for name, files in projects.items():
+        _seed_repo(state, name, files)
 
 
-def write_tenant_config(state: StateDir) -> None:
+def write_tenant_config(state: StateDir, untrusted_projects: list[str]) -> None:
     state.tenant_config.parent.mkdir(parents=True, exist_ok=True)
     state.tenant_config.write_text(
         demo.tenant_config(
             tenant=TENANT,
             connection=CONNECTION,
             config_projects=[CONFIG_PROJECT],
-            untrusted_projects=[DEMO_PROJECT],
+            untrusted_projects=untrusted_projects,
         )
     )
 
