@@ -22,6 +22,7 @@ Semantics (Zuul's):
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -298,9 +299,14 @@ class JobRunner:
         var_files = [jobdir.extra_vars_file]
         own_vars = dict(phase_vars or {})
         own_vars.update(self._secrets(ctx, ref))
+        own: Path | None = None
         if own_vars:
+            # This playbook's own variables (its secrets): the file exists
+            # only while it runs, so later playbooks of the build (which
+            # see the build directory) cannot read another's secrets.
             own = jobdir.ansible_root / f"vars-{phase}-{index}.yaml"
             _dump(own, own_vars)
+            os.chmod(own, 0o600)
             var_files.append(own)
         var_files.append(jobdir.zuul_vars_file)
         command = playbook_command(jobdir, path, var_files)
@@ -322,9 +328,13 @@ class JobRunner:
         )
         raw = jobdir.raw_log_root / f"{phase}-{index}.log"
         console.write_lines(jobdir.job_output_txt, f"{name} START: [{label}]")
-        outcome: ProcessOutcome = run_process(
-            command, env=env, cwd=jobdir.work_root, output=raw, timeout=timeout, abort=ctx.abort
-        )
+        try:
+            outcome: ProcessOutcome = run_process(
+                command, env=env, cwd=jobdir.work_root, output=raw, timeout=timeout, abort=ctx.abort
+            )
+        finally:
+            if own is not None:
+                own.unlink(missing_ok=True)
         text = raw.read_text(errors="replace").strip() if raw.exists() else ""
         if text:
             console.write_lines(jobdir.job_output_txt, text)

@@ -168,3 +168,51 @@ def test_sandbox_hides_the_executor_and_other_builds(upstream, tmp_path: Path):
     build_root = settings.state_dir / "builds" / request.uuid
     assert (build_root / "work" / "mine.txt").exists()
     assert "x" not in (build_root / "ansible" / "inventory.yaml").read_text().splitlines()
+
+
+SECRET_DUMP = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "{{{{ creds | default('none') | to_json }}}}"
+        dest: "{{{{ zuul.executor.log_root }}}}/{name}.json"
+    - name: look for other playbooks' variable files
+      shell: "cat {{{{ zuul.executor.inventory_file | dirname }}}}/vars-*.yaml > {{{{ zuul.executor.log_root }}}}/{name}-files.txt 2>/dev/null || true"
+"""
+
+
+def test_secrets_reach_only_their_playbooks(upstream, tmp_path: Path):
+    settings = make_settings(tmp_path)
+    tree = upstream.create(
+        "org/app",
+        {"run.yaml": SECRET_DUMP.format(name="run"), "post.yaml": SECRET_DUMP.format(name="post")},
+    )
+    run = playbooks(tree, ["run.yaml"])
+    run[0].secrets = [0]
+    secret = {"name": "creds", "secret": "site-creds", "data": {"user": "u1", "token": "t1"}}
+    request = make_request(tree, run=run, post=playbooks(tree, ["post.yaml"]), secrets=[secret])
+    outcome = JobRunner(settings).run(request, [])
+    assert outcome.result is BuildResult.SUCCESS, outcome
+    logs = settings.log_root / request.uuid
+    assert json.loads((logs / "run.json").read_text()) == {"user": "u1", "token": "t1"}
+    assert json.loads((logs / "post.json").read_text()) == "none"
+    # The post-run playbook finds only its own file (zuul_success), not run's secrets.
+    assert "t1" not in (logs / "post-files.txt").read_text()
+    assert "zuul_success" in (logs / "post-files.txt").read_text()
+
+
+def test_encrypted_secret_is_an_error_naming_it(upstream, tmp_path: Path):
+    settings = make_settings(tmp_path)
+    tree = upstream.create("org/app", {"run.yaml": SECRET_DUMP.format(name="run")})
+    run = playbooks(tree, ["run.yaml"])
+    run[0].secrets = [0]
+    secret = {
+        "name": "creds",
+        "secret": "site-creds",
+        "data": {"token": {"encrypted": "pkcs1-oaep", "ciphertext": ["abc"]}},
+    }
+    request = make_request(tree, run=run, secrets=[secret])
+    outcome = JobRunner(settings).run(request, [])
+    assert outcome.result is BuildResult.ERROR
+    assert "secret site-creds" in outcome.error_detail
