@@ -1,3 +1,4 @@
 from tests.fixtures.git import upstream  # noqa: F401
+from tests.fixtures.launcher import local_provider, ssh_keypair  # noqa: F401
 from tests.fixtures.sshd import sshd_node  # noqa: F401
 from tests.fixtures.zk import zk_chroot, zk_client, zk_connect, zk_server  # noqa: F401
