@@ -8,6 +8,7 @@ The layout follows Zuul's so that roles which know Zuul's paths still work::
     <state_dir>/builds/<uuid>/   (or <job_dir>/<uuid>/ when [executor] job_dir is set)
         work/            the job's working directory (HOME, writable by playbooks)
             src/<canonical_name>/   prepared repositories
+            logs -> <log_root>/<uuid>   (Zuul's work/logs)
             results.json            zuul.executor.result_data_file
         ansible/         inventory, variables, ansible.cfg, known_hosts
                          (read-only inside the sandbox: a playbook cannot
@@ -58,6 +59,8 @@ class JobDir:
             jobdir.log_dir,
         ):
             path.mkdir(parents=True, exist_ok=True)
+        # Zuul's work/logs: here it is the published log directory itself.
+        (jobdir.work_root / "logs").symlink_to(jobdir.log_dir)
         return jobdir
 
     @property

@@ -20,6 +20,9 @@ DUMP = """
                       'site_var': site_var, 'shadowed': shadowed,
                       'cwd': lookup('env', 'PWD'), 'home': lookup('env', 'HOME')} | to_json }}"
         dest: "{{ zuul.executor.log_root }}/vars.json"
+    - copy:
+        content: "via work/logs"
+        dest: "{{ zuul.executor.work_root }}/logs/via-work-logs.txt"
 """
 
 
@@ -47,6 +50,7 @@ def test_zuul_vars_and_job_site_extra_vars(upstream, tmp_path: Path):
     outcome = JobRunner(settings).run(request, [])
     assert outcome.result is BuildResult.SUCCESS, outcome
     seen = json.loads((settings.log_root / request.uuid / "vars.json").read_text())
+    assert (settings.log_root / request.uuid / "via-work-logs.txt").read_text() == "via work/logs"
     zuul = seen["zuul"]
     build_root = settings.state_dir / "builds" / request.uuid
     assert zuul["build"] == request.uuid
