@@ -11,6 +11,8 @@ is re-applied by :meth:`JsonState.modify`: never silently dropped.
 from __future__ import annotations
 
 import copy
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -57,13 +59,17 @@ class JsonState:
         change: Callable[[dict[str, Any]], dict[str, Any] | None],
         *,
         default: dict[str, Any] | None = None,
-        attempts: int = 20,
+        timeout: float = 60.0,
     ) -> dict[str, Any]:
         """Load, apply ``change`` (returns the new object, or edits it in place
-        and returns None), save; on a conflict, do it all again.  Returns what
-        was saved.  ``change`` may run several times: keep it free of side
-        effects."""
-        for _ in range(attempts):
+        and returns None), save; on a conflict, do it all again after a short
+        random back-off (so racing writers spread out instead of colliding
+        forever).  Returns what was saved.  ``change`` may run several times:
+        keep it free of side effects.  Gives up with :class:`ZKError` only if
+        conflicts go on for ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        conflicts = 0
+        while True:
             current = self.load()
             base = copy.deepcopy(current if current is not None else (default or {}))
             result = change(base)
@@ -72,8 +78,12 @@ class JsonState:
                 self.save(new)
                 return new
             except RecordConflict:
-                continue
-        raise ZKError(f"{self.path}: gave up after {attempts} conflicting writes")
+                conflicts += 1
+                if time.monotonic() > deadline:
+                    raise ZKError(
+                        f"{self.path}: gave up after {conflicts} conflicting writes in {timeout}s"
+                    ) from None
+                time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(conflicts, 6))))
 
     def delete(self) -> bool:
         """Delete the object (unconditionally); False if absent."""

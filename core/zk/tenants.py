@@ -8,32 +8,31 @@ tenant exists, for readers, once its layout record does.
 
 from __future__ import annotations
 
-import posixpath
-
 from kazoo.exceptions import NoNodeError
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
+from lockgate.zk.errors import translate_kazoo_errors
 from lockgate.zk.state import tenant_layout
 
 
 def tenants_root() -> str:
     """The parent of every ``paths.tenant(name)``."""
-    # Derived from paths.tenant so that the tree stays defined in paths.py.
-    return posixpath.dirname(paths.tenant("_"))
+    return paths.tenants()
 
 
+@translate_kazoo_errors
 def tenant_names(client: ZKClient) -> list[str]:
     """Names of the tenants that have a published layout, sorted."""
     kz = client.kazoo
     try:
-        children = kz.retry(kz.get_children, tenants_root())
+        children = client.retry(kz.get_children, tenants_root())
     except NoNodeError:
         return []
     names = []
     for child in children:
         name = paths.unsegment(child)
-        if kz.retry(kz.exists, paths.tenant_layout(name)) is not None:
+        if client.retry(kz.exists, paths.tenant_layout(name)) is not None:
             names.append(name)
     return sorted(names)
 
