@@ -21,6 +21,7 @@ from lockgate.zk.locks import SessionAwareLock
 from lockgate.zk.queues import trigger_queue
 from lockgate.zk.records import RecordStore
 from lockgate.zk.requests import NodeRequestStore
+
 from tests.fixtures.zk import start_tls_server
 
 
@@ -44,27 +45,41 @@ def main() -> None:
     client.connect()
     try:
         queue = trigger_queue(client, "t")
-        event = {"type": "ref-updated", "connection": "git", "project": "demo/app", "ref": "refs/heads/main"}
+        event = {
+            "type": "ref-updated",
+            "connection": "git",
+            "project": "demo/app",
+            "ref": "refs/heads/main",
+        }
         ids: list[str] = []
         rows = [("queue put", timed(n, lambda i: ids.append(queue.put(event))))]
-        rows.append(("queue list (%d entries)" % n, timed(20, lambda i: queue.list())))
+        rows.append((f"queue list ({n} entries)", timed(20, lambda i: queue.list())))
         rows.append(("queue ack", timed(n, lambda i: queue.ack(ids[i]))))
-        rows.append(("queue put (dedup key)", timed(n, lambda i: queue.put(event, dedup_key=f"k{i}"))))
+        rows.append(
+            ("queue put (dedup key)", timed(n, lambda i: queue.put(event, dedup_key=f"k{i}")))
+        )
         store = RecordStore(client)
         path = paths.pipeline_state("t", "gate")
         small = {"items": [{"change": i, "jobs": ["a", "b"]} for i in range(20)]}
         store.save(path, small)
         rows.append(("record load (small)", timed(n, lambda i: store.load(path))))
-        rows.append(("record save with version", timed(n, lambda i: store.save(path, small, version=store.load(path).version))))
+        rows.append(
+            (
+                "record save with version",
+                timed(n, lambda i: store.save(path, small, version=store.load(path).version)),
+            )
+        )
         big = {"blob": os.urandom(1_500_000).hex()}
         big_path = paths.config_cache("git", "demo/app", "main")
         rows.append(("record save, 3 MB sharded", timed(10, lambda i: store.save(big_path, big))))
         rows.append(("record load, 3 MB sharded", timed(10, lambda i: store.load(big_path))))
         requests = NodeRequestStore(client)
-        req = NodeRequest(labels=["l"], tenant="t", pipeline="p", buildset_uuid="b", job_name="j", event_id="e")
+        req = NodeRequest(
+            labels=["l"], tenant="t", pipeline="p", buildset_uuid="b", job_name="j", event_id="e"
+        )
         rids: list[str] = []
         rows.append(("node request submit", timed(n, lambda i: rids.append(requests.submit(req)))))
-        rows.append(("node request list (%d)" % n, timed(10, lambda i: requests.list())))
+        rows.append((f"node request list ({n})", timed(10, lambda i: requests.list())))
 
         def lock_cycle(i: int) -> None:
             lock = SessionAwareLock(client, paths.node_request_lock(rids[i]))
