@@ -1,7 +1,7 @@
 """Workspace preparation: every repository a build needs, checked out in its build directory.
 
 The runner calls ``prepare_repos`` right after creating the ``JobDir``;
-``playbook_source`` then tells it where each ``PlaybookRef``'s project lives.
+``PlaybookProjects`` then tells it where each ``PlaybookRef``'s project lives.
 Repositories come from a per-executor cache of bare mirrors
 (``lockgate.git.RepoCache`` under ``<state_dir>/git``): a mirror is fetched
 only when it does not yet hold the commit a build asks for, so repeated
@@ -12,8 +12,10 @@ network).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from lockgate.executor.jobdir import JobDir
 from lockgate.git import GitError, RefNotFound, RepoCache, run_git
@@ -43,15 +45,6 @@ def src_dir(repo: RepoState, scheme: str = "golang") -> str:
     if scheme == "flat":
         return f"src/{repo.project.rsplit('/', 1)[-1]}"
     return f"src/{repo.canonical_name}"
-
-
-def _ensure_commit(cache: RepoCache, repo: RepoState, rev: str) -> str:
-    """The sha of ``rev`` in the mirror, fetching once if the mirror lacks it."""
-    try:
-        return cache.commit_sha(repo.url, rev)
-    except RefNotFound:
-        cache.update(repo.url)
-        return cache.commit_sha(repo.url, rev)
 
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -101,7 +94,7 @@ def prepare_repos(cache: RepoCache, jobdir: JobDir, request: BuildRequest) -> di
     return checkouts
 
 
-def find_checkout(checkouts: dict[str, Checkout], connection: str, project: str) -> Checkout:
+def find_checkout(checkouts: dict[str, Checkout], connection: str, project: str) -> Checkout | None:
     """The checkout of a project named as in the tenant config (``demo/app``)."""
     for checkout in checkouts.values():
         repo = checkout.repo
@@ -110,41 +103,93 @@ def find_checkout(checkouts: dict[str, Checkout], connection: str, project: str)
     for checkout in checkouts.values():
         if checkout.repo.canonical_name == project:
             return checkout
-    raise WorkspaceError(
-        f"project {project!r} (connection {connection!r}) is not among the build's repositories"
-    )
+    return None
 
 
-def playbook_source(
-    cache: RepoCache, jobdir: JobDir, checkouts: dict[str, Checkout], ref: PlaybookRef
-) -> Path:
-    """The file a playbook reference points to.
+class Sources(Protocol):
+    """What the executor knows of a connection: where a project is cloned from."""
 
-    A playbook comes from its project's checkout in ``work/src`` when that
-    checkout is on the playbook's branch (the common case: the triggering
-    project at the item's commit, or a config project at its branch head).
-    A playbook from another branch of the same project gets its own checkout
-    of that branch's head under ``ansible/projects``.
+    def clone_url(self, project: str) -> str: ...
+
+    def canonical_name(self, project: str) -> str: ...
+
+
+class PlaybookProjects:
+    """Where each playbook and role of a build comes from.
+
+    A playbook is read from its project's checkout in ``work/src`` when that
+    checkout is on the playbook's branch (the triggering project at the
+    item's commit, a required project at its branch head).  Otherwise —
+    another branch of a project of the build, or a project that is not one
+    of the build's repositories at all, typically the config project holding
+    the base job's playbooks — the project is fetched (so a branch head is
+    current) and its branch head checked out once per build under
+    ``ansible/projects/`` (read-only in the sandbox).  Projects outside the
+    build are found through the executor's ``[connection NAME]`` sections.
     """
-    checkout = find_checkout(checkouts, ref.connection, ref.project)
-    root = checkout.path
-    if ref.branch and checkout.repo.branch and ref.branch != checkout.repo.branch:
-        dest = jobdir.playbook_root / f"{checkout.repo.canonical_name}@{ref.branch}"
-        if not dest.exists():
-            try:
-                sha = _ensure_commit(cache, checkout.repo, f"refs/heads/{ref.branch}")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                cache.checkout(checkout.repo.url, sha, dest, branch=ref.branch)
-            except GitError as e:
+
+    def __init__(
+        self,
+        cache: RepoCache,
+        jobdir: JobDir,
+        checkouts: dict[str, Checkout],
+        sources: Mapping[str, Sources] | None = None,
+    ):
+        self.cache = cache
+        self.jobdir = jobdir
+        self.checkouts = checkouts
+        self.sources = sources or {}
+        self._extra: dict[tuple[str, str, str | None], Path] = {}
+
+    def project_root(self, connection: str, project: str, branch: str | None) -> Path:
+        checkout = find_checkout(self.checkouts, connection, project)
+        if checkout is not None and (
+            not branch or not checkout.repo.branch or branch == checkout.repo.branch
+        ):
+            return checkout.path
+        key = (connection, project, branch)
+        if key not in self._extra:
+            self._extra[key] = self._checkout_head(checkout, connection, project, branch)
+        return self._extra[key]
+
+    def _checkout_head(
+        self, checkout: Checkout | None, connection: str, project: str, branch: str | None
+    ) -> Path:
+        if checkout is not None:
+            url, canonical = checkout.repo.url, checkout.repo.canonical_name
+        else:
+            source = self.sources.get(connection)
+            if source is None:
                 raise WorkspaceError(
-                    f"preparing {ref.project} branch {ref.branch} for playbooks: {e}"
-                ) from None
-        root = dest
-    path = (root / ref.path).resolve()
-    if not path.is_relative_to(root.resolve()):
-        raise WorkspaceError(f"playbook {ref.path!r} of {ref.project} is outside its repository")
-    if not path.is_file():
-        # Zuul accepts a playbook name without its extension.
+                    f"project {project!r} (connection {connection!r}) is not among the build's "
+                    "repositories, and the executor has no such connection to fetch it from"
+                )
+            url, canonical = source.clone_url(project), source.canonical_name(project)
+        dest = self.jobdir.playbook_root / f"{canonical}@{branch or 'HEAD'}"
+        try:
+            self.cache.update(url)
+            rev = f"refs/heads/{branch}" if branch else "HEAD"
+            sha = self.cache.commit_sha(url, rev)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self.cache.checkout(url, sha, dest, branch=branch)
+        except GitError as e:
+            raise WorkspaceError(
+                f"preparing {project}"
+                + (f" branch {branch}" if branch else "")
+                + f" for playbooks: {e}"
+            ) from None
+        return dest
+
+    def playbook(self, ref: PlaybookRef) -> Path:
+        """The file a playbook reference points to (Zuul accepts it without ``.yaml``)."""
+        root = self.project_root(ref.connection, ref.project, ref.branch)
+        path = (root / ref.path).resolve()
+        if not path.is_relative_to(root.resolve()):
+            raise WorkspaceError(
+                f"playbook {ref.path!r} of {ref.project} is outside its repository"
+            )
+        if path.is_file():
+            return path
         for suffix in (".yaml", ".yml"):
             if path.with_name(path.name + suffix).is_file():
                 return path.with_name(path.name + suffix)
@@ -152,32 +197,30 @@ def playbook_source(
             f"playbook {ref.path!r} not found in {ref.project}"
             + (f" branch {ref.branch}" if ref.branch else "")
         )
-    return path
 
+    def roles(self, ref: PlaybookRef, index: int) -> list[Path]:
+        """Roles path entries for a playbook's ``roles`` (Zuul's ``{zuul: project, name}``).
 
-def prepare_roles(
-    jobdir: JobDir, checkouts: dict[str, Checkout], ref: PlaybookRef, index: int
-) -> list[Path]:
-    """Roles path entries for a playbook's ``roles`` (Zuul's ``{zuul: project, name}``).
-
-    A project with a ``roles/`` directory contributes that directory; a
-    project that *is* a role is linked under its role name (its ``name``, or
-    the project's last path component).
-    """
-    paths: list[Path] = []
-    for role in ref.roles:
-        project = role.get("zuul") or role.get("project")
-        if not project:
-            continue  # galaxy roles are not supported (no network at build time)
-        checkout = find_checkout(checkouts, role.get("connection", ""), project)
-        if (checkout.path / "roles").is_dir():
-            paths.append(checkout.path / "roles")
-            continue
-        name = role.get("name") or project.rsplit("/", 1)[-1]
-        holder = jobdir.roles_root / str(index)
-        holder.mkdir(parents=True, exist_ok=True)
-        link = holder / name
-        if not link.exists():
-            link.symlink_to(checkout.path)
-        paths.append(holder)
-    return list(dict.fromkeys(paths))
+        A project with a ``roles/`` directory contributes that directory; a
+        project that *is* a role is linked under its role name (its
+        ``name``, or the project's last path component).  Galaxy roles are
+        not supported (builds have no network access to fetch them).
+        """
+        paths: list[Path] = []
+        for role in ref.roles:
+            project = role.get("zuul") or role.get("project")
+            if not project:
+                continue
+            connection = role.get("connection") or ref.connection
+            root = self.project_root(connection, project, role.get("branch") or None)
+            if (root / "roles").is_dir():
+                paths.append(root / "roles")
+                continue
+            name = role.get("name") or project.rsplit("/", 1)[-1]
+            holder = self.jobdir.roles_root / str(index)
+            holder.mkdir(parents=True, exist_ok=True)
+            link = holder / name
+            if not link.exists():
+                link.symlink_to(root)
+            paths.append(holder)
+        return list(dict.fromkeys(paths))

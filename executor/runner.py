@@ -25,6 +25,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,10 @@ from lockgate.executor.jobdir import JobDir
 from lockgate.executor.process import Abort, ProcessOutcome, Status, run_process
 from lockgate.executor.repos import (
     Checkout,
+    PlaybookProjects,
+    Sources,
     WorkspaceError,
-    playbook_source,
     prepare_repos,
-    prepare_roles,
 )
 from lockgate.executor.settings import ExecutorSettings
 from lockgate.executor.ssh_agent import SshAgent, SshAgentError
@@ -87,7 +88,7 @@ class BuildOutcome:
 class _Context:
     request: BuildRequest
     jobdir: JobDir
-    checkouts: dict[str, Checkout]
+    projects: PlaybookProjects
     abort: Abort
     network: bool
     ssh_auth_sock: Path | None
@@ -99,9 +100,19 @@ def _level(ref: PlaybookRef) -> int:
 
 
 class JobRunner:
-    def __init__(self, settings: ExecutorSettings, cache: RepoCache | None = None):
+    """Runs builds; ``sources`` (by connection name) let it fetch playbook
+    projects that are not among a build's repositories (the config project
+    with the base job's playbooks)."""
+
+    def __init__(
+        self,
+        settings: ExecutorSettings,
+        cache: RepoCache | None = None,
+        sources: Mapping[str, Sources] | None = None,
+    ):
         self.settings = settings
         self.cache = cache or RepoCache(settings.git_root)
+        self.sources = dict(sources or {})
 
     # ------------------------------------------------------------------
 
@@ -138,7 +149,7 @@ class JobRunner:
             ctx = _Context(
                 request,
                 jobdir,
-                checkouts,
+                PlaybookProjects(self.cache, jobdir, checkouts, self.sources),
                 abort,
                 network,
                 agent.socket_path if agent else None,
@@ -292,8 +303,8 @@ class JobRunner:
             console.write_lines(jobdir.job_output_txt, f"{name} SKIPPED (no time left): [{label}]")
             return self._record(ctx, PlaybookRun(phase, index, ref, Status.TIMED_OUT, None))
         try:
-            path = playbook_source(self.cache, jobdir, ctx.checkouts, ref)
-            roles_path = prepare_roles(jobdir, ctx.checkouts, ref, len(ctx.runs))
+            path = ctx.projects.playbook(ref)
+            roles_path = ctx.projects.roles(ref, len(ctx.runs))
         except WorkspaceError as e:
             raise BuildError(BuildResult.ERROR, str(e)) from None
         var_files = [jobdir.extra_vars_file]

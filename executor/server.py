@@ -29,6 +29,7 @@ import sys
 import threading
 from types import FrameType
 
+from lockgate.drivers.registry import make_connections
 from lockgate.executor.build import BuildWorker
 from lockgate.executor.runner import JobRunner
 from lockgate.executor.settings import ExecutorSettings, ensure_dirs
@@ -56,7 +57,10 @@ class Executor:
         self.settings = ExecutorSettings.from_config(config)
         self._own_client = client is None
         self.client = client
-        self.runner = JobRunner(self.settings)
+        # Connections tell the runner where to fetch playbook projects that
+        # are not among a build's repositories (the base job's config project).
+        sources = {name: conn.source() for name, conn in make_connections(config).items()}
+        self.runner = JobRunner(self.settings, sources=sources)
         self.component: Component | None = None
         self.workers: dict[str, BuildWorker] = {}
         self._threads: dict[str, threading.Thread] = {}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from lockgate.drivers.git.connection import GitConnection
 from lockgate.executor.jobdir import JobDir
-from lockgate.executor.repos import WorkspaceError, playbook_source, prepare_repos
+from lockgate.executor.repos import PlaybookProjects, WorkspaceError, prepare_repos
 from lockgate.git import RepoCache
 from lockgate.model.jobs import PlaybookRef
+from lockgate.service_config import Section
 
 from tests.fixtures.executor import make_request, repo_state
 
@@ -71,36 +73,25 @@ def test_playbook_from_another_branch_and_outside_paths(upstream, tmp_path):
     cache = RepoCache(tmp_path / "git")
     request = make_request(app)
     jobdir = JobDir.create(tmp_path / "builds", tmp_path / "logs", "b1")
-    checkouts = prepare_repos(cache, jobdir, request)
-    same = playbook_source(
-        cache,
-        jobdir,
-        checkouts,
-        PlaybookRef(path="pb", connection="git", project="org/app", branch="master"),
+    projects = PlaybookProjects(cache, jobdir, prepare_repos(cache, jobdir, request))
+    same = projects.playbook(
+        PlaybookRef(path="pb", connection="git", project="org/app", branch="master")
     )
     assert same.read_text() == "# master\n"  # found without its extension, too
-    other = playbook_source(
-        cache,
-        jobdir,
-        checkouts,
-        PlaybookRef(path="pb.yaml", connection="git", project="org/app", branch="stable"),
+    other = projects.playbook(
+        PlaybookRef(path="pb.yaml", connection="git", project="org/app", branch="stable")
     )
     assert other.read_text() == "# stable\n"
     assert other.is_relative_to(jobdir.playbook_root)
     with pytest.raises(WorkspaceError, match="outside its repository"):
-        playbook_source(
-            cache,
-            jobdir,
-            checkouts,
-            PlaybookRef(path="../../../etc/passwd", connection="git", project="org/app"),
+        projects.playbook(
+            PlaybookRef(path="../../../etc/passwd", connection="git", project="org/app")
         )
-    with pytest.raises(WorkspaceError, match="not among the build's repositories"):
-        playbook_source(
-            cache,
-            jobdir,
-            checkouts,
-            PlaybookRef(path="pb.yaml", connection="git", project="org/other"),
-        )
+    with pytest.raises(
+        WorkspaceError,
+        match="not among the build's repositories, and the executor has no such connection",
+    ):
+        projects.playbook(PlaybookRef(path="pb.yaml", connection="git", project="org/other"))
 
 
 def test_flat_workspace_scheme(upstream, tmp_path):
@@ -116,3 +107,34 @@ def test_flat_workspace_scheme(upstream, tmp_path):
     clash = make_request(app, workspace_scheme="flat", extra_repos=[repo_state(other)])
     with pytest.raises(WorkspaceError, match="would both be checked out at src/app"):
         prepare_repos(cache, JobDir.create(tmp_path / "builds", tmp_path / "logs", "b2"), clash)
+
+
+def test_playbooks_of_a_project_outside_the_build_come_from_its_connection(upstream, tmp_path):
+    config = upstream.create("org/config", {"playbooks/base.yaml": "# v1\n"})
+    app = upstream.create("org/app")
+    section = Section("<test>", "connection git", {"driver": "git", "baseurl": str(upstream.root)})
+    connection = GitConnection.from_section("git", section)
+    cache = RepoCache(tmp_path / "git")
+    ref = PlaybookRef(
+        path="playbooks/base.yaml",
+        connection="git",
+        project="org/config",
+        branch="master",
+        trusted=True,
+    )
+
+    def build(uuid: str):
+        request = make_request(app)
+        jobdir = JobDir.create(tmp_path / "builds", tmp_path / "logs", uuid)
+        projects = PlaybookProjects(
+            cache, jobdir, prepare_repos(cache, jobdir, request), {"git": connection.source()}
+        )
+        return projects.playbook(ref), jobdir
+
+    path, jobdir = build("b1")
+    assert path.read_text() == "# v1\n"
+    assert path.is_relative_to(jobdir.playbook_root)
+    # The branch head is current for every build (the mirror is fetched).
+    config.commit_and_push({"playbooks/base.yaml": "# v2\n"})
+    path, _ = build("b2")
+    assert path.read_text() == "# v2\n"
