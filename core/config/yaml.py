@@ -16,8 +16,15 @@ Zuul's tags are represented by small types that later stages recognise:
   decide how a child's attribute combines with its parent's;
 - ``!unsafe`` -> ``Unsafe``, a ``str`` that Ansible must not template.
 
-Built on libyaml (``CSafeLoader``) when it is available: the loader only adds
-constructors for the tags, so parsing costs what a plain ``yaml.load`` costs.
+Built on libyaml (``CSafeLoader``) when it is available.  Two shortcuts make
+reading cheaper than a plain ``yaml.load`` of the same text while giving
+exactly its result: plain scalars' implicit types are resolved through a
+bounded cache (the type of ``name`` or ``true`` depends only on the text), and
+an item made only of untagged mappings, lists and plain scalars is built by
+one small recursive function instead of PyYAML's general constructor.
+Anything else in an item (a tag, a merge key ``<<``, a complex key, a
+failure of any kind) sends that whole item through PyYAML's constructor,
+which stays the authority for every unusual case and every error message.
 """
 
 from __future__ import annotations
@@ -74,8 +81,52 @@ class Unsafe(str):
         return f"Unsafe({str.__repr__(self)})"
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+# Plain-scalar tags whose SafeConstructor functions the fast builder calls.
+_SCALAR_TAGS = frozenset(
+    {
+        "tag:yaml.org,2002:null",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+    }
+)
+# Resolved tags of plain scalars by text (see ``ZuulLoader.resolve``).
+_PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_MAX = 20_000
+
+
 class ZuulLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """libyaml's safe loader plus Zuul's tags."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        """PyYAML's ``Resolver.resolve`` for this loader, memoised.
+
+        libyaml calls this once per node.  This loader has no path resolvers
+        and no wildcard implicit resolvers (asserted below), so the tag is a
+        function of the node kind and, for a plain scalar, of its text alone:
+        the result for a text is computed once by PyYAML and remembered (in
+        a bounded table, emptied when full).
+        """
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR_TAG  # quoted: always a string here
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = _BaseLoader.resolve(self, kind, value, implicit)
+                if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
+                    _PLAIN_TAGS.clear()
+                _PLAIN_TAGS[value] = tag
+            return tag
+        return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
+
+
+# ``ZuulLoader.resolve`` relies on these; adding either kind of resolver to
+# the loader means removing that shortcut.
+assert not ZuulLoader.yaml_path_resolvers
+assert None not in ZuulLoader.yaml_implicit_resolvers
 
 
 def _construct_encrypted(loader: Any, node: yaml.Node) -> Encrypted:
@@ -133,6 +184,55 @@ ZuulLoader.add_constructor(OVERRIDE_TAG, _construct_override)
 ZuulLoader.add_constructor(UNSAFE_TAG, _construct_unsafe)
 ZuulLoader.add_multi_constructor("!", _construct_unknown)
 ZuulLoader.add_multi_constructor("tag:", _construct_unknown)
+
+
+class _Unusual(Exception):
+    """The fast builder met something only PyYAML's constructor handles."""
+
+
+def _build_plain(loader: Any, root: yaml.Node) -> Any:
+    """Build ``root`` if it holds only untagged mappings, lists and plain
+    scalars (strings, null, booleans, numbers); raise otherwise.
+
+    The result equals what ``loader.construct_document(root)`` returns,
+    aliases included: an aliased mapping or list is one object, as there.
+    It skips the general constructor's bookkeeping (per-node dispatch,
+    deferred generators, merge-key flattening, abstract hashability checks),
+    which is most of PyYAML's construction time on configuration files.
+    """
+    memo: dict[yaml.Node, Any] = {}
+    scalar_constructors = loader.yaml_constructors
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+    def build(node: yaml.Node) -> Any:
+        cls = node.__class__
+        tag = node.tag
+        if cls is scalar_node:
+            if tag == _STR_TAG:
+                return node.value
+            if tag in _SCALAR_TAGS:
+                return scalar_constructors[tag](loader, node)
+            raise _Unusual
+        found = memo.get(node)
+        if found is not None:
+            return found
+        if cls is mapping_node and tag == _MAP_TAG:
+            mapping: dict[Any, Any] = {}
+            memo[node] = mapping
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not scalar_node:
+                    raise _Unusual
+                mapping[build(key_node)] = build(value_node)
+            return mapping
+        if cls is sequence_node and tag == _SEQ_TAG:
+            sequence: list[Any] = []
+            memo[node] = sequence
+            for child in node.value:
+                sequence.append(build(child))
+            return sequence
+        raise _Unusual
+
+    return build(root)
 
 
 @dataclass
@@ -271,6 +371,11 @@ def load_config_yaml(text: str | bytes, context: SourceContext) -> YamlDocument:
             return doc
         for node in root.value:
             line = node.start_mark.line + 1
+            try:
+                doc.items.append(YamlItem(_build_plain(loader, node), line))
+                continue
+            except Exception:  # noqa: BLE001, S112 - PyYAML's constructor decides below
+                pass
             try:
                 value = loader.construct_document(node)
             except yaml.YAMLError as exc:
