@@ -2,9 +2,11 @@
 
 The runner calls ``write_ansible_cfg`` once per build and ``playbook_command``
 / ``ansible_env`` for each playbook.  Everything Ansible would otherwise put
-in ``~/.ansible`` goes under the build's ``tmp/``; SSH never uses
-ControlPersist (its ``[mux]`` processes outlive builds, INFRA-NOTES); the
-interpreter is always explicit (discovery can pick a broken pyenv shim).
+in ``~/.ansible`` goes under the build's ``tmp/``; SSH shares connections
+(ControlPersist) only inside the sandbox, where its ``[mux]`` processes
+cannot outlive the playbook (INFRA-NOTES: outside, they keep a node's
+network namespace alive); the interpreter is always explicit (discovery
+can pick a broken pyenv shim).
 Our callback plugins (``ansible_plugins/callback``) write the console and
 the JSON record; they learn where from ``LOCKGATE_*`` variables.
 """
@@ -21,13 +23,20 @@ from lockgate.executor.jobdir import JobDir
 PLUGIN_DIR = Path(__file__).parent / "ansible_plugins"
 CALLBACK_DIR = PLUGIN_DIR / "callback"
 
-# No ControlMaster, and the word ControlPersist must not appear at all:
-# Ansible adds a ControlPath (longer than a socket path may be, in deep
-# build directories) whenever it does.
+# Common to every build.  How connections are shared depends on the sandbox:
 SSH_ARGS = (
-    "-o ControlMaster=no -o ServerAliveInterval=30 "
-    "-o ConnectTimeout=10 -o PasswordAuthentication=no -o BatchMode=yes"
+    "-o ServerAliveInterval=30 -o ConnectTimeout=10 -o PasswordAuthentication=no -o BatchMode=yes"
 )
+# Outside a sandbox: no ControlMaster, and the word ControlPersist must not
+# appear at all (Ansible then adds a ControlPath, and the [mux] processes
+# would outlive the build, keeping a node's network namespace alive).
+SSH_ARGS_UNSHARED = "-o ControlMaster=no " + SSH_ARGS
+# Inside bubblewrap the [mux] processes live in the sandbox's PID namespace
+# and die with it when ansible-playbook exits, so one playbook run may share
+# one connection per host: a task costs no new SSH handshake (copying a
+# directory of files to a node is ~10x faster).  The control sockets go in
+# a short directory (a socket path may not exceed 107 bytes).
+SSH_ARGS_SHARED = "-o ControlMaster=auto -o ControlPersist=300s " + SSH_ARGS
 
 
 def ansible_playbook_path() -> str:
@@ -75,6 +84,7 @@ def ansible_env(
     trusted: bool,
     roles_path: list[Path],
     ssh_auth_sock: Path | None,
+    ssh_control_dir: Path | None = None,
 ) -> dict[str, str]:
     """The whole environment of one ansible-playbook (nothing inherited by accident)."""
     venv_bin = str(Path(sys.executable).parent)
@@ -88,7 +98,7 @@ def ansible_env(
         "ANSIBLE_CONFIG": str(jobdir.config_file),
         "ANSIBLE_HOME": str(jobdir.ansible_home),
         "ANSIBLE_LOCAL_TEMP": str(jobdir.local_tmp),
-        "ANSIBLE_SSH_ARGS": SSH_ARGS,
+        "ANSIBLE_SSH_ARGS": SSH_ARGS_SHARED if ssh_control_dir else SSH_ARGS_UNSHARED,
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
         "LOCKGATE_JOB_OUTPUT": str(jobdir.job_output_txt),
@@ -102,6 +112,9 @@ def ansible_env(
         env["ANSIBLE_ROLES_PATH"] = ":".join(str(p) for p in roles_path)
     if ssh_auth_sock is not None:
         env["SSH_AUTH_SOCK"] = str(ssh_auth_sock)
+    if ssh_control_dir is not None:
+        env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(ssh_control_dir)
+        env["ANSIBLE_SSH_CONTROL_PATH"] = "%(directory)s/%%C"
     tz = os.environ.get("TZ")
     if tz:
         env["TZ"] = tz

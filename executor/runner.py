@@ -336,6 +336,7 @@ class JobRunner:
             trusted=ref.trusted,
             roles_path=roles_path,
             ssh_auth_sock=ctx.ssh_auth_sock,
+            ssh_control_dir=self._control_dir(ctx),
         )
         raw = jobdir.raw_log_root / f"{phase}-{index}.log"
         console.write_lines(jobdir.job_output_txt, f"{name} START: [{label}]")
@@ -383,6 +384,16 @@ class JobRunner:
         return self._record(
             ctx, PlaybookRun(phase, index, ref, outcome.status, outcome.returncode, unreachable)
         )
+
+    def _control_dir(self, ctx: _Context) -> Path | None:
+        """Where SSH connection sharing keeps its sockets, if it may be used:
+        only in the sandbox, whose PID namespace ends every [mux] process
+        with the playbook (see ``ansible_setup``)."""
+        if ctx.ssh_auth_sock is None or self.settings.sandbox.kind != "bubblewrap":
+            return None
+        path = ctx.ssh_auth_sock.parent / "cp"
+        path.mkdir(exist_ok=True)
+        return path
 
     def _record(self, ctx: _Context, run: PlaybookRun) -> PlaybookRun:
         ctx.runs.append(run)
