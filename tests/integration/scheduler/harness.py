@@ -105,6 +105,7 @@ tls_ca = {tls.ca}
 tls_cert = {tls.cert}
 tls_key = {tls.key}
 chroot = {self.chroot}
+session_timeout = 3
 
 [scheduler]
 tenant_config = {self.root / "main.yaml"}
@@ -177,6 +178,35 @@ def make_site(
 
 
 # --- the launcher's and the executor's roles ------------------------------------------
+
+
+def wait_poller_ready(site: Site, timeout: float = 30) -> None:
+    """Wait until the git poller has recorded every project's refs once: from
+    then on, a push is an event (the first poll of a project emits nothing)."""
+    from lockgate.zk.state import JsonState
+
+    def ready() -> bool:
+        return all(
+            JsonState(site.client, paths.event_source_state("git", p)).load() for p in site.repos
+        )
+
+    wait_for(ready, timeout, "the git poller's first round")
+
+
+def polled(site: Site, project: str, sha: str) -> bool:
+    """Whether the git poller has seen (and put the event of) ``sha`` on master."""
+    from lockgate.zk.state import JsonState
+
+    state = JsonState(site.client, paths.event_source_state("git", project)).load()
+    return (state or {}).get("refs", {}).get("refs/heads/master") == sha
+
+
+def push_polled(site: Site, project: str, files: dict[str, str | None], timeout: float = 60) -> str:
+    """Push, then wait for the poller to emit its event.  (A poller reports
+    the newest state of a ref: two pushes before one poll are one event.)"""
+    sha = site.push(project, files)
+    wait_for(lambda: polled(site, project, sha), timeout, f"the poller to see {sha[:12]}")
+    return sha
 
 
 def fulfil_node_requests(client: ZKClient, fail: bool = False) -> list[str]:
@@ -283,8 +313,14 @@ def wait_node_request(client: ZKClient, job: str, timeout: float = 30) -> str:
 
 
 def run_job(client: ZKClient, job: str, result: str = "SUCCESS", timeout: float = 30) -> str:
-    """Fulfil the job's nodes, wait for its build request, complete it."""
-    wait_node_request(client, job, timeout)
+    """Fulfil the job's nodes (unless done already), wait for its build
+    request, complete it."""
+
+    def ready() -> bool:
+        nodes = any(v.record.job_name == job for v in NodeRequestStore(client).pending())
+        return nodes or any(r.job.name == job for r in build_requests(client, BuildState.REQUESTED))
+
+    wait_for(ready, timeout, f"a node or build request for job {job}")
     fulfil_node_requests(client)
     req = wait_build_request(client, job, timeout)
     complete_build(client, req.uuid, result)
