@@ -22,6 +22,8 @@ def cli(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format=LOG_FORMAT, stream=sys.stderr
     )
+    # kazoo's debug lines (one per request) would drown the scheduler's own.
+    logging.getLogger("kazoo").setLevel(logging.INFO)
     try:
         config = ServiceConfig.load(args.config)
     except ServiceConfigError as e:

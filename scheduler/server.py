@@ -384,25 +384,36 @@ def main(config: ServiceConfig | str) -> int:
     except (ServiceConfigError, ZKError) as e:
         print(f"lockgate scheduler: {e}", file=sys.stderr)
         return 2 if isinstance(e, ServiceConfigError) else 1
+    # A signal during start-up (loading tenants may take a while) stops the
+    # scheduler as soon as it is up, cleanly.
+    stopping = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in signals}
     try:
-        scheduler.start()
-    except (TenantConfigError, ZKError, DatabaseError, OSError) as e:
-        print(f"lockgate scheduler: {e}", file=sys.stderr)
-        scheduler.stop()
-        return 1
+        try:
+            scheduler.start()
+        except (TenantConfigError, ZKError, DatabaseError, OSError) as e:
+            print(f"lockgate scheduler: {e}", file=sys.stderr)
+            scheduler.stop()
+            return 1
 
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await scheduler.run(stop)
+        async def run() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in signals:
+                loop.add_signal_handler(sig, stop.set)
+            if stopping.is_set():
+                stop.set()
+            await scheduler.run(stop)
 
-    try:
-        asyncio.run(run())
+        try:
+            asyncio.run(run())
+        finally:
+            scheduler.stop()
+        return 0
     finally:
-        scheduler.stop()
-    return 0
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 __all__ = ["Scheduler", "main"]

@@ -19,9 +19,9 @@ manager adds speculation (items build on the ones ahead) in the same shape.
 
 from __future__ import annotations
 
-from lockgate.model.queue import SEEN_TTL, ItemState, QueueItem
+from lockgate.model.queue import SEEN_TTL, ItemState, JobStatus, QueueItem
 from lockgate.scheduler.manager import garbage, items
-from lockgate.scheduler.manager.actions import BuildsetStarted, Decision
+from lockgate.scheduler.manager.actions import BuildChanged, BuildsetStarted, Decision
 from lockgate.scheduler.manager.context import Context
 from lockgate.scheduler.manager.jobs import advance_jobs
 from lockgate.scheduler.manager.snapshot import PipelineEvent, PipelineSnapshot
@@ -147,6 +147,23 @@ class PipelineManager:
                 ctx.warning(
                     f"pipeline {ctx.snap.pipeline_name} is no longer in the layout: dequeuing", item
                 )
+                for js in item.jobs:
+                    if not js.done and js.build_uuid is not None:
+                        js.status, js.result, js.end_time = (
+                            JobStatus.COMPLETED,
+                            "CANCELED",
+                            ctx.now,
+                        )
+                        ctx.emit(
+                            BuildChanged(
+                                item,
+                                js.name,
+                                js.build_uuid,
+                                result="CANCELED",
+                                end_time=ctx.now,
+                                final=True,
+                            )
+                        )
                 items.report(ctx, item, items.DEQUEUED, "The pipeline was removed.")
             self._drop(ctx, item)
         self.finish(ctx)

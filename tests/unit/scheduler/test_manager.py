@@ -351,6 +351,10 @@ def test_pipeline_removed_from_layout_dequeues_and_cancels():
     assert w.queue() == []
     assert w.reports[-1][1] == "DEQUEUED"
     assert all(b.cancel_requested for b in w.builds.values())
+    assert {r["job"]: r["result"] for r in w.sql_builds.values()} == {
+        "build": "CANCELED",
+        "lint": "CANCELED",
+    }
     w.run_executor()  # the executor aborts, lets go
     w.run_scheduler()
     assert w.builds == {} and w.node_requests == {}
