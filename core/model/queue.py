@@ -161,6 +161,7 @@ class QueueItem:
     repos: dict[str, ProjectRepo] = field(default_factory=dict)
     prepare_attempts: int = 0
     prepare_error: str | None = None
+    prepare_retry_at: float | None = None
     result: str | None = None
     report_time: float | None = None
     layout_uuid: str | None = None
@@ -229,7 +230,9 @@ class PipelineState:
         return from_dict(cls, data)
 
 
-SEEN_TTL = 7 * 24 * 3600.0
+# An event is processed again only if its scheduler died between saving its
+# items and acknowledging it: a day is ample.
+SEEN_TTL = 24 * 3600.0
 
 
 # ---------------------------------------------------------------------------

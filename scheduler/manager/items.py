@@ -21,6 +21,7 @@ from lockgate.scheduler.manager.snapshot import PipelineEvent
 _ITEMS = uuid.UUID("1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b")
 _BUILDSETS = uuid.UUID("6a0f3c1e-9b8d-4c2a-8e71-5d4f2b3a1c90")
 PREPARE_ATTEMPTS = 3
+PREPARE_BACKOFF = 10.0  # seconds, times the number of failures so far
 
 # Buildset results besides the job results, as Zuul reports them.
 CONFIG_ERROR = "CONFIG_ERROR"
@@ -98,7 +99,8 @@ def prepare(ctx: Context, item: QueueItem) -> bool:
         return True
     result = ctx.snap.prepared.get(item.uuid)
     if result is None:
-        ctx.emit(PrepareItem(item.uuid, item.event_id, needed_projects(ctx, item)))
+        if item.prepare_retry_at is None or ctx.now >= item.prepare_retry_at:
+            ctx.emit(PrepareItem(item.uuid, item.event_id, needed_projects(ctx, item)))
         return False
     if result.error is not None or result.repos is None:
         item.prepare_attempts += 1
@@ -107,10 +109,14 @@ def prepare(ctx: Context, item: QueueItem) -> bool:
         if item.prepare_attempts >= PREPARE_ATTEMPTS:
             report(ctx, item, ERROR, f"Could not prepare the repositories: {item.prepare_error}")
             return False
+        # A git server may be back in a moment: try again after a pause
+        # (the loop's periodic tick brings the item back).
+        item.prepare_retry_at = ctx.now + PREPARE_BACKOFF * item.prepare_attempts
         ctx.warning(
-            f"preparing failed (attempt {item.prepare_attempts}): {item.prepare_error}", item
+            f"preparing failed (attempt {item.prepare_attempts}, next in "
+            f"{PREPARE_BACKOFF * item.prepare_attempts:.0f}s): {item.prepare_error}",
+            item,
         )
-        ctx.emit(PrepareItem(item.uuid, item.event_id, needed_projects(ctx, item)))
         return False
     item.repos = dict(result.repos)
     item.state = ItemState.ACTIVE

@@ -322,6 +322,16 @@ def test_prepare_failure_reports_error_after_attempts():
     )
     w.add_event(ref_updated())
     w.run_scheduler()
+    [item] = w.queue()
+    assert item.prepare_attempts == 1 and item.prepare_retry_at == w.now + 10
+    w.now += 9
+    w.run_scheduler()
+    assert w.queue()[0].prepare_attempts == 1  # not yet
+    w.now += 1
+    w.run_scheduler()
+    assert w.queue()[0].prepare_attempts == 2
+    w.now += 20
+    w.run_scheduler()
     assert w.queue() == []
     [(_, result)] = w.reports
     assert result == "ERROR"

@@ -247,6 +247,8 @@ class SimWorld:
 
     def snapshot(self, pipeline: str) -> PipelineSnapshot:
         state, items = self.load(pipeline)
+        # Results of preparing are handed to one decision, as the loop does.
+        prepared, self.prepared = self.prepared, {}
         return PipelineSnapshot(
             tenant=self.tenant,
             pipeline_name=pipeline,
@@ -265,7 +267,7 @@ class SimWorld:
                 for u, b in self.builds.items()
                 if b.pipeline == pipeline
             },
-            prepared=dict(self.prepared),
+            prepared=prepared,
             layout_uuid="layout-1",
             now=self.now,
         )
