@@ -24,6 +24,7 @@ scheduler), nodes set USED, the registration removed.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import sys
 import threading
@@ -76,6 +77,7 @@ class Executor:
 
     def start(self) -> None:
         ensure_dirs(self.settings)
+        self._remove_leftover_builds()
         if self.client is None:
             self.client = client_from_config(self.config.require_section("zookeeper").values)
         if not self.client.connected:
@@ -105,6 +107,19 @@ class Executor:
             self.settings.zone,
             self.settings.max_builds,
         )
+
+    def _remove_leftover_builds(self) -> None:
+        """Build directories of a previous run of this executor (killed, so it
+        could not remove them): nothing runs yet, so none is in use.  Kept
+        with ``keep_jobdir``, which is for looking at them."""
+        if self.settings.keep_jobdir:
+            return
+        for path in self.settings.builds_root.iterdir():
+            log.info("removing leftover build directory %s", path)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def stop(self) -> None:
         """Stop claiming, abort running builds (no result: they are re-submitted), unregister."""

@@ -55,8 +55,11 @@ def _events(zk_client, tenant):
     ]
 
 
-def test_submitted_request_is_claimed_run_and_completed(zk_client, executor, upstream):
+def test_submitted_request_is_claimed_run_and_completed(zk_client, executor, upstream, tmp_path):
+    leftover = tmp_path / "executor-state" / "builds" / "dead-build" / "work"
+    leftover.mkdir(parents=True)
     ex = executor()
+    assert not leftover.parent.exists(), "a killed executor's build directory is removed"
     tree = upstream.create("org/app", {"run.yaml": OK})
     request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
     store = BuildRequestStore(zk_client, "default")
