@@ -83,7 +83,7 @@ class ExecutorSettings:
             log_root=log_root,
             log_url=section.get("log_url"),
             private_key_file=Path(section.get_path("private_key_file") or "~/.ssh/id_rsa"),
-            hostname=section.get("hostname") or socket.getfqdn(),
+            hostname=section.get("hostname") or socket.gethostname(),
             zone=section.get("zone") or "default",
             max_builds=max_builds,
             keep_jobdir=section.get_bool("keep_jobdir", False),
