@@ -218,3 +218,17 @@ def test_lost_session_drops_the_build_without_a_result(
         wait_for(lambda: list_components(zk_client, "executor"), 30, "re-registration")
     finally:
         ex.stop()
+
+
+def test_request_canceled_before_it_started_is_canceled(zk_client, executor, upstream):
+    ex = executor()
+    tree = upstream.create("org/app", {"run.yaml": OK})
+    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+    request.cancel_requested = True
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    done = wait_for(lambda: _completed(store, request.uuid), 60, "the request to complete")
+    assert done.result == "CANCELED"
+    assert not (ex.settings.log_root / request.uuid).exists(), "nothing ran"
+    events = wait_for(lambda: _events(zk_client, "example"), 10, "the result event")
+    assert events == [("build-completed", request.uuid, "CANCELED")]
