@@ -22,6 +22,7 @@ tenant is processed by one at a time, and all state lives in ZooKeeper.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import socket
@@ -249,7 +250,7 @@ class Scheduler:
         for name, connection in self.connections.items():
             self.sources.append(
                 EventSourceRunner(
-                    self.client, name, lambda c=connection: self._connection_source(c)
+                    self.client, name, functools.partial(self._connection_source, connection)
                 )
             )
         self.sources.append(EventSourceRunner(self.client, TIMER, self._timer_source))

@@ -39,11 +39,12 @@ def collect(ctx: Context) -> None:
             if gone:
                 js.released_node_requests = [r for r in js.released_node_requests if r not in gone]
                 ctx.changed(item)
-    for req_id, req in sorted(ctx.snap.node_requests.items()):
+    for req_id, node_req in sorted(ctx.snap.node_requests.items()):
         if req_id not in nodes_in_use:
-            ctx.emit(DeleteNodeRequest(req_id, req.event_id))
+            ctx.emit(DeleteNodeRequest(req_id, node_req.event_id))
             ctx.debug(
-                f"releasing node request {req_id} (job {req.job_name})", event_id=req.event_id
+                f"releasing node request {req_id} (job {node_req.job_name})",
+                event_id=node_req.event_id,
             )
     for uuid, observed in sorted(ctx.snap.builds.items()):
         if uuid in builds_in_use:
