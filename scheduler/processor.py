@@ -139,13 +139,7 @@ class TenantProcessor:
                 worked |= self._run(tenant, events, lock)
                 self._ack(triggers, acks)
                 events, acks = defaultdict(list), []
-                tenant = self.registry.reload(
-                    name,
-                    f"[e: {event.event_id}] {event.project}@{event.branch} changed "
-                    "its configuration",
-                )
-                if self.on_reconfigured is not None:
-                    self.on_reconfigured(tenant)
+                tenant = self._reconfigure(tenant, event)
             for pev in self._match(tenant, event):
                 events[pev.target.pipeline].append(pev)
             acks.append(entry_id)
@@ -158,9 +152,31 @@ class TenantProcessor:
         for entry_id in entry_ids:
             queue.ack(entry_id)
 
+    def _reconfigure(self, tenant: Tenant, event: TriggerEvent) -> Tenant:
+        elog = get_logger("lockgate.scheduler", event.event_id)
+        try:
+            tenant = self.registry.reload(
+                tenant.name,
+                f"[e: {event.event_id}] {event.project}@{event.branch} changed its configuration",
+            )
+        except Exception:  # noqa: BLE001 - keep running on the layout we have
+            elog.exception(
+                "reconfiguring tenant %s failed; keeping its current layout", tenant.name
+            )
+            return tenant
+        if self.on_reconfigured is not None:
+            self.on_reconfigured(tenant)
+        return tenant
+
     def _match(self, tenant: Tenant, event: TriggerEvent) -> list[PipelineEvent]:
         elog = get_logger("lockgate.scheduler", event.event_id)
-        targets = match_event(tenant.layout, tenant.filters, event)
+        try:
+            targets = match_event(tenant.layout, tenant.filters, event)
+        except Exception:  # noqa: BLE001 - a bad event must not block the queue
+            elog.exception(
+                "matching %s event for %s failed; event dropped", event.type, event.project
+            )
+            return []
         if not targets:
             elog.debug(
                 "%s event for %s %s matches no pipeline of tenant %s",

@@ -66,9 +66,14 @@ def new_item(ctx: Context, pev: PipelineEvent, uuid_: str) -> QueueItem:
 def freeze(ctx: Context, item: QueueItem) -> list[str]:
     """Freeze the item's job graph into ``item.jobs``; returns configuration
     error messages (the item is then reported CONFIG_ERROR)."""
-    graph = freeze_job_graph(
-        ctx.snap.layout, item.pipeline, item.project, item.branch, item.changed_files
-    )
+    try:
+        graph = freeze_job_graph(
+            ctx.snap.layout, item.pipeline, item.project, item.branch, item.changed_files
+        )
+    except Exception as e:  # noqa: BLE001 - one bad item must not stop the pipeline
+        # A bug in freezing, not the user's: reported on the item (and
+        # logged by the caller) rather than failing every pass on this event.
+        return [f"internal error while freezing the job graph: {type(e).__name__}: {e}"]
     if graph.errors:
         return [e.format() for e in graph.errors]
     item.jobs = [
