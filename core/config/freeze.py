@@ -169,15 +169,13 @@ def freeze_job_graph(
         recipe = layout.cache.get(recipe_key)
         if recipe is not None and (recipe[0] is None or recipe[0] == name):
             _, recipe_jobs, deps, not_run, errors = recipe
-            graph.jobs = [_clone(t) for t in recipe_jobs]
-            for job in graph.jobs:
-                job.dependencies = [dict(d) for d in deps[job.name][1]]
+            graph.jobs = [_clone(t, deps[t["name"]][1]) for t in recipe_jobs]
             graph.dependencies = {k: list(v[0]) for k, v in deps.items()}
             graph.not_run = dict(not_run)
             graph.errors = list(errors)
             return graph
     frozen: dict[str, FrozenJob] = {}
-    templates: list[FrozenJob] = []
+    templates: list[dict[str, Any]] = []
     project_specific = False
     for job_name, pp_variants in pp_jobs.items():
         try:
@@ -190,7 +188,7 @@ def freeze_job_graph(
             ):
                 graph.not_run[job_name] = "no changed file matches the job's file matchers"
                 continue
-            frozen[job_name] = _clone(template)
+            frozen[job_name] = _clone(template, template["dependencies"])
             templates.append(template)
         except _NotRun as reason:
             graph.not_run[job_name] = str(reason)
@@ -221,10 +219,11 @@ def _frozen_template(
     pp_variants: Sequence[Job],
     branch: str | None,
     pvars: dict[str, Any],
-) -> tuple[JobState, FrozenJob]:
+) -> tuple[JobState, dict[str, Any]]:
     """The frozen state and job, cached: many projects run the same job with
     no project-specific change (a template's plain job entry), and a
-    project-pipeline entry that sets nothing changes nothing."""
+    project-pipeline entry that sets nothing changes nothing.  The job is
+    kept as a template for ``_clone`` (see ``_template``)."""
     effective = tuple(v for v in pp_variants if v.explicit or v.branch_matcher is not None)
     key = ("frozen", name, branch, tuple(id(v) for v in effective), id(pvars))
     found = layout.cache.get(key)
@@ -232,7 +231,7 @@ def _frozen_template(
         try:
             state = _freeze_state(layout, name, effective, branch)
             _check_state(state, name, pp_variants[0] if pp_variants else state_origin(state))
-            found = (state, _build_frozen_job(layout, state, pvars), effective, pvars)
+            found = (state, _template(_build_frozen_job(layout, state, pvars)), effective, pvars)
         except (InheritanceError, _NotRun) as exc:
             found = exc
         layout.cache[key] = found
@@ -241,29 +240,52 @@ def _frozen_template(
     return found[0], found[1]
 
 
+_DICT_FIELDS = ("vars", "extra_vars", "host_vars", "group_vars")
 _LIST_FIELDS = tuple(
     f.name
     for f in dataclasses.fields(FrozenJob)
-    if f.name not in ("vars", "extra_vars", "host_vars", "group_vars") and f.default_factory is list  # type: ignore[comparison-overlap]
+    if f.name not in _DICT_FIELDS and f.default_factory is list  # type: ignore[comparison-overlap]
 )
+# What ``_clone`` copies as it is (``dependencies`` come resolved per item).
+_CLONED_LISTS = tuple(n for n in _LIST_FIELDS if n != "dependencies")
+_new_object = object.__new__
 
 
-def _clone(job: FrozenJob) -> FrozenJob:
-    """A copy to hand out: the job's own lists and mappings are new, so a
-    caller may add or replace entries; values nested deeper (variable
-    values, playbook records, secret entries) are shared between the items
-    that run the same job and must be treated as read-only, as Zuul treats
-    frozen jobs.  (Copying every nested variable costs more than all the
-    rest of freezing.)"""
-    new = object.__new__(FrozenJob)
+def _template(job: FrozenJob) -> dict[str, Any]:
+    """A frozen job as kept in the layout's cache: its attributes, with
+    tuples for its lists (see ``_clone``).
+
+    Templates stay alive as long as the layout; tuples instead of lists
+    keep them small and mostly out of the cyclic garbage collector's way
+    (an empty tuple is shared, a tuple of strings is not tracked), whose
+    passes over a large live heap are a good part of freezing's cost.
+    """
     data = dict(job.__dict__)
     for name in _LIST_FIELDS:
-        value = data[name]
-        data[name] = value[:] if value else []
-    data["dependencies"] = [dict(d) for d in job.dependencies]
-    for name in ("vars", "extra_vars", "host_vars", "group_vars"):
-        data[name] = dict(data[name])
-    new.__dict__.update(data)
+        data[name] = tuple(data[name] or ())
+    return data
+
+
+def _clone(template: dict[str, Any], dependencies: Sequence[dict[str, Any]]) -> FrozenJob:
+    """A new ``FrozenJob`` from a template, with ``dependencies`` (copied).
+
+    The job's own lists and mappings are new, so a caller may add or replace
+    entries; values nested deeper (variable values, playbook records,
+    secret entries) are shared between the items that run the same job and
+    must be treated as read-only, as Zuul treats frozen jobs.  (Copying
+    every nested variable costs more than all the rest of freezing.)  This
+    runs once per job of every item, so it fills the instance dictionary
+    directly instead of going through the dataclass constructor, whose
+    checks the template already passed.
+    """
+    data = template.copy()
+    for name in _CLONED_LISTS:
+        data[name] = list(template[name])
+    for name in _DICT_FIELDS:
+        data[name] = template[name].copy()
+    data["dependencies"] = [d.copy() for d in dependencies]
+    new = _new_object(FrozenJob)
+    new.__dict__ = data
     return new
 
 

@@ -46,6 +46,7 @@ from lockgate.config.model import (
     Pipeline,
     Pragma,
     ProjectConfig,
+    ProjectPipeline,
     ProjectTemplate,
     Queue,
     Secret,
@@ -193,28 +194,44 @@ class Layout:
         order jobs first appear (each template's jobs, then the stanza's own,
         stanza by stanza)."""
         out: dict[str, list[Job]] = {}
-        for cfg in self.get_project_configs(project, branch):
-            for tname in cfg.templates:
-                for tpl in self.get_template(tname, branch):
-                    ppl = tpl.pipelines.get(pipeline)
-                    if ppl is not None:
-                        for job in ppl.jobs:
-                            out.setdefault(job.name, []).append(job)
-            ppl = cfg.pipelines.get(pipeline)
-            if ppl is not None:
-                for job in ppl.jobs:
-                    out.setdefault(job.name, []).append(job)
+        for section in self.pipeline_sections(project, branch).get(pipeline, ()):
+            for job in section.jobs:
+                variants = out.get(job.name)
+                if variants is None:
+                    out[job.name] = [job]
+                else:
+                    variants.append(job)
         return out
 
     def get_project_pipelines(self, project: str, branch: str | None) -> list[str]:
         """Names of the pipelines the project takes part in on ``branch``."""
-        names: list[str] = []
-        for cfg in self.get_project_configs(project, branch):
-            for tname in cfg.templates:
-                for tpl in self.get_template(tname, branch):
-                    names.extend(p for p in tpl.pipelines if p not in names)
-            names.extend(p for p in cfg.pipelines if p not in names)
-        return [n for n in names if n in self.pipelines]
+        return [n for n in self.pipeline_sections(project, branch) if n in self.pipelines]
+
+    def pipeline_sections(
+        self, project: str, branch: str | None
+    ) -> dict[str, tuple[ProjectPipeline, ...]]:
+        """The pipeline sections that apply to ``project`` on ``branch``, by
+        pipeline (pipelines the tenant lacks included): each template's,
+        then the stanza's own, stanza by stanza; pipelines in the order they
+        first appear.
+
+        Computed once per project and branch (the freezer asks for each
+        pipeline of a project in turn, and the scheduler for every event);
+        shared, so read-only.
+        """
+        key = ("pipeline-sections", project, branch)
+        found = self.cache.get(key)
+        if found is None:
+            sections: dict[str, list[ProjectPipeline]] = {}
+            for cfg in self.get_project_configs(project, branch):
+                for tname in cfg.templates:
+                    for tpl in self.get_template(tname, branch):
+                        for pname, section in tpl.pipelines.items():
+                            sections.setdefault(pname, []).append(section)
+                for pname, section in cfg.pipelines.items():
+                    sections.setdefault(pname, []).append(section)
+            found = self.cache[key] = {n: tuple(s) for n, s in sections.items()}
+        return found
 
     def get_project_metadata(self, project: str) -> ProjectMetadata:
         """Per-project settings whose first value wins (Zuul's rule):
