@@ -212,7 +212,7 @@ class System:
     def print_welcome(self) -> None:
         clone = self.state.work_clone(seed.DEMO_PROJECT)
         say("")
-        say(f"Lockgate is up.  Dashboard: {self.web_url}/")
+        say(f"Lockgate is up.  Dashboard: {self.web_url}/t/{seed.TENANT}/builds")
         say(f"  REST API:      {self.web_url}/api/tenant/{seed.TENANT}/builds")
         say(f"  Logs of each component: {self.state.logs}/")
         say("To start a build, push a commit to the demo project:")
