@@ -388,6 +388,22 @@ def _freeze_state(
     return state
 
 
+def _cached_chain(
+    layout: Layout, name: str, branch: str | None, overrides: tuple[Any, ...]
+) -> JobState | None:
+    """The chain state of ``name`` from the cache (computed if missing), or
+    None if its chain cannot be applied."""
+    key = ("chain", name, branch, overrides)
+    cached = layout.cache.get(key)
+    if cached is None:
+        try:
+            cached = _chain_state(layout, name, branch, overrides)
+        except (InheritanceError, _NotRun) as exc:
+            cached = exc
+        layout.cache[key] = cached
+    return None if isinstance(cached, Exception) else cached
+
+
 def _chain_state(
     layout: Layout, name: str, branch: str | None, overrides: tuple[Any, ...]
 ) -> JobState:
@@ -442,6 +458,28 @@ def _chain_state(
             current = None
         else:
             current = layout.default_parent
+    if len(levels) > 1:
+        # The chain above this job is its parent's chain: reuse that (cached)
+        # state and apply only this job's own level.  The walk above already
+        # showed the parent's walk cannot fail; if applying its chain fails,
+        # the whole chain is applied below so the error is raised as before.
+        parent_name = levels[1][0]
+        parent = _cached_chain(layout, parent_name, branch, overrides)
+        if parent is not None:
+            level_name, variants = levels[0]
+            state = parent
+            for index, variant in enumerate(variants):
+                _check_refs(layout, variant)
+                state = apply_definition(state, variant, inheriting=index == 0)
+                state.name = name  # a new state (apply_definition copies)
+            if parent.intermediate and not state.abstract:
+                raise InheritanceError(
+                    f"job '{level_name}' inherits from intermediate job "
+                    f"'{parent_name}' and so must be abstract",
+                    variants[0],
+                    "intermediate",
+                )
+            return state
     state = JobState(name)
     previous_intermediate: tuple[str, bool] | None = None
     for level_name, variants in reversed(levels):

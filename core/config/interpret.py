@@ -44,6 +44,7 @@ from lockgate.config.model import (
     Semaphore,
     Window,
     WindowType,
+    new_job,
 )
 
 
@@ -477,7 +478,7 @@ def interpret_job(
         own = frozenset({site.project})
         fields["allowed_projects"] = own if allowed is None else allowed & own
     explicit = tuple(k for k in fields if k not in ("base_job", "branch_matcher"))
-    return Job(
+    return new_job(
         name=name,
         context=ctx,
         project=site.project,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from lockgate.config.errors import SourceContext
@@ -176,6 +176,41 @@ class Job:
     @property
     def location(self) -> str:
         return f"{self.context.project}@{self.context.branch}:{self.context.location()}"
+
+
+# Every field of ``Job`` in declaration order, with its default (required
+# fields map to a marker); see ``new_job``.
+_REQUIRED = object()
+_JOB_TEMPLATE: dict[str, Any] = {
+    f.name: _REQUIRED if f.default is MISSING and f.default_factory is MISSING else f.default
+    for f in fields(Job)
+}
+_JOB_FACTORIES = tuple(
+    (f.name, f.default_factory) for f in fields(Job) if f.default_factory is not MISSING
+)
+_JOB_REQUIRED = frozenset(k for k, v in _JOB_TEMPLATE.items() if v is _REQUIRED)
+
+
+def new_job(**attributes: Any) -> Job:
+    """``Job(**attributes)``, several times faster.
+
+    A frozen dataclass sets each of its fields through
+    ``object.__setattr__``; with ``Job``'s 58 fields that is most of the cost
+    of interpreting a project stanza's job entries, of which a large tenant
+    has thousands.  This fills the same instance dictionary (same keys, same
+    order, same defaults) in one step.  Anything ``Job()`` would reject
+    (an unknown or missing attribute) goes through ``Job()`` to get its error.
+    """
+    if not (_JOB_REQUIRED <= attributes.keys() <= _JOB_TEMPLATE.keys()):
+        return Job(**attributes)
+    data = _JOB_TEMPLATE.copy()
+    for name, factory in _JOB_FACTORIES:
+        if name not in attributes:
+            data[name] = factory()  # type: ignore[operator]
+    data.update(attributes)
+    job = object.__new__(Job)
+    object.__setattr__(job, "__dict__", data)
+    return job
 
 
 # --------------------------------------------------------------------------
