@@ -122,6 +122,14 @@ class ZuulLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             return tag
         return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
 
+    # libyaml also calls these around every node; they only serve path
+    # resolvers, which this loader has none of (asserted below).
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
 
 # ``ZuulLoader.resolve`` relies on these; adding either kind of resolver to
 # the loader means removing that shortcut.
