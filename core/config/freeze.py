@@ -687,6 +687,108 @@ def _nodeset_dict(ns: Nodeset) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _SecretTable:
+    """The secrets a chain's definitions grant, computed once per layout for
+    each distinct list of grants (most jobs share their base job's).
+
+    ``secrets`` has one entry per (definition, variable name); ``grants``
+    pairs each granting definition and its level with the indexes of its
+    entries.
+    """
+
+    key: tuple[tuple[int, int], ...]
+    secrets: tuple[dict[str, Any], ...]
+    grants: tuple[tuple[Job, int, tuple[int, ...]], ...]
+
+
+def _secret_table(layout: Layout, secret_grants: tuple[tuple[Job, int], ...]) -> _SecretTable:
+    # Jobs live as long as the layout, so their ids identify them here.
+    key = tuple((id(job), level) for job, level in secret_grants)
+    found = layout.cache.get(("secret-table", key))
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    secrets: list[dict[str, Any]] = []
+    index: dict[tuple[int, str], int] = {}
+    grants: list[tuple[Job, int, tuple[int, ...]]] = []
+    for job, level in secret_grants:
+        idxs = []
+        for use in job.secrets or ():
+            entry_key = (id(job), use.name)
+            if entry_key not in index:
+                secret = layout.secrets[use.secret]
+                index[entry_key] = len(secrets)
+                secrets.append(
+                    {
+                        "name": use.name,
+                        "secret": use.secret,
+                        "project": secret.project,
+                        "branch": secret.context.branch,
+                        "connection": secret.context.connection,
+                        "trusted": job.trusted,
+                        "pass_to_parent": use.pass_to_parent,
+                        "data": _secret_json(layout, secret, "data"),
+                        "oidc": _secret_json(layout, secret, "oidc"),
+                    }
+                )
+            idxs.append(index[entry_key])
+        grants.append((job, level, tuple(idxs)))
+    table = _SecretTable(key, tuple(secrets), tuple(grants))
+    layout.cache[("secret-table", key)] = table
+    return table
+
+
+def _playbook_refs(
+    layout: Layout, placed_list: tuple[Any, ...], table: _SecretTable
+) -> tuple[PlaybookRef, ...]:
+    """The ``PlaybookRef``s of one of a state's playbook sequences.
+
+    States of a chain's descendants share their ancestors' sequences (the
+    same tuple), so the records are computed once per sequence and table;
+    the cached value holds the sequence, so its id stays its own.
+    """
+    key = ("playbooks", id(placed_list), table.key)
+    found = layout.cache.get(key)
+    if found is not None:
+        return found[1]  # type: ignore[no-any-return]
+    secrets = table.secrets
+    out = []
+    for placed in placed_list:
+        job = placed.job
+        readable: list[int] = []
+        names: set[str] = set()
+        for gjob, _glevel, idxs in table.grants:
+            if gjob is job:
+                for i in idxs:
+                    readable.append(i)
+                    names.add(secrets[i]["name"])
+        for _gjob, glevel, idxs in table.grants:
+            if glevel > placed.level:
+                for i in idxs:
+                    if secrets[i]["pass_to_parent"] and secrets[i]["name"] not in names:
+                        readable.append(i)
+                        names.add(secrets[i]["name"])
+        ref_key = ("playbook", id(placed), tuple(readable))
+        ref = layout.cache.get(ref_key)
+        if ref is None:
+            view = layout.project_view(job.project)
+            ref = layout.cache[ref_key] = PlaybookRef(
+                path=placed.definition.path,
+                connection=job.context.connection or (view.connection if view else None) or "",
+                project=job.project,
+                branch=job.context.branch,
+                trusted=job.trusted,
+                roles=[_role_dict(layout, r) for r in placed.roles],
+                semaphores=list(placed.definition.semaphores),
+                cleanup=placed.definition.cleanup,
+                secrets=readable,
+            )
+        out.append(ref)
+    refs = tuple(out)
+    layout.cache[key] = (placed_list, refs)
+    return refs
+
+
 def _build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, Any]) -> FrozenJob:
     v = state.values
     # Nodes.
@@ -705,68 +807,13 @@ def _build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, A
         first = concrete[0] if concrete else Nodeset(None)
         nodes = [NodeSpec(name=list(n.names), label=n.label) for n in first.nodes]
         groups = [{"name": g.name, "nodes": list(g.nodes)} for g in first.groups]
-    # Secrets: one entry per (definition, variable name); each playbook gets
-    # the indexes of those it may read.
-    secrets: list[dict[str, Any]] = []
-    index: dict[tuple[int, str], int] = {}
-    grants: list[tuple[Job, int, list[int]]] = []
-    for job, level in state.secret_grants:
-        idxs = []
-        for use in job.secrets or ():
-            key = (id(job), use.name)
-            if key not in index:
-                secret = layout.secrets[use.secret]
-                index[key] = len(secrets)
-                secrets.append(
-                    {
-                        "name": use.name,
-                        "secret": use.secret,
-                        "project": secret.project,
-                        "branch": secret.context.branch,
-                        "connection": secret.context.connection,
-                        "trusted": job.trusted,
-                        "pass_to_parent": use.pass_to_parent,
-                        "data": _secret_json(layout, secret, "data"),
-                        "oidc": _secret_json(layout, secret, "oidc"),
-                    }
-                )
-            idxs.append(index[key])
-        grants.append((job, level, idxs))
+    table = _secret_table(layout, state.secret_grants)
+    # Each job gets its own entries (shallow copies), as when they were
+    # built per job; playbook records are shared (see _playbook_refs).
+    secrets = [dict(entry) for entry in table.secrets]
 
     def playbooks(placed_list: tuple[Any, ...]) -> list[PlaybookRef]:
-        out = []
-        for placed in placed_list:
-            job = placed.job
-            readable: list[int] = []
-            names: set[str] = set()
-            for gjob, _glevel, idxs in grants:
-                if gjob is job:
-                    for i in idxs:
-                        readable.append(i)
-                        names.add(secrets[i]["name"])
-            for _gjob, glevel, idxs in grants:
-                if glevel > placed.level:
-                    for i in idxs:
-                        if secrets[i]["pass_to_parent"] and secrets[i]["name"] not in names:
-                            readable.append(i)
-                            names.add(secrets[i]["name"])
-            key = ("playbook", id(placed), tuple(readable))
-            ref = layout.cache.get(key)
-            if ref is None:
-                view = layout.project_view(job.project)
-                ref = layout.cache[key] = PlaybookRef(
-                    path=placed.definition.path,
-                    connection=job.context.connection or (view.connection if view else None) or "",
-                    project=job.project,
-                    branch=job.context.branch,
-                    trusted=job.trusted,
-                    roles=[_role_dict(layout, r) for r in placed.roles],
-                    semaphores=list(placed.definition.semaphores),
-                    cleanup=placed.definition.cleanup,
-                    secrets=readable,
-                )
-            out.append(ref)
-        return out
+        return list(_playbook_refs(layout, placed_list, table))
 
     job_vars = v.get("vars") or {}
     merged_vars = deep_merge(project_vars, job_vars) if project_vars else job_vars
