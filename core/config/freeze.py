@@ -152,20 +152,7 @@ def freeze_job_graph(
     reusable = not changed_files and previous_layout is None
     recipe_key: tuple[Any, ...] = ()
     if reusable:
-        recipe_key = (
-            "graph",
-            pipeline,
-            branch,
-            id(pvars),
-            tuple(
-                (
-                    job_name,
-                    tuple(id(v) for v in variants if v.explicit or v.branch_matcher is not None),
-                    any(v.trusted for v in variants),
-                )
-                for job_name, variants in pp_jobs.items()
-            ),
-        )
+        recipe_key = ("graph", pipeline, branch, id(pvars), _recipe_signature(pp_jobs))
         recipe = layout.cache.get(recipe_key)
         if recipe is not None and (recipe[0] is None or recipe[0] == name):
             _, recipe_jobs, deps, not_run, errors = recipe
@@ -192,8 +179,10 @@ def freeze_job_graph(
             templates.append(template)
         except _NotRun as reason:
             graph.not_run[job_name] = str(reason)
+            reason.__traceback__ = None  # cached: must not keep this frame alive
         except InheritanceError as exc:
             graph.errors.append(_error(exc))
+            exc.__traceback__ = None
     _resolve_dependencies(graph, frozen, pp_jobs)
     if reusable:
         deps = {
@@ -211,6 +200,23 @@ def freeze_job_graph(
             tuple(graph.errors),
         )
     return graph
+
+
+def _recipe_signature(pp_jobs: dict[str, list[Job]]) -> tuple[Any, ...]:
+    """What of an item's project-pipeline variants can change its graph:
+    per job, the variants that set something or carry a branch matcher
+    (by identity), and whether any variant is trusted."""
+    out = []
+    for job_name, variants in pp_jobs.items():
+        effective = []
+        trusted = False
+        for v in variants:
+            if v.explicit or v.branch_matcher is not None:
+                effective.append(id(v))
+            if v.trusted:
+                trusted = True
+        out.append((job_name, tuple(effective), trusted))
+    return tuple(out)
 
 
 def _frozen_template(
