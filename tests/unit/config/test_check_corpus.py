@@ -24,7 +24,9 @@ import pytest
 import yaml
 from lockgate.config import check
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "zuul-config"
+from tests.fixtures.corpus import ZUUL_CONFIG
+
+CORPUS = ZUUL_CONFIG
 
 # canonical project name -> corpus folder; in the corpus README's load order.
 REPOS = {
@@ -146,7 +148,7 @@ def _expected(includes: dict[str, set[str]], checked_project) -> set[tuple[str, 
                 refs.add(("unknown-parent", parent))
 
     def pipeline_refs(body):
-        for key, section in body.items():
+        for _key, section in body.items():
             if not isinstance(section, dict):
                 continue
             for entry in section.get("jobs", []):

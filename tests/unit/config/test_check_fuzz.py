@@ -9,7 +9,6 @@ module runs well under a minute.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +18,9 @@ from lockgate.config.layout import build_layout
 from lockgate.config.parser import parse_files
 from lockgate.config.tenant import TenantProject, TenantSource, TenantSpec, parse_tenant_config
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "zuul-config"
+from tests.fixtures.corpus import ZUUL_CONFIG
+
+CORPUS = ZUUL_CONFIG
 FILES = [
     "project-config/zuul.d/pipelines.yaml",
     "project-config/zuul.d/secrets.yaml",

@@ -19,7 +19,9 @@ from lockgate.config.objects import ConfigObject
 from lockgate.config.parser import parse_project_files
 from lockgate.config.tenant import parse_tenant_config
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "zuul-config"
+from tests.fixtures.corpus import ZUUL_CONFIG
+
+CORPUS = ZUUL_CONFIG
 ORDER = [
     ("openstack/project-config", "project-config", ["zuul.d"]),
     ("opendev/base-jobs", "base-jobs", ["zuul.d"]),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lockgate.config.tenant import DEFAULT_CLASSES, parse_tenant_config
 
 # The shared corpus lives beside the repository (../shared/corpus).
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "zuul-config"
+from tests.fixtures.corpus import ZUUL_CONFIG
+
+CORPUS = ZUUL_CONFIG
 
 MAIN = """
 - authorization-rule:
