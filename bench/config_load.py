@@ -6,19 +6,30 @@ It measures, in one run and on the same files:
 
 * **raw parse**: ``yaml.load(..., CSafeLoader)`` of every configuration file
   (the floor any loader has to pay);
-* **load**: parsing into ``ConfigObject`` records (Lockgate's parser when
-  ``lockgate.config.parser`` is importable, else a line-aware stand-in on the
-  same C parser), then ``build_layout`` for the tenant;
-* **freeze**: ``freeze_job_graph`` for every project-pipeline pair of the
-  layout (branch ``master``, no file list);
-* **freeze, nodesets stubbed**: the same after defining every nodeset the
-  corpus names but does not contain (they live in ``opendev/zuul-providers``,
-  absent here), so that freezing runs to the end instead of stopping at the
+* **load + freeze**: parsing into ``ConfigObject`` records (Lockgate's parser
+  when ``lockgate.config.parser`` is importable, else a line-aware stand-in
+  on the same C parser), ``build_layout`` for the tenant, then
+  ``freeze_job_graph`` for every project-pipeline pair of that layout
+  (branch ``master``, no file list), timed as one run;
+* the same with **nodesets stubbed**: every nodeset the corpus names but
+  does not contain (they live in ``opendev/zuul-providers``, absent here) is
+  defined, so that freezing runs to the end instead of stopping at the
   first missing nodeset — the realistic cost.
 
-It prints each time (best of ``--repeat``), the ratio of load + freeze to the
-raw parse (target: at most 3), and peak memory (tracemalloc peak of one
-load + freeze, and the process's maximum RSS).
+Rounds alternate the raw parse and the two load + freeze runs (so both sides
+meet the same machine noise); every timed run starts after an untimed
+``gc.collect()`` and with nothing of the previous run alive, so each pays
+for exactly the collections its own allocations trigger.  Each figure is the
+best of ``--repeat`` rounds, for both sides alike.  It prints the times, the
+ratio of load + freeze to the raw parse (target: at most 3), the load alone
+(best run), freezing alone with the layout moved out of the collector's
+reach (``gc.freeze()``, for reference), and peak memory (tracemalloc peak of
+one load + freeze, and the process's maximum RSS).
+
+Until commit "bench: alternate rounds ..." load and freeze were timed in
+separate best-of-N series (freeze on a freshly built layout, load with the
+previous run's layout still alive, its release inside the next timed run),
+and the raw parse in a series of its own before them.
 """
 
 from __future__ import annotations
@@ -276,19 +287,40 @@ def stub_nodesets(layout: Any) -> list[Any]:
     ]
 
 
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Run ``fn`` once from a clean collector state and time it.
+
+    ``gc.collect()`` first, untimed, so that no run pays for garbage or
+    collector debt left by the one before it; each run then pays for every
+    collection its own allocations trigger.  Used alike for both sides.
+    """
+    gc.collect()
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def load_and_freeze(
+    corpus: Path, tenant: Any, views: list[Any], stub: list[Any] | None
+) -> tuple[float, float, tuple[int, int, int]]:
+    """One timed run of the measured work: load the tenant, then freeze
+    every project-pipeline pair of that layout.  Returns (load seconds,
+    load + freeze seconds, freeze counts); the layout is dropped before
+    returning, so one layout is alive at a time, as in a scheduler."""
+    gc.collect()
+    start = time.perf_counter()
+    layout = load_layout(corpus, tenant, views, stub)
+    loaded = time.perf_counter()
+    counts = freeze_all(layout)
+    end = time.perf_counter()
+    del layout
+    return loaded - start, end - start, counts
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7, help="rounds (best of N is reported)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))
     corpus: Path = args.corpus
@@ -296,33 +328,39 @@ def main(argv: list[str] | None = None) -> int:
     size = sum(os.path.getsize(f) for f in files)
     tenant, views = _tenant_projects(corpus)
 
-    t_raw, objects = best(lambda: raw_parse(files), args.repeat)
-    t_load, layout = best(lambda: load_layout(corpus, tenant, views), args.repeat)
-    counts, n_errors = layout.counts(), len(layout.errors)
-    stub = stub_nodesets(layout)
-    del layout
+    first = load_layout(corpus, tenant, views)
+    counts, n_errors = first.counts(), len(first.errors)
+    stub = stub_nodesets(first)
+    del first
+    objects = raw_parse(files)
 
-    def time_freeze(stubbed: list[Any] | None, freeze_gc: bool) -> tuple[float, Any]:
-        """Best freeze time over fresh layouts (freezing caches per layout),
-        one layout alive at a time, as in a scheduler."""
-        times, result = [], None
+    # Rounds alternate the two sides, so that both meet the same machine
+    # noise; each side reports its best round.
+    raw: list[float] = []
+    runs: dict[str, list[tuple[float, float]]] = {"as loaded": [], "stubbed": []}
+    freeze_counts: dict[str, tuple[int, int, int]] = {}
+    for _ in range(args.repeat):
+        raw.append(timed(lambda: raw_parse(files))[0])
+        for label, stubbed in (("as loaded", None), ("stubbed", stub)):
+            t_load, t_total, freeze_counts[label] = load_and_freeze(corpus, tenant, views, stubbed)
+            runs[label].append((t_load, t_total))
+
+    def frozen_gc(stubbed: list[Any] | None) -> float:
+        """Freeze time with the layout moved out of the collector's reach
+        (``gc.freeze()``), as a long-running scheduler may do."""
+        times = []
         for _ in range(args.repeat):
             lay = load_layout(corpus, tenant, views, stubbed)
-            if freeze_gc:
-                gc.collect()
-                gc.freeze()
+            gc.collect()
+            gc.freeze()
             start = time.perf_counter()
-            result = freeze_all(lay)
+            freeze_all(lay)
             times.append(time.perf_counter() - start)
-            if freeze_gc:
-                gc.unfreeze()
+            gc.unfreeze()
             del lay
-        return min(times), result
+        return min(times)
 
-    t_freeze, (pairs, jobs, ferrs) = time_freeze(None, False)
-    t_freeze_stub, (spairs, sjobs, serrs) = time_freeze(stub, False)
-    t_freeze_gc, _ = time_freeze(None, True)
-    t_freeze_stub_gc, _ = time_freeze(stub, True)
+    t_freeze_gc, t_freeze_stub_gc = frozen_gc(None), frozen_gc(stub)
 
     tracemalloc.start()
     lay = load_layout(corpus, tenant, views, stub)
@@ -335,30 +373,32 @@ def main(argv: list[str] | None = None) -> int:
     parser_name = (
         "lockgate.config.parser" if _find_parser() else "stand-in (C parser + lines)"
     ) + (", lockgate.config.tenant" if _tenant_spec(corpus) else ", stand-in tenant reader")
+    t_raw = min(raw)
     print(f"corpus: {len(files)} files, {size / 1024:.0f} KiB, {objects} top-level objects")
     print(f"readers used: {parser_name}")
     print(f"layout: {counts}; {n_errors} errors")
+    print(f"best of {args.repeat} rounds; each run starts after gc.collect()")
     print(f"raw parse (yaml CSafeLoader):        {t_raw * 1000:8.1f} ms")
-    print(f"load (parse + build_layout):         {t_load * 1000:8.1f} ms")
+    pairs, jobs, ferrs = freeze_counts["as loaded"]
+    spairs, sjobs, serrs = freeze_counts["stubbed"]
+    best_total = {label: min(t for _, t in r) for label, r in runs.items()}
+    best_load = min(t for r in runs.values() for t, _ in r)
+    print(f"load (parse + build_layout):         {best_load * 1000:8.1f} ms")
     print(
-        f"freeze, as loaded:                   {t_freeze * 1000:8.1f} ms  ({pairs} "
-        f"project-pipeline pairs, {jobs} jobs frozen, {ferrs} item errors for missing "
-        "nodesets/parents)"
+        f"load + freeze, as loaded:            {best_total['as loaded'] * 1000:8.1f} ms  "
+        f"({pairs} project-pipeline pairs, {jobs} jobs frozen, {ferrs} item errors for "
+        "missing nodesets/parents)"
     )
     print(
-        f"freeze, missing nodesets stubbed:    {t_freeze_stub * 1000:8.1f} ms  "
+        f"load + freeze, nodesets stubbed:     {best_total['stubbed'] * 1000:8.1f} ms  "
         f"({len(stub)} stubs; {sjobs} jobs frozen in {spairs} pairs, {serrs} item errors)"
     )
     print(
-        f"freeze after gc.freeze():            {t_freeze_gc * 1000:8.1f} ms  "
+        f"freeze alone after gc.freeze():      {t_freeze_gc * 1000:8.1f} ms  "
         f"(stubbed: {t_freeze_stub_gc * 1000:.1f} ms)"
     )
-    for label, freeze_time in (
-        ("as loaded", t_freeze),
-        ("stubbed", t_freeze_stub),
-        ("stubbed, gc.freeze()", t_freeze_stub_gc),
-    ):
-        total = t_load + freeze_time
+    for label in ("as loaded", "stubbed"):
+        total = best_total[label]
         print(
             f"load + freeze ({label}): {total * 1000:.1f} ms = "
             f"{total / t_raw:.2f} x raw parse (target <= 3)"
