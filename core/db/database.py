@@ -424,99 +424,21 @@ class Database:
 
     # -- reads (web) -------------------------------------------------------------
 
-    def get_builds(
-        self,
-        tenant: str,
-        *,
-        project: Filter = None,
-        pipeline: Filter = None,
-        job_name: Filter = None,
-        branch: Filter = None,
-        change: Filter = None,
-        patchset: Filter = None,
-        ref: Filter = None,
-        newrev: Filter = None,
-        uuid: Filter = None,
-        result: Filter = None,
-        exclude_result: Filter = None,
-        voting: bool | None = None,
-        final: bool | None = None,
-        held: bool | None = None,
-        nodeset: Filter = None,
-        complete: bool | None = None,
-        limit: int | None = 50,
-        offset: int = 0,
-        idx_min: int | None = None,
-        idx_max: int | None = None,
-    ) -> list[BuildRecord]:
-        """A tenant's builds matching every filter given, newest first."""
-        with self._read() as reader:
-            ids = reader.build_ids(
-                tenant,
-                project=project,
-                pipeline=pipeline,
-                job_name=job_name,
-                branch=branch,
-                change=change,
-                patchset=patchset,
-                ref=ref,
-                newrev=newrev,
-                uuid=uuid,
-                result=result,
-                exclude_result=exclude_result,
-                voting=voting,
-                final=final,
-                held=held,
-                nodeset=nodeset,
-                complete=complete,
-                limit=limit,
-                offset=offset,
-                idx_min=idx_min,
-                idx_max=idx_max,
-            )
-            return reader.builds(ids)
+    def get_builds(self, tenant: str, **query: Filter) -> list[BuildRecord]:
+        """A tenant's builds matching every filter given, newest first.
 
-    def get_buildsets(
-        self,
-        tenant: str,
-        *,
-        project: Filter = None,
-        pipeline: Filter = None,
-        branch: Filter = None,
-        change: Filter = None,
-        patchset: Filter = None,
-        ref: Filter = None,
-        newrev: Filter = None,
-        uuid: Filter = None,
-        result: Filter = None,
-        exclude_result: Filter = None,
-        complete: bool | None = None,
-        limit: int | None = 50,
-        offset: int = 0,
-        idx_min: int | None = None,
-        idx_max: int | None = None,
-    ) -> list[BuildsetRecord]:
-        """A tenant's buildsets matching every filter given (any of their refs), newest first."""
+        ``query``: the filters and paging of ``Reader.build_ids`` (limit 50 by default).
+        """
         with self._read() as reader:
-            ids = reader.buildset_ids(
-                tenant,
-                project=project,
-                pipeline=pipeline,
-                branch=branch,
-                change=change,
-                patchset=patchset,
-                ref=ref,
-                newrev=newrev,
-                uuid=uuid,
-                result=result,
-                exclude_result=exclude_result,
-                complete=complete,
-                limit=limit,
-                offset=offset,
-                idx_min=idx_min,
-                idx_max=idx_max,
-            )
-            return reader.buildsets(ids)
+            return reader.builds(reader.build_ids(tenant, **query))
+
+    def get_buildsets(self, tenant: str, **query: Filter) -> list[BuildsetRecord]:
+        """A tenant's buildsets matching every filter given (any of their refs), newest first.
+
+        ``query``: the filters and paging of ``Reader.buildset_ids`` (limit 50 by default).
+        """
+        with self._read() as reader:
+            return reader.buildsets(reader.buildset_ids(tenant, **query))
 
     def get_build(self, uuid: str, tenant: str | None = None) -> BuildRecord | None:
         """One build with its buildset's refs and its events (None if unknown)."""

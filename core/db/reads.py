@@ -13,7 +13,7 @@ Zuul's builds page.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,8 @@ from lockgate.db.records import (
 from lockgate.db.schema import Tables
 
 Filter = Any  # a value, a list of values, or None (no filter)
+Condition = sa.ColumnElement[bool] | None
+Matcher = Callable[[sa.ColumnElement[Any], Filter], Condition]
 
 
 def _values(value: Filter) -> list[Any] | None:
@@ -87,6 +89,28 @@ def _complete(
     return None
 
 
+def _shared_filters(bs: sa.Table, r: sa.Table) -> dict[str, tuple[Matcher, Any]]:
+    """The filters builds and buildsets share: their buildset's tenant and pipeline, their refs'."""
+    return {
+        "tenant": (match, bs.c.tenant),
+        "pipeline": (fuzzy, bs.c.pipeline),
+        "project": (fuzzy, r.c.project),
+        "branch": (fuzzy, r.c.branch),
+        "change": (match, r.c.change),
+        "patchset": (match, r.c.patchset),
+        "ref": (match, r.c.ref),
+        "newrev": (match, r.c.newrev),
+    }
+
+
+def _at_least(column: sa.ColumnElement[Any], value: int | None) -> Condition:
+    return None if value is None else column >= value
+
+
+def _at_most(column: sa.ColumnElement[Any], value: int | None) -> Condition:
+    return None if value is None else column <= value
+
+
 def _ref(row: Any, r: sa.Table) -> RefInfo:
     m = row._mapping
     return RefInfo(
@@ -129,65 +153,67 @@ class Reader:
         self.conn = conn
         self.t = t
 
+    def _ids(
+        self,
+        query: sa.Select[Any],
+        known: dict[str, tuple[Matcher, Any]],
+        id_column: Any,
+        filters: dict[str, Filter],
+        limit: int | None,
+        offset: int,
+    ) -> list[int]:
+        """The ids ``query`` selects, narrowed by ``filters`` (each by its entry in
+        ``known``, or ``idx_min``/``idx_max`` on ``id_column``), one page, newest first.
+
+        Conditions are added in ``known``'s order, whatever the order the caller
+        gave the filters in, so the same filters always make the same SQL.
+        """
+        known = known | {"idx_min": (_at_least, id_column), "idx_max": (_at_most, id_column)}
+        unknown = sorted(filters.keys() - known.keys())
+        if unknown:
+            raise TypeError(f"unknown filter(s): {', '.join(unknown)}")
+        query = _apply(
+            query,
+            *(matcher(column, filters.get(name)) for name, (matcher, column) in known.items()),
+        )
+        query = query.order_by(id_column.desc()).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return [row[0] for row in self.conn.execute(query)]
+
     # -- builds ------------------------------------------------------------
 
     def build_ids(
         self,
         tenant: str | None,
         *,
-        project: Filter = None,
-        pipeline: Filter = None,
-        job_name: Filter = None,
-        branch: Filter = None,
-        change: Filter = None,
-        patchset: Filter = None,
-        ref: Filter = None,
-        newrev: Filter = None,
-        uuid: Filter = None,
-        result: Filter = None,
-        exclude_result: Filter = None,
-        voting: bool | None = None,
-        final: bool | None = None,
-        held: bool | None = None,
-        nodeset: Filter = None,
-        complete: bool | None = None,
-        buildset_uuid: Filter = None,
         limit: int | None = 50,
         offset: int = 0,
-        idx_min: int | None = None,
-        idx_max: int | None = None,
+        **filters: Filter,
     ) -> list[int]:
+        """Ids of the builds matching every filter given, newest first.
+
+        Filters: project, pipeline, branch, change, patchset, ref, newrev, uuid,
+        buildset_uuid, job_name, result, exclude_result, voting, final, held,
+        nodeset, complete, idx_min, idx_max; any other name is a ``TypeError``.
+        """
         b, bs, r = self.t.build, self.t.buildset, self.t.ref
+        known = _shared_filters(bs, r) | {
+            "uuid": (match, b.c.uuid),
+            "buildset_uuid": (match, bs.c.uuid),
+            "job_name": (fuzzy, b.c.job_name),
+            "result": (match, b.c.result),
+            "exclude_result": (exclude, b.c.result),
+            "voting": (match, b.c.voting),
+            "final": (match, b.c.final),
+            "held": (match, b.c.held),
+            "nodeset": (match, b.c.nodeset),
+            "complete": (_complete, b.c.result),
+        }
         q = sa.select(b.c.id).select_from(
             b.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id)
         )
-        q = _apply(
-            q,
-            match(bs.c.tenant, tenant),
-            fuzzy(bs.c.pipeline, pipeline),
-            fuzzy(r.c.project, project),
-            fuzzy(r.c.branch, branch),
-            match(r.c.change, change),
-            match(r.c.patchset, patchset),
-            match(r.c.ref, ref),
-            match(r.c.newrev, newrev),
-            match(b.c.uuid, uuid),
-            match(bs.c.uuid, buildset_uuid),
-            fuzzy(b.c.job_name, job_name),
-            match(b.c.result, result),
-            exclude(b.c.result, exclude_result),
-            match(b.c.voting, voting),
-            match(b.c.final, final),
-            match(b.c.held, held),
-            match(b.c.nodeset, nodeset),
-            _complete(b.c.result, complete),
-            b.c.id >= idx_min if idx_min is not None else None,
-            b.c.id <= idx_max if idx_max is not None else None,
-        )
-        q = q.order_by(b.c.id.desc()).offset(offset)
-        if limit is not None:
-            q = q.limit(limit)
-        return [row[0] for row in self.conn.execute(q)]
+        return self._ids(q, known, b.c.id, {"tenant": tenant, **filters}, limit, offset)
 
     def builds(
         self, ids: Sequence[int], *, with_buildset_refs: bool = False, with_events: bool = False
@@ -290,49 +316,29 @@ class Reader:
         self,
         tenant: str | None,
         *,
-        project: Filter = None,
-        pipeline: Filter = None,
-        branch: Filter = None,
-        change: Filter = None,
-        patchset: Filter = None,
-        ref: Filter = None,
-        newrev: Filter = None,
-        uuid: Filter = None,
-        result: Filter = None,
-        exclude_result: Filter = None,
-        complete: bool | None = None,
         limit: int | None = 50,
         offset: int = 0,
-        idx_min: int | None = None,
-        idx_max: int | None = None,
+        **filters: Filter,
     ) -> list[int]:
+        """Ids of the buildsets matching every filter given (any of their refs), newest first.
+
+        Filters: project, pipeline, branch, change, patchset, ref, newrev, uuid,
+        result, exclude_result, complete, idx_min, idx_max; any other name is a
+        ``TypeError``.
+        """
         bs, bsr, r = self.t.buildset, self.t.buildset_ref, self.t.ref
+        known = _shared_filters(bs, r) | {
+            "uuid": (match, bs.c.uuid),
+            "result": (match, bs.c.result),
+            "exclude_result": (exclude, bs.c.result),
+            "complete": (_complete, bs.c.result),
+        }
         q = (
             sa.select(bs.c.id)
             .distinct()
             .select_from(bs.join(bsr, bsr.c.buildset_id == bs.c.id).join(r, bsr.c.ref_id == r.c.id))
         )
-        q = _apply(
-            q,
-            match(bs.c.tenant, tenant),
-            fuzzy(bs.c.pipeline, pipeline),
-            fuzzy(r.c.project, project),
-            fuzzy(r.c.branch, branch),
-            match(r.c.change, change),
-            match(r.c.patchset, patchset),
-            match(r.c.ref, ref),
-            match(r.c.newrev, newrev),
-            match(bs.c.uuid, uuid),
-            match(bs.c.result, result),
-            exclude(bs.c.result, exclude_result),
-            _complete(bs.c.result, complete),
-            bs.c.id >= idx_min if idx_min is not None else None,
-            bs.c.id <= idx_max if idx_max is not None else None,
-        )
-        q = q.order_by(bs.c.id.desc()).offset(offset)
-        if limit is not None:
-            q = q.limit(limit)
-        return [row[0] for row in self.conn.execute(q)]
+        return self._ids(q, known, bs.c.id, {"tenant": tenant, **filters}, limit, offset)
 
     def buildsets(self, ids: Sequence[int], *, with_builds: bool = False) -> list[BuildsetRecord]:
         if not ids:
