@@ -10,13 +10,17 @@ idx_min, idx_max.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
+from lockgate.db import Database
 from lockgate.web.context import context
 from lockgate.web.converters import build_json, buildset_json
 from lockgate.web.errors import not_found
 from lockgate.web.params import Query
+
+T = TypeVar("T")
 
 MAX_LIMIT = 1000
 
@@ -65,45 +69,53 @@ def _paging(query: Query) -> dict[str, Any]:
     }
 
 
-async def builds(request: web.Request) -> web.Response:
+async def _history(
+    request: web.Request, filters: dict[str, str], fetch: Callable[..., list[T]]
+) -> list[T]:
+    """What ``fetch`` (``Database.get_builds`` or ``get_buildsets``) finds for the
+    request's filters and paging, in the tenant of the path.
+
+    An unknown query parameter is a 400 and an unknown tenant a 404, before
+    the database is asked.
+    """
     ctx = context(request)
     tenant = request.match_info["tenant"]
-    query = Query(request.query, [*BUILD_FILTERS, *PAGING])
-    kwargs = query.as_kwargs(BUILD_FILTERS) | _paging(query)
+    query = Query(request.query, [*filters, *PAGING])
+    kwargs = query.as_kwargs(filters) | _paging(query)
     await ctx.layout(tenant)
-    found = await ctx.db_call(ctx.db.get_builds, tenant, **kwargs)
+    return await ctx.db_call(fetch, ctx.db, tenant, **kwargs)
+
+
+async def _one(request: web.Request, fetch: Callable[..., T | None], noun: str) -> T:
+    """The record ``fetch`` (``Database.get_build`` or ``get_buildset``) finds for the
+    uuid in the path, in its tenant; 404 naming the ``noun`` if there is none."""
+    ctx = context(request)
+    tenant, uuid = request.match_info["tenant"], request.match_info["uuid"]
+    Query(request.query, [])
+    await ctx.layout(tenant)
+    found = await ctx.db_call(fetch, ctx.db, uuid, tenant)
+    if found is None:
+        raise not_found(f"{noun} not found: {uuid}")
+    return found
+
+
+async def builds(request: web.Request) -> web.Response:
+    found = await _history(request, BUILD_FILTERS, Database.get_builds)
     return web.json_response([build_json(b) for b in found])
 
 
 async def build(request: web.Request) -> web.Response:
-    ctx = context(request)
-    tenant, uuid = request.match_info["tenant"], request.match_info["uuid"]
-    Query(request.query, [])
-    await ctx.layout(tenant)
-    found = await ctx.db_call(ctx.db.get_build, uuid, tenant)
-    if found is None:
-        raise not_found(f"Build not found: {uuid}")
+    found = await _one(request, Database.get_build, "Build")
     return web.json_response(build_json(found, buildset_refs=True, events=True))
 
 
 async def buildsets(request: web.Request) -> web.Response:
-    ctx = context(request)
-    tenant = request.match_info["tenant"]
-    query = Query(request.query, [*BUILDSET_FILTERS, *PAGING])
-    kwargs = query.as_kwargs(BUILDSET_FILTERS) | _paging(query)
-    await ctx.layout(tenant)
-    found = await ctx.db_call(ctx.db.get_buildsets, tenant, **kwargs)
+    found = await _history(request, BUILDSET_FILTERS, Database.get_buildsets)
     return web.json_response([buildset_json(b) for b in found])
 
 
 async def buildset(request: web.Request) -> web.Response:
-    ctx = context(request)
-    tenant, uuid = request.match_info["tenant"], request.match_info["uuid"]
-    Query(request.query, [])
-    await ctx.layout(tenant)
-    found = await ctx.db_call(ctx.db.get_buildset, uuid, tenant)
-    if found is None:
-        raise not_found(f"Buildset not found: {uuid}")
+    found = await _one(request, Database.get_buildset, "Buildset")
     return web.json_response(buildset_json(found, builds=True))
 
 
