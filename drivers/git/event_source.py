@@ -29,6 +29,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from lockgate.drivers.base import EventSourceHooks
+from lockgate.drivers.rounds import RoundLoop
 from lockgate.git import ZERO_SHA, GitError, ls_remote
 from lockgate.model.events import TriggerEvent
 
@@ -65,54 +66,27 @@ def ref_updates(
     return events
 
 
-class GitPoller:
+class GitPoller(RoundLoop):
     """Polls every served project's refs; ``start``/``stop``/``poll_now``, or ``poll_once`` inline."""
 
     def __init__(self, connection: GitConnection, hooks: EventSourceHooks):
+        super().__init__(
+            f"git-poller-{connection.name}",
+            log,
+            f"git connection {connection.name}: polling round failed",
+        )
         self.connection = connection
         self.hooks = hooks
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._round_done = threading.Condition()
-        self.rounds = 0  # completed polling rounds, for observers and tests
-
-    # ------------------------------------------------------------------
-    # Thread control
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping = False
-        self._thread = threading.Thread(
-            target=self._run, name=f"git-poller-{self.connection.name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stopping = True
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
 
     def poll_now(self) -> None:
         """Start the next round at once instead of after ``poll_delay``."""
-        self._wake.set()
+        self.wake()
 
-    def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                self.poll_once()
-            except Exception:  # noqa: BLE001 - the poller must outlive any one bad round
-                log.exception("git connection %s: polling round failed", self.connection.name)
-            with self._round_done:
-                self.rounds += 1
-                self._round_done.notify_all()
-            if self._stopping:
-                break
-            self._wake.wait(self.connection.poll_delay)
+    def _round(self) -> int:
+        return self.poll_once()
+
+    def _sleep(self, wake: threading.Event) -> None:
+        wake.wait(self.connection.poll_delay)
 
     # ------------------------------------------------------------------
     # Polling
@@ -175,8 +149,3 @@ class GitPoller:
     def _save(self, project: str, refs: dict[str, str]) -> None:
         state: dict[str, Any] = {"version": STATE_VERSION, "refs": dict(refs)}
         self.hooks.state_set(project, state)
-
-    def wait_rounds(self, count: int, timeout: float) -> bool:
-        """Block until ``count`` rounds have completed in total (for callers that need a barrier)."""
-        with self._round_done:
-            return self._round_done.wait_for(lambda: self.rounds >= count, timeout)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from lockgate.clock import Clock, SystemClock
+from lockgate.drivers.rounds import RoundLoop
 from lockgate.drivers.timer.model import TIMER, TimerTarget
 from lockgate.drivers.timer.timespec import Timespec, TimespecError, parse_timespec
 from lockgate.model.events import TriggerEvent
@@ -51,7 +52,7 @@ class _Scheduled:
     next_at: float  # epoch seconds
 
 
-class TimerEventSource:
+class TimerEventSource(RoundLoop):
     def __init__(
         self,
         targets: Callable[[], Iterable[TimerTarget]],
@@ -63,6 +64,7 @@ class TimerEventSource:
         refresh_interval: float = 60.0,
         retry_delay: float = 5.0,
     ):
+        super().__init__("timer", log, "timer: round failed")
         self._targets = targets
         self._sink = sink
         self.clock: Clock = clock or SystemClock()
@@ -74,41 +76,19 @@ class TimerEventSource:
         self._bad_specs: set[str] = set()
         self._pending_retry = False
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------
-    # Thread control
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="timer", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stopping = True
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
+    # Thread control (``start``/``stop`` from ``RoundLoop``)
 
     def refresh(self) -> None:
         """Re-read the targets now (the scheduler calls this after a reconfiguration)."""
-        self._wake.set()
+        self.wake()
 
-    def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                self.run_due()
-            except Exception:  # noqa: BLE001 - the timer must outlive one bad round
-                log.exception("timer: round failed")
-            if self._stopping:
-                break
-            self.clock.wait_until(self._next_wakeup(), self._wake)
+    def _round(self) -> list[TriggerEvent]:
+        return self.run_due()
+
+    def _sleep(self, wake: threading.Event) -> None:
+        self.clock.wait_until(self._next_wakeup(), wake)
 
     def _next_wakeup(self) -> float:
         now = self.clock.now()
