@@ -378,6 +378,18 @@ def interpret_job(
     in_project_pipeline: bool = False,
 ) -> Job:
     """One ``job`` (or project-pipeline job variant) as a ``Job``."""
+    if in_project_pipeline and not body and isinstance(name, str) and name:
+        # A bare job name in a project pipeline (most entries): what the
+        # general path below makes of an empty body, without walking it.
+        return new_job(
+            name=name,
+            context=ctx,
+            project=site.project,
+            trusted=site.trusted,
+            in_project_pipeline=True,
+            override_modes={},
+            explicit=(),
+        )
     name = name or body.get("name")
     if not isinstance(name, str) or not name:
         raise InterpretError("a job needs a name", "schema")
