@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from lockgate.zk.client import ZKClient
 
+from tests.fixtures.network import free_port, http_get
 from tests.fixtures.waiting import wait_for
 from tests.fixtures.zk import ZKEnv
 
@@ -58,22 +56,6 @@ db.close()
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except OSError:
-        return 0, b""
-
-
 def test_history_written_by_another_process_is_served(
     tmp_path: Path, zk_server: ZKEnv, zk_chroot: str, zk_client: ZKClient, postgres_dburi: str
 ) -> None:
@@ -96,7 +78,7 @@ def test_history_written_by_another_process_is_served(
         text=True,
     )
     try:
-        wait_for(lambda: get(base + "/health/ready")[0] == 200, 60, "web ready")
+        wait_for(lambda: http_get(base + "/health/ready")[0] == 200, 60, "web ready")
         args = [
             postgres_dburi,
             zk_server.server.hosts,
@@ -115,7 +97,7 @@ def test_history_written_by_another_process_is_served(
             )
             assert writer.returncode == 0, writer.stderr
 
-        status, body = get(base + "/api/tenant/demo/builds?project=demo/app&result=SUCCESS")
+        status, body = http_get(base + "/api/tenant/demo/builds?project=demo/app&result=SUCCESS")
         assert status == 200
         builds = json.loads(body)
         assert [b["uuid"] for b in builds] == ["b1"]
@@ -124,20 +106,20 @@ def test_history_written_by_another_process_is_served(
         assert build["duration"] == 3.0 and build["ref"]["newrev"] == "9" * 40
         assert build["buildset"] == {"uuid": "bs1"}
 
-        status, body = get(base + "/api/tenant/demo/buildset/bs1")
+        status, body = http_get(base + "/api/tenant/demo/buildset/bs1")
         assert status == 200
         assert [b["uuid"] for b in json.loads(body)["builds"]] == ["b1"]
 
-        status, body = get(base + "/api/tenant/demo/config-errors")
+        status, body = http_get(base + "/api/tenant/demo/config-errors")
         errors = json.loads(body)
         assert status == 200 and len(errors) == 1
         assert errors[0]["source_context"]["project"] == "demo/broken"
         assert errors[0]["error"] == "Unknown job 'nope'"
 
-        status, body = get(build["log_url"] + "job-output.txt")
+        status, body = http_get(build["log_url"] + "job-output.txt")
         assert status == 200 and b"LOCKGATE-MARKER" in body
 
-        status, body = get(base + "/t/demo/builds")
+        status, body = http_get(base + "/t/demo/builds")
         assert status == 200 and f"href='{base}/logs/b1/'".encode() in body
     finally:
         web.send_signal(signal.SIGTERM)

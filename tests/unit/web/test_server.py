@@ -7,8 +7,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.zk.client import ZKClient
 from lockgate.zk.tenants import save_layout
 
+from tests.fixtures.network import free_port, http_get
 from tests.fixtures.waiting import wait_for
 from tests.fixtures.zk import ZKEnv
 
@@ -27,22 +26,6 @@ RUN = (
     "except ServiceConfigError as e:\n    print(e, file=sys.stderr); sys.exit(2)\n"
     "sys.exit(main(config))\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http_get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except OSError:
-        return 0, b""
 
 
 @pytest.fixture
