@@ -30,7 +30,7 @@ from kazoo.exceptions import NoNodeError
 from lockgate.model.queue import PipelineState, QueueItem
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
-from lockgate.zk.errors import RecordConflict
+from lockgate.zk.errors import RecordConflict, translate_kazoo_errors
 from lockgate.zk.records import RecordStore
 
 SCHEMA = 1
@@ -48,7 +48,12 @@ class LoadedPipeline:
     orphans: set[str] = field(default_factory=set)
 
 
+@translate_kazoo_errors
 class PipelineStore:
+    """A tenant's pipeline records; like every store in ``lockgate.zk``, it waits
+    at most the client's ``retry_deadline`` for ZooKeeper and raises only
+    ``ZKError``s (``ZKConnectionError`` when ZooKeeper is unavailable)."""
+
     def __init__(self, client: ZKClient, tenant: str) -> None:
         self.client = client
         self.tenant = tenant
@@ -58,12 +63,7 @@ class PipelineStore:
 
     def pipeline_names(self) -> list[str]:
         """Pipelines of the tenant that have a state record."""
-        kz = self.client.kazoo
-        try:
-            children = kz.retry(kz.get_children, paths.pipelines(self.tenant))
-        except NoNodeError:
-            return []
-        return sorted(paths.unsegment(c) for c in children)
+        return self._children(paths.pipelines(self.tenant))
 
     def load(self, pipeline: str) -> LoadedPipeline:
         """The pipeline's state and every item it lists (an empty state if none).
@@ -96,9 +96,12 @@ class PipelineStore:
         return out
 
     def _item_ids(self, pipeline: str) -> list[str]:
-        kz = self.client.kazoo
+        return self._children(paths.pipeline_items(self.tenant, pipeline))
+
+    def _children(self, path: str) -> list[str]:
+        """The names under ``path``, decoded and sorted (none if it does not exist)."""
         try:
-            children = kz.retry(kz.get_children, paths.pipeline_items(self.tenant, pipeline))
+            children = self.client.retry(self.client.kazoo.get_children, path)
         except NoNodeError:
             return []
         return sorted(paths.unsegment(c) for c in children)

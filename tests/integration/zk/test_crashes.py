@@ -11,10 +11,13 @@ import sys
 import textwrap
 import threading
 
+import pytest
 from lockgate.model.builds import BuildState
 from lockgate.model.nodes import NodeRequest
 from lockgate.zk.components import list_components, register
+from lockgate.zk.errors import ZKConnectionError
 from lockgate.zk.locks import SessionAwareLock
+from lockgate.zk.pipelines import PipelineStore, read_pipelines
 from lockgate.zk.queues import trigger_queue
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
 from lockgate.zk.state import pipeline_state
@@ -256,5 +259,29 @@ def test_operations_while_zookeeper_is_down_fail_clearly_after_the_deadline(own_
         env.server.start()
         assert client.wait_connected(30)
         assert store.load(paths.tenant_layout("t")).data == {"a": 1}
+    finally:
+        client.disconnect()
+
+
+@pytest.mark.timeout(120)  # an unbounded wait (the bug this guards against) fails, not hangs
+def test_pipeline_store_fails_clearly_after_the_deadline_while_zookeeper_is_down(own_zk_server):
+    env = own_zk_server
+    client = env.client("/down", session_timeout=2.0)
+    client.retry_deadline = 1.0
+    client.connect()
+    try:
+        store = PipelineStore(client, "t")
+        store.save_state(store.load("check"))
+        env.server.stop()
+        wait_for(lambda: not client.connected, 20, "client noticed")
+        with pytest.raises(ZKConnectionError, match="cannot get_children .*unavailable for 1.0s"):
+            store.pipeline_names()
+        with pytest.raises(ZKConnectionError, match="unavailable for 1.0s"):
+            store.load("check")
+        with pytest.raises(ZKConnectionError, match="unavailable for 1.0s"):
+            read_pipelines(client, "t")
+        env.server.start()
+        assert client.wait_connected(30)
+        assert store.pipeline_names() == ["check"]
     finally:
         client.disconnect()
