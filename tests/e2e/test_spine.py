@@ -127,8 +127,30 @@ def test_failing_playbook_is_failure(lockgate: LockgateSystem) -> None:
     assert lockgate.wait_for_build(newrev, "failing")["result"] == "FAILURE"
 
 
+def running_items(lockgate: LockgateSystem, project: str) -> list[dict]:  # type: ignore[type-arg]
+    """Items of ``project`` in the status API whose jobs include a running one."""
+    status = lockgate.api(f"/api/tenant/{TENANT}/status")
+    found = []
+    for pipeline in status["pipelines"]:
+        for queue in pipeline["change_queues"]:
+            for head in queue["heads"]:
+                for item in head:
+                    if item["project"] == project and any(
+                        job.get("start_time") and not job.get("result") for job in item["jobs"]
+                    ):
+                        found.append(item)
+    return found
+
+
 def test_job_past_its_timeout_is_timed_out(lockgate: LockgateSystem) -> None:
     newrev = lockgate.push("e2e/slow")
+    # While it runs, the status API shows the item and its running job.
+    (item,) = wait_for(
+        lambda: running_items(lockgate, "e2e/slow"),
+        timeout=60,
+        what="the running item in the status API",
+    )
+    assert [job["name"] for job in item["jobs"]] == ["slow"]
     assert lockgate.wait_for_build(newrev, "slow")["result"] == "TIMED_OUT"
 
 
