@@ -24,24 +24,7 @@ T = TypeVar("T")
 
 MAX_LIMIT = 1000
 
-BUILD_FILTERS = {
-    "project": "str",
-    "pipeline": "str",
-    "job_name": "str",
-    "branch": "str",
-    "change": "int",
-    "patchset": "str",
-    "ref": "str",
-    "newrev": "str",
-    "uuid": "str",
-    "result": "str",
-    "exclude_result": "str",
-    "nodeset": "str",
-    "voting": "bool",
-    "final": "bool",
-    "held": "bool",
-    "complete": "bool",
-}
+# Filters of both lists: the buildset's and its refs' fields.
 BUILDSET_FILTERS = {
     "project": "str",
     "pipeline": "str",
@@ -54,6 +37,14 @@ BUILDSET_FILTERS = {
     "result": "str",
     "exclude_result": "str",
     "complete": "bool",
+}
+# A build's own fields on top (``uuid``, ``result``... then mean the build's).
+BUILD_FILTERS = BUILDSET_FILTERS | {
+    "job_name": "str",
+    "nodeset": "str",
+    "voting": "bool",
+    "final": "bool",
+    "held": "bool",
 }
 PAGING = ("limit", "skip", "offset", "idx_min", "idx_max")
 
