@@ -164,13 +164,7 @@ class System:
         it to ``branch`` of the repository the git connection polls; returns
         the new commit."""
         clone = self.state.work_clone(project)
-        for rel, content in (files or {}).items():
-            path = clone / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
+        seed.write_files(clone, files or {})
         message = message or f"Build at {time.strftime('%Y-%m-%d %H:%M:%S')}"
         seed.run_git("add", "-A", cwd=clone)
         seed.run_git("commit", "-q", "--allow-empty", "-m", message, cwd=clone)

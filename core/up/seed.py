@@ -100,6 +100,18 @@ def run_git(*args: str, cwd: Path | None = None) -> str:
     return proc.stdout.strip()
 
 
+def write_files(clone: Path, files: dict[str, str | bytes]) -> None:
+    """Write ``files`` ({path relative to ``clone``: text or bytes}) into a
+    working clone, making directories as needed (to be committed next)."""
+    for rel, content in files.items():
+        path = clone / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
 def ensure_ssh_key(state: StateDir) -> Path:
     key = state.ssh_key
     if not key.exists():
@@ -138,13 +150,7 @@ def _seed_repo(state: StateDir, project: str, files: dict[str, str | bytes]) -> 
         shutil.rmtree(clone)
     clone.parent.mkdir(parents=True, exist_ok=True)
     run_git("clone", "-q", str(bare), str(clone))
-    for rel, content in files.items():
-        path = clone / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(clone, files)
     run_git("add", "-A", cwd=clone)
     run_git("commit", "-q", "-m", f"Initial {project}", cwd=clone)
     run_git("push", "-q", "origin", "HEAD:refs/heads/main", cwd=clone)
