@@ -10,10 +10,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from lockgate.model.builds import BuildState
 from lockgate.model.nodes import NodeRequest
+from lockgate.zk.client import ZKClient
 from lockgate.zk.components import list_components, register
 from lockgate.zk.errors import ZKConnectionError
 from lockgate.zk.locks import SessionAwareLock
@@ -23,7 +26,7 @@ from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
 from lockgate.zk.state import pipeline_state
 
 from tests.fixtures.waiting import wait_for
-from tests.fixtures.zk import expire_session
+from tests.fixtures.zk import ZKEnv, expire_session
 from tests.unit.zk.test_requests import build_request
 
 HOLDER = textwrap.dedent(
@@ -223,21 +226,32 @@ def test_puts_interrupted_by_a_hung_server_are_neither_lost_nor_doubled(own_zk_s
         producer.disconnect()
 
 
-def test_operations_while_zookeeper_is_down_fail_clearly_after_the_deadline(own_zk_server):
-    import pytest
-    from lockgate.zk import paths
-    from lockgate.zk.errors import ZKConnectionError
-    from lockgate.zk.records import RecordStore
-
-    env = own_zk_server
+@contextmanager
+def _client_with_a_short_deadline(env: ZKEnv) -> Iterator[ZKClient]:
+    """A connected client that gives up on an unavailable ZooKeeper after 1 s."""
     client = env.client("/down", session_timeout=2.0)
     client.retry_deadline = 1.0
     client.connect()
     try:
+        yield client
+    finally:
+        client.disconnect()
+
+
+def _stop_server(env: ZKEnv, client: ZKClient) -> None:
+    env.server.stop()
+    wait_for(lambda: not client.connected, 20, "client noticed")
+
+
+def test_operations_while_zookeeper_is_down_fail_clearly_after_the_deadline(own_zk_server):
+    from lockgate.zk import paths
+    from lockgate.zk.records import RecordStore
+
+    env = own_zk_server
+    with _client_with_a_short_deadline(env) as client:
         store = RecordStore(client)
         store.save(paths.tenant_layout("t"), {"a": 1})
-        env.server.stop()
-        wait_for(lambda: not client.connected, 20, "client noticed")
+        _stop_server(env, client)
         with pytest.raises(
             ZKConnectionError,
             match=re.escape(f"cannot get {paths.tenant_layout('t')}: ") + ".*unavailable for 1.0s",
@@ -259,21 +273,15 @@ def test_operations_while_zookeeper_is_down_fail_clearly_after_the_deadline(own_
         env.server.start()
         assert client.wait_connected(30)
         assert store.load(paths.tenant_layout("t")).data == {"a": 1}
-    finally:
-        client.disconnect()
 
 
 @pytest.mark.timeout(120)  # an unbounded wait (the bug this guards against) fails, not hangs
 def test_pipeline_store_fails_clearly_after_the_deadline_while_zookeeper_is_down(own_zk_server):
     env = own_zk_server
-    client = env.client("/down", session_timeout=2.0)
-    client.retry_deadline = 1.0
-    client.connect()
-    try:
+    with _client_with_a_short_deadline(env) as client:
         store = PipelineStore(client, "t")
         store.save_state(store.load("check"))
-        env.server.stop()
-        wait_for(lambda: not client.connected, 20, "client noticed")
+        _stop_server(env, client)
         with pytest.raises(ZKConnectionError, match="cannot get_children .*unavailable for 1.0s"):
             store.pipeline_names()
         with pytest.raises(ZKConnectionError, match="unavailable for 1.0s"):
@@ -283,5 +291,3 @@ def test_pipeline_store_fails_clearly_after_the_deadline_while_zookeeper_is_down
         env.server.start()
         assert client.wait_connected(30)
         assert store.pipeline_names() == ["check"]
-    finally:
-        client.disconnect()
