@@ -115,7 +115,7 @@ class ZuulLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                 return _STR_TAG  # quoted: always a string here
             tag = _PLAIN_TAGS.get(value)
             if tag is None:
-                tag = _BaseLoader.resolve(self, kind, value, implicit)
+                tag = super().resolve(kind, value, implicit)
                 if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
                     _PLAIN_TAGS.clear()
                 _PLAIN_TAGS[value] = tag
