@@ -83,6 +83,14 @@ def _digest(files: Mapping[str, str] | None) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _unreadable(project: TenantProject, message: str) -> ConfigError:
+    """A repository git cannot read, reported as a configuration error of its
+    project (the tenant still loads from the others)."""
+    return ConfigError(
+        message, object_type="project", object_name=project.name, key="unreadable-project"
+    )
+
+
 class TenantLoader:
     """Reads configuration from git and builds one tenant's layout."""
 
@@ -123,11 +131,8 @@ class TenantLoader:
                 files = self.read_config_files(project, branch)
             except GitError as e:
                 read_errors.append(
-                    ConfigError(
-                        f"cannot read the configuration of {project.name}@{branch}: {e}",
-                        object_type="project",
-                        object_name=project.name,
-                        key="unreadable-project",
+                    _unreadable(
+                        project, f"cannot read the configuration of {project.name}@{branch}: {e}"
                     )
                 )
                 return None
@@ -139,12 +144,7 @@ class TenantLoader:
                 return self.branches(project)
             except GitError as e:
                 read_errors.append(
-                    ConfigError(
-                        f"cannot list the branches of {project.name}: {e}",
-                        object_type="project",
-                        object_name=project.name,
-                        key="unreadable-project",
-                    )
+                    _unreadable(project, f"cannot list the branches of {project.name}: {e}")
                 )
                 return []
 
