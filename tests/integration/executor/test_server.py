@@ -48,6 +48,17 @@ def _completed(store, uuid):
     return found.record if found and found.record.state is BuildState.COMPLETED else None
 
 
+def _start_slow_build(zk_client, ex, upstream):
+    """Submit a build whose playbook runs for an hour; return (store, request)
+    once the playbook has started on ``ex``."""
+    tree = upstream.create("org/app", {"run.yaml": SLOW})
+    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    wait_for(lambda: "TASK [command]" in _console(ex, request), 60, "the playbook to start")
+    return store, request
+
+
 def _events(zk_client, tenant):
     return [
         (e["kind"], e["request_id"], e.get("result"))
@@ -129,11 +140,7 @@ def test_missing_node_is_node_failure(zk_client, executor, upstream):
 
 def test_cancel_requested_aborts_the_running_build(zk_client, executor, upstream):
     ex = executor()
-    tree = upstream.create("org/app", {"run.yaml": SLOW})
-    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
-    store = BuildRequestStore(zk_client, "default")
-    store.submit(request)
-    wait_for(lambda: "TASK [command]" in _console(ex, request), 60, "the playbook to start")
+    store, request = _start_slow_build(zk_client, ex, upstream)
     found = store.get(request.uuid)
     found.record.cancel_requested = True
     store.update(found.record, found.version)
@@ -144,11 +151,7 @@ def test_cancel_requested_aborts_the_running_build(zk_client, executor, upstream
 
 def test_cancel_by_uuid(zk_client, executor, upstream):
     ex = executor()
-    tree = upstream.create("org/app", {"run.yaml": SLOW})
-    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
-    store = BuildRequestStore(zk_client, "default")
-    store.submit(request)
-    wait_for(lambda: "TASK [command]" in _console(ex, request), 60, "the playbook to start")
+    store, request = _start_slow_build(zk_client, ex, upstream)
     assert ex.cancel(request.uuid)
     done = wait_for(lambda: _completed(store, request.uuid), 60, "the build to complete")
     assert done.result == "ABORTED"
@@ -156,11 +159,7 @@ def test_cancel_by_uuid(zk_client, executor, upstream):
 
 def test_stop_leaves_the_request_for_resubmission(zk_client, executor, upstream):
     ex = executor()
-    tree = upstream.create("org/app", {"run.yaml": SLOW})
-    request = make_request(tree, run=playbooks(tree, ["run.yaml"]))
-    store = BuildRequestStore(zk_client, "default")
-    store.submit(request)
-    wait_for(lambda: "TASK [command]" in _console(ex, request), 60, "the playbook to start")
+    store, request = _start_slow_build(zk_client, ex, upstream)
     ex.stop()
     record = store.get(request.uuid).record
     assert record.state is BuildState.RUNNING and record.result is None
