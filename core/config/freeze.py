@@ -165,6 +165,20 @@ def freeze_job_graph(
     templates: list[dict[str, Any]] = []
     project_specific = False
     for job_name, pp_variants in pp_jobs.items():
+        if job_name not in layout.jobs:
+            # Zuul fails the item's job graph ("Job X not defined"): running
+            # the other jobs would report success for a config that asks
+            # for a job nobody can run.
+            graph.errors.append(
+                ConfigError(
+                    f"job '{job_name}' is not defined",
+                    pp_variants[0].context if pp_variants else None,
+                    "job",
+                    job_name,
+                    key="unknown-job",
+                )
+            )
+            continue
         try:
             state, template = _frozen_template(layout, job_name, pp_variants, branch, pvars)
             if state.allowed_projects is not None:
@@ -788,6 +802,7 @@ def _playbook_refs(
                 semaphores=list(placed.definition.semaphores),
                 cleanup=placed.definition.cleanup,
                 secrets=readable,
+                nesting_level=placed.level,
             )
         out.append(ref)
     refs = tuple(out)

@@ -76,6 +76,10 @@ def test_default_parent_and_playbook_nesting():
     ]
     assert job.timeout == 1800  # scalar inherited from base
     assert [n.label for n in job.nodes] == ["ubuntu"]
+    # Each playbook knows its inheritance level (base = 0), so the executor
+    # runs only the post-runs of levels whose pre-runs were reached.
+    assert [p.nesting_level for p in job.pre_run] == [0, 1, 2]
+    assert [p.nesting_level for p in job.post_run] == [2, 2, 1, 0]
 
 
 def test_run_inherited_when_child_has_none():

@@ -91,9 +91,12 @@ def test_unknown_references_each_reported_once():
             "project 'org/project' refers to unknown pipeline 'nonexistent-pipeline'",
         ]
     )
-    # The item that runs j learns about the missing nodeset too.
+    # The item learns about the missing nodeset and the missing job too.
     g = freeze_job_graph(layout, "check", "org/project", "master")
-    assert [e.message for e in g.errors] == ["job 'j' uses unknown nodeset 'missing-nodes'"]
+    assert [e.message for e in g.errors] == [
+        "job 'j' uses unknown nodeset 'missing-nodes'",
+        "job 'missing-job' is not defined",
+    ]
 
 
 def test_secret_from_another_project_is_refused():
