@@ -148,7 +148,8 @@ class TenantLoader:
                 )
                 return []
 
-        layout = load_tenant(spec, read_files, branches)
+        drivers = {name: conn.driver_name for name, conn in self.connections.items()}
+        layout = load_tenant(spec, read_files, branches, drivers)
         layout.errors[:0] = read_errors
         filters, trigger_errors = compile_triggers(layout, self.connections)
         layout.errors.extend(trigger_errors)

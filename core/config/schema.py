@@ -827,7 +827,15 @@ def _driver_schema(driver: str, section: str) -> Validator | None:
     return vs.Schema(factory())
 
 
+# Drivers Zuul provides without a ``[connection]`` section: their name is
+# both the connection and the driver.
+IMPLICIT_CONNECTIONS = {"timer": "timer", "zuul": "zuul"}
+
+
 def _connection_section(section: str, connections: Mapping[str, str] | None) -> Validator:
+    if connections is not None:
+        connections = {**IMPLICIT_CONNECTIONS, **connections}
+
     def check(value: Any) -> Any:
         if value is None and section != "trigger":
             return value
@@ -868,12 +876,28 @@ def _section_content(
     driver_validator = None
     if connections is not None:
         driver_validator = _driver_schema(connections[conn], section)
+    if section == "trigger":
+        # A list of event filters (a single mapping is accepted, as in Zuul);
+        # the driver's schema describes one filter.
+        OneOrList(Dict, "event filters")(content)
+        if driver_validator is not None:
+            filters = content if isinstance(content, list) else [content]
+            errors: list[vs.Invalid] = []
+            for index, spec in enumerate(filters):
+                try:
+                    driver_validator(spec)
+                except vs.MultipleInvalid as exc:
+                    for err in exc.errors:
+                        err.prepend([index])
+                    errors.extend(exc.errors)
+                except vs.Invalid as exc:
+                    exc.prepend([index])
+                    errors.append(exc)
+            if errors:
+                raise vs.MultipleInvalid(errors)
+        return
     if driver_validator is not None:
         driver_validator(content)
-        return
-    if section == "trigger":
-        # A list of event filters (a single mapping is accepted, as in Zuul).
-        OneOrList(Dict, "event filters")(content)
     elif content is not None and not isinstance(content, (dict, list)):
         raise vs.Invalid(f"expected a mapping, got {describe(content)}")
 
@@ -1116,6 +1140,19 @@ def _phrase(err: vs.Invalid, where: str) -> SchemaProblem:
         )
     if isinstance(err, MissingAttribute):
         return SchemaProblem(f"{err.error_message} in {where}{at}", path, "missing-attribute")
+    # Drivers' schemas are plain voluptuous: say their errors in our words.
+    if path and err.error_message == "extra keys not allowed":
+        parent = f" at {format_path(path[:-1])}" if path[:-1] else ""
+        return SchemaProblem(
+            f"unknown attribute '{path[-1]}' in {where}{parent}", path, "unknown-attribute"
+        )
+    if path and err.error_message == "required key not provided":
+        parent = f" at {format_path(path[:-1])}" if path[:-1] else ""
+        return SchemaProblem(
+            f"missing required attribute '{path[-1]}' in {where}{parent}",
+            path,
+            "missing-attribute",
+        )
     if path:
         return SchemaProblem(
             f"invalid value for '{format_path(path)}' in {where}: {err.error_message}",

@@ -391,3 +391,29 @@ def test_tenant_objects():
     assert messages("tenant", {"name": "t", "source": {}, "max-nodes-per-jbo": 3}) == [
         "unknown attribute 'max-nodes-per-jbo' in tenant 't' (did you mean 'max-nodes-per-job'?)"
     ]
+
+
+def test_driver_trigger_schema_checks_each_filter_of_the_list():
+    body = {
+        "name": "post",
+        "manager": "independent",
+        "trigger": {
+            "local": [
+                {"event": "ref-updated", "ref": "^refs/heads/.*$"},
+                {"event": "patchset-created"},
+            ],
+            # The timer driver needs no [connection] section, as in Zuul.
+            "timer": [{"time": "0 3 * * *"}],
+        },
+    }
+    assert messages("pipeline", body, connections={"local": "git"}) == [
+        "invalid value for 'trigger.local[1].event' in pipeline 'post': "
+        "the git driver's only event is 'ref-updated'"
+    ]
+    body["trigger"]["local"].pop()
+    assert messages("pipeline", body, connections={"local": "git"}) == []
+    body["trigger"]["timer"] = [{"tim": "0 3 * * *"}]
+    assert sorted(messages("pipeline", body, connections={"local": "git"})) == [
+        "missing required attribute 'time' in pipeline 'post' at trigger.timer[0]",
+        "unknown attribute 'tim' in pipeline 'post' at trigger.timer[0]",
+    ]
