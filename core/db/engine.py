@@ -16,6 +16,8 @@ config: ``[database] dburi``, or a file in ``[scheduler] state_dir``.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -113,7 +115,7 @@ def _sqlite_engine(url: sa.URL, **kwargs: Any) -> sa.Engine:
         cursor = dbapi_connection.cursor()
         try:
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -128,3 +130,24 @@ def _sqlite_engine(url: sa.URL, **kwargs: Any) -> sa.Engine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL, waiting (up to the busy timeout) for a writer.
+
+    Changing the journal mode needs the database to itself, and SQLite does
+    not call the busy handler for it: while another process migrates a new
+    (not yet WAL) file, the pragma fails at once with "database is locked".
+    Once the file is in WAL mode the pragma is a no-op that never waits.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
