@@ -13,23 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-_OBJECT_CLASSES = frozenset(
-    {
-        "pipeline",
-        "job",
-        "semaphore",
-        "project",
-        "project-template",
-        "nodeset",
-        "secret",
-        "queue",
-        "image",
-        "flavor",
-        "label",
-        "section",
-        "provider",
-    }
-)
+from lockgate.config.schema import PROJECT_CLASSES
+
+# The object classes a tenant project may include or exclude.
+_OBJECT_CLASSES = frozenset(PROJECT_CLASSES)
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
