@@ -22,6 +22,7 @@ from typing import Any
 
 from lockgate.config.errors import SourceContext
 from lockgate.config.matchers import BranchMatcher, Regex
+from lockgate.config.schema.repository import ATTRIBUTE_CONTROL_ATTRS
 
 # --------------------------------------------------------------------------
 # Jobs
@@ -89,23 +90,7 @@ NON_EXECUTION_ATTRIBUTES = frozenset(
 )
 
 # Attributes ``attribute-control`` may mark final (Zuul's documented list).
-ATTRIBUTE_CONTROL_ATTRIBUTES = frozenset(
-    {
-        "requires",
-        "provides",
-        "tags",
-        "files",
-        "irrelevant-files",
-        "required-projects",
-        "vars",
-        "extra-vars",
-        "host-vars",
-        "group-vars",
-        "include-vars",
-        "dependencies",
-        "failure-output",
-    }
-)
+ATTRIBUTE_CONTROL_ATTRIBUTES = frozenset(ATTRIBUTE_CONTROL_ATTRS)
 
 
 @dataclass(frozen=True)

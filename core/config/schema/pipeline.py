@@ -24,6 +24,7 @@ from lockgate.config.schema.validators import (
     Bool,
     Dict,
     Either,
+    ListOf,
     NonNegativeInt,
     OneOf,
     OneOrList,
@@ -120,19 +121,7 @@ def _section_content(
         OneOrList(Dict, "event filters")(content)
         if driver_validator is not None:
             filters = content if isinstance(content, list) else [content]
-            errors: list[vs.Invalid] = []
-            for index, spec in enumerate(filters):
-                try:
-                    driver_validator(spec)
-                except vs.MultipleInvalid as exc:
-                    for err in exc.errors:
-                        err.prepend([index])
-                    errors.extend(exc.errors)
-                except vs.Invalid as exc:
-                    exc.prepend([index])
-                    errors.append(exc)
-            if errors:
-                raise vs.MultipleInvalid(errors)
+            ListOf(driver_validator, "event filters")(filters)
         return
     if driver_validator is not None:
         driver_validator(content)
