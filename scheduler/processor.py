@@ -6,7 +6,8 @@ tick.  A pass:
 
 1. takes the tenant's lock without waiting (a peer holding it is doing
    this work; this scheduler moves on to another tenant);
-2. reloads the layout if a peer published a newer one;
+2. reloads the layout if the tenant config was re-read (SIGHUP) or a peer
+   published a newer one;
 3. reads the result queue (hints only: the request records are the truth)
    and up to ``max_events`` trigger events; an event that changes a
    project's configuration reconfigures the tenant first, then each event
@@ -117,7 +118,12 @@ class TenantProcessor:
             lock.release()
 
     def _process(self, name: str, lock: SessionAwareLock) -> bool:
-        tenant = self.registry.ensure_current(name)
+        if self.registry.is_pending(name):
+            tenant = self._reload(
+                self.registry.get(name), name, "the tenant config was re-read", None
+            )
+        else:
+            tenant = self.registry.ensure_current(name)
         if tenant is None:
             return False
         results = result_queue(self.client, name)
@@ -153,16 +159,21 @@ class TenantProcessor:
             queue.ack(entry_id)
 
     def _reconfigure(self, tenant: Tenant, event: TriggerEvent) -> Tenant:
-        elog = get_logger("lockgate.scheduler", event.event_id)
+        reason = f"[e: {event.event_id}] {event.project}@{event.branch} changed its configuration"
+        reloaded = self._reload(tenant, tenant.name, reason, event.event_id)
+        assert reloaded is not None
+        return reloaded
+
+    def _reload(
+        self, tenant: Tenant | None, name: str, reason: str, event_id: str | None
+    ) -> Tenant | None:
+        """Load tenant ``name`` again (under its lock); on failure keep
+        ``tenant``, the layout it runs on (None: a tenant not loaded yet)."""
+        elog = get_logger("lockgate.scheduler", event_id)
         try:
-            tenant = self.registry.reload(
-                tenant.name,
-                f"[e: {event.event_id}] {event.project}@{event.branch} changed its configuration",
-            )
+            tenant = self.registry.reload(name, reason)
         except Exception:  # noqa: BLE001 - keep running on the layout we have
-            elog.exception(
-                "reconfiguring tenant %s failed; keeping its current layout", tenant.name
-            )
+            elog.exception("reconfiguring tenant %s failed; keeping its current layout", name)
             return tenant
         if self.on_reconfigured is not None:
             self.on_reconfigured(tenant)

@@ -8,7 +8,10 @@ What it runs:
   event sources — each git poller, and the timer — under an event-source
   lock, so that of several schedulers exactly one emits each connection's
   events (a peer takes over when that one dies);
-- the tenants of ``[scheduler] tenant_config`` (``tenants.TenantRegistry``);
+- the tenants of ``[scheduler] tenant_config`` (``tenants.TenantRegistry``),
+  read again on SIGHUP (``request_reconfigure``: the handler only sets a
+  flag and wakes the loop; the next pass re-reads the file and reloads each
+  tenant under its lock);
 - the main loop: an asyncio loop that waits for a wake-up — a ZooKeeper
   watch on a tenant's trigger or result queue, or a periodic tick that
   catches what sends no event (an executor that died) — and then runs a
@@ -145,6 +148,7 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._poked = threading.Event()
+        self._reconfigure = threading.Event()
         self.passes = 0  # completed passes over every tenant (tests watch it)
 
     # --- start and stop -----------------------------------------------------------------
@@ -209,6 +213,12 @@ class Scheduler:
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
             loop.call_soon_threadsafe(wake.set)
+
+    def request_reconfigure(self) -> None:
+        """Re-read the tenant config at the next pass (SIGHUP).  Safe from a
+        signal handler: it only sets a flag and wakes the loop."""
+        self._reconfigure.set()
+        self._poke()
 
     def _watch(self, tenant: str) -> None:
         if tenant in self._watched:
@@ -315,6 +325,13 @@ class Scheduler:
     def process_all(self) -> bool:
         """One pass over every tenant (blocking; runs in a worker thread)."""
         assert self.registry is not None and self.processor is not None
+        if self._reconfigure.is_set():
+            self._reconfigure.clear()
+            log.info("re-reading the tenant config %s (SIGHUP)", self.tenant_config)
+            try:
+                self.registry.reconfigure()
+            except Exception:
+                log.exception("re-reading the tenant config failed; the tenants keep running")
         for source in self.sources:
             try:
                 source.check()
@@ -377,7 +394,8 @@ class Scheduler:
 
 
 def main(config: ServiceConfig | str) -> int:
-    """Run a scheduler until SIGINT/SIGTERM; the exit status for ``lockgate scheduler``."""
+    """Run a scheduler until SIGINT/SIGTERM (SIGHUP: re-read the tenant
+    config); the exit status for ``lockgate scheduler``."""
     try:
         if not isinstance(config, ServiceConfig):
             config = ServiceConfig.load(config)
@@ -390,6 +408,8 @@ def main(config: ServiceConfig | str) -> int:
     stopping = threading.Event()
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in signals}
+    # SIGHUP during start-up: re-read at the first pass (the flag is all it touches).
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: scheduler._reconfigure.set())
     try:
         try:
             scheduler.start()
@@ -403,6 +423,7 @@ def main(config: ServiceConfig | str) -> int:
             loop = asyncio.get_running_loop()
             for sig in signals:
                 loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(signal.SIGHUP, scheduler.request_reconfigure)
             if stopping.is_set():
                 stop.set()
             await scheduler.run(stop)

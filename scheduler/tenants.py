@@ -1,9 +1,11 @@
 """Tenants: their configuration read out of git, their layouts, published.
 
-Who calls it: the scheduler at start (``TenantRegistry.load_all``), and the
-tenant processor when an event changes a project's configuration
-(``updates_config`` then ``reload``) or a peer scheduler published a newer
-layout (``ensure_current``).
+Who calls it: the scheduler at start (``TenantRegistry.load_all``) and on
+SIGHUP (``reconfigure``: the tenant config is read again, and each tenant
+is reloaded by the next pass under its lock), and the tenant processor when
+an event changes a project's configuration (``updates_config`` then
+``reload``) or a peer scheduler published a newer layout
+(``ensure_current``).
 
 For each tenant of ``[scheduler] tenant_config`` (``main.yaml``), the
 configuration files of every project-branch are read from a local mirror
@@ -25,7 +27,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +238,13 @@ class TenantRegistry:
         self.client = client
         self.tenants: dict[str, Tenant] = {}
         self.config: TenantConfig | None = None
+        # Tenants to load again from the tenant config re-read by
+        # ``reconfigure`` (the next pass does it, under the tenant's lock).
+        self._pending: set[str] = set()
+        # Why the last re-read of the tenant config was refused (published
+        # with every tenant's configuration errors until a re-read succeeds).
+        self.tenant_config_errors: list[ConfigError] = []
+        self._republish: set[str] = set()
         self._lock = threading.RLock()
 
     def read_tenant_config(self) -> TenantConfig:
@@ -253,18 +262,64 @@ class TenantRegistry:
     def load_all(self) -> None:
         """Read the tenant config and load (and publish) every tenant."""
         config = self.read_tenant_config()
+        self._adopt(config)
+        for spec in config.tenants.values():
+            self.reload(spec.name, "start")
+
+    def _adopt(self, config: TenantConfig) -> None:
+        """Make ``config`` the tenant config; drop the tenants it no longer has
+        (their queues and items stay in ZooKeeper, untouched)."""
         with self._lock:
             self.config = config
             for name in list(self.tenants):
                 if name not in config.tenants:
                     log.info("tenant %s is no longer in the tenant config", name)
                     del self.tenants[name]
-        for spec in config.tenants.values():
-            self.reload(spec.name, "start")
+            self._pending &= set(config.tenants)
+
+    def reconfigure(self) -> bool:
+        """Read the tenant config again (SIGHUP).  Accepted only without a
+        single error: then the tenants gone are dropped and every tenant it
+        names is marked for reloading, which the next pass over each does
+        under the tenant's lock (``is_pending``).  Refused: the tenants run
+        on as they are, and the errors are logged and published with each
+        tenant's configuration errors.  Returns whether it was accepted."""
+        try:
+            config = self.read_tenant_config()
+            errors = list(config.errors)
+        except TenantConfigError as e:
+            errors = [ConfigError(str(e), key="tenant-config")]
+        if errors:
+            log.error(
+                "tenant config %s not reloaded (%d errors); the tenants keep running as they are",
+                self.tenant_config,
+                len(errors),
+            )
+            with self._lock:
+                self.tenant_config_errors = errors
+                self._republish = set(self.tenants)
+            return False
+        with self._lock:
+            self.tenant_config_errors = []
+            self._republish.clear()
+            self._adopt(config)
+            self._pending = set(config.tenants)
+        log.info(
+            "tenant config %s re-read: tenants %s",
+            self.tenant_config,
+            ", ".join(sorted(config.tenants)) or "(none)",
+        )
+        return True
+
+    def is_pending(self, name: str) -> bool:
+        """Whether tenant ``name`` waits to be reloaded after ``reconfigure``."""
+        with self._lock:
+            return name in self._pending
 
     def names(self) -> list[str]:
+        """The tenants this scheduler runs, with those waiting for their first load."""
         with self._lock:
-            return sorted(self.tenants)
+            return sorted(set(self.tenants) | self._pending)
 
     def get(self, name: str) -> Tenant | None:
         with self._lock:
@@ -273,8 +328,15 @@ class TenantRegistry:
     def reload(self, name: str, reason: str, *, publish: bool = True) -> Tenant:
         """Load tenant ``name`` again from git; publish its new layout."""
         assert self.config is not None
-        spec = self.config.tenants[name]
+        with self._lock:
+            spec = self.config.tenants[name]
+            # Whatever the outcome, this tenant has been loaded from this spec.
+            self._pending.discard(name)
+            self._republish.discard(name)
         tenant = self.loader.load(spec)
+        with self._lock:
+            refused = list(self.tenant_config_errors)
+        tenant.state.config_errors += [e.to_api() for e in refused]
         errors = tenant.state.config_errors
         log.info(
             "tenant %s loaded (%s): %d pipelines, %d projects, %d configuration errors",
@@ -297,6 +359,11 @@ class TenantRegistry:
         tenant = self.get(name)
         if tenant is None or self.client is None:
             return tenant
+        with self._lock:
+            republish = name in self._republish
+            self._republish.discard(name)
+        if republish:
+            return self._publish_tenant_config_errors(tenant)
         published = load_layout(self.client, name)
         if published is not None and published.uuid != tenant.uuid:
             tenant = self.reload(
@@ -304,6 +371,18 @@ class TenantRegistry:
             )
             # Adopt the published identity, so the peer need not reload in turn.
             tenant.state = published
+        return tenant
+
+    def _publish_tenant_config_errors(self, tenant: Tenant) -> Tenant:
+        """Publish the tenant's layout again (same uuid: peers need not reload)
+        with the refused tenant config's errors after its own."""
+        assert self.client is not None
+        errors = [e.to_api() for e in tenant.layout.errors]
+        errors += [e.to_api() for e in self.tenant_config_errors]
+        for error in self.tenant_config_errors:
+            log.error("tenant %s: tenant config error: %s", tenant.name, error.format())
+        tenant.state = replace(tenant.state, config_errors=errors)
+        save_layout(self.client, tenant.state)
         return tenant
 
     def updates_config(self, tenant: Tenant, event: TriggerEvent) -> bool:
