@@ -16,7 +16,10 @@ loader only speak to drivers through these protocols:
 - ``TriggerFilter``: one parsed entry of a pipeline's ``trigger`` list;
   ``matches(event)`` is pure, so pipeline matching needs no I/O;
 - ``EventSource``: ``start()``/``stop()``; it calls back into the scheduler
-  through the ``EventSourceHooks`` it was given, never the other way round.
+  through the ``EventSourceHooks`` it was given, never the other way round;
+- ``ChangeSource`` (review systems: Gerrit, GitHub): a ``Source`` that also
+  answers questions about changes (``lockgate.model.change.Change``);
+- ``ChangeReporter``: votes, comments and merges on a change.
 
 A driver with no connection (``timer``) is named directly under a pipeline's
 ``trigger``; ``lockgate.drivers.registry.resolve_trigger`` tells the two apart.
@@ -26,9 +29,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import voluptuous as vs
+from lockgate.model.change import Change
 from lockgate.model.events import TriggerEvent
 from lockgate.service_config import Section
 
@@ -69,6 +73,69 @@ class Source(Protocol):
 
     def get_ref_sha(self, project: str, ref: str) -> str | None:
         """The sha ``ref`` (a full ref or a branch name) points at, or None if absent."""
+        ...
+
+
+class ChangeQueryError(Exception):
+    """The review system could not answer (unreachable, timed out, refused,
+    no such change); ``str()`` says which change and why."""
+
+
+@runtime_checkable
+class ChangeSource(Protocol):
+    """What a review system knows about changes.  Every call may do network
+    I/O and raises ``ChangeQueryError`` when the system cannot answer."""
+
+    def get_change(self, number: int, patchset: int | None = None) -> Change:
+        """The change at ``patchset`` (None: its current patchset), asked of
+        the server now (the caller caches)."""
+        ...
+
+    def change_number_from_url(self, url: str) -> int | None:
+        """The number of the change a ``Depends-On:`` URL names, if the URL
+        is one of this connection's; None otherwise."""
+        ...
+
+    def open_changes_by_commit(self, project: str, commits: list[str]) -> list[Change]:
+        """Open changes of ``project`` whose current patchset is one of
+        ``commits`` (the git parents of a change that are changes too)."""
+        ...
+
+    def changes_updated_since(self, since: float) -> list[Change]:
+        """Changes updated at or after ``since`` (epoch seconds), current
+        patchsets (catching up after a disconnect)."""
+        ...
+
+
+class ReportError(Exception):
+    """A vote, comment or merge was refused or could not be sent.
+
+    ``permanent`` says whether sending it again can help (a 409 refusal of a
+    submit is permanent; a connection error is not)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@runtime_checkable
+class ChangeReporter(Protocol):
+    """Reporting back to a review system."""
+
+    def review(
+        self,
+        change: Change,
+        message: str,
+        labels: Mapping[str, int] | None = None,
+        comments: Mapping[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Post a review on ``change``'s patchset: a message, votes
+        (``{"Verified": 1}``) and file comments (``{path: [{"line": 3,
+        "message": "..."}]}``).  Raises ``ReportError``."""
+        ...
+
+    def submit(self, change: Change) -> None:
+        """Merge ``change`` (Gerrit's submit).  Raises ``ReportError``."""
         ...
 
 

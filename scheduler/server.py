@@ -273,7 +273,7 @@ class Scheduler:
         def sink(event: TriggerEvent) -> None:
             for tenant in self._tenants_of(name, event.project):
                 trigger_queue(self.client, tenant).put(
-                    event.to_dict(), dedup_key=_git_dedup_key(event)
+                    event.to_dict(), dedup_key=event.dedup_key or _git_dedup_key(event)
                 )
             self._poke()
 

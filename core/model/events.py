@@ -39,8 +39,29 @@ class TriggerEvent:
     # The timer driver targets one pipeline; other drivers leave this empty.
     pipeline: str | None = None
     timespec: str | None = None
+    # Review systems (Gerrit, GitHub): the change and patchset the event is
+    # about, who caused it (``lockgate.model.change.Account`` as a dict), a
+    # review comment, the votes it carries (``{"label", "value",
+    # "old_value"}``; ``old_value`` set when the vote changed) and anything
+    # else the driver's trigger filters read (``extra``: topic, hashtags,
+    # reason, the Change-Id...).
+    change_number: int | None = None
+    patchset: int | None = None
+    change_url: str | None = None
+    account: dict[str, Any] | None = None
+    comment: str | None = None
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    # What makes this event the same as another one (a redelivery, an event
+    # found again by a catch-up query): the trigger queue keeps one.  Empty:
+    # the scheduler derives one from the ref move.
+    dedup_key: str = ""
     event_id: str = field(default_factory=new_event_id)
     timestamp: float = field(default_factory=time.time)
+
+    @property
+    def is_change_event(self) -> bool:
+        return self.change_number is not None
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
