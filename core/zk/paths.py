@@ -273,6 +273,16 @@ def event_source_state(connection: str, key: str) -> str:
     return join("connections", segment(connection), "event-source", segment(key))
 
 
+def change_cache(connection: str) -> str:
+    """The change cache of one review-system connection (children: changes)."""
+    return join("cache", "changes", segment(connection))
+
+
+def cached_change(connection: str, number: int) -> str:
+    """One change as last seen (``lockgate.zk.changes``): its newest patchset."""
+    return join("cache", "changes", segment(connection), str(int(number)))
+
+
 def config_cache(connection: str, project: str, branch: str) -> str:
     """Cached configuration files of one project-branch."""
     return join("cache", "config", segment(connection), segment(project), segment(branch))
