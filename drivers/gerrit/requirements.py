@@ -63,12 +63,12 @@ def _regex_text(regex: Regex) -> str:
 class ApprovalMatcher:
     """One entry of an ``approval`` list: the conditions one vote must meet.
 
-    ``votes`` maps labels to the values accepted; an entry with no label
+    ``votes`` maps labels to the values accepted (in the order written); an entry with no label
     matches a vote on any label (by the given user, in the given time).
     An entry with two labels can match no single vote, as in Zuul.
     """
 
-    votes: tuple[tuple[str, frozenset[int]], ...] = ()
+    votes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     username: Regex | None = None
     email: Regex | None = None
     newer_than: int | None = None  # seconds
@@ -97,7 +97,7 @@ class ApprovalMatcher:
         """``Verified +1 or +2 by a username matching 'zuul'``."""
         if self.votes:
             text = " and ".join(
-                f"{label} " + " or ".join(format_vote(v) for v in sorted(values, reverse=True))
+                f"{label} " + " or ".join(format_vote(v) for v in values)
                 for label, values in self.votes
             )
         else:
@@ -127,7 +127,7 @@ def compile_approvals(specs: Any) -> tuple[ApprovalMatcher, ...]:
     out: list[ApprovalMatcher] = []
     for spec in as_list(specs):
         votes = tuple(
-            (label, frozenset(vote_value(v) for v in as_list(value)))
+            (label, tuple(dict.fromkeys(vote_value(v) for v in as_list(value))))
             for label, value in spec.items()
             if label not in APPROVAL_ATTRIBUTES
         )
