@@ -23,6 +23,12 @@ def _git() -> Driver:
     return GitDriver()
 
 
+def _gerrit() -> Driver:
+    from lockgate.drivers.gerrit import GerritDriver
+
+    return GerritDriver()
+
+
 def _timer() -> Driver:
     from lockgate.drivers.timer import TimerDriver
 
@@ -30,7 +36,7 @@ def _timer() -> Driver:
 
 
 # Imported on first use, so a process pays only for the drivers it uses.
-_FACTORIES: dict[str, Callable[[], Driver]] = {"git": _git, "timer": _timer}
+_FACTORIES: dict[str, Callable[[], Driver]] = {"gerrit": _gerrit, "git": _git, "timer": _timer}
 # Drivers a pipeline names directly under ``trigger`` (they have no connection).
 CONNECTIONLESS = frozenset({"timer"})
 _drivers: dict[str, Driver] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 # The all-zero object name git and Zuul use for "no commit": the oldrev of a
 # created ref and the newrev of a deleted one.
@@ -39,7 +39,9 @@ def mask(text: str) -> str:
     return _CREDENTIALS.sub(r"\1***@", text)
 
 
-def git_env() -> dict[str, str]:
+def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every git command runs in; ``extra`` (a connection's
+    ``GIT_SSH_COMMAND``, say) is added on top."""
     env = dict(os.environ)
     env.update(
         {
@@ -51,6 +53,8 @@ def git_env() -> dict[str, str]:
             "GIT_EDITOR": "true",
         }
     )
+    if extra:
+        env.update(extra)
     return env
 
 
@@ -67,8 +71,12 @@ def run_git_bytes(
     *,
     input: bytes | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    env: Mapping[str, str] | None = None,
 ) -> bytes:
-    """Run ``git ARGS`` and return its standard output; raise ``GitError``."""
+    """Run ``git ARGS`` and return its standard output; raise ``GitError``.
+
+    ``env``: extra environment (e.g. ``GIT_SSH_COMMAND`` with a key for a
+    Gerrit connection: ``GerritSource.git_env()``)."""
     cmd = ["git", *args]
     try:
         proc = subprocess.run(
@@ -76,7 +84,7 @@ def run_git_bytes(
             cwd=cwd,
             input=input,
             capture_output=True,
-            env=git_env(),
+            env=git_env(env),
             timeout=timeout,
             check=False,
         )
@@ -96,18 +104,21 @@ def run_git(
     cwd: str | os.PathLike[str] | None = None,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    env: Mapping[str, str] | None = None,
 ) -> str:
     """``run_git_bytes`` decoded as UTF-8 (git's own output is ASCII here)."""
-    return run_git_bytes(args, cwd, timeout=timeout).decode("utf-8", "replace")
+    return run_git_bytes(args, cwd, timeout=timeout, env=env).decode("utf-8", "replace")
 
 
-def ls_remote(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, str]:
+def ls_remote(
+    url: str, *, timeout: float = DEFAULT_TIMEOUT, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Every ref under ``refs/`` of the repository at ``url``: {ref: sha}.
 
     ``HEAD`` and the peeled ``^{}`` lines of annotated tags are left out:
     the tag's own object name is what moved, and it is what Zuul reports.
     """
-    out = run_git(["ls-remote", check_url(url)], timeout=timeout)
+    out = run_git(["ls-remote", check_url(url)], timeout=timeout, env=env)
     refs: dict[str, str] = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")

@@ -30,12 +30,12 @@ def error(text: str) -> str:
 
 
 def test_drivers_by_name():
-    assert driver_names() == ["git", "timer"]
+    assert driver_names() == ["gerrit", "git", "timer"]
     assert isinstance(get_driver("git"), GitDriver)
     assert isinstance(get_driver("timer"), TimerDriver)
     assert get_driver("git") is get_driver("git")
     with pytest.raises(KeyError):
-        get_driver("gerrit")
+        get_driver("gitlab")
 
 
 def test_connections_from_sections_quoted_or_not():
@@ -52,7 +52,7 @@ def test_connections_from_sections_quoted_or_not():
 def test_unknown_driver_names_file_section_and_key():
     message = error("[connection c]\ndriver=gitlab\n")
     assert message == (
-        f"{PATH}: [connection c] driver: unknown driver 'gitlab' (known: git, timer)"
+        f"{PATH}: [connection c] driver: unknown driver 'gitlab' (known: gerrit, git, timer)"
     )
 
 
@@ -82,4 +82,4 @@ def test_resolve_trigger():
     driver, conn = resolve_trigger("timer", conns)
     assert isinstance(driver, TimerDriver) and conn is None
     with pytest.raises(KeyError):
-        resolve_trigger("gerrit", conns)
+        resolve_trigger("review", conns)
