@@ -65,7 +65,8 @@ class ApprovalMatcher:
 
     ``votes`` maps labels to the values accepted (in the order written); an entry with no label
     matches a vote on any label (by the given user, in the given time).
-    An entry with two labels can match no single vote, as in Zuul.
+    An entry with two labels can match no single vote, as in Zuul.  A vote
+    whose time is unknown meets neither ``newer-than`` nor ``older-than``.
     """
 
     votes: tuple[tuple[str, tuple[int, ...]], ...] = ()
