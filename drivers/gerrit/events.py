@@ -86,7 +86,9 @@ def decode_line(line: str | bytes) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        what = "truncated JSON" if e.pos >= len(text) - 1 else "invalid JSON"
+        # The line ends before the object does: cut short (a dropped connection).
+        cut = e.pos >= len(text) - 1 or e.msg.startswith("Unterminated string")
+        what = "truncated JSON" if cut else "invalid JSON"
         raise EventParseError(f"{what} at column {e.colno}: {e.msg}: {_excerpt(text)}") from None
     if not isinstance(data, dict):
         raise EventParseError(f"expected a JSON object, got {type(data).__name__}")
