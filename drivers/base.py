@@ -49,9 +49,11 @@ class TriggerFilterError(ValueError):
 
 
 class TriggerFilter(Protocol):
-    """One entry of ``pipeline.trigger.<connection>``, parsed and compiled."""
+    """One entry of ``pipeline.trigger.<connection>``, parsed and compiled.
+    ``change`` is the event's change as last known (None for ref events):
+    filters with requirements on the change (approvals) read it."""
 
-    def matches(self, event: TriggerEvent) -> bool: ...
+    def matches(self, event: TriggerEvent, change: Change | None = None) -> bool: ...
 
 
 class Source(Protocol):

@@ -23,11 +23,14 @@ from lockgate.scheduler.manager.actions import (
     CancelBuildRequest,
     Decision,
     DeleteBuildRequest,
+    DeleteMergeRequest,
     DeleteNodeRequest,
     ItemReported,
+    ItemStarted,
     Log,
     PrepareItem,
     SubmitBuildRequest,
+    SubmitMergeRequest,
     SubmitNodeRequest,
 )
 
@@ -41,9 +44,15 @@ class Effects(Protocol):
 
     def item_reported(self, action: ItemReported) -> None: ...
 
+    def item_started(self, action: ItemStarted) -> None: ...
+
     def save(self, decision: Decision) -> None: ...
 
     def prepare_item(self, action: PrepareItem) -> None: ...
+
+    def submit_merge_request(self, action: SubmitMergeRequest) -> None: ...
+
+    def delete_merge_request(self, action: DeleteMergeRequest) -> None: ...
 
     def submit_node_request(self, action: SubmitNodeRequest) -> None: ...
 
@@ -61,7 +70,10 @@ _HANDLERS: dict[type[Action], str] = {
     BuildsetStarted: "buildset_started",
     BuildChanged: "build_changed",
     ItemReported: "item_reported",
+    ItemStarted: "item_started",
     PrepareItem: "prepare_item",
+    SubmitMergeRequest: "submit_merge_request",
+    DeleteMergeRequest: "delete_merge_request",
     SubmitNodeRequest: "submit_node_request",
     SubmitBuildRequest: "submit_build_request",
     CancelBuildRequest: "cancel_build_request",

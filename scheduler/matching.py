@@ -3,9 +3,12 @@
 Called by the tenant processor for every trigger event, with the tenant's
 layout and its compiled trigger filters (``lockgate.scheduler.tenants``).
 An event enters a pipeline when one of the pipeline's trigger filters for
-the event's connection matches it (the drivers' ``TriggerFilter.matches``)
-and the project has jobs in that pipeline on the event's branch — as in
-Zuul, a project not in a pipeline is not enqueued there.
+the event's connection matches it (the drivers' ``TriggerFilter.matches``),
+the change satisfies the pipeline's ``require``/``reject`` for its
+connection (a change event: its current state from the change cache is
+passed in), and the project has jobs in that pipeline on the event's
+branch — as in Zuul, a project not in a pipeline is not enqueued there.
+A change event's target is the change's patchset ref and commit.
 
 A timer event names the one pipeline it is for (``event.pipeline``) and
 the project-branch; an event without a project (a timer tick for the whole
@@ -17,16 +20,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from lockgate.model.change import Change
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.manager.snapshot import Target
 
 
 class TriggerFilter(Protocol):
-    def matches(self, event: TriggerEvent) -> bool: ...
+    def matches(self, event: TriggerEvent, change: Change | None = None) -> bool: ...
+
+
+class Requirement(Protocol):
+    def check(self, change: Change, now: float) -> str | None: ...
 
 
 # pipeline -> connection (trigger name) -> compiled filters
 TriggerFilters = Mapping[str, Mapping[str, Sequence[TriggerFilter]]]
+# pipeline -> connection -> compiled require/reject
+Requirements = Mapping[str, Mapping[str, Requirement]]
 
 
 def _connection_of(layout: Any, project: str, event: TriggerEvent) -> str:
@@ -36,8 +46,20 @@ def _connection_of(layout: Any, project: str, event: TriggerEvent) -> str:
     return event.connection
 
 
-def match_event(layout: Any, filters: TriggerFilters, event: TriggerEvent) -> list[Target]:
-    """The items ``event`` asks for, one per pipeline (and project-branch)."""
+def match_event(
+    layout: Any,
+    filters: TriggerFilters,
+    event: TriggerEvent,
+    change: Change | None = None,
+    requirements: Requirements | None = None,
+    now: float = 0.0,
+    refused: list[str] | None = None,
+) -> list[Target]:
+    """The items ``event`` asks for, one per pipeline (and project-branch).
+
+    ``change`` is the event's change as last known (None for ref events);
+    a pipeline whose requirements it fails is skipped, and why is appended
+    to ``refused``."""
     if event.pipeline:
         names = [event.pipeline] if event.pipeline in layout.pipelines else []
     else:
@@ -45,21 +67,42 @@ def match_event(layout: Any, filters: TriggerFilters, event: TriggerEvent) -> li
     targets: list[Target] = []
     for name in names:
         pipeline_filters = filters.get(name, {}).get(event.connection, ())
-        if not any(f.matches(event) for f in pipeline_filters):
+        if not any(f.matches(event, change) for f in pipeline_filters):
             continue
+        if change is not None:
+            requirement = (requirements or {}).get(name, {}).get(change.connection)
+            reason = requirement.check(change, now) if requirement is not None else None
+            if reason:
+                if refused is not None:
+                    refused.append(f"{name}: {reason}")
+                continue
         if event.project:
-            targets.extend(_project_target(layout, name, event))
+            targets.extend(_project_target(layout, name, event, change))
         else:
             targets.extend(_every_project_branch(layout, name, event))
     return targets
 
 
-def _project_target(layout: Any, pipeline: str, event: TriggerEvent) -> list[Target]:
+def _project_target(
+    layout: Any, pipeline: str, event: TriggerEvent, change: Change | None
+) -> list[Target]:
     project = layout.resolve_project(event.project)
     if project is None:
         return []
-    if pipeline not in layout.get_project_pipelines(project, event.branch):
+    branch = change.branch if change is not None else event.branch
+    if pipeline not in layout.get_project_pipelines(project, branch):
         return []
+    if change is not None:
+        return [
+            Target(
+                pipeline=pipeline,
+                project=project,
+                connection=_connection_of(layout, project, event),
+                ref=change.ref,
+                branch=change.branch,
+                newrev=change.commit,
+            )
+        ]
     return [
         Target(
             pipeline=pipeline,

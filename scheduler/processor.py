@@ -33,10 +33,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
+from lockgate.drivers.base import ChangeQueryError
 from lockgate.logs import get_logger
 from lockgate.model.builds import BuildState
+from lockgate.model.change import Change
 from lockgate.model.events import TriggerEvent
 from lockgate.model.nodes import NodeRequest
+from lockgate.model.queue import ItemState, ProjectRepo
+from lockgate.scheduler.changes import ChangeRegistry, dequeues_for
+from lockgate.scheduler.dependencies import DependencyError
 from lockgate.scheduler.effects import apply_decision
 from lockgate.scheduler.manager import UnsupportedManager, decide, manager_for
 from lockgate.scheduler.manager.actions import (
@@ -45,26 +50,35 @@ from lockgate.scheduler.manager.actions import (
     CancelBuildRequest,
     Decision,
     DeleteBuildRequest,
+    DeleteMergeRequest,
     DeleteNodeRequest,
     ItemReported,
+    ItemStarted,
     Log,
     PrepareItem,
     SubmitBuildRequest,
+    SubmitMergeRequest,
     SubmitNodeRequest,
 )
 from lockgate.scheduler.manager.snapshot import (
+    ChangeDequeue,
+    MergeOutcome,
     ObservedBuild,
     PipelineEvent,
     PipelineSnapshot,
     PrepareResult,
+    Speculation,
 )
 from lockgate.scheduler.matching import match_event
 from lockgate.scheduler.reporting import Reporter
 from lockgate.scheduler.repos import RepoResolver
+from lockgate.scheduler.speculation import speculate
 from lockgate.scheduler.tenants import Tenant, TenantRegistry
+from lockgate.zk.changes import ChangeCache
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import RecordConflict
 from lockgate.zk.locks import SessionAwareLock, tenant_lock
+from lockgate.zk.merges import MergeRequestStore
 from lockgate.zk.pipelines import LoadedPipeline, PipelineStore
 from lockgate.zk.queues import result_queue, trigger_queue
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
@@ -96,8 +110,12 @@ class TenantProcessor:
         self.max_rounds = max_rounds
         self.on_reconfigured = on_reconfigured
         self.node_requests = NodeRequestStore(client)
+        self.merge_requests = MergeRequestStore(client)
+        self.changes = ChangeRegistry(resolver.connections, ChangeCache(client))
         self._build_stores: dict[str, BuildRequestStore] = {}
         self._unsupported: set[tuple[str, str]] = set()
+        # merge request uuid -> the item's speculation (None: no config change)
+        self._speculations: dict[str, Speculation | None] = {}
 
     def build_store(self, zone: str) -> BuildRequestStore:
         if zone not in self._build_stores:
@@ -131,6 +149,7 @@ class TenantProcessor:
         result_entries = results.list()
         trigger_entries = triggers.list(limit=self.max_events)
         events: dict[str, list[PipelineEvent]] = defaultdict(list)
+        dequeues: list[ChangeDequeue] = []
         acks: list[str] = []
         worked = bool(result_entries or trigger_entries)
         for entry_id, data in trigger_entries:
@@ -142,14 +161,15 @@ class TenantProcessor:
                 continue
             if self.registry.updates_config(tenant, event):
                 # Events before this one see the layout they came under.
-                worked |= self._run(tenant, events, lock)
+                worked |= self._run(tenant, events, lock, dequeues)
                 self._ack(triggers, acks)
-                events, acks = defaultdict(list), []
+                events, acks, dequeues = defaultdict(list), [], []
                 tenant = self._reconfigure(tenant, event)
+            dequeues.extend(dequeues_for(event))
             for pev in self._match(tenant, event):
                 events[pev.target.pipeline].append(pev)
             acks.append(entry_id)
-        worked |= self._run(tenant, events, lock)
+        worked |= self._run(tenant, events, lock, dequeues)
         self._ack(triggers, acks)
         self._ack(results, [entry_id for entry_id, _ in result_entries])
         return worked
@@ -181,13 +201,38 @@ class TenantProcessor:
 
     def _match(self, tenant: Tenant, event: TriggerEvent) -> list[PipelineEvent]:
         elog = get_logger("lockgate.scheduler", event.event_id)
+        change: Change | None = None
+        refused: list[str] = []
         try:
-            targets = match_event(tenant.layout, tenant.filters, event)
+            change = self.changes.for_event(event)
+        except ChangeQueryError as e:
+            elog.error(
+                "%s event for change %s of %s: cannot query the change (%s); event dropped",
+                event.type,
+                event.change_number,
+                event.project,
+                e,
+            )
+            return []
+        try:
+            targets = match_event(
+                tenant.layout,
+                tenant.filters,
+                event,
+                change,
+                tenant.requirements,
+                self.clock(),
+                refused,
+            )
         except Exception:  # noqa: BLE001 - a bad event must not block the queue
             elog.exception(
                 "matching %s event for %s failed; event dropped", event.type, event.project
             )
             return []
+        for reason in refused:
+            elog.info("%s event for %s not enqueued in %s", event.type, event.project, reason)
+        if change is not None:
+            return self._change_events(tenant, event, change, targets)
         if not targets:
             elog.debug(
                 "%s event for %s %s matches no pipeline of tenant %s",
@@ -211,10 +256,52 @@ class TenantProcessor:
         )
         return [PipelineEvent(event, t, changed) for t in targets]
 
+    def _change_events(
+        self, tenant: Tenant, event: TriggerEvent, change: Change, targets: list
+    ) -> list[PipelineEvent]:
+        """A change event's pipeline events: the change with every change it
+        needs, in merge order (or why it cannot be enqueued)."""
+        elog = get_logger("lockgate.scheduler", event.event_id)
+        if not targets:
+            elog.debug(
+                "%s event for change %s matches no pipeline of tenant %s",
+                event.type,
+                change.describe(),
+                tenant.name,
+            )
+            return []
+        changes: tuple[Change, ...] = (change,)
+        not_ready = None
+        try:
+            graph = self.changes.resolve_dependencies(change)
+            changes = tuple(graph.merge_order())
+            if graph.errors:
+                not_ready = "; ".join(graph.errors)
+            for cycle in graph.cycles:
+                elog.info(
+                    "change %s is in a dependency cycle with %s: tested as one unit",
+                    change.describe(),
+                    ", ".join(f"{k.connection}/{k.number}" for k in cycle),
+                )
+        except DependencyError as e:
+            not_ready = str(e)
+        elog.info(
+            "%s event for change %s of %s matches %s",
+            event.type,
+            change.describe(),
+            change.project,
+            ", ".join(sorted({t.pipeline for t in targets})),
+        )
+        return [PipelineEvent(event, t, None, changes, not_ready) for t in targets]
+
     # --- pipelines ----------------------------------------------------------------------
 
     def _run(
-        self, tenant: Tenant, events: dict[str, list[PipelineEvent]], lock: SessionAwareLock
+        self,
+        tenant: Tenant,
+        events: dict[str, list[PipelineEvent]],
+        lock: SessionAwareLock,
+        dequeues: list[ChangeDequeue] | None = None,
     ) -> bool:
         store = PipelineStore(self.client, tenant.name)
         names = list(tenant.layout.pipelines)
@@ -234,7 +321,9 @@ class TenantProcessor:
                         "not enqueued in %s: %s", pname, e
                     )
                 continue
-            worked |= self._run_pipeline(tenant, store, pname, events.get(pname, []), lock)
+            worked |= self._run_pipeline(
+                tenant, store, pname, events.get(pname, []), lock, dequeues or []
+            )
         return worked
 
     def _run_pipeline(
@@ -244,14 +333,16 @@ class TenantProcessor:
         pname: str,
         events: list[PipelineEvent],
         lock: SessionAwareLock,
+        dequeues: list[ChangeDequeue],
     ) -> bool:
         pipeline = tenant.layout.pipelines.get(pname)
         loaded = store.load(pname)
         prepared: dict[str, PrepareResult] = {}
-        effects = ZKEffects(self, store, loaded, lock, prepared)
+        effects = ZKEffects(self, store, loaded, lock, prepared, tenant)
         worked = False
         for round_ in range(self.max_rounds):
             nodes, builds = self.observe(tenant.name, pname)
+            merges, speculative = self.observe_merges(tenant, pname, loaded.items)
             snapshot = PipelineSnapshot(
                 tenant=tenant.name,
                 pipeline_name=pname,
@@ -263,6 +354,9 @@ class TenantProcessor:
                 node_requests=nodes,
                 builds=builds,
                 prepared=dict(prepared),
+                merges=merges,
+                speculative=speculative,
+                dequeues=dequeues if round_ == 0 else [],
                 layout_uuid=tenant.uuid,
                 now=self.clock(),
             )
@@ -276,6 +370,70 @@ class TenantProcessor:
             store.delete_pipeline(pname)
             log.info("tenant %s: pipeline %s removed from ZooKeeper", tenant.name, pname)
         return worked
+
+    def observe_merges(
+        self, tenant: Tenant, pipeline: str, items: dict
+    ) -> tuple[dict[str, MergeOutcome], dict[str, Speculation]]:
+        """This pipeline's merge requests, and the speculative configuration
+        of the items whose merge is done (built once per merge request)."""
+        outcomes: dict[str, MergeOutcome] = {}
+        speculative: dict[str, Speculation] = {}
+        for found in self.merge_requests.list():
+            req = found.record
+            if req.tenant != tenant.name or req.pipeline != pipeline:
+                continue
+            result = req.result
+            outcome = MergeOutcome(
+                uuid=req.uuid,
+                item_uuid=req.item_uuid,
+                done=result is not None,
+                ok=bool(result and result.ok),
+                conflict=result.conflict if result else None,
+                error=result.error if result else None,
+                repo_state=dict(result.repo_state) if result else {},
+                commits=dict(result.commits) if result else {},
+                files=dict(result.files) if result else {},
+                repos=self._project_repos(req.repos),
+            )
+            outcomes[req.uuid] = outcome
+            item = items.get(req.item_uuid)
+            if not outcome.ok or item is None or item.state is not ItemState.PREPARING:
+                continue
+            if req.uuid not in self._speculations:
+                self._speculations[req.uuid] = self._speculate(tenant, req)
+            speculation = self._speculations[req.uuid]
+            if speculation is not None:
+                speculative[req.item_uuid] = speculation
+        if len(self._speculations) > 1000:
+            live = {o.uuid for o in outcomes.values()}
+            self._speculations = {k: v for k, v in self._speculations.items() if k in live}
+        return outcomes, speculative
+
+    def _speculate(self, tenant: Tenant, req) -> Speculation | None:  # type: ignore[no-untyped-def]
+        drivers = {n: c.driver_name for n, c in self.resolver.connections.items()}
+        try:
+            return speculate(tenant, req.result.config, drivers)
+        except Exception as e:  # noqa: BLE001 - one item's config must not stop the loop
+            get_logger("lockgate.scheduler", req.event_id).exception(
+                "building the speculative layout of item %s failed", req.item_uuid[:12]
+            )
+            return Speculation(errors=(f"internal error while loading the configuration: {e}",))
+
+    def _project_repos(self, specs) -> dict[str, ProjectRepo]:  # type: ignore[no-untyped-def]
+        out: dict[str, ProjectRepo] = {}
+        for spec in specs:
+            connection = self.resolver.connections.get(spec.connection)
+            if connection is None:
+                continue
+            source = connection.source()
+            out[spec.project] = ProjectRepo(
+                connection=spec.connection,
+                project=spec.project,
+                canonical_name=source.canonical_name(spec.project),
+                canonical_hostname=source.canonical_hostname,
+                url=source.clone_url(spec.project),
+            )
+        return out
 
     def observe(
         self, tenant: str, pipeline: str
@@ -317,12 +475,14 @@ class ZKEffects:
         loaded: LoadedPipeline,
         lock: SessionAwareLock,
         prepared: dict[str, PrepareResult],
+        tenant: Tenant | None = None,
     ) -> None:
         self.p = processor
         self.store = store
         self.loaded = loaded
         self.lock = lock
         self.prepared = prepared
+        self.tenant = tenant
 
     def log(self, action: Log) -> None:
         get_logger("lockgate.scheduler", action.event_id, **dict(action.tags)).log(
@@ -337,6 +497,48 @@ class ZKEffects:
 
     def item_reported(self, action: ItemReported) -> None:
         self.p.reporter.item_reported(action)
+
+    def item_started(self, action: ItemStarted) -> None:
+        self.p.reporter.item_started(action)
+
+    def submit_merge_request(self, action: SubmitMergeRequest) -> None:
+        self.lock.check()
+        req = action.request
+        connections = self.p.resolver.connections
+        for step in req.steps:
+            conn = connections.get(step.connection)
+            step.url = conn.source().clone_url(step.project) if conn is not None else ""
+        for spec in req.repos:
+            conn = connections.get(spec.connection)
+            spec.url = conn.source().clone_url(spec.project) if conn is not None else ""
+        req.config_files = self._config_files()
+        try:
+            self.p.merge_requests.submit(req)
+        except RecordConflict:
+            get_logger("lockgate.scheduler", req.event_id).info(
+                "merge request %s already submitted", req.uuid[:12]
+            )
+            return
+        get_logger("lockgate.scheduler", req.event_id, item=req.item_uuid[:12]).info(
+            "merge request %s submitted: %s",
+            req.uuid[:12],
+            ", ".join(s.describe() for s in req.steps) or "(heads only)",
+        )
+
+    def _config_files(self) -> list[str]:
+        """The configuration roots, with every tenant project's extra paths."""
+        from lockgate.config.discovery import CONFIG_ROOTS
+
+        paths = list(CONFIG_ROOTS)
+        if self.tenant is not None:
+            for project in self.tenant.spec.projects:
+                for extra in project.extra_config_paths:
+                    if extra.lstrip("/") not in paths:
+                        paths.append(extra.lstrip("/"))
+        return paths
+
+    def delete_merge_request(self, action: DeleteMergeRequest) -> None:
+        self.p.merge_requests.delete(action.uuid)
 
     def save(self, decision: Decision) -> None:
         self.lock.check()

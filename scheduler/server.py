@@ -170,7 +170,7 @@ class Scheduler:
             self.client,
             self.registry,
             RepoResolver(self.connections, cache),
-            Reporter(self.database),
+            Reporter(self.database, self.connections),
             clock=self.clock,
             on_reconfigured=self._reconfigured,
         )

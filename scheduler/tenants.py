@@ -23,6 +23,7 @@ out, and everything else keeps running.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import threading
@@ -61,6 +62,8 @@ class Tenant:
     state: TenantLayoutState
     # pipeline -> trigger name -> compiled filters
     filters: dict[str, dict[str, list[TriggerFilter]]] = field(default_factory=dict)
+    # pipeline -> connection -> the pipeline's require/reject, compiled
+    requirements: dict[str, dict[str, Any]] = field(default_factory=dict)
     # (project, branch) -> digest of the configuration files read there
     config_digests: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -155,6 +158,8 @@ class TenantLoader:
         layout.errors[:0] = read_errors
         filters, trigger_errors = compile_triggers(layout, self.connections)
         layout.errors.extend(trigger_errors)
+        requirements, requirement_errors = compile_requirements(layout, self.connections)
+        layout.errors.extend(requirement_errors)
         state = TenantLayoutState(
             tenant=spec.name,
             config_errors=[e.to_api() for e in layout.errors],
@@ -162,7 +167,56 @@ class TenantLoader:
             pipelines=list(layout.pipelines),
             pipeline_info=pipeline_info(layout, self.connections),
         )
-        return Tenant(spec.name, spec, layout, state, filters, digests)
+        return Tenant(spec.name, spec, layout, state, filters, digests, requirements)
+
+
+def compile_requirements(
+    layout: Any, connections: Mapping[str, Connection]
+) -> tuple[dict[str, dict[str, Any]], list[ConfigError]]:
+    """Every pipeline's ``require``/``reject`` per connection, compiled by the
+    connection's driver (``lockgate.drivers.<driver>.requirements``).  A
+    requirement that cannot be compiled is a configuration error of the
+    pipeline, which then enqueues nothing from that connection (refusing is
+    safer than ignoring a requirement)."""
+    out: dict[str, dict[str, Any]] = {}
+    errors: list[ConfigError] = []
+    for name, pipeline in layout.pipelines.items():
+        per_conn: dict[str, Any] = {}
+        for conn in sorted(set(pipeline.require or {}) | set(pipeline.reject or {})):
+            connection = connections.get(conn)
+            try:
+                if connection is None:
+                    raise ValueError(f"no connection '{conn}'")
+                module = importlib.import_module(
+                    f"lockgate.drivers.{connection.driver_name}.requirements"
+                )
+                per_conn[conn] = module.make_requirement(
+                    conn, (pipeline.require or {}).get(conn), (pipeline.reject or {}).get(conn)
+                )
+            except (ImportError, AttributeError):
+                per_conn[conn] = _Refuse(f"the {conn} driver has no pipeline requirements")
+                errors.append(_requirement_error(pipeline, name, conn, "not supported"))
+            except Exception as e:  # noqa: BLE001 - the driver's message for the user
+                per_conn[conn] = _Refuse(f"invalid requirements: {e}")
+                errors.append(_requirement_error(pipeline, name, conn, str(e)))
+        out[name] = per_conn
+    return out, errors
+
+
+def _requirement_error(pipeline: Any, name: str, conn: str, message: str) -> ConfigError:
+    return ConfigError(
+        f"require/reject '{conn}': {message}", pipeline.context, "pipeline", name, key="require"
+    )
+
+
+@dataclass(frozen=True)
+class _Refuse:
+    """A requirement that could not be compiled: nothing satisfies it."""
+
+    reason: str
+
+    def check(self, change: Any, now: float) -> str | None:
+        return self.reason
 
 
 def compile_triggers(

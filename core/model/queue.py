@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.model.change import Change
 from lockgate.model.jobs import FrozenJob
 from lockgate.model.serial import from_dict, to_dict
 from lockgate.model.tenant_state import TenantLayoutState
@@ -165,9 +166,21 @@ class QueueItem:
     result: str | None = None
     report_time: float | None = None
     layout_uuid: str | None = None
+    # A change item (Gerrit, GitHub): the change under test, and every change
+    # it is tested with in merge order (its dependencies, then itself).
+    change: Change | None = None
+    changes: list[Change] = field(default_factory=list)
+    # The merger's answer for a change item: the branch heads it started
+    # from (fixed at enqueue) and the resulting commits, project -> branch -> sha.
+    merge_request: str | None = None
+    repo_state: dict[str, dict[str, str]] = field(default_factory=dict)
+    merge_commits: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state = ItemState(self.state)
+        if isinstance(self.change, dict):
+            self.change = Change.from_dict(self.change)
+        self.changes = [c if isinstance(c, Change) else Change.from_dict(c) for c in self.changes]
         self.jobs = [j if isinstance(j, JobState) else JobState.from_dict(j) for j in self.jobs]
         self.repos = {
             k: v if isinstance(v, ProjectRepo) else ProjectRepo.from_dict(v)
@@ -182,7 +195,10 @@ class QueueItem:
 
     @property
     def change_id(self) -> str:
-        """How Zuul shows a ref item: its new revision (or the ref, for a timer item)."""
+        """How Zuul shows an item: ``12345,3`` for a change; a ref item's new
+        revision (or the ref, for a timer item)."""
+        if self.change is not None:
+            return self.change.describe()
         return self.newrev or self.ref
 
     def to_dict(self) -> dict[str, Any]:
@@ -304,8 +320,8 @@ def item_status_json(item: QueueItem, now: float | None = None) -> dict[str, Any
         "ref": item.ref,
         "project": item.project,
         "project_canonical": canonical,
-        "url": None,
-        "owner": None,
+        "url": item.change.url if item.change else None,
+        "owner": item.change.owner.to_dict() if item.change else None,
         "branch": item.branch,
         "oldrev": item.oldrev,
         "newrev": item.newrev,
@@ -319,8 +335,8 @@ def item_status_json(item: QueueItem, now: float | None = None) -> dict[str, Any
         "project": item.project,
         "project_canonical": canonical,
         "ref": item.ref,
-        "url": None,
-        "owner": None,
+        "url": ref["url"],
+        "owner": ref["owner"],
         "live": True,
         "active": item.state is not ItemState.PREPARING,
         "item_ahead": None,

@@ -27,7 +27,7 @@ class GitTriggerFilter:
     ignore_deletes: bool = True
     debug: bool = False
 
-    def matches(self, event: TriggerEvent) -> bool:
+    def matches(self, event: TriggerEvent, change: object = None) -> bool:
         if event.connection != self.connection_name or event.type not in self.types:
             return False
         if self.ignore_deletes and event.newrev == ZERO_SHA:

@@ -25,7 +25,7 @@ class TimerTriggerFilter:
     timespecs: tuple[str, ...]
     dereference: bool = False
 
-    def matches(self, event: TriggerEvent) -> bool:
+    def matches(self, event: TriggerEvent, change: object = None) -> bool:
         return (
             event.type == TIMER and event.connection == TIMER and event.timespec in self.timespecs
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from lockgate.model.builds import BuildRequest
 from lockgate.model.nodes import NodeRequest
@@ -84,13 +85,35 @@ class BuildChanged(Action):
 
 @dataclass(frozen=True)
 class ItemReported(Action):
-    """The item is done: record the buildset's result in SQL and log the report."""
+    """The item is done: record the buildset's result in SQL, log the report
+    and send it to the pipeline's reporters for ``action`` (``success``,
+    ``failure``, ``merge-conflict``, ``config-error``, ``no-jobs``,
+    ``dequeue``): ``reporters`` maps a connection to its reporter config
+    (``{"Verified": 1, "submit": True}``), ``comments`` are file comments
+    (config errors at file:line).
+
+    Before the save: a report sent and then lost to a crash is sent again
+    (a vote twice is harmless; a vote never sent is not)."""
 
     phase = Phase.BEFORE_SAVE
     item: QueueItem
     result: str
     message: str
     jobs: tuple[tuple[str, str], ...] = ()  # (job name, result) for the log line
+    action: str = ""
+    reporters: dict[str, Any] = field(default_factory=dict)
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ItemStarted(Action):
+    """Jobs are about to run for the item: the pipeline's ``start`` reporters
+    are told (``Starting check jobs.``)."""
+
+    phase = Phase.BEFORE_SAVE
+    item: QueueItem
+    message: str
+    reporters: dict[str, Any] = field(default_factory=dict)
 
 
 # --- after the save ------------------------------------------------------------------
@@ -104,6 +127,20 @@ class PrepareItem(Action):
     item_uuid: str
     event_id: str
     projects: tuple[tuple[str, str], ...]  # (connection, project)
+
+
+@dataclass(frozen=True)
+class SubmitMergeRequest(Action):
+    """Ask the mergers for a change item's speculative state; the answer
+    comes back in a later snapshot's ``merges``."""
+
+    request: Any  # lockgate.model.merges.MergeRequest
+
+
+@dataclass(frozen=True)
+class DeleteMergeRequest(Action):
+    uuid: str
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)

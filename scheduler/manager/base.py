@@ -19,9 +19,9 @@ manager adds speculation (items build on the ones ahead) in the same shape.
 
 from __future__ import annotations
 
-from lockgate.model.queue import SEEN_TTL, ItemState, JobStatus, QueueItem
-from lockgate.scheduler.manager import garbage, items
-from lockgate.scheduler.manager.actions import BuildChanged, BuildsetStarted, Decision
+from lockgate.model.queue import SEEN_TTL, ItemState, QueueItem
+from lockgate.scheduler.manager import changes, garbage, items
+from lockgate.scheduler.manager.actions import BuildsetStarted, Decision
 from lockgate.scheduler.manager.context import Context
 from lockgate.scheduler.manager.jobs import advance_jobs
 from lockgate.scheduler.manager.snapshot import PipelineEvent, PipelineSnapshot
@@ -40,6 +40,7 @@ class PipelineManager:
         if snap.pipeline is None:
             self.dequeue_all(ctx)
         else:
+            self.dequeue_changes(ctx)
             for pev in snap.events:
                 self.enqueue(ctx, pev)
             for item in list(self.ordered(ctx)):
@@ -66,6 +67,13 @@ class PipelineManager:
             return
         ctx.state.seen[uuid] = ctx.now
         ctx.state_changed()
+        if pev.not_ready:
+            ctx.info(
+                f"{pev.target.project} {pev.target.ref} not enqueued in "
+                f"{ctx.snap.pipeline_name}: {pev.not_ready}",
+                event_id=pev.event.event_id,
+            )
+            return
         duplicate = self.is_in_pipeline(ctx, pev)
         if duplicate is not None:
             ctx.info(
@@ -75,6 +83,10 @@ class PipelineManager:
             )
             return
         item = items.new_item(ctx, pev, uuid)
+        if item.change is not None:
+            # Frozen once merged (the files and configuration it changes).
+            self._enqueued(ctx, item)
+            return
         errors = items.freeze(ctx, item)
         if errors:
             ctx.warning("configuration error: " + "; ".join(errors), item)
@@ -89,11 +101,27 @@ class PipelineManager:
             ctx.info(f"no jobs for {item.project} {item.ref} in {item.pipeline}", item)
             items.report_new_item(ctx, item, items.NO_JOBS, "No jobs to run.")
             return
+        self._enqueued(ctx, item)
+
+    def _enqueued(self, ctx: Context, item: QueueItem) -> None:
         self.place(ctx, item)
-        ctx.items[uuid] = item
+        ctx.items[item.uuid] = item
         ctx.changed(item)
         ctx.state_changed()
         ctx.emit(BuildsetStarted(item))
+        if item.change is not None:
+            ctx.info(
+                f"enqueued change {item.change_id} of {item.project} in "
+                f"{item.tenant}/{item.pipeline}"
+                + (
+                    " with " + ", ".join(c.describe() for c in item.changes[:-1])
+                    if len(item.changes) > 1
+                    else ""
+                ),
+                item,
+                buildset=item.buildset_uuid,
+            )
+            return
         newrev = (item.newrev or "")[:12] or "(branch head)"
         ctx.info(
             f"enqueued {item.project} {item.ref} {newrev} in {item.tenant}/{item.pipeline} "
@@ -101,6 +129,25 @@ class PipelineManager:
             item,
             buildset=item.buildset_uuid,
         )
+
+    def dequeue_changes(self, ctx: Context) -> None:
+        """Items whose change got a new patchset (if the pipeline says so) or
+        was abandoned leave the pipeline; their builds are canceled."""
+        if not ctx.snap.dequeues:
+            return
+        on_new_patchset = bool(getattr(ctx.snap.pipeline, "dequeue_on_new_patchset", True))
+        for dequeue in ctx.snap.dequeues:
+            if dequeue.new_patchset and not on_new_patchset:
+                continue
+            for item in list(self.ordered(ctx)):
+                if item.state is ItemState.COMPLETED or not changes.matches(dequeue, item):
+                    continue
+                ctx.info(f"dequeuing {item.change_id}: {dequeue.reason}", item)
+                items.cancel_jobs(ctx, item)
+                items.report(
+                    ctx, item, items.DEQUEUED, changes.dequeue_message(ctx, dequeue.reason)
+                )
+                self._drop(ctx, item)
 
     def is_in_pipeline(self, ctx: Context, pev: PipelineEvent) -> QueueItem | None:
         """An item already in the pipeline that this event would duplicate."""
@@ -122,7 +169,8 @@ class PipelineManager:
             # Reported already (the removal did not reach ZooKeeper): remove.
             self._drop(ctx, item)
             return
-        if not items.prepare(ctx, item):
+        prepare = changes.prepare if item.change is not None else items.prepare
+        if not prepare(ctx, item):
             if item.state is ItemState.COMPLETED:
                 self._drop(ctx, item)
             return
@@ -147,23 +195,7 @@ class PipelineManager:
                 ctx.warning(
                     f"pipeline {ctx.snap.pipeline_name} is no longer in the layout: dequeuing", item
                 )
-                for js in item.jobs:
-                    if not js.done and js.build_uuid is not None:
-                        js.status, js.result, js.end_time = (
-                            JobStatus.COMPLETED,
-                            "CANCELED",
-                            ctx.now,
-                        )
-                        ctx.emit(
-                            BuildChanged(
-                                item,
-                                js.name,
-                                js.build_uuid,
-                                result="CANCELED",
-                                end_time=ctx.now,
-                                final=True,
-                            )
-                        )
+                items.cancel_jobs(ctx, item)
                 items.report(ctx, item, items.DEQUEUED, "The pipeline was removed.")
             self._drop(ctx, item)
         self.finish(ctx)

@@ -13,6 +13,7 @@ branch, then the project's default branch — the first that exists.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from lockgate.model.builds import BuildRequest, RepoState
@@ -38,8 +39,11 @@ def _project_vars(repo: ProjectRepo, scheme: str) -> dict[str, Any]:
 
 
 def item_commit(item: QueueItem) -> str | None:
-    """The commit an item tests: its new revision, or (timer items, tags
+    """The commit an item tests: a change item's merged state of its
+    project-branch; a ref item's new revision, or (timer items, tags
     without a revision) the head of its branch when it was prepared."""
+    if item.change is not None:
+        return item.merge_commits.get(item.project, {}).get(item.branch or "")
     if item.newrev and item.newrev != ZERO_SHA:
         return item.newrev
     repo = item.repos.get(item.project)
@@ -137,6 +141,49 @@ def repo_states(item: QueueItem, js: JobState) -> tuple[RepoState, list[RepoStat
     return project_state, repos, projects
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def change_vars(item: QueueItem, repos: dict[str, ProjectRepo], scheme: str) -> dict[str, Any]:
+    """A change item's ``zuul`` variables, as Zuul gives them: the change
+    (number and patchset as strings, the commit message base64-encoded) and
+    ``items``, every change of the speculative state in merge order."""
+    change = item.change
+    assert change is not None
+    entries = []
+    for c in item.changes or [change]:
+        repo = repos.get(c.project)
+        project = (
+            _project_vars(repo, scheme)
+            if repo is not None
+            else {"name": c.project, "short_name": c.project.rsplit("/", 1)[-1]}
+        )
+        entries.append(
+            {
+                "project": project,
+                "branch": c.branch,
+                "change": str(c.number),
+                "patchset": str(c.patchset),
+                "change_url": c.url,
+                "change_message": _b64(c.message),
+                "commit_id": c.commit,
+                "topic": c.topic,
+                "ref": c.ref,
+            }
+        )
+    return {
+        "change": str(change.number),
+        "patchset": str(change.patchset),
+        "change_url": change.url,
+        "message": _b64(change.message),
+        "topic": change.topic,
+        "commit_id": change.commit,
+        "owner": change.owner.to_dict(),
+        "items": entries,
+    }
+
+
 def make_build_request(
     item: QueueItem, js: JobState, *, now: float, post_review: bool = False
 ) -> BuildRequest:
@@ -178,6 +225,10 @@ def make_build_request(
         "max_attempts": job.attempts,
         "event_id": item.event_id,
     }
+    if item.change is not None:
+        zuul_vars.update(change_vars(item, item.repos, scheme))
+        zuul_vars.pop("oldrev", None)
+        zuul_vars.pop("newrev", None)
     return BuildRequest(
         uuid=js.build_uuid,
         tenant=item.tenant,

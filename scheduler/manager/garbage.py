@@ -16,6 +16,7 @@ from lockgate.model.queue import JobStatus
 from lockgate.scheduler.manager.actions import (
     CancelBuildRequest,
     DeleteBuildRequest,
+    DeleteMergeRequest,
     DeleteNodeRequest,
 )
 from lockgate.scheduler.manager.context import Context
@@ -39,6 +40,11 @@ def collect(ctx: Context) -> None:
             if gone:
                 js.released_node_requests = [r for r in js.released_node_requests if r not in gone]
                 ctx.changed(item)
+    merges_in_use = {i.merge_request for i in live_items if i.merge_request}
+    for uuid, merge in sorted(ctx.snap.merges.items()):
+        if uuid not in merges_in_use:
+            ctx.emit(DeleteMergeRequest(uuid))
+            ctx.debug(f"releasing merge request {uuid[:12]} (item {merge.item_uuid[:12]})")
     for req_id, node_req in sorted(ctx.snap.node_requests.items()):
         if req_id not in nodes_in_use:
             ctx.emit(DeleteNodeRequest(req_id, node_req.event_id))

@@ -13,8 +13,13 @@ import uuid
 from typing import Any
 
 from lockgate.config.freeze import freeze_job_graph
-from lockgate.model.queue import ItemState, JobState, QueueItem
-from lockgate.scheduler.manager.actions import BuildsetStarted, ItemReported, PrepareItem
+from lockgate.model.queue import ItemState, JobState, JobStatus, QueueItem
+from lockgate.scheduler.manager.actions import (
+    BuildChanged,
+    BuildsetStarted,
+    ItemReported,
+    PrepareItem,
+)
 from lockgate.scheduler.manager.context import Context
 from lockgate.scheduler.manager.snapshot import PipelineEvent
 
@@ -28,6 +33,28 @@ CONFIG_ERROR = "CONFIG_ERROR"
 NO_JOBS = "NO_JOBS"
 DEQUEUED = "DEQUEUED"
 ERROR = "ERROR"
+MERGE_CONFLICT = "MERGE_CONFLICT"
+
+# The pipeline reporter action (Zuul's pipeline attribute) of each result.
+_ACTIONS = {
+    "SUCCESS": "success",
+    CONFIG_ERROR: "config-error",
+    NO_JOBS: "no-jobs",
+    DEQUEUED: "dequeue",
+    MERGE_CONFLICT: "merge-conflict",
+}
+
+
+def report_action(result: str) -> str:
+    return _ACTIONS.get(result, "failure")
+
+
+def reporters(ctx: Context, action: str) -> dict[str, Any]:
+    """The pipeline's reporters of ``action`` ({connection: config})."""
+    pipeline = ctx.snap.pipeline
+    if pipeline is None or not hasattr(pipeline, "reporters_for"):
+        return {}
+    return dict(pipeline.reporters_for(action))
 
 
 def item_uuid(event_id: str, pev: PipelineEvent) -> str:
@@ -42,7 +69,10 @@ def buildset_uuid(item_uuid: str) -> str:
 
 def new_item(ctx: Context, pev: PipelineEvent, uuid_: str) -> QueueItem:
     t = pev.target
+    change = pev.change
     return QueueItem(
+        change=change,
+        changes=list(pev.changes),
         uuid=uuid_,
         tenant=ctx.snap.tenant,
         pipeline=ctx.snap.pipeline_name,
@@ -63,12 +93,20 @@ def new_item(ctx: Context, pev: PipelineEvent, uuid_: str) -> QueueItem:
     )
 
 
-def freeze(ctx: Context, item: QueueItem) -> list[str]:
-    """Freeze the item's job graph into ``item.jobs``; returns configuration
-    error messages (the item is then reported CONFIG_ERROR)."""
+def freeze(
+    ctx: Context, item: QueueItem, *, layout: Any = None, previous_layout: Any = None
+) -> list[str]:
+    """Freeze the item's job graph into ``item.jobs`` (with ``layout``, a
+    speculative one, or the tenant's); returns configuration error messages
+    (the item is then reported CONFIG_ERROR)."""
     try:
         graph = freeze_job_graph(
-            ctx.snap.layout, item.pipeline, item.project, item.branch, item.changed_files
+            layout if layout is not None else ctx.snap.layout,
+            item.pipeline,
+            item.project,
+            item.branch,
+            item.changed_files,
+            previous_layout=previous_layout,
         )
     except Exception as e:  # noqa: BLE001 - one bad item must not stop the pipeline
         # A bug in freezing, not the user's: reported on the item (and
@@ -187,15 +225,30 @@ def report_message(ctx: Context, item: QueueItem, result: str) -> str:
     return "\n".join(lines)
 
 
-def report(ctx: Context, item: QueueItem, result: str, message: str) -> None:
-    """Report the item (SQL and a log line) and mark it COMPLETED; the
-    manager removes it from its queue."""
+def report(
+    ctx: Context,
+    item: QueueItem,
+    result: str,
+    message: str,
+    comments: dict[str, list[dict[str, Any]]] | None = None,
+) -> None:
+    """Report the item (SQL, a log line, the pipeline's reporters) and mark
+    it COMPLETED; the manager removes it from its queue."""
     item.result = result
     item.report_time = ctx.now
     item.state = ItemState.COMPLETED
     ctx.changed(item)
+    action = report_action(result)
     ctx.emit(
-        ItemReported(item, result, message, tuple((js.name, js.result or "") for js in item.jobs))
+        ItemReported(
+            item,
+            result,
+            message,
+            tuple((js.name, js.result or "") for js in item.jobs),
+            action=action,
+            reporters=reporters(ctx, action),
+            comments=dict(comments or {}),
+        )
     )
 
 
@@ -205,4 +258,22 @@ def report_new_item(ctx: Context, item: QueueItem, result: str, message: str) ->
     item.result = result
     item.report_time = ctx.now
     item.state = ItemState.COMPLETED
-    ctx.emit(ItemReported(item, result, message))
+    action = report_action(result)
+    ctx.emit(ItemReported(item, result, message, action=action, reporters=reporters(ctx, action)))
+
+
+def cancel_jobs(ctx: Context, item: QueueItem) -> None:
+    """Every unfinished job of ``item`` is CANCELED (the garbage collection
+    that follows cancels its build and node requests)."""
+    for js in item.jobs:
+        if js.done:
+            continue
+        if js.build_uuid is not None:
+            ctx.emit(
+                BuildChanged(
+                    item, js.name, js.build_uuid, result="CANCELED", end_time=ctx.now, final=True
+                )
+            )
+        js.status, js.result, js.end_time = JobStatus.COMPLETED, "CANCELED", ctx.now
+    item.merge_request = None  # released by the garbage collection
+    ctx.changed(item)

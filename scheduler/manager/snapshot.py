@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.model.builds import BuildRequest
+from lockgate.model.change import Change, ChangeKey
 from lockgate.model.events import TriggerEvent
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import PipelineState, ProjectRepo, QueueItem
@@ -42,11 +43,33 @@ class Target:
 @dataclass(frozen=True)
 class PipelineEvent:
     """A trigger event matched to this pipeline, with what the loop learnt
-    about it (the files it changes; None when unknown)."""
+    about it: the files it changes (None when unknown); for a change, every
+    change it is tested with in merge order (itself last), and why it cannot
+    be enqueued (a needed change abandoned or unknown, a query failed)."""
 
     event: TriggerEvent
     target: Target
     changed_files: tuple[str, ...] | None = None
+    changes: tuple[Change, ...] = ()
+    not_ready: str | None = None
+
+    @property
+    def change(self) -> Change | None:
+        return self.changes[-1] if self.changes else None
+
+
+@dataclass(frozen=True)
+class ChangeDequeue:
+    """Something happened to a change that removes its items from every
+    pipeline, whatever their triggers: a new patchset (items of older
+    patchsets leave, if the pipeline dequeues on new patchsets) or an
+    abandon (every item of the change leaves)."""
+
+    key: ChangeKey
+    reason: str
+    below_patchset: int | None = None  # None: every patchset
+    new_patchset: bool = False
+    event_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,38 @@ class PrepareResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class MergeOutcome:
+    """A change item's merge request as the loop read it.  ``done`` once the
+    merger answered; then ``ok``, or a ``conflict`` or ``error`` message.
+    ``repos`` are the item's repositories as the loop knows them (URL,
+    canonical names; heads empty): the answer's heads go into them."""
+
+    uuid: str
+    item_uuid: str = ""
+    done: bool = False
+    ok: bool = False
+    conflict: str | None = None
+    error: str | None = None
+    repo_state: dict[str, dict[str, str]] = field(default_factory=dict)
+    commits: dict[str, dict[str, str]] = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)
+    repos: dict[str, ProjectRepo] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """A change item's configuration, as the loop built it from the merged
+    files: ``layout`` to freeze its jobs with (None: the tenant's), the
+    layout before the change (for ``match-on-config-updates``), and the
+    errors it introduces — formatted, and as file comments."""
+
+    layout: Any = None
+    previous_layout: Any = None
+    errors: tuple[str, ...] = ()
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
 @dataclass
 class PipelineSnapshot:
     """Everything ``decide`` needs for one pipeline of one tenant.
@@ -91,5 +146,11 @@ class PipelineSnapshot:
     node_requests: dict[str, NodeRequest] = field(default_factory=dict)
     builds: dict[str, ObservedBuild] = field(default_factory=dict)
     prepared: dict[str, PrepareResult] = field(default_factory=dict)
+    # Merge requests of this pipeline's items, by request uuid.
+    merges: dict[str, MergeOutcome] = field(default_factory=dict)
+    # Items whose merged state changes configuration: the layout they run
+    # with, or the errors they introduce (``Speculation``), by item uuid.
+    speculative: dict[str, Speculation] = field(default_factory=dict)
+    dequeues: list[ChangeDequeue] = field(default_factory=list)
     layout_uuid: str | None = None
     now: float = 0.0

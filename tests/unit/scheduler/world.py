@@ -26,7 +26,9 @@ from typing import Any
 from lockgate.config.loader import load_tenant
 from lockgate.config.tenant import parse_tenant_config
 from lockgate.model.builds import BuildRequest, BuildState
+from lockgate.model.change import Change
 from lockgate.model.events import TriggerEvent
+from lockgate.model.merges import MergeRequest, MergeResult, MergeState
 from lockgate.model.nodes import NodeRequest, NodeRequestState
 from lockgate.model.queue import PipelineState, ProjectRepo, QueueItem
 from lockgate.scheduler.effects import apply_decision
@@ -37,18 +39,24 @@ from lockgate.scheduler.manager.actions import (
     CancelBuildRequest,
     Decision,
     DeleteBuildRequest,
+    DeleteMergeRequest,
     DeleteNodeRequest,
     ItemReported,
+    ItemStarted,
     Log,
     PrepareItem,
     SubmitBuildRequest,
+    SubmitMergeRequest,
     SubmitNodeRequest,
 )
 from lockgate.scheduler.manager.snapshot import (
+    ChangeDequeue,
+    MergeOutcome,
     ObservedBuild,
     PipelineEvent,
     PipelineSnapshot,
     PrepareResult,
+    Speculation,
     Target,
 )
 
@@ -202,6 +210,14 @@ class SimWorld:
     submissions: Counter[str] = field(default_factory=Counter)
     crash_countdown: int | None = None
     crashes: int = 0
+    # The mergers: requests, and the rule that answers them.
+    merges: dict[str, MergeRequest] = field(default_factory=dict)
+    merge_result: Callable[[MergeRequest], MergeResult] | None = None
+    merged: Counter[str] = field(default_factory=Counter)  # merge uuid -> times served
+    speculative: dict[str, Speculation] = field(default_factory=dict)
+    dequeues: list[ChangeDequeue] = field(default_factory=list)
+    # What review systems were told: (item uuid, action, message, reporters, comments).
+    review_reports: list[tuple[str, str, str, dict, dict]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -217,6 +233,63 @@ class SimWorld:
         self.pending.setdefault(pipeline, []).append(
             PipelineEvent(event, target_of(event, pipeline), changed_files)
         )
+
+    def add_change(
+        self,
+        change: Change,
+        pipeline: str = "check",
+        *,
+        needs: tuple[Change, ...] = (),
+        not_ready: str | None = None,
+        event_type: str = "patchset-created",
+        event_id: str | None = None,
+    ) -> TriggerEvent:
+        """A change event matched to ``pipeline``, as the loop makes it."""
+        kwargs: dict[str, Any] = {"event_id": event_id} if event_id else {}
+        event = TriggerEvent(
+            type=event_type,
+            connection=change.connection,
+            project=change.project,
+            branch=change.branch,
+            ref=change.ref,
+            change_number=change.number,
+            patchset=change.patchset,
+            timestamp=100.0,
+            **kwargs,
+        )
+        target = Target(
+            pipeline=pipeline,
+            project=change.project,
+            connection=change.connection,
+            ref=change.ref,
+            branch=change.branch,
+            newrev=change.commit,
+        )
+        self.pending.setdefault(pipeline, []).append(
+            PipelineEvent(event, target, None, (*needs, change), not_ready)
+        )
+        return event
+
+    def default_merge(self, req: MergeRequest) -> MergeResult:
+        """Every step merges; commits derive from the steps."""
+        state = {
+            r.project: dict(self.heads.get(r.project, {"master": sha(999)})) for r in req.repos
+        }
+        commits = {p: dict(b) for p, b in state.items()}
+        files: dict[str, list[str]] = {}
+        for step in req.steps:
+            branches = commits.setdefault(step.project, {"master": sha(999)})
+            branches[step.branch] = sha(int(branches.get(step.branch, sha(0)), 16) + 7)
+            files.setdefault(step.project, []).append(f"file-{step.number}.txt")
+        return MergeResult(ok=True, repo_state=state, commits=commits, files=files)
+
+    def run_merger(self) -> None:
+        for req in self.merges.values():
+            if req.state is not MergeState.COMPLETED:
+                rule = self.merge_result or self.default_merge
+                req.result = rule(req)
+                req.state = MergeState.COMPLETED
+                self.merged[req.uuid] += 1
 
     def crash_after(self, effects: int) -> None:
         self.crash_countdown = effects
@@ -268,8 +341,35 @@ class SimWorld:
                 if b.pipeline == pipeline
             },
             prepared=prepared,
+            merges={u: self._outcome(m) for u, m in self.merges.items() if m.pipeline == pipeline},
+            speculative=dict(self.speculative),
+            dequeues=list(self.dequeues),
             layout_uuid="layout-1",
             now=self.now,
+        )
+
+    def _outcome(self, req: MergeRequest) -> MergeOutcome:
+        result = req.result
+        return MergeOutcome(
+            uuid=req.uuid,
+            item_uuid=req.item_uuid,
+            done=result is not None,
+            ok=bool(result and result.ok),
+            conflict=result.conflict if result else None,
+            error=result.error if result else None,
+            repo_state=dict(result.repo_state) if result else {},
+            commits=dict(result.commits) if result else {},
+            files=dict(result.files) if result else {},
+            repos={
+                r.project: ProjectRepo(
+                    connection=r.connection,
+                    project=r.project,
+                    canonical_name=f"review.example.org/{r.project}",
+                    canonical_hostname="review.example.org",
+                    url=f"ssh://review.example.org/{r.project}",
+                )
+                for r in req.repos
+            },
         )
 
     def run_scheduler(self, pipeline: str = "post", rounds: int = 20) -> list[Decision]:
@@ -282,6 +382,7 @@ class SimWorld:
             apply_decision(decision, self)
             # The loop acknowledges events once the state is saved.
             del self.pending.get(pipeline, [])[:events]
+            self.dequeues.clear()
             decisions.append(decision)
             if not decision.has_work:
                 break
@@ -322,6 +423,7 @@ class SimWorld:
 
     def step(self, pipeline: str = "post") -> None:
         self.run_scheduler(pipeline)
+        self.run_merger()
         self.run_launcher()
         self.run_executor()
         self.now += 1.0
@@ -362,6 +464,32 @@ class SimWorld:
         self.sql_buildsets.setdefault(action.item.buildset_uuid, {})["result"] = action.result
         self.sql_buildsets[action.item.buildset_uuid]["message"] = action.message
         self.reports.append((action.item.uuid, action.result))
+        if action.item.change is not None:
+            self.review_reports.append(
+                (
+                    action.item.uuid,
+                    action.action,
+                    action.message,
+                    dict(action.reporters),
+                    dict(action.comments),
+                )
+            )
+
+    def item_started(self, action: ItemStarted) -> None:
+        self._tick_crash()
+        self.review_reports.append(
+            (action.item.uuid, "start", action.message, dict(action.reporters), {})
+        )
+
+    def submit_merge_request(self, action: SubmitMergeRequest) -> None:
+        self._tick_crash()
+        req = MergeRequest.from_dict(action.request.to_dict())
+        if req.uuid not in self.merges:
+            self.merges[req.uuid] = req
+
+    def delete_merge_request(self, action: DeleteMergeRequest) -> None:
+        self._tick_crash()
+        self.merges.pop(action.uuid, None)
 
     def save(self, decision: Decision) -> None:
         self._tick_crash()

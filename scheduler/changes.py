@@ -1,0 +1,112 @@
+"""Changes as the scheduler learns them: review systems, through the cache.
+
+Who calls it: the tenant processor, for every change event (``for_event``:
+the change's state now, asked of its review system and written to the
+shared change cache), to resolve what a change needs
+(``resolve_dependencies``), and to say which items an event removes from
+every pipeline (``dequeues_for``).  The review systems are the connections'
+``ChangeSource``s (``lockgate.drivers.base``); the cache is
+``lockgate.zk.changes``.
+
+Failures of a review system come back as ``ChangeQueryError`` /
+``DependencyError`` with the change and why; the processor logs them and
+goes on with the next event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from lockgate.drivers.base import ChangeQueryError, ChangeSource, Connection
+from lockgate.model.change import Change, ChangeKey
+from lockgate.model.events import TriggerEvent
+from lockgate.scheduler.dependencies import DependencyGraph, resolve
+from lockgate.scheduler.manager.snapshot import ChangeDequeue
+from lockgate.zk.changes import ChangeCache
+
+log = logging.getLogger("lockgate.scheduler.changes")
+
+# Event types (Gerrit's names; other drivers map theirs onto them) that
+# remove items whatever the pipelines' triggers say.
+NEW_PATCHSET = frozenset({"patchset-created"})
+ABANDONED = frozenset({"change-abandoned"})
+
+
+def dequeues_for(event: TriggerEvent) -> list[ChangeDequeue]:
+    """The items ``event`` removes: older patchsets of a change that got a
+    new one; every item of an abandoned change."""
+    if event.change_number is None:
+        return []
+    key = ChangeKey(event.connection, event.change_number)
+    if event.type in NEW_PATCHSET and event.patchset is not None:
+        return [
+            ChangeDequeue(
+                key,
+                f"patchset {event.patchset} of change {event.change_number} was uploaded",
+                below_patchset=event.patchset,
+                new_patchset=True,
+                event_id=event.event_id,
+            )
+        ]
+    if event.type in ABANDONED:
+        return [
+            ChangeDequeue(
+                key, f"change {event.change_number} was abandoned", event_id=event.event_id
+            )
+        ]
+    return []
+
+
+class ChangeRegistry:
+    def __init__(self, connections: Mapping[str, Connection], cache: ChangeCache | None) -> None:
+        self.connections = connections
+        self.cache = cache
+
+    def source(self, connection: str) -> ChangeSource | None:
+        conn = self.connections.get(connection)
+        if conn is None:
+            return None
+        source = conn.source()
+        return source if isinstance(source, ChangeSource) else None
+
+    def get(self, connection: str, number: int, patchset: int | None = None) -> Change:
+        """The change (at ``patchset``; None: current) as its review system
+        says now; the current patchset is written to the cache."""
+        source = self.source(connection)
+        if source is None:
+            raise ChangeQueryError(f"connection '{connection}' has no changes")
+        change = source.get_change(number, patchset)
+        if self.cache is not None and change.is_current_patchset:
+            self.cache.put(change)
+        return change
+
+    def for_event(self, event: TriggerEvent) -> Change | None:
+        """The change ``event`` is about (at its patchset), or None for a
+        ref event or a connection without changes."""
+        if event.change_number is None or self.source(event.connection) is None:
+            return None
+        return self.get(event.connection, event.change_number, event.patchset)
+
+    # --- dependencies (the resolver's Lookup) ------------------------------------------
+
+    def by_url(self, url: str) -> Change | None:
+        for name in sorted(self.connections):
+            source = self.source(name)
+            if source is None:
+                continue
+            number = source.change_number_from_url(url)
+            if number is not None:
+                return self.get(name, number)
+        return None
+
+    def git_parents(self, change: Change) -> list[Change]:
+        source = self.source(change.connection)
+        if source is None or not change.parents:
+            return []
+        return source.open_changes_by_commit(change.project, list(change.parents))
+
+    def resolve_dependencies(
+        self, change: Change, *, max_dependencies: int | None = None
+    ) -> DependencyGraph:
+        return resolve(change, self, max_dependencies=max_dependencies)
