@@ -196,9 +196,11 @@ def compile_requirements(
             except (ImportError, AttributeError):
                 per_conn[conn] = _Refuse(f"the {conn} driver has no pipeline requirements")
                 errors.append(_requirement_error(pipeline, name, conn, "not supported"))
-            except Exception as e:  # noqa: BLE001 - the driver's message for the user
+            except Exception as e:  # noqa: BLE001 - the driver's message names what and where
                 per_conn[conn] = _Refuse(f"invalid requirements: {e}")
-                errors.append(_requirement_error(pipeline, name, conn, str(e)))
+                errors.append(
+                    ConfigError(str(e), pipeline.context, "pipeline", name, key="require")
+                )
         out[name] = per_conn
     return out, errors
 
