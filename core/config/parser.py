@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lockgate.config import schema
-from lockgate.config.errors import ConfigError, SourceContext
+from lockgate.config.errors import ConfigError, Severity, SourceContext
 from lockgate.config.objects import REPO_OBJECT_KINDS, TENANT_OBJECT_KINDS, ConfigObject
+from lockgate.config.schema.pipeline import trigger_deprecations
 from lockgate.config.yaml import load_config_yaml
 
 
@@ -146,6 +147,13 @@ def _parse_one(
                 )
             )
             continue
+        if kind == "pipeline":
+            for message in trigger_deprecations(body, connections):
+                result.errors.append(
+                    ConfigError(
+                        message, context, kind, name, severity=Severity.WARNING, key="deprecated"
+                    )
+                )
         problems = schema.validate(kind, body, name=name, connections=connections)
         if problems:
             for p in problems:

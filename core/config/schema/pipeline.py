@@ -129,6 +129,33 @@ def _section_content(
         raise vs.Invalid(f"expected a mapping, got {describe(content)}")
 
 
+def trigger_deprecations(body: Any, connections: Mapping[str, str] | None) -> list[str]:
+    """Warnings for deprecated attributes of a pipeline's trigger entries, from
+    each connection's driver (``deprecations(spec)`` in its schema module)."""
+    if connections is None or not isinstance(body, Mapping):
+        return []
+    triggers = body.get("trigger")
+    if not isinstance(triggers, Mapping):
+        return []
+    out: list[str] = []
+    for conn, content in triggers.items():
+        driver = connections.get(conn) if isinstance(conn, str) else None
+        if driver is None:
+            continue
+        try:
+            module = importlib.import_module(f"lockgate.drivers.{driver}.schema")
+        except ImportError:
+            continue
+        deprecations = getattr(module, "deprecations", None)
+        if deprecations is None:
+            continue
+        entries = content if isinstance(content, list) else [content]
+        for index, spec in enumerate(entries):
+            for message in deprecations(spec) if isinstance(spec, Mapping) else ():
+                out.append(f"trigger.{conn}[{index}]: {message}")
+    return out
+
+
 def pipeline_schema(connections: Mapping[str, str] | None = None) -> Attrs:
     fields: dict[Any, Any] = {
         vs.Required("name"): Str,
