@@ -1,6 +1,8 @@
 """The ``lockgate`` command: one entry point for every process and tool.
 
 ``lockgate [-c FILE] scheduler|executor|launcher|web`` runs one component;
+``lockgate merger`` runs a process that only serves merge requests (the
+executor's merge half, ``lockgate.executor.merger_main``);
 ``lockgate up`` runs a whole system on this machine (``lockgate.up``);
 ``lockgate config check`` validates configuration offline
 (``lockgate.config.check``).  Components are imported by name only when
@@ -21,7 +23,9 @@ from collections.abc import Sequence
 
 from lockgate.service_config import DEFAULT_PATH, ServiceConfig, ServiceConfigError
 
-COMPONENTS = ("scheduler", "executor", "launcher", "web")
+COMPONENTS = ("scheduler", "executor", "launcher", "web", "merger")
+# Where each component's ``main(config)`` lives, when not ``lockgate.NAME.server``.
+MODULES = {"merger": "lockgate.executor.merger_main"}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -85,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return up_main(args)
         config = ServiceConfig.load(args.config)
-        module = importlib.import_module(f"lockgate.{args.command}.server")
+        module = importlib.import_module(
+            MODULES.get(args.command, f"lockgate.{args.command}.server")
+        )
         return int(module.main(config))
     except ServiceConfigError as e:
         print(f"lockgate: {e}", file=sys.stderr)

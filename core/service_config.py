@@ -40,7 +40,16 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
         "hostname": None,
         "log_config": None,
     },
-    "merger": {"git_dir": None, "git_user_email": None, "git_user_name": None},
+    # git_user_email/git_user_name are accepted (zuul.conf) and ignored:
+    # merge commits have a fixed identity so executors can rebuild them.
+    "merger": {
+        "state_dir": "/var/lib/lockgate/merger",
+        "git_dir": None,
+        "git_user_email": None,
+        "git_user_name": None,
+        "hostname": None,
+        "max_merges": "4",
+    },
     "executor": {
         "state_dir": "/var/lib/lockgate/executor",
         "private_key_file": "~/.ssh/id_rsa",
@@ -57,6 +66,10 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
         "log_root": None,
         "log_url": None,
         "max_builds": "4",
+        # Whether this executor also serves merge requests (Zuul's key), and
+        # how many at once.
+        "merge_jobs": "true",
+        "max_merges": "2",
         "sandbox": "bubblewrap",
     },
     "launcher": {"state_dir": "/var/lib/lockgate/launcher", "hostname": None},

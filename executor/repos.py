@@ -1,6 +1,8 @@
 """Workspace preparation: every repository a build needs, checked out in its build directory.
 
-The runner calls ``prepare_repos`` right after creating the ``JobDir``;
+The runner calls ``prepare_repos`` right after creating the ``JobDir``; a
+repository with merge steps (a speculative state) is rebuilt by replaying
+them with the merger's code and checked against the merger's commit;
 ``PlaybookProjects`` then tells it where each ``PlaybookRef``'s project lives.
 Repositories come from a per-executor cache of bare mirrors
 (``lockgate.git.RepoCache`` under ``<state_dir>/git``): a mirror is fetched
@@ -12,13 +14,14 @@ network).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from lockgate.executor.jobdir import JobDir
 from lockgate.git import GitError, RefNotFound, RepoCache, run_git
+from lockgate.git.merger import replay
 from lockgate.model.builds import BuildRequest, RepoState
 from lockgate.model.jobs import PlaybookRef
 
@@ -54,12 +57,53 @@ def _head(path: Path) -> str:
     return run_git(["rev-parse", "HEAD"], path).strip()
 
 
-def prepare_repos(cache: RepoCache, jobdir: JobDir, request: BuildRequest) -> dict[str, Checkout]:
+def _mirror_has(cache: RepoCache, url: str, sha: str) -> bool:
+    try:
+        cache.commit_sha(url, sha)
+    except RefNotFound:
+        return False
+    return True
+
+
+def _speculative_checkout(
+    cache: RepoCache,
+    repo: RepoState,
+    dest: Path,
+    fetch_env: Callable[[str], Mapping[str, str] | None] | None,
+) -> str:
+    """Check out ``repo.base`` and replay ``repo.steps`` (the merger's
+    changes); the result must be ``repo.commit``.  The work tree ends on a
+    local branch named as the item's branch, at the merged commit."""
+    if not repo.base or not repo.branch:
+        raise WorkspaceError(
+            f"{repo.canonical_name}: merge steps need the branch and the base commit they "
+            "apply to (the build request is malformed)"
+        )
+    # The mirror normally holds the base and the changes (a mirror fetches
+    # Gerrit's change refs too); if not, one fetch brings them.
+    wanted = [repo.base, *(step.commit for step in repo.steps)]
+    if not all(_mirror_has(cache, repo.url, sha) for sha in wanted):
+        cache.update(repo.url)
+    cache.checkout(repo.url, repo.base, dest, branch=repo.branch)
+    env = fetch_env(repo.connection) if fetch_env else None
+    return replay(dest, repo.base, repo.steps, repo.commit, branch=repo.branch, fetch_env=env)
+
+
+def prepare_repos(
+    cache: RepoCache,
+    jobdir: JobDir,
+    request: BuildRequest,
+    *,
+    fetch_env: Callable[[str], Mapping[str, str] | None] | None = None,
+) -> dict[str, Checkout]:
     """Check out every repository of ``request`` under ``work/src``; {canonical_name: Checkout}.
 
     The triggering project is always included, even if the scheduler left it
     out of ``request.repos``.  Two repositories that would land in the same
-    directory (``flat`` scheme, same short name) are an error.
+    directory (``flat`` scheme, same short name) are an error.  A repository
+    with merge steps is rebuilt at the merger's speculative state, and it is
+    an error if that does not give the commit the merger made;
+    ``fetch_env(connection)`` helps fetch a change the mirror lacks.
     """
     scheme = request.job.workspace_scheme or "golang"
     repos = list(request.repos)
@@ -81,13 +125,16 @@ def prepare_repos(cache: RepoCache, jobdir: JobDir, request: BuildRequest) -> di
         dest.parent.mkdir(parents=True, exist_ok=True)
         rev = repo.commit or repo.ref
         try:
-            try:
-                cache.checkout(repo.url, rev, dest, branch=repo.branch)
-            except RefNotFound:
-                # The mirror is older than the commit: fetch once and retry.
-                cache.update(repo.url)
-                cache.checkout(repo.url, rev, dest, branch=repo.branch)
-            sha = rev if _FULL_SHA.fullmatch(rev) else _head(dest)
+            if repo.steps:
+                sha = _speculative_checkout(cache, repo, dest, fetch_env)
+            else:
+                try:
+                    cache.checkout(repo.url, rev, dest, branch=repo.branch)
+                except RefNotFound:
+                    # The mirror is older than the commit: fetch once and retry.
+                    cache.update(repo.url)
+                    cache.checkout(repo.url, rev, dest, branch=repo.branch)
+                sha = rev if _FULL_SHA.fullmatch(rev) else _head(dest)
         except GitError as e:
             raise WorkspaceError(f"preparing {repo.canonical_name} at {repo.commit}: {e}") from None
         checkouts[repo.canonical_name] = Checkout(repo=repo, path=dest, commit=sha, src_dir=rel)

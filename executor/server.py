@@ -1,4 +1,6 @@
-"""The executor process: claims build requests of its zone from ZooKeeper and runs them.
+"""The executor process: claims build requests of its zone from ZooKeeper and runs them,
+and (``lockgate.executor.merger``, unless ``[executor] merge_jobs = false``)
+serves merge requests.
 
 ``lockgate executor`` calls ``main(config)``; ``lockgate up`` and tests make
 an ``Executor(config)`` and call ``start()`` / ``stop()``.
@@ -32,8 +34,10 @@ from types import FrameType
 
 from lockgate.drivers.registry import make_connections
 from lockgate.executor.build import BuildWorker
+from lockgate.executor.merger import MergeServer, fetch_env_of
 from lockgate.executor.runner import JobRunner
 from lockgate.executor.settings import ExecutorSettings, ensure_dirs
+from lockgate.git.merge_runner import MergeRunner
 from lockgate.model.builds import BuildState
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 from lockgate.zk import (
@@ -62,6 +66,15 @@ class Executor:
         # are not among a build's repositories (the base job's config project).
         sources = {name: conn.source() for name, conn in make_connections(config).items()}
         self.runner = JobRunner(self.settings, sources=sources)
+        # The merge half (``lockgate.executor.merger``): on unless
+        # ``merge_jobs = false``; it shares the runner's mirrors.
+        section = config.section("executor")
+        self.merge_jobs = section.get_bool("merge_jobs", True)
+        self.max_merges = section.get_int("max_merges", 2) or 0
+        if self.max_merges < 1:
+            raise section.error("max_merges", "must be at least 1")
+        self._fetch_env = fetch_env_of(sources)
+        self.merger: MergeServer | None = None
         self.component: Component | None = None
         self.workers: dict[str, BuildWorker] = {}
         self._threads: dict[str, threading.Thread] = {}
@@ -101,6 +114,14 @@ class Executor:
             target=self._dispatch_loop, name="executor-dispatch", daemon=True
         )
         self._dispatcher.start()
+        if self.merge_jobs:
+            runner = MergeRunner(
+                self.runner.cache, self.settings.state_dir / "merger", fetch_env=self._fetch_env
+            )
+            self.merger = MergeServer(
+                self.client, runner, self.component.name, max_merges=self.max_merges
+            )
+            self.merger.start()
         log.info(
             "executor %s started (zone %s, max_builds %s)",
             self.component.name,
@@ -143,6 +164,8 @@ class Executor:
             thread.join(STOP_TIMEOUT)
         if self._dispatcher:
             self._dispatcher.join(STOP_TIMEOUT)
+        if self.merger is not None:
+            self.merger.stop()
         if self.component is not None:
             try:
                 self.component.unregister()

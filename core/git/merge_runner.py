@@ -32,7 +32,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,16 @@ class MergeRunner:
     """Serves merge requests with the mirrors of ``cache`` and work
     repositories under ``work_root``; safe to call from several threads."""
 
-    def __init__(self, cache: RepoCache, work_root: str | os.PathLike[str]):
+    def __init__(
+        self,
+        cache: RepoCache,
+        work_root: str | os.PathLike[str],
+        *,
+        fetch_env: Callable[[str], Mapping[str, str] | None] | None = None,
+    ):
+        # ``fetch_env(connection)``: extra environment to fetch a step's ref
+        # from its URL (a Gerrit connection's ``GIT_SSH_COMMAND``).
+        self.fetch_env = fetch_env or (lambda _connection: None)
         self.cache = cache
         self.work_root = Path(work_root)
         self.work_root.mkdir(parents=True, exist_ok=True)
@@ -168,7 +177,7 @@ class MergeRunner:
                 "the repository (force-pushed away?)"
             )
         if missing:
-            merger.fetch_commit(work, step)
+            merger.fetch_commit(work, step, self.fetch_env(step.connection))
 
     # ------------------------------------------------------------------
     # Work repositories

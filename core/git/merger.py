@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,13 +186,19 @@ def commit_time(repo: str | os.PathLike[str], sha: str) -> int:
     return int(git(repo, "show", "-s", "--format=%ct", sha, "--").strip() or 0)
 
 
-def fetch_commit(repo: str | os.PathLike[str], step: MergeStep) -> None:
-    """Fetch ``step.ref`` from ``step.url`` into ``repo``; it must be ``step.commit``."""
+def fetch_commit(
+    repo: str | os.PathLike[str], step: MergeStep, env: Mapping[str, str] | None = None
+) -> None:
+    """Fetch ``step.ref`` from ``step.url`` into ``repo``; it must be ``step.commit``.
+    ``env``: extra environment for reaching the URL (a connection's
+    ``GIT_SSH_COMMAND``)."""
     check_url(step.url)
+    full_env = git_env()
+    full_env.update(env or {})
     if not step.ref or step.ref.startswith("-"):
         raise StepError(f"change {step.describe()} of {step.project}: invalid ref {step.ref!r}")
     proc = _run(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", step.url,
-                       f"+{step.ref}:refs/lockgate/fetched"])  # fmt: skip
+                       f"+{step.ref}:refs/lockgate/fetched"], env=full_env)  # fmt: skip
     if proc.returncode != 0:
         raise StepError(
             f"change {step.describe()} of {step.project}: cannot fetch {step.ref} "
@@ -207,11 +213,13 @@ def fetch_commit(repo: str | os.PathLike[str], step: MergeStep) -> None:
         )
 
 
-def ensure_commit(repo: str | os.PathLike[str], step: MergeStep) -> None:
+def ensure_commit(
+    repo: str | os.PathLike[str], step: MergeStep, env: Mapping[str, str] | None = None
+) -> None:
     """The step's commit in ``repo``: already there (objects are named by
     their content, so a present commit is the right one), or fetched."""
     if not has_commit(repo, step.commit):
-        fetch_commit(repo, step)
+        fetch_commit(repo, step, env)
 
 
 # ----------------------------------------------------------------------
@@ -308,6 +316,7 @@ def apply_steps(
     steps: Sequence[MergeStep],
     *,
     first_index: int = 0,
+    fetch_env: Mapping[str, str] | None = None,
 ) -> Applied:
     """Apply ``steps`` (all of one project-branch, in order) from ``start``.
 
@@ -320,7 +329,7 @@ def apply_steps(
     applied = Applied(head=start)
     for offset, step in enumerate(steps):
         index = first_index + offset
-        ensure_commit(repo, step)
+        ensure_commit(repo, step, fetch_env)
         if is_ancestor(repo, step.commit, current):
             applied.skipped.append(index)
             applied.step_files[index] = []
@@ -339,13 +348,14 @@ def replay(
     expected: str,
     *,
     branch: str | None = None,
+    fetch_env: Mapping[str, str] | None = None,
 ) -> str:
     """Rebuild a merger's speculative state in a checkout: ``steps`` from
     ``base`` must give ``expected``, else ``ReplayMismatch``.  With ``branch``
     the checkout ends on a local branch of that name at the result (what
     ``git log`` on a node should show); returns the result."""
     try:
-        got = apply_steps(repo, base, steps).head
+        got = apply_steps(repo, base, steps, fetch_env=fetch_env).head
     except StepConflict as e:
         raise ReplayMismatch(f"the merger's state could not be rebuilt: {e}") from None
     if got != expected:

@@ -10,12 +10,14 @@ REQUESTED or RUNNING request asks its executor to abort.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.model.jobs import FrozenJob
+from lockgate.model.merges import MergeResult, MergeStep
 from lockgate.model.serial import from_dict, to_dict
 
 
@@ -42,7 +44,15 @@ class BuildResult(str, enum.Enum):
 
 @dataclass
 class RepoState:
-    """One repository the job needs, at the commit it must be checked out at."""
+    """One repository the job needs, at the commit it must be checked out at.
+
+    A speculative state (changes merged onto the branch, by a merger) is
+    carried as ``base`` (the branch head the merge started from) and
+    ``steps`` (the changes to apply there, in order): the executor checks
+    out ``base``, replays the steps with the merger's own code
+    (``lockgate.git.merger.replay``) and requires the result to be
+    ``commit``.  Without steps, ``commit`` is checked out as it is.
+    """
 
     connection: str
     project: str  # as in the tenant config, e.g. "demo/app"
@@ -51,6 +61,41 @@ class RepoState:
     branch: str | None
     ref: str
     commit: str
+    base: str | None = None
+    steps: list[MergeStep] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.steps = [s if isinstance(s, MergeStep) else MergeStep.from_dict(s) for s in self.steps]
+
+
+def speculative_repo_state(
+    repo: RepoState, result: MergeResult, steps: list[MergeStep]
+) -> RepoState:
+    """``repo`` (a project at its branch) at the merged state of ``result``.
+
+    ``steps`` are the merge request's steps (the result's indices refer to
+    them).  The copy's ``commit`` is the merger's commit for the branch;
+    when steps of that project-branch were applied, ``base`` and ``steps``
+    say how to rebuild it (steps the merger skipped as already merged are
+    left out).  A project or branch the result does not know raises
+    ``KeyError`` naming it.
+    """
+    if not repo.branch:
+        return dataclasses.replace(repo, base=None, steps=[])
+    try:
+        commit = result.commits[repo.project][repo.branch]
+        base = result.repo_state[repo.project][repo.branch]
+    except KeyError:
+        raise KeyError(f"{repo.project} branch {repo.branch}") from None
+    skipped = set(result.skipped)
+    mine = [
+        s
+        for i, s in enumerate(steps)
+        if i not in skipped and s.project == repo.project and s.branch == repo.branch
+    ]
+    if not mine:
+        return dataclasses.replace(repo, commit=commit, base=None, steps=[])
+    return dataclasses.replace(repo, commit=commit, base=base, steps=mine)
 
 
 @dataclass

@@ -268,6 +268,10 @@ class _LockableStore(Generic[T]):
         return None
 
 
+# The public seam for other lock-claimed stores of this package (merges.py).
+LockableStore = _LockableStore
+
+
 @translate_kazoo_errors
 class NodeRequestStore(_LockableStore[NodeRequest]):
     """Node requests at ``paths.node_requests()``; ids are ZooKeeper sequence
