@@ -39,6 +39,7 @@ from typing import Any
 
 from lockgate.model.change import Change
 from lockgate.model.jobs import FrozenJob
+from lockgate.model.merges import MergeStep
 from lockgate.model.serial import from_dict, to_dict
 from lockgate.model.tenant_state import TenantLayoutState
 
@@ -173,6 +174,8 @@ class QueueItem:
     # The merger's answer for a change item: the branch heads it started
     # from (fixed at enqueue) and the resulting commits, project -> branch -> sha.
     merge_request: str | None = None
+    # The steps asked of the merger (URLs left to the loop), which builds replay.
+    merge_steps: list[MergeStep] = field(default_factory=list)
     repo_state: dict[str, dict[str, str]] = field(default_factory=dict)
     merge_commits: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -181,6 +184,9 @@ class QueueItem:
         if isinstance(self.change, dict):
             self.change = Change.from_dict(self.change)
         self.changes = [c if isinstance(c, Change) else Change.from_dict(c) for c in self.changes]
+        self.merge_steps = [
+            s if isinstance(s, MergeStep) else MergeStep.from_dict(s) for s in self.merge_steps
+        ]
         self.jobs = [j if isinstance(j, JobState) else JobState.from_dict(j) for j in self.jobs]
         self.repos = {
             k: v if isinstance(v, ProjectRepo) else ProjectRepo.from_dict(v)

@@ -14,6 +14,7 @@ branch, then the project's default branch — the first that exists.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
 from lockgate.model.builds import BuildRequest, RepoState
@@ -76,14 +77,17 @@ def repo_states(item: QueueItem, js: JobState) -> tuple[RepoState, list[RepoStat
     scheme = job.workspace_scheme or "golang"
     trig = item.repos[item.project]
     commit = item_commit(item) or ""
-    project_state = RepoState(
-        connection=trig.connection,
-        project=trig.project,
-        canonical_name=trig.canonical_name,
-        url=trig.url,
-        branch=item.branch,
-        ref=item.ref,
-        commit=commit,
+    project_state = _speculative(
+        item,
+        RepoState(
+            connection=trig.connection,
+            project=trig.project,
+            canonical_name=trig.canonical_name,
+            url=trig.url,
+            branch=item.branch,
+            ref=item.ref,
+            commit=commit,
+        ),
     )
     repos = [project_state]
     projects: dict[str, Any] = {
@@ -121,14 +125,17 @@ def repo_states(item: QueueItem, js: JobState) -> tuple[RepoState, list[RepoStat
         branch, why = choice
         head = repo.heads[branch]
         repos.append(
-            RepoState(
-                connection=repo.connection,
-                project=repo.project,
-                canonical_name=repo.canonical_name,
-                url=repo.url,
-                branch=branch,
-                ref=f"refs/heads/{branch}",
-                commit=head,
+            _speculative(
+                item,
+                RepoState(
+                    connection=repo.connection,
+                    project=repo.project,
+                    canonical_name=repo.canonical_name,
+                    url=repo.url,
+                    branch=branch,
+                    ref=f"refs/heads/{branch}",
+                    commit=head,
+                ),
             )
         )
         projects[repo.canonical_name] = {
@@ -138,7 +145,62 @@ def repo_states(item: QueueItem, js: JobState) -> tuple[RepoState, list[RepoStat
             "checkout_description": why,
             "commit": head,
         }
+    _add_change_projects(item, scheme, repos, projects)
     return project_state, repos, projects
+
+
+def _speculative(item: QueueItem, state: RepoState) -> RepoState:
+    """``state`` at the item's merged state: the merger's commit, with the
+    branch head it started from and the steps to replay there (the executor
+    rebuilds that commit with the merger's own code)."""
+    if item.change is None or not state.branch:
+        return state
+    commit = item.merge_commits.get(state.project, {}).get(state.branch)
+    if commit is None:
+        return state
+    url = state.url
+    steps = [
+        replace(s, url=url)
+        for s in item.merge_steps
+        if s.project == state.project and s.branch == state.branch
+    ]
+    base = item.repo_state.get(state.project, {}).get(state.branch)
+    if not steps or base is None:
+        return replace(state, commit=commit)
+    return replace(state, commit=commit, base=base, steps=steps)
+
+
+def _add_change_projects(
+    item: QueueItem, scheme: str, repos: list[RepoState], projects: dict[str, Any]
+) -> None:
+    """The projects of every change the item is tested with are in the
+    build's workspace too, at their merged state (as Zuul has them)."""
+    present = {r.project for r in repos}
+    for change in item.changes:
+        repo = item.repos.get(change.project)
+        if change.project in present or repo is None:
+            continue
+        present.add(change.project)
+        state = _speculative(
+            item,
+            RepoState(
+                connection=repo.connection,
+                project=repo.project,
+                canonical_name=repo.canonical_name,
+                url=repo.url,
+                branch=change.branch,
+                ref=f"refs/heads/{change.branch}",
+                commit=repo.heads.get(change.branch, ""),
+            ),
+        )
+        repos.append(state)
+        projects[repo.canonical_name] = {
+            **_project_vars(repo, scheme),
+            "required": False,
+            "checkout": change.branch,
+            "checkout_description": "zuul branch",
+            "commit": state.commit,
+        }
 
 
 def _b64(text: str) -> str:

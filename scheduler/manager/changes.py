@@ -104,7 +104,11 @@ def prepare(ctx: Context, item: QueueItem) -> bool:
             item.merge_request = merge_request_uuid(item, item.prepare_attempts)
             ctx.changed(item)
         if item.prepare_retry_at is None or ctx.now >= item.prepare_retry_at:
-            ctx.emit(SubmitMergeRequest(make_merge_request(ctx, item, item.merge_request)))
+            request = make_merge_request(ctx, item, item.merge_request)
+            if item.merge_steps != request.steps:
+                item.merge_steps = list(request.steps)
+                ctx.changed(item)
+            ctx.emit(SubmitMergeRequest(request))
             ctx.debug(f"merge request {item.merge_request[:12]} submitted", item)
         return False
     if not request.done:

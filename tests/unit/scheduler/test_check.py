@@ -133,6 +133,15 @@ def test_the_build_tests_the_merged_commit_with_the_change_vars():
     item = w.queue("check")[0]
     merged = item.merge_commits["org/app"]["master"]
     assert build.project.commit == merged != change().commit
+    # The executor replays the steps of each project-branch from the heads
+    # the merger started from.
+    assert build.project.base == sha(1)
+    assert [(s.number, s.patchset, s.url) for s in build.project.steps] == [
+        (101, 1, "ssh://review.example.org/org/app")
+    ]
+    lib = [r for r in build.repos if r.project == "org/lib"]
+    assert [(s.number, s.patchset) for s in lib[0].steps] == [(77, 2)]
+    assert lib[0].commit == item.merge_commits["org/lib"]["master"]
     zv = build.zuul_vars
     assert (zv["change"], zv["patchset"]) == ("101", "1")
     assert zv["change_url"] == "https://review.example.org/101"
