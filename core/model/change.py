@@ -118,6 +118,11 @@ class Change:
     patchset: int
     commit: str
     ref: str = ""
+    # A patchset's name where the review system has no patchset numbers: a
+    # GitHub pull request's head sha ("" for Gerrit, whose ``patchset`` is
+    # the name).  ``patchset`` is then a number that grows with new heads
+    # (see ``lockgate.drivers.github.changes``), for ordering only.
+    patchset_id: str = ""
     parents: list[str] = field(default_factory=list)
     status: ChangeStatus = ChangeStatus.NEW
     approvals: list[Approval] = field(default_factory=list)
@@ -168,8 +173,9 @@ class Change:
         return self.status is ChangeStatus.MERGED
 
     def describe(self) -> str:
-        """How logs and reports name it: ``12345,3``, Zuul's form."""
-        return f"{self.number},{self.patchset}"
+        """How logs and reports name it: ``12345,3`` (a pull request:
+        ``42,<head sha>``), Zuul's form."""
+        return f"{self.number},{self.patchset_id or self.patchset}"
 
     def approval_values(self, label: str) -> list[int]:
         return [a.value for a in self.approvals if a.label == label]

@@ -47,6 +47,9 @@ class TriggerEvent:
     # reason, the Change-Id...).
     change_number: int | None = None
     patchset: int | None = None
+    # The patchset's name where it is not a number (GitHub: the head sha);
+    # see ``Change.patchset_id``.
+    patchset_id: str | None = None
     change_url: str | None = None
     account: dict[str, Any] | None = None
     comment: str | None = None
