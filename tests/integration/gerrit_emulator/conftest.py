@@ -1,0 +1,1 @@
+from tests.fixtures.gerrit.fixture import gerrit  # noqa: F401
