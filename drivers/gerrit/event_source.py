@@ -270,7 +270,7 @@ class GerritEventSource:
             return
         started = time.monotonic()
         try:
-            changes = self.connection.query().changes_updated_since(since)
+            changes = self.connection.query().catch_up(since)
         except ChangeQueryError as e:
             log.warning(
                 "Gerrit %s: catch-up query failed (%s); retrying in %.3gs",
@@ -283,8 +283,8 @@ class GerritEventSource:
         if self._catchup_since == since:
             self._catchup_since = None
         events: list[TriggerEvent] = []
-        for change in changes:
-            events.extend(catch_up_events(self.name, change, since))
+        for change, messages in changes:
+            events.extend(catch_up_events(self.name, change, since, messages))
         events.sort(key=lambda e: e.timestamp)
         delivered = self.delivered
         for event in events:

@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 import requests
 from lockgate.drivers.base import ChangeQueryError
+from lockgate.drivers.gerrit.events import ChangeMessage
 from lockgate.drivers.gerrit.ssh import GerritSSHError
 from lockgate.model.change import Account, Approval, Change, ChangeStatus, change_ref
 
@@ -51,12 +52,20 @@ CHANGE_OPTIONS = (
     "SUBMITTABLE",
 )
 # For lists of changes (catch-up, open changes by commit): current patchset only.
-LIST_OPTIONS = ("CURRENT_REVISION", "CURRENT_COMMIT", "DETAILED_LABELS", "DETAILED_ACCOUNTS")
+LIST_OPTIONS = (
+    "CURRENT_REVISION",
+    "CURRENT_COMMIT",
+    "DETAILED_LABELS",
+    "DETAILED_ACCOUNTS",
+    "SUBMITTABLE",
+)
 SSH_CHANGE_ARGS = (
     "--format json --current-patch-set --patch-sets --all-approvals --files "
     "--commit-message --dependencies --submit-records"
 )
-SSH_LIST_ARGS = "--format json --current-patch-set --all-approvals --commit-message"
+SSH_LIST_ARGS = (
+    "--format json --current-patch-set --all-approvals --commit-message --submit-records"
+)
 PAGE = 500
 
 
@@ -377,6 +386,36 @@ def parse_ssh_output(text: str) -> tuple[list[dict[str, Any]], bool]:
     return changes, more
 
 
+# --- parsing: change messages --------------------------------------------------------
+
+
+def messages_from_rest(data: Mapping[str, Any]) -> list[ChangeMessage]:
+    """``ChangeInfo.messages`` (option ``MESSAGES``)."""
+    return [
+        ChangeMessage(
+            author=_rest_account(m.get("author")),
+            date=parse_rest_time(m.get("date")),
+            message=m.get("message") or "",
+            patchset=int(m["_revision_number"]) if m.get("_revision_number") else None,
+            tag=m.get("tag"),
+        )
+        for m in data.get("messages") or []
+    ]
+
+
+def messages_from_ssh(data: Mapping[str, Any]) -> list[ChangeMessage]:
+    """``gerrit query --comments``: the change's messages, without patchset
+    numbers or tags (a review's message says its patchset)."""
+    return [
+        ChangeMessage(
+            author=_ssh_account(m.get("reviewer")),
+            date=float(m.get("timestamp") or 0),
+            message=m.get("message") or "",
+        )
+        for m in data.get("comments") or []
+    ]
+
+
 # --- the queries ----------------------------------------------------------------------
 
 
@@ -416,11 +455,16 @@ class GerritQuery:
     def query(self, query: str, *, limit: int | None = None) -> list[Change]:
         """Current patchsets of every change matching ``query`` (Gerrit's
         search language), page by page."""
+        return [change for change, _ in self._search(query, limit=limit, messages=False)]
+
+    def _search(
+        self, query: str, *, limit: int | None = None, messages: bool
+    ) -> list[tuple[Change, list[ChangeMessage]]]:
         what = f"Gerrit {self._name}: query {query!r}"
         try:
             if self.connection.config.use_http:
-                return self._query_rest(query, limit)
-            return self._query_ssh(query, limit)
+                return self._query_rest(query, limit, messages)
+            return self._query_ssh(query, limit, messages)
         except GerritHTTPError as e:
             raise ChangeQueryError(f"{what}: {e}") from None
         except GerritSSHError as e:
@@ -428,33 +472,46 @@ class GerritQuery:
         except (KeyError, TypeError, ValueError, LookupError) as e:
             raise ChangeQueryError(f"{what}: unexpected answer ({type(e).__name__}: {e})") from None
 
-    def _query_rest(self, query: str, limit: int | None) -> list[Change]:
+    def _query_rest(
+        self, query: str, limit: int | None, messages: bool
+    ) -> list[tuple[Change, list[ChangeMessage]]]:
         http = self.connection.http()
-        options = "&".join(f"o={o}" for o in LIST_OPTIONS)
-        out: list[Change] = []
+        options = "&".join(f"o={o}" for o in LIST_OPTIONS + (("MESSAGES",) if messages else ()))
+        out: list[tuple[Change, list[ChangeMessage]]] = []
         start = 0
         while True:
             page = http.get(f"changes/?q={quote(query, safe='')}&n={PAGE}&start={start}&{options}")
             page = page or []
             for data in page:
-                out.append(change_from_rest(self._name, self.connection.baseurl, data))
+                change = change_from_rest(self._name, self.connection.baseurl, data)
+                out.append((change, messages_from_rest(data) if messages else []))
             if not page or not page[-1].get("_more_changes") or (limit and len(out) >= limit):
                 break
             start += len(page)
         return out[:limit] if limit else out
 
-    def _query_ssh(self, query: str, limit: int | None) -> list[Change]:
+    def _query_ssh(
+        self, query: str, limit: int | None, messages: bool
+    ) -> list[tuple[Change, list[ChangeMessage]]]:
         ssh = self.connection.ssh()
-        out: list[Change] = []
+        args = SSH_LIST_ARGS + (" --comments" if messages else "")
+        out: list[tuple[Change, list[ChangeMessage]]] = []
         start = 0
         while True:
-            cmd = f"gerrit query {SSH_LIST_ARGS} --start {start} {shlex.quote(query)}"
+            cmd = f"gerrit query {args} --start {start} {shlex.quote(query)}"
             rows, more = parse_ssh_output(ssh.run(cmd))
-            out.extend(change_from_ssh(self._name, row) for row in rows)
+            for row in rows:
+                change = change_from_ssh(self._name, row)
+                out.append((change, messages_from_ssh(row) if messages else []))
             if not rows or not more or (limit and len(out) >= limit):
                 break
             start += len(rows)
         return out[:limit] if limit else out
+
+    def catch_up(self, since: float) -> list[tuple[Change, list[ChangeMessage]]]:
+        """Changes updated since ``since`` with their messages: what the
+        event stream's catch-up needs to rebuild missed events."""
+        return self._search(f'since:"{format_rest_time(since)}"', messages=True)
 
     def changes_updated_since(self, since: float) -> list[Change]:
         return self.query(f'since:"{format_rest_time(since)}"')
