@@ -129,23 +129,31 @@ class MergeRunner:
         with self._locked(stepped):
             works = {name: self._work_repo(p.url) for name, p in projects.items() if p.has_steps}
             at: dict[str, str | None] = dict.fromkeys(works)  # each work tree's HEAD
+            times: dict[str, int] = {}
+            moves: dict[str, list[tuple[int, str, str]]] = {}  # project -> (step, old, new)
+            for name, work in works.items():
+                times.update(self._ensure(work, projects[name], request.steps, state, fetched))
             for index, step in enumerate(request.steps):
-                work, project = works[step.project], projects[step.project]
+                work = works[step.project]
                 current = state[(step.project, step.branch)]
-                self._ensure(work, project, current, step, fetched)
                 if merger.is_ancestor(work, step.commit, current):
                     result.skipped.append(index)
                     continue
                 if at[step.project] != current:
                     merger.checkout_detached(work, current)
                 try:
-                    new = merger.apply_step(work, current, step)
+                    new = merger.apply_step(work, current, step, timestamp=times.get(step.commit))
                 except merger.StepConflict:
                     at[step.project] = current
                     result.conflict_step = index
                     raise
-                result.step_files[index] = merger.changed_files(work, current, new)
+                moves.setdefault(step.project, []).append((index, current, new))
                 state[(step.project, step.branch)] = at[step.project] = new
+            for project_name, done in moves.items():
+                pairs = [(old, new) for _, old, new in done]
+                changed = merger.changed_files_many(works[project_name], pairs)
+                for (index, _, _), files in zip(done, changed, strict=True):
+                    result.step_files[index] = files
             touched = {(s.project, s.branch) for s in request.steps}
             for project_name, branch in sorted(touched):
                 work = works[project_name]
@@ -162,22 +170,35 @@ class MergeRunner:
         result.ok = True
 
     def _ensure(
-        self, work: Path, project: _Project, start: str, step: MergeStep, fetched: set[str]
-    ) -> None:
-        """Both commits of a step in ``work``: from the mirror (fetched once
-        per request when it lacks one), else the step's ref from its URL."""
-        missing = [sha for sha in (start, step.commit) if not merger.has_commit(work, sha)]
+        self,
+        work: Path,
+        project: _Project,
+        steps: list[MergeStep],
+        state: dict[tuple[str, str], str],
+        fetched: set[str],
+    ) -> dict[str, int]:
+        """Every commit the project's steps need in ``work`` -- the heads
+        they start from and their own -- from the mirror (fetched once per
+        request when it lacks one), else each step's ref from its URL.
+        Returns the steps' commit dates."""
+        mine = [s for s in steps if s.project == project.name]
+        starts = {state[(s.project, s.branch)] for s in mine}
+        missing = merger.missing_commits(work, [*starts, *(s.commit for s in mine)])
         if missing and project.url not in fetched:
             self.cache.update(project.url)
             fetched.add(project.url)
-            missing = [sha for sha in missing if not merger.has_commit(work, sha)]
-        if start in missing:
+            missing = merger.missing_commits(work, missing)
+        for start in sorted(starts & missing):
+            branch = next(s.branch for s in mine if state[(s.project, s.branch)] == start)
             raise merger.StepError(
-                f"{step.project}: the branch head {start[:12]} of {step.branch} is not in "
-                "the repository (force-pushed away?)"
+                f"{project.name}: the head {start[:12]} of branch {branch} is not in the "
+                "repository (force-pushed away?)"
             )
-        if missing:
-            merger.fetch_commit(work, step, self.fetch_env(step.connection))
+        for step in mine:
+            if step.commit in missing:
+                merger.fetch_commit(work, step, self.fetch_env(step.connection))
+                missing.discard(step.commit)
+        return merger.commit_times(work, [s.commit for s in mine])
 
     # ------------------------------------------------------------------
     # Work repositories

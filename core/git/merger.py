@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +171,45 @@ def has_commit(repo: str | os.PathLike[str], sha: str) -> bool:
     return _run(repo, ["cat-file", "-e", f"{sha}^{{commit}}"]).returncode == 0
 
 
+def missing_commits(repo: str | os.PathLike[str], shas: Iterable[str]) -> set[str]:
+    """Which of ``shas`` are not commits in ``repo`` (one ``cat-file`` for all)."""
+    wanted = [sha for sha in dict.fromkeys(shas) if sha]
+    bad = {sha for sha in wanted if sha.startswith("-") or "\n" in sha}
+    wanted = [sha for sha in wanted if sha not in bad]
+    if not wanted:
+        return bad
+    proc = _run(
+        repo,
+        ["cat-file", "--batch-check=%(objecttype)"],
+        input="".join(f"{sha}^{{commit}}\n" for sha in wanted).encode(),
+    )
+    if proc.returncode != 0:
+        raise GitError(f"git cat-file --batch-check: {_why(proc)}")
+    answers = proc.stdout.decode("utf-8", "replace").splitlines()
+    return bad | {sha for sha, kind in zip(wanted, answers, strict=False) if kind != "commit"}
+
+
+def commit_times(repo: str | os.PathLike[str], shas: Iterable[str]) -> dict[str, int]:
+    """Committer dates of commits in ``repo`` (one ``git log`` for all)."""
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return {}
+    out = git(repo, "log", "--no-walk=unsorted", "--format=%H %ct", *wanted, "--")
+    times = {}
+    for line in out.splitlines():
+        sha, _, when = line.partition(" ")
+        times[sha] = int(when)
+    return times
+
+
 def head(repo: str | os.PathLike[str]) -> str:
+    """The commit HEAD is at (a detached HEAD is read from its file: no git process)."""
+    try:
+        text = (Path(repo) / ".git" / "HEAD").read_text().strip()
+    except OSError:
+        text = ""
+    if len(text) == 40 and all(c in "0123456789abcdef" for c in text):
+        return text
     return git(repo, "rev-parse", "HEAD").strip()
 
 
@@ -264,9 +303,12 @@ def _parents(repo: str | os.PathLike[str], sha: str) -> list[str]:
     return git(repo, "show", "-s", "--format=%P", sha, "--").split()
 
 
-def apply_step(repo: str | os.PathLike[str], start: str, step: MergeStep) -> str:
+def apply_step(
+    repo: str | os.PathLike[str], start: str, step: MergeStep, *, timestamp: int | None = None
+) -> str:
     """Apply ``step`` onto ``start`` (where the work tree must be, clean);
-    return the new commit.  The step's commit must be in ``repo``.
+    return the new commit.  The step's commit must be in ``repo``;
+    ``timestamp`` is its committer date, if the caller already read it.
 
     On a conflict the work tree is put back at ``start`` and ``StepConflict``
     raised with the conflicting files."""
@@ -276,7 +318,7 @@ def apply_step(repo: str | os.PathLike[str], start: str, step: MergeStep) -> str
             f"change {step.describe()} of {step.project}: unknown merge mode {mode!r} "
             f"(one of {', '.join(MERGE_MODES)})"
         )
-    env = merge_env(commit_time(repo, step.commit))
+    env = merge_env(commit_time(repo, step.commit) if timestamp is None else timestamp)
     message = f"Merge {step.describe()} into {step.branch}"
     if mode in ("merge", "merge-resolve"):
         strategy = ["-s", "resolve"] if mode == "merge-resolve" else []
@@ -325,18 +367,28 @@ def apply_steps(
     count from ``first_index``.  ``StepConflict``/``StepError`` propagate.
     """
     checkout_detached(repo, start)
+    missing = missing_commits(repo, [step.commit for step in steps])
+    for step in steps:
+        if step.commit in missing:
+            fetch_commit(repo, step, fetch_env)
+            missing.discard(step.commit)
+    times = commit_times(repo, [step.commit for step in steps])
     current = start
     applied = Applied(head=start)
+    moves: list[tuple[int, str, str]] = []
     for offset, step in enumerate(steps):
         index = first_index + offset
-        ensure_commit(repo, step, fetch_env)
         if is_ancestor(repo, step.commit, current):
             applied.skipped.append(index)
             applied.step_files[index] = []
             continue
-        new = apply_step(repo, current, step)
-        applied.step_files[index] = changed_files(repo, current, new)
+        new = apply_step(repo, current, step, timestamp=times.get(step.commit))
+        moves.append((index, current, new))
         current = new
+    for (index, _, _), files in zip(
+        moves, changed_files_many(repo, [(old, new) for _, old, new in moves]), strict=True
+    ):
+        applied.step_files[index] = files
     applied.head = current
     return applied
 
@@ -382,6 +434,54 @@ def changed_files(repo: str | os.PathLike[str], old: str, new: str) -> list[str]
     if out.returncode != 0:
         raise GitError(f"git diff {old[:12]} {new[:12]}: {_why(out)}")
     return sorted({p.decode("utf-8", "surrogateescape") for p in out.stdout.split(b"\0") if p})
+
+
+def changed_files_many(
+    repo: str | os.PathLike[str], pairs: Sequence[tuple[str, str]]
+) -> list[list[str]]:
+    """``changed_files`` of many (old, new) pairs with one ``git diff-tree``.
+
+    git's answer names a pair by its ``new`` commit, so pairs sharing one are
+    asked one by one; ``old == new`` pairs are answered without asking git."""
+    out: list[list[str]] = [[] for _ in pairs]
+    news = Counter(new for old, new in pairs if old != new)
+    asked = []
+    for i, (old, new) in enumerate(pairs):
+        if old == new:
+            continue
+        if news[new] > 1:
+            out[i] = changed_files(repo, old, new)
+        else:
+            asked.append((i, new, old))
+    if not asked:
+        return out
+    # Each --stdin line is "<commit> <parent>": the diff from parent to commit.
+    proc = _run(
+        repo,
+        ["diff-tree", "-r", "--raw", "-z", "--no-renames", "--stdin"],
+        input="".join(f"{new} {old}\n" for _, new, old in asked).encode(),
+    )
+    if proc.returncode != 0:
+        raise GitError(f"git diff-tree --stdin: {_why(proc)}")
+    # The answer: for each pair that differs, its commit's name, then
+    # ``:<modes> <shas> <status>`` records each followed by a path (a
+    # record's leading ":" tells it from a name).
+    tokens = proc.stdout.split(b"\0")
+    position, k = -1, 0
+    while k < len(tokens):
+        token = tokens[k]
+        if token.startswith(b":") and position >= 0 and k + 1 < len(tokens):
+            out[asked[position][0]].append(tokens[k + 1].decode("utf-8", "surrogateescape"))
+            k += 2
+            continue
+        name = token.decode("ascii", "replace").strip()
+        if name:
+            later = [p for p in range(position + 1, len(asked)) if asked[p][1] == name]
+            if not later:
+                raise GitError(f"git diff-tree --stdin: unexpected answer {name[:50]!r}")
+            position = later[0]
+        k += 1
+    return [sorted(set(files)) for files in out]
 
 
 def read_files_at(

@@ -80,7 +80,9 @@ class ResultEvent:
 
     - ``build-started``: an executor locked a build request and began;
     - ``build-completed``: ``result`` holds the build's result;
-    - ``nodes-provisioned``: a node request reached a final state.
+    - ``nodes-provisioned``: a node request reached a final state;
+    - ``merge-completed``: a merger answered a merge request (``result``:
+      merged, conflict or error; ``buildset_uuid`` empty).
 
     The authoritative data lives in the request record at ``request_path``;
     the event only says "look there".

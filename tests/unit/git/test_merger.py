@@ -374,3 +374,26 @@ def test_merge_result_round_trips_through_json():
     request.result = result
     back = MergeRequest.from_dict(request.to_dict())
     assert back.result == result and back.state == request.state
+
+
+def test_a_cherry_pick_already_applied_by_content_is_an_empty_commit(upstream, runner):
+    tree = upstream.create("org/app")
+    a = make_change(tree, 21, {"same.txt": "same\n"}, mode="cherry-pick")
+    twin = make_change(tree, 22, {"same.txt": "same\n"}, mode="cherry-pick")
+    c = make_change(tree, 23, {"c.txt": "c\n"}, mode="cherry-pick")
+    result = runner.run(request_for([a, twin, c], [tree]))
+    assert result.ok, result.error or result.conflict
+    assert result.step_files == [["same.txt"], [], ["c.txt"]]
+    assert result.skipped == []
+
+
+def test_changed_files_many_matches_one_diff_per_pair(upstream, tmp_path):
+    tree = upstream.create("org/app")
+    first = tree.head()
+    second = tree.commit({"x": "1\n", "dir/y": "2\n"})
+    third = tree.commit({"x": None})
+    empty = tree.commit({})
+    pairs = [(first, second), (second, second), (second, third), (third, empty), (first, empty)]
+    assert gm.changed_files_many(tree.path, pairs) == [
+        gm.changed_files(tree.path, old, new) for old, new in pairs
+    ] == [["dir/y", "x"], [], ["x"], [], ["dir/y"]]
