@@ -143,6 +143,10 @@ class Change:
     created: float = 0.0  # when this patchset was created
     # Labels a submit still needs (Gerrit's submit records); empty when submittable.
     missing_labels: list[str] = field(default_factory=list)
+    # GitHub: the pull request's label names, and the head's commit statuses
+    # and check runs as Zuul's ``app:context:state`` strings.
+    labels: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.status = ChangeStatus(self.status)
