@@ -157,6 +157,7 @@ _PINNED = (
     "-c", "rerere.enabled=false",
     "-c", "core.autocrlf=false",
     "-c", "advice.detachedHead=false",
+    "-c", "core.logAllRefUpdates=false",
 )  # fmt: skip
 
 

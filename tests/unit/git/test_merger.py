@@ -397,3 +397,32 @@ def test_changed_files_many_matches_one_diff_per_pair(upstream, tmp_path):
     assert gm.changed_files_many(tree.path, pairs) == [
         gm.changed_files(tree.path, old, new) for old, new in pairs
     ] == [["dir/y", "x"], [], ["x"], [], ["dir/y"]]
+
+
+def test_speculative_repo_state_carries_the_applied_steps_of_its_branch():
+    from lockgate.model.builds import RepoState, speculative_repo_state
+
+    def step(n, project="org/app", branch="master"):
+        return MergeStep("g", project, branch, f"refs/changes/{n}", f"{n}" * 40, "u", number=n,
+                         patchset=1)
+
+    steps = [step(1), step(2, "org/lib"), step(3), step(4, branch="stable"), step(5)]
+    result = MergeResult(
+        ok=True,
+        repo_state={"org/app": {"master": "a" * 40, "stable": "b" * 40, "old": "c" * 40}},
+        commits={"org/app": {"master": "d" * 40, "stable": "e" * 40, "old": "c" * 40}},
+        skipped=[2],
+    )
+    repo = RepoState("g", "org/app", "h/org/app", "u", "master", "refs/heads/master", "x")
+    got = speculative_repo_state(repo, result, steps)
+    assert (got.commit, got.base, [s.number for s in got.steps]) == ("d" * 40, "a" * 40, [1, 5])
+    assert repo.steps == [] and repo.commit == "x"  # a copy
+    old = speculative_repo_state(
+        RepoState("g", "org/app", "h/org/app", "u", "old", "refs/heads/old", "x"), result, steps
+    )
+    assert (old.commit, old.base, old.steps) == ("c" * 40, None, [])
+    with pytest.raises(KeyError, match="org/app branch nope"):
+        speculative_repo_state(
+            RepoState("g", "org/app", "h/org/app", "u", "nope", "refs/heads/nope", "x"),
+            result, steps,
+        )
