@@ -112,6 +112,8 @@ class SSHStream:
         self._closed = True
         try:
             self.channel.close()
+        except (OSError, EOFError, paramiko.SSHException):
+            pass  # the connection is gone already: nothing left to close on it
         finally:
             self.client.close()
 
