@@ -291,3 +291,13 @@ def config_cache(connection: str, project: str, branch: str) -> str:
 def record_shards(record: str) -> str:
     """Where records.py keeps the shards of a value too large for one node."""
     return f"{record}/{SHARDS}"
+
+
+# --- connection event queues ----------------------------------------------------
+
+
+def connection_event_queue(connection: str) -> str:
+    """Deliveries a connection received (GitHub webhooks, stored by the web
+    before it answers; dedup markers are the delivery ids), consumed in order
+    by the connection's event source in the scheduler that holds its lock."""
+    return join("events", "connection", segment(connection))
