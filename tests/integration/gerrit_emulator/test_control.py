@@ -58,7 +58,9 @@ def test_stack_by_parent_change_shows_dependencies(gerrit):
         }
     ]
     rows, _ = query(gerrit, f"change:{a['number']}", "--dependencies")
-    assert rows[0]["neededBy"][0]["number"] == b["number"]
+    assert rows[0]["neededBy"] == [
+        {"id": b["change_id"], "number": b["number"], "revision": b["revision"], "ref": b["ref"]}
+    ]
 
 
 def test_dropped_output_kill_and_down(gerrit):
@@ -220,3 +222,21 @@ def test_stop_removes_process_and_files(tmp_path):
         import os
 
         os.kill(pid, 0)
+
+
+def test_a_reader_that_falls_behind_gets_dropped_output(gerrit):
+    c = gerrit.control
+    c.create_project("p")
+    n = c.create_change("p", {"f": "1\n"}, "F")["number"]
+    c.set_stream_queue(100)
+    stream = EventStream(gerrit)
+    try:
+        _subscribers(gerrit, 1)
+        c.emit_bulk(n, 1000, comment="flood {i}")
+        flood = [stream.next()["comment"] for _ in range(100)]
+        c.comment(n, "after the flood", account="bob")
+        assert stream.next()["type"] == "dropped-output"
+        assert stream.next()["comment"].endswith("after the flood")
+    finally:
+        stream.close()
+    assert flood == [f"flood {i}" for i in range(100)]

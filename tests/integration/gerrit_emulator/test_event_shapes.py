@@ -80,6 +80,7 @@ ALLOWED_EXTRA = ENVELOPE | {
     "change.topic",
     "change.private",
     "change.wip",
+    "change.hashtags",  # 3.x sends it when the change has hashtags
     "approvals[].oldValue",  # only on votes this event changed (FORMAT.md)
     "reason",  # change-restored: the 2.x sample has it, the local-server one (no reason given) not
 }
@@ -221,7 +222,7 @@ def test_types_without_sample_follow_format_table(emitted):
             )
             assert set(event["changer"]) == ACCOUNT_FIELDS
             assert set(event["patchSet"]) == set(reference["patchSet"])
-            assert set(event["change"]) - {"wip", "private", "topic"} == set(
+            assert set(event["change"]) - {"wip", "private", "topic", "hashtags"} == set(
                 reference["change"]
             ) - {"topic"}
     assert [e["change"].get("wip") for e in emitted["wip-state-changed"]] == [True, None]

@@ -63,8 +63,21 @@ def test_change_detail_with_options(gerrit):
     assert rev["commit"]["message"].startswith("First\n\nChange-Id: ")
     assert len(rev["commit"]["parents"]) == 1 and "commit" in rev["commit"]["parents"][0]
     assert rev["files"] == {
-        "new.txt": {"status": "A", "lines_inserted": 1, "size_delta": 2, "size": 2},
-        "old.txt": {"lines_inserted": 1, "lines_deleted": 1, "size_delta": 0, "size": 4},
+        "new.txt": {
+            "status": "A",
+            "new_mode": 33188,
+            "lines_inserted": 1,
+            "size_delta": 2,
+            "size": 2,
+        },
+        "old.txt": {
+            "old_mode": 33188,
+            "new_mode": 33188,
+            "lines_inserted": 1,
+            "lines_deleted": 1,
+            "size_delta": 0,
+            "size": 4,
+        },
     }
     cr = info["labels"]["Code-Review"]
     assert cr["approved"]["username"] == "bob"
