@@ -30,6 +30,7 @@ from lockgate.scheduler.manager.actions import (
     Log,
     PrepareItem,
     SubmitBuildRequest,
+    SubmitItem,
     SubmitMergeRequest,
     SubmitNodeRequest,
 )
@@ -54,6 +55,8 @@ class Effects(Protocol):
 
     def delete_merge_request(self, action: DeleteMergeRequest) -> None: ...
 
+    def submit_item(self, action: SubmitItem) -> None: ...
+
     def submit_node_request(self, action: SubmitNodeRequest) -> None: ...
 
     def submit_build_request(self, action: SubmitBuildRequest) -> None: ...
@@ -74,6 +77,7 @@ _HANDLERS: dict[type[Action], str] = {
     PrepareItem: "prepare_item",
     SubmitMergeRequest: "submit_merge_request",
     DeleteMergeRequest: "delete_merge_request",
+    SubmitItem: "submit_item",
     SubmitNodeRequest: "submit_node_request",
     SubmitBuildRequest: "submit_build_request",
     CancelBuildRequest: "cancel_build_request",

@@ -50,6 +50,16 @@ class ItemState(enum.StrEnum):
     COMPLETED = "completed"
 
 
+class SubmitState(enum.StrEnum):
+    """A gate item's merge (dependent pipelines): PENDING once the decision
+    core asked the loop to submit it; MERGED or REFUSED when the loop's
+    answer came back (``PipelineSnapshot.submits``)."""
+
+    PENDING = "pending"
+    MERGED = "merged"
+    REFUSED = "refused"
+
+
 class JobStatus(enum.StrEnum):
     WAITING = "waiting"
     NODES_REQUESTED = "nodes-requested"
@@ -178,12 +188,34 @@ class QueueItem:
     merge_steps: list[MergeStep] = field(default_factory=list)
     repo_state: dict[str, dict[str, str]] = field(default_factory=dict)
     merge_commits: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Dependent pipelines (``lockgate.scheduler.manager.dependent``): the item
+    # whose speculative state this one is tested on (None: the branch heads),
+    # the changes of that state (merged before ``changes``), the items this
+    # one needs (its git parents and Depends-On, enqueued ahead of it), how
+    # many times it restarted (each restart is a new buildset), a failure
+    # found while merging or freezing that is reported once the item reaches
+    # the head (``held_result``/``held_message``/``held_comments``), and its
+    # submit.
+    item_ahead: str | None = None
+    changes_ahead: list[Change] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    resets: int = 0
+    held_result: str | None = None
+    held_message: str = ""
+    held_comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    submit: SubmitState | None = None
+    submit_detail: str | None = None
 
     def __post_init__(self) -> None:
         self.state = ItemState(self.state)
         if isinstance(self.change, dict):
             self.change = Change.from_dict(self.change)
         self.changes = [c if isinstance(c, Change) else Change.from_dict(c) for c in self.changes]
+        self.changes_ahead = [
+            c if isinstance(c, Change) else Change.from_dict(c) for c in self.changes_ahead
+        ]
+        if self.submit is not None:
+            self.submit = SubmitState(self.submit)
         self.merge_steps = [
             s if isinstance(s, MergeStep) else MergeStep.from_dict(s) for s in self.merge_steps
         ]
@@ -192,6 +224,13 @@ class QueueItem:
             k: v if isinstance(v, ProjectRepo) else ProjectRepo.from_dict(v)
             for k, v in self.repos.items()
         }
+
+    @property
+    def speculative_changes(self) -> list[Change]:
+        """Every change of the state the item is tested on, in merge order:
+        those of the items ahead, then its own (the merge request's steps
+        and ``zuul.items``)."""
+        return [*self.changes_ahead, *self.changes]
 
     def job(self, name: str) -> JobState | None:
         for js in self.jobs:
@@ -237,6 +276,11 @@ class PipelineState:
     # not create its item again.  Pruned after ``SEEN_TTL`` seconds.
     seen: dict[str, float] = field(default_factory=dict)
     layout_uuid: str | None = None
+    # ``disable-after-consecutive-failures``: failures reported in a row (a
+    # success resets it) and whether the pipeline reports to its
+    # ``disabled`` reporters only (until the pipeline state is recreated).
+    consecutive_failures: int = 0
+    disabled: bool = False
 
     def __post_init__(self) -> None:
         self.queues = [q if isinstance(q, ChangeQueue) else ChangeQueue(**q) for q in self.queues]

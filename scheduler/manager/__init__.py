@@ -11,7 +11,10 @@ Modules: ``snapshot`` (the input), ``actions`` (the output and the order
 it is applied in), ``context`` (one call's working set), ``items``
 (events -> items, preparation, reports), ``jobs`` (one job's life),
 ``build_request`` (what an executor gets), ``garbage`` (releasing
-requests), ``base`` and ``independent`` (the managers).
+requests), ``base``, ``independent`` and ``dependent`` (the managers);
+the gate's parts: ``window`` (how many items run), ``speculation`` (who
+builds on whom, restarts), ``merging`` (leaving the head: submit or
+failure), ``cycles`` (a dependency cycle as one job graph).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from typing import Any
 
 from lockgate.scheduler.manager.actions import Decision
 from lockgate.scheduler.manager.base import PipelineManager
+from lockgate.scheduler.manager.dependent import DependentPipelineManager
 from lockgate.scheduler.manager.independent import IndependentPipelineManager
 from lockgate.scheduler.manager.snapshot import PipelineSnapshot
 
 _MANAGERS: dict[str, type[PipelineManager]] = {
     "independent": IndependentPipelineManager,
+    "dependent": DependentPipelineManager,
 }
 
 

@@ -138,6 +138,24 @@ class SubmitMergeRequest(Action):
 
 
 @dataclass(frozen=True)
+class SubmitItem(Action):
+    """Merge a gate item's changes: post ``message`` with the votes of
+    ``reporters`` (the pipeline's ``success`` reporters, ``submit: true``),
+    then submit each of ``changes`` in order.  The outcome comes back in the
+    next snapshot's ``submits`` (``SubmitOutcome``).
+
+    After the save (the item is recorded PENDING first).  Idempotent: a
+    change already merged is not submitted again, so a scheduler killed
+    after the submit and before learning its outcome submits nothing twice
+    when it asks again."""
+
+    item: QueueItem
+    changes: tuple[Any, ...]  # lockgate.model.change.Change, merge order
+    message: str
+    reporters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class DeleteMergeRequest(Action):
     uuid: str
     event_id: str | None = None

@@ -13,8 +13,9 @@ core for one pipeline: no I/O, no clock (``snapshot.now``), no randomness
 
 Subclasses say where an item goes (``place``), when a new one is a
 duplicate (``is_in_pipeline``) and how it leaves (``remove``); the
-independent manager is the first (``independent.py``).  A dependent
-manager adds speculation (items build on the ones ahead) in the same shape.
+independent manager is the first (``independent.py``).  The dependent
+manager (``dependent.py``) adds speculation (items build on the ones
+ahead) through the ``manage`` and ``process_items`` hooks.
 """
 
 from __future__ import annotations
@@ -41,14 +42,23 @@ class PipelineManager:
             self.dequeue_all(ctx)
         else:
             self.dequeue_changes(ctx)
+            self.manage(ctx)
             for pev in snap.events:
                 self.enqueue(ctx, pev)
-            for item in list(self.ordered(ctx)):
-                self.process_item(ctx, item)
+            self.process_items(ctx)
         self.finish(ctx)
         garbage.collect(ctx)
         self.prune_seen(ctx)
         return ctx.decision
+
+    def manage(self, ctx: Context) -> None:
+        """Management events for this pipeline (a dependent one's promotes)."""
+
+    def process_items(self, ctx: Context) -> None:
+        """Each item in queue order (a dependent manager walks queue by queue,
+        keeping the nearest non-failing item)."""
+        for item in list(self.ordered(ctx)):
+            self.process_item(ctx, item)
 
     def ordered(self, ctx: Context) -> list[QueueItem]:
         out = []

@@ -176,7 +176,7 @@ def _add_change_projects(
     """The projects of every change the item is tested with are in the
     build's workspace too, at their merged state (as Zuul has them)."""
     present = {r.project for r in repos}
-    for change in item.changes:
+    for change in item.speculative_changes:
         repo = item.repos.get(change.project)
         if change.project in present or repo is None:
             continue
@@ -214,7 +214,7 @@ def change_vars(item: QueueItem, repos: dict[str, ProjectRepo], scheme: str) -> 
     change = item.change
     assert change is not None
     entries = []
-    for c in item.changes or [change]:
+    for c in item.speculative_changes or [change]:
         repo = repos.get(c.project)
         project = (
             _project_vars(repo, scheme)

@@ -33,6 +33,7 @@ from lockgate.scheduler.manager.actions import (
     SubmitMergeRequest,
 )
 from lockgate.scheduler.manager.context import Context
+from lockgate.scheduler.manager.cycles import freeze_unit
 from lockgate.scheduler.manager.snapshot import ChangeDequeue, MergeOutcome
 
 _MERGES = uuid.UUID("3d6f1a52-8c4e-4b7a-9f20-6e1d2c3b4a51")
@@ -40,7 +41,9 @@ DEFAULT_MERGE_MODE = "merge-resolve"
 
 
 def merge_request_uuid(item: QueueItem, attempt: int) -> str:
-    return uuid.uuid5(_MERGES, f"{item.uuid}\0{attempt}").hex
+    # A restarted gate item (``resets``) asks again under a new id.
+    key = f"{item.uuid}\0{attempt}" if not item.resets else f"{item.uuid}\0{item.resets}\0{attempt}"
+    return uuid.uuid5(_MERGES, key).hex
 
 
 def merge_mode(ctx: Context, project: str) -> str:
@@ -67,9 +70,9 @@ def make_merge_request(ctx: Context, item: QueueItem, uuid_: str):  # type: igno
             number=c.number,
             patchset=c.patchset,
         )
-        for c in item.changes
+        for c in item.speculative_changes
     ]
-    projects = {(c.connection, c.project) for c in item.changes}
+    projects = {(c.connection, c.project) for c in item.speculative_changes}
     projects.update(_required_projects(ctx, item))
     return MergeRequest(
         uuid=uuid_,
@@ -94,8 +97,14 @@ def _required_projects(ctx: Context, item: QueueItem) -> set[tuple[str, str]]:
     return set(items.needed_projects(ctx, probe))
 
 
-def prepare(ctx: Context, item: QueueItem) -> bool:
-    """Drive a PREPARING change item; True once it is ACTIVE."""
+def prepare(ctx: Context, item: QueueItem, *, hold: bool = False) -> bool:
+    """Drive a PREPARING change item; True once it is ACTIVE.
+
+    ``hold`` (dependent pipelines): a merge conflict or configuration error
+    is not reported at once but kept on the item (``held_result``), which
+    goes ACTIVE without jobs; the manager reports it when the item reaches
+    the head of its queue (the conflict may be with an item ahead that
+    fails)."""
     if item.state is not ItemState.PREPARING:
         return True
     request = ctx.snap.merges.get(item.merge_request or "")
@@ -118,7 +127,7 @@ def prepare(ctx: Context, item: QueueItem) -> bool:
     ctx.changed(item)
     if result.conflict:
         ctx.info(f"merge conflict: {result.conflict}", item)
-        items.report(ctx, item, items.MERGE_CONFLICT, conflict_message(ctx, result.conflict))
+        _fail(ctx, item, items.MERGE_CONFLICT, conflict_message(ctx, result.conflict), hold=hold)
         return False
     if not result.ok:
         item.prepare_attempts += 1
@@ -131,8 +140,27 @@ def prepare(ctx: Context, item: QueueItem) -> bool:
         item.prepare_retry_at = ctx.now + items.PREPARE_BACKOFF * item.prepare_attempts
         ctx.warning(f"merging failed (attempt {item.prepare_attempts}): {item.prepare_error}", item)
         return False
-    _take_result(item, result)
-    return _freeze(ctx, item)
+    files = _take_result(item, result)
+    return _freeze(ctx, item, files, hold=hold)
+
+
+def _fail(
+    ctx: Context,
+    item: QueueItem,
+    result: str,
+    message: str,
+    comments: dict | None = None,
+    *,
+    hold: bool,
+) -> None:
+    if not hold:
+        items.report(ctx, item, result, message, comments=comments)
+        return
+    item.held_result, item.held_message = result, message
+    item.held_comments = dict(comments or {})
+    item.jobs = []
+    item.state = ItemState.ACTIVE
+    ctx.changed(item)
 
 
 def conflict_message(ctx: Context, detail: str) -> str:
@@ -141,10 +169,23 @@ def conflict_message(ctx: Context, detail: str) -> str:
     return f"{intro}\n\n{detail}".strip()
 
 
-def _take_result(item: QueueItem, result: MergeOutcome) -> None:
+def _take_result(item: QueueItem, result: MergeOutcome) -> dict[str, list[str]]:
+    """Keep the merge's answer on the item; returns the files the item's own
+    changes touch, by project (the speculative state's files when the
+    merger did not say per step)."""
+    own_files: dict[str, list[str]] = {p: list(f) for p, f in result.files.items()}
+    if len(result.step_files) == len(item.speculative_changes) and item.changes:
+        own_files = {}
+        steps = result.step_files[-len(item.changes) :]
+        for change, step in zip(item.changes, steps, strict=True):
+            own_files.setdefault(change.project, [])
+            own_files[change.project] = sorted({*own_files[change.project], *step})
     item.repo_state = {p: dict(b) for p, b in result.repo_state.items()}
     item.merge_commits = {p: dict(b) for p, b in result.commits.items()}
     files = result.files.get(item.project)
+    if item.changes_ahead and item.project in own_files:
+        # Tested on items ahead: its file matchers see its own changes' files.
+        files = own_files[item.project]
     item.changed_files = list(files) if files is not None else None
     repos: dict[str, ProjectRepo] = {}
     for project, heads in item.repo_state.items():
@@ -161,6 +202,7 @@ def _take_result(item: QueueItem, result: MergeOutcome) -> None:
             default_branch=_default_branch(known),
         )
     item.repos = repos
+    return own_files
 
 
 def _connection_of(item: QueueItem, project: str) -> str:
@@ -177,28 +219,37 @@ def _default_branch(heads: dict[str, str]) -> str:
     return sorted(heads)[0] if heads else "master"
 
 
-def _freeze(ctx: Context, item: QueueItem) -> bool:
+def _freeze(
+    ctx: Context, item: QueueItem, files: dict[str, list[str]], *, hold: bool = False
+) -> bool:
     speculation = ctx.snap.speculative.get(item.uuid)
     if speculation is not None and speculation.errors:
         ctx.warning("configuration error: " + "; ".join(speculation.errors), item)
-        items.report(
+        _fail(
             ctx,
             item,
             items.CONFIG_ERROR,
             "This change has a configuration error:\n\n" + "\n\n".join(speculation.errors),
-            comments=speculation.comments,
+            speculation.comments,
+            hold=hold,
         )
         return False
     layout = speculation.layout if speculation is not None else None
     previous = speculation.previous_layout if speculation is not None else None
-    errors = items.freeze(ctx, item, layout=layout, previous_layout=previous)
+    if hold:
+        # A dependent pipeline's item is one unit (a dependency cycle): the
+        # jobs of every project of its changes, identical ones once.
+        errors = freeze_unit(ctx, item, files, layout=layout, previous_layout=previous)
+    else:
+        errors = items.freeze(ctx, item, layout=layout, previous_layout=previous)
     if errors:
         ctx.warning("configuration error: " + "; ".join(errors), item)
-        items.report(
+        _fail(
             ctx,
             item,
             items.CONFIG_ERROR,
             "This change has a configuration error:\n\n" + "\n".join(errors),
+            hold=hold,
         )
         return False
     if not item.jobs:

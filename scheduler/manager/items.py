@@ -34,6 +34,8 @@ NO_JOBS = "NO_JOBS"
 DEQUEUED = "DEQUEUED"
 ERROR = "ERROR"
 MERGE_CONFLICT = "MERGE_CONFLICT"
+# A gate item that passed but that the review system refused to merge.
+MERGE_FAILURE = "MERGE_FAILURE"
 
 # The pipeline reporter action (Zuul's pipeline attribute) of each result.
 _ACTIONS = {
@@ -42,6 +44,7 @@ _ACTIONS = {
     NO_JOBS: "no-jobs",
     DEQUEUED: "dequeue",
     MERGE_CONFLICT: "merge-conflict",
+    MERGE_FAILURE: "merge-conflict",
 }
 
 
@@ -54,7 +57,31 @@ def reporters(ctx: Context, action: str) -> dict[str, Any]:
     pipeline = ctx.snap.pipeline
     if pipeline is None or not hasattr(pipeline, "reporters_for"):
         return {}
+    if ctx.state.disabled and action not in ("start", "enqueue"):
+        # disable-after-consecutive-failures: only the disabled reporters act.
+        return dict(pipeline.reporters_for("disabled"))
     return dict(pipeline.reporters_for(action))
+
+
+def count_failures(ctx: Context, action: str) -> None:
+    """Zuul's ``disable-after-consecutive-failures``: a failure report counts
+    (the pipeline is disabled after the report that reaches the limit), a
+    success report resets the count."""
+    limit = getattr(ctx.snap.pipeline, "disable_after_consecutive_failures", None)
+    state = ctx.state
+    if action == "success" and state.consecutive_failures:
+        state.consecutive_failures = 0
+        ctx.state_changed()
+    elif action == "failure":
+        state.consecutive_failures += 1
+        ctx.state_changed()
+        if limit and not state.disabled and state.consecutive_failures >= limit:
+            state.disabled = True
+            ctx.warning(
+                f"pipeline {ctx.snap.pipeline_name} disabled after "
+                f"{state.consecutive_failures} consecutive failures: "
+                "only its disabled reporters act"
+            )
 
 
 def item_uuid(event_id: str, pev: PipelineEvent) -> str:
@@ -63,8 +90,11 @@ def item_uuid(event_id: str, pev: PipelineEvent) -> str:
     return uuid.uuid5(_ITEMS, key).hex
 
 
-def buildset_uuid(item_uuid: str) -> str:
-    return uuid.uuid5(_BUILDSETS, item_uuid).hex
+def buildset_uuid(item_uuid: str, resets: int = 0) -> str:
+    """An item's buildset; a dependent pipeline restarting the item (a reset)
+    starts buildset number ``resets``, whose builds are new builds."""
+    key = item_uuid if resets == 0 else f"{item_uuid}\0{resets}"
+    return uuid.uuid5(_BUILDSETS, key).hex
 
 
 def new_item(ctx: Context, pev: PipelineEvent, uuid_: str) -> QueueItem:
@@ -231,9 +261,12 @@ def report(
     result: str,
     message: str,
     comments: dict[str, list[dict[str, Any]]] | None = None,
+    *,
+    send: bool = True,
 ) -> None:
     """Report the item (SQL, a log line, the pipeline's reporters) and mark
-    it COMPLETED; the manager removes it from its queue."""
+    it COMPLETED; the manager removes it from its queue.  ``send`` False:
+    the review system was told already (a gate's submit carried the vote)."""
     item.result = result
     item.report_time = ctx.now
     item.state = ItemState.COMPLETED
@@ -246,10 +279,11 @@ def report(
             message,
             tuple((js.name, js.result or "") for js in item.jobs),
             action=action,
-            reporters=reporters(ctx, action),
+            reporters=reporters(ctx, action) if send else {},
             comments=dict(comments or {}),
         )
     )
+    count_failures(ctx, action)
 
 
 def report_new_item(ctx: Context, item: QueueItem, result: str, message: str) -> None:

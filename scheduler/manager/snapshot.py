@@ -52,6 +52,13 @@ class PipelineEvent:
     changed_files: tuple[str, ...] | None = None
     changes: tuple[Change, ...] = ()
     not_ready: str | None = None
+    # Dependency cycles among ``changes`` (each a tuple of change keys): a
+    # dependent pipeline enqueues each cycle as one item.
+    cycles: tuple[tuple[ChangeKey, ...], ...] = ()
+    # Needed changes that do not meet the pipeline's requirements, with why
+    # (a dependent pipeline enqueues a change only behind needed changes
+    # that could be enqueued themselves).
+    unmet: tuple[tuple[ChangeKey, str], ...] = ()
 
     @property
     def change(self) -> Change | None:
@@ -110,6 +117,30 @@ class MergeOutcome:
     commits: dict[str, dict[str, str]] = field(default_factory=dict)
     files: dict[str, list[str]] = field(default_factory=dict)
     repos: dict[str, ProjectRepo] = field(default_factory=dict)
+    # Per step of the request: the files it changed (``MergeResult.step_files``);
+    # a gate item's file matchers see only its own steps' files.
+    step_files: list[list[str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What became of a gate item's submit (``SubmitItem``): ``merged`` when
+    every change of the item is merged (by this submit or an earlier one),
+    else ``detail`` says what the review system refused."""
+
+    item_uuid: str
+    merged: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Promote:
+    """An admin's promote (Zuul's ``zuul-client promote``): the items of
+    ``changes`` move to the head of their dependent queue, in this order;
+    everything behind restarts."""
+
+    changes: tuple[ChangeKey, ...]
+    event_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,5 +183,8 @@ class PipelineSnapshot:
     # with, or the errors they introduce (``Speculation``), by item uuid.
     speculative: dict[str, Speculation] = field(default_factory=dict)
     dequeues: list[ChangeDequeue] = field(default_factory=list)
+    # Gate items' submits done since the last decision, by item uuid.
+    submits: dict[str, SubmitOutcome] = field(default_factory=dict)
+    promotes: list[Promote] = field(default_factory=list)
     layout_uuid: str | None = None
     now: float = 0.0

@@ -46,6 +46,7 @@ from lockgate.scheduler.manager.actions import (
     Log,
     PrepareItem,
     SubmitBuildRequest,
+    SubmitItem,
     SubmitMergeRequest,
     SubmitNodeRequest,
 )
@@ -56,7 +57,9 @@ from lockgate.scheduler.manager.snapshot import (
     PipelineEvent,
     PipelineSnapshot,
     PrepareResult,
+    Promote,
     Speculation,
+    SubmitOutcome,
     Target,
 )
 
@@ -193,6 +196,8 @@ class SimWorld:
     # Launcher and executor rules.
     node_result: Callable[[NodeRequest], bool] = lambda req: True
     build_result: Callable[[BuildRequest], str] = lambda req: "SUCCESS"
+    # Builds the executor keeps running (a test releases them by changing it).
+    hold: Callable[[BuildRequest], bool] = lambda req: False
     # What the world holds ("ZooKeeper").
     saved: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
     node_requests: dict[str, NodeRequest] = field(default_factory=dict)
@@ -218,6 +223,19 @@ class SimWorld:
     dequeues: list[ChangeDequeue] = field(default_factory=list)
     # What review systems were told: (item uuid, action, message, reporters, comments).
     review_reports: list[tuple[str, str, str, dict, dict]] = field(default_factory=list)
+    # The review system's merges: change key text -> times merged, in order;
+    # ``submit_rule`` says why a submit is refused (None: it merges).
+    merged_changes: Counter[str] = field(default_factory=Counter)
+    merge_order: list[str] = field(default_factory=list)
+    submit_rule: Callable[[Change], str | None] = lambda change: None
+    # The scheduler's memory of submit outcomes (lost on a crash).
+    submits: dict[str, SubmitOutcome] = field(default_factory=dict)
+    promotes: list[Promote] = field(default_factory=list)
+    # Item uuid -> its change ("12,1"), for every item reported; every build
+    # request ever submitted, in order.
+    item_changes: dict[str, str] = field(default_factory=dict)
+    build_log: list[BuildRequest] = field(default_factory=list)
+    merge_log: list[MergeRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -277,11 +295,15 @@ class SimWorld:
         }
         commits = {p: dict(b) for p, b in state.items()}
         files: dict[str, list[str]] = {}
+        step_files = []
         for step in req.steps:
             branches = commits.setdefault(step.project, {"master": sha(999)})
             branches[step.branch] = sha(int(branches.get(step.branch, sha(0)), 16) + 7)
             files.setdefault(step.project, []).append(f"file-{step.number}.txt")
-        return MergeResult(ok=True, repo_state=state, commits=commits, files=files)
+            step_files.append([f"file-{step.number}.txt"])
+        return MergeResult(
+            ok=True, repo_state=state, commits=commits, files=files, step_files=step_files
+        )
 
     def run_merger(self) -> None:
         for req in self.merges.values():
@@ -301,6 +323,7 @@ class SimWorld:
             self.crash_countdown = None
             self.crashes += 1
             self.prepared.clear()  # the scheduler's memory is gone
+            self.submits.clear()
             raise Crash()
         self.crash_countdown -= 1
 
@@ -322,6 +345,7 @@ class SimWorld:
         state, items = self.load(pipeline)
         # Results of preparing are handed to one decision, as the loop does.
         prepared, self.prepared = self.prepared, {}
+        submits, self.submits = self.submits, {}
         return PipelineSnapshot(
             tenant=self.tenant,
             pipeline_name=pipeline,
@@ -344,6 +368,8 @@ class SimWorld:
             merges={u: self._outcome(m) for u, m in self.merges.items() if m.pipeline == pipeline},
             speculative=dict(self.speculative),
             dequeues=list(self.dequeues),
+            submits=submits,
+            promotes=list(self.promotes),
             layout_uuid="layout-1",
             now=self.now,
         )
@@ -360,6 +386,7 @@ class SimWorld:
             repo_state=dict(result.repo_state) if result else {},
             commits=dict(result.commits) if result else {},
             files=dict(result.files) if result else {},
+            step_files=[list(f) for f in result.step_files] if result else [],
             repos={
                 r.project: ProjectRepo(
                     connection=r.connection,
@@ -383,6 +410,7 @@ class SimWorld:
             # The loop acknowledges events once the state is saved.
             del self.pending.get(pipeline, [])[:events]
             self.dequeues.clear()
+            self.promotes.clear()
             decisions.append(decision)
             if not decision.has_work:
                 break
@@ -408,7 +436,12 @@ class SimWorld:
                 self.build_locks.add(uuid)
                 req.state, req.start_time, req.worker = BuildState.RUNNING, self.now, "sim-exec"
                 self.executed[uuid] += 1
-            elif req.state is BuildState.RUNNING and finish and uuid in self.build_locks:
+            elif (
+                req.state is BuildState.RUNNING
+                and finish
+                and uuid in self.build_locks
+                and not self.hold(req)
+            ):
                 req.state, req.result, req.end_time = (
                     BuildState.COMPLETED,
                     self.build_result(req),
@@ -465,6 +498,7 @@ class SimWorld:
         self.sql_buildsets[action.item.buildset_uuid]["message"] = action.message
         self.reports.append((action.item.uuid, action.result))
         if action.item.change is not None:
+            self.item_changes[action.item.uuid] = action.item.change.describe()
             self.review_reports.append(
                 (
                     action.item.uuid,
@@ -477,6 +511,8 @@ class SimWorld:
 
     def item_started(self, action: ItemStarted) -> None:
         self._tick_crash()
+        if action.item.change is not None:
+            self.item_changes[action.item.uuid] = action.item.change.describe()
         self.review_reports.append(
             (action.item.uuid, "start", action.message, dict(action.reporters), {})
         )
@@ -486,6 +522,36 @@ class SimWorld:
         req = MergeRequest.from_dict(action.request.to_dict())
         if req.uuid not in self.merges:
             self.merges[req.uuid] = req
+            self.merge_log.append(req)
+
+    def submit_item(self, action: SubmitItem) -> None:
+        """The review system: the vote, then each change merged unless it is
+        merged already (a submit asked again after a crash merges nothing
+        twice) or ``submit_rule`` refuses it."""
+        self._tick_crash()
+        if action.item.change is not None:
+            self.item_changes[action.item.uuid] = action.item.change.describe()
+        self.review_reports.append(
+            (action.item.uuid, "success", action.message, dict(action.reporters), {})
+        )
+        submit = any(
+            isinstance(cfg, dict) and cfg.get("submit") for cfg in action.reporters.values()
+        )
+        refused = ""
+        for change in action.changes:
+            key = str(change.key)
+            if self.merged_changes[key]:
+                continue
+            why = self.submit_rule(change) if submit else "no reporter submits it"
+            if why:
+                refused = f"{change.describe()}: {why}"
+                break
+            self.merged_changes[key] += 1
+            self.merge_order.append(key)
+            self._tick_crash()
+        self.submits[action.item.uuid] = SubmitOutcome(
+            action.item.uuid, merged=not refused, detail=refused
+        )
 
     def delete_merge_request(self, action: DeleteMergeRequest) -> None:
         self._tick_crash()
@@ -530,6 +596,7 @@ class SimWorld:
         self.submissions[req.uuid] += 1
         if req.uuid in self.builds:
             raise AssertionError(f"build request {req.uuid} submitted twice")
+        self.build_log.append(req)
         # Persisting: a copy, as ZooKeeper would hold; fast mode keeps the object.
         self.builds[req.uuid] = BuildRequest.from_dict(req.to_dict()) if self.persist else req
 
