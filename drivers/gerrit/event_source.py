@@ -92,6 +92,8 @@ class GerritEventSource:
         self.catchups = 0
         self.malformed = 0
         self.skipped = 0
+        # The last catch-up: (seconds, changes found, events queued).
+        self.last_catchup: tuple[float, int, int] | None = None
         self.connected = threading.Event()
 
     @property
@@ -142,21 +144,29 @@ class GerritEventSource:
             except Exception:  # noqa: BLE001 - the stream must outlive any one failure
                 log.exception("Gerrit %s: cannot open stream-events", self.name)
             else:
-                delay = self.reconnect_delay
-                self._consume(stream)
+                if self._consume(stream):
+                    delay = self.reconnect_delay
                 if self._stopping.is_set():
                     break
+                status = stream.exit_status()
                 log.warning(
-                    "Gerrit %s: stream-events ended; reconnecting in %.3gs", self.name, delay
+                    "Gerrit %s: stream-events ended%s; reconnecting in %.3gs",
+                    self.name,
+                    f" (exit status {status}: {stream.error()})" if status else "",
+                    delay,
                 )
             self._stopping.wait(delay)
             delay = min(delay * 2, self.max_reconnect_delay)
 
-    def _consume(self, stream: SSHStream) -> None:
+    def _consume(self, stream: SSHStream) -> bool:
+        """Read ``stream`` until it ends; True if it was up (said anything, or
+        stayed open a poll interval), False if it ended at once (a server
+        refusing the command: back off, and catch up only once really up)."""
+        up = False
         with self._lock:
             if self._stopping.is_set():
                 stream.close()
-                return
+                return up
             self._stream = stream
         self.connects += 1
         if self._last_seen is None:
@@ -167,10 +177,10 @@ class GerritEventSource:
         self.connected.set()
         log.info("Gerrit %s: stream-events connected (%s)", self.name, self._ssh.where)
         try:
-            self._maybe_catch_up()
             for line in stream.lines(self.poll):
+                up = True
                 if self._stopping.is_set():
-                    return
+                    return up
                 if line is not None:
                     self._line(line)
                 self._maybe_catch_up()
@@ -183,6 +193,7 @@ class GerritEventSource:
                 self._stream = None
             stream.close()
             self._save(force=True)
+        return up
 
     def _line(self, line: bytes) -> None:
         received = time.time()
@@ -292,6 +303,7 @@ class GerritEventSource:
                 return
             self._deliver(event, None)
         self.catchups += 1
+        self.last_catchup = (time.monotonic() - started, len(changes), self.delivered - delivered)
         log.info(
             "Gerrit %s: caught up since %s: %d changes, %d events offered, %d queued in %.2fs",
             self.name,

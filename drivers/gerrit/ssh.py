@@ -107,6 +107,14 @@ class SSHStream:
     def exit_status(self) -> int | None:
         return self.channel.recv_exit_status() if self.channel.exit_status_ready() else None
 
+    def error(self) -> str:
+        """What the command said on standard error (for the log when it ends)."""
+        try:
+            data = self.channel.recv_stderr(4096) if self.channel.recv_stderr_ready() else b""
+        except (OSError, EOFError, paramiko.SSHException):
+            return ""
+        return " ".join(data.decode("utf-8", "replace").split())[:200]
+
     def close(self) -> None:
         """Close the channel and its connection (unblocks a reader at once); safe twice."""
         self._closed = True
