@@ -29,6 +29,12 @@ def _gerrit() -> Driver:
     return GerritDriver()
 
 
+def _github() -> Driver:
+    from lockgate.drivers.github import GithubDriver
+
+    return GithubDriver()
+
+
 def _timer() -> Driver:
     from lockgate.drivers.timer import TimerDriver
 
@@ -36,7 +42,12 @@ def _timer() -> Driver:
 
 
 # Imported on first use, so a process pays only for the drivers it uses.
-_FACTORIES: dict[str, Callable[[], Driver]] = {"gerrit": _gerrit, "git": _git, "timer": _timer}
+_FACTORIES: dict[str, Callable[[], Driver]] = {
+    "gerrit": _gerrit,
+    "git": _git,
+    "github": _github,
+    "timer": _timer,
+}
 # Drivers a pipeline names directly under ``trigger`` (they have no connection).
 CONNECTIONLESS = frozenset({"timer"})
 _drivers: dict[str, Driver] = {}

@@ -2,7 +2,7 @@
 
 ``make_app(context)`` is what ``WebServer`` serves and what tests drive.  Each
 area registers its own routes (``api_tenants``, ``api_builds``, ``logs``,
-``health``, ``pages``).  Errors never show a traceback: an ``ApiError`` becomes
+``health``, ``pages``, ``webhooks``).  Errors never show a traceback: an ``ApiError`` becomes
 its status and ``{"error": message}`` (HTML for the dashboard's pages); an
 unexpected exception is logged with its traceback and answered with a 500
 that says only that.
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from lockgate.web import api_builds, api_tenants, health, logs, pages
+from lockgate.web import api_builds, api_tenants, health, logs, pages, webhooks
 from lockgate.web.context import CONTEXT, WebContext
 from lockgate.web.errors import ApiError
 
@@ -65,4 +65,5 @@ def make_app(context: WebContext) -> web.Application:
     logs.add_routes(app)
     health.add_routes(app)
     pages.add_routes(app)
+    webhooks.add_routes(app)
     return app

@@ -24,6 +24,7 @@ import sys
 from aiohttp import web
 from lockgate.db import Database, DatabaseError
 from lockgate.service_config import ServiceConfig, ServiceConfigError
+from lockgate.web import webhooks
 from lockgate.web.app import make_app
 from lockgate.web.cluster import ClusterView
 from lockgate.web.context import WebContext
@@ -66,6 +67,7 @@ class WebServer:
             db=self.db, cluster=self.cluster, log_root=log_root_from_config(config)
         )
         self.app = make_app(self.context)
+        webhooks.configure(self.app, config, self.zk)
         self._runner: web.AppRunner | None = None
         self._zk_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()

@@ -30,7 +30,7 @@ def error(text: str) -> str:
 
 
 def test_drivers_by_name():
-    assert driver_names() == ["gerrit", "git", "timer"]
+    assert driver_names() == ["gerrit", "git", "github", "timer"]
     assert isinstance(get_driver("git"), GitDriver)
     assert isinstance(get_driver("timer"), TimerDriver)
     assert get_driver("git") is get_driver("git")
@@ -52,7 +52,7 @@ def test_connections_from_sections_quoted_or_not():
 def test_unknown_driver_names_file_section_and_key():
     message = error("[connection c]\ndriver=gitlab\n")
     assert message == (
-        f"{PATH}: [connection c] driver: unknown driver 'gitlab' (known: gerrit, git, timer)"
+        f"{PATH}: [connection c] driver: unknown driver 'gitlab' (known: gerrit, git, github, timer)"
     )
 
 
