@@ -20,7 +20,7 @@ MAIN = """
     source:
       gerrit:
         config-projects: [config]
-        untrusted-projects: [org/a, org/b, org/c, org/noop, org/docs, org/nv]
+        untrusted-projects: [org/a, org/b, org/c, org/noop, org/docs, org/nv, org/ff, org/x]
 """
 
 PIPELINES = """
@@ -97,6 +97,16 @@ PIPELINES = """
     name: org/nv
     gate:
       jobs: [unit, advisory]
+- project:
+    name: org/ff
+    gate:
+      fail-fast: true
+      jobs: [unit, integration]
+- project:
+    name: org/x
+    queue: integrated
+    gate:
+      jobs: [unit]
 """
 
 SUCCESS = {"gerrit": {"Verified": 2, "submit": True}}

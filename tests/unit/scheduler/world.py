@@ -261,6 +261,8 @@ class SimWorld:
         not_ready: str | None = None,
         event_type: str = "patchset-created",
         event_id: str | None = None,
+        cycles: tuple[tuple[Any, ...], ...] = (),
+        unmet: tuple[tuple[Any, str], ...] = (),
     ) -> TriggerEvent:
         """A change event matched to ``pipeline``, as the loop makes it."""
         kwargs: dict[str, Any] = {"event_id": event_id} if event_id else {}
@@ -284,7 +286,7 @@ class SimWorld:
             newrev=change.commit,
         )
         self.pending.setdefault(pipeline, []).append(
-            PipelineEvent(event, target, None, (*needs, change), not_ready)
+            PipelineEvent(event, target, None, (*needs, change), not_ready, cycles, unmet)
         )
         return event
 
