@@ -175,3 +175,24 @@ def gerrit_wait_subscribers(gerrit, n: int) -> None:
         10,
         f"{n} stream-events sessions",
     )
+
+
+def test_closing_the_stream_channel_alone_ends_the_session(gerrit):
+    client = ssh_client(gerrit)
+    try:
+        transport = client.get_transport()
+        chan = transport.open_session()
+        chan.exec_command("gerrit stream-events")
+        gerrit_wait_subscribers(gerrit, 1)
+        chan.close()
+        from tests.fixtures.waiting import wait_for
+
+        wait_for(
+            lambda: gerrit.control.stream_status()["subscribers"] == 0, 10, "the session to end"
+        )
+        # The connection itself still serves commands.
+        other = transport.open_session()
+        other.exec_command("gerrit version")
+        assert other.makefile("rb").read().startswith(b"gerrit version")
+    finally:
+        client.close()
