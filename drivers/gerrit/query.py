@@ -208,7 +208,7 @@ def change_from_rest(
     comes with no approvals."""
     number = int(data["_number"])
     revisions: Mapping[str, Any] = data.get("revisions") or {}
-    current_sha = data.get("current_revision")
+    current_sha = str(data.get("current_revision") or "")
     by_number = {int(r["_number"]): (sha, r) for sha, r in revisions.items()}
     if not by_number:
         raise KeyError("revisions")

@@ -213,3 +213,40 @@ def test_stop_is_prompt_and_safe_twice(scene, tmp_path, zk_client):
     source.stop()
     assert time.monotonic() - t0 < 3
     wait_for(lambda: scene.control.stream_status().get("subscribers", 0) == 0, 10, "disconnect")
+
+
+def test_a_catch_up_query_that_times_out_is_retried(scene, tmp_path, zk_client, caplog):
+    hooks = Hooks(zk_client)
+    source = started(connect(scene, tmp_path, timeout="0.5"), hooks, catchup_retry=0.2)
+    c = scene.control
+    try:
+        number = c.create_change("org/p", message="A")["number"]
+        wait_for(lambda: hooks.queued_of("patchset-created", number), 15, "ps1")
+        c.set_down(True)
+        c.new_patchset(number, files={"x": "x\n"})
+        c.slow_queries(5)
+        with caplog.at_level(logging.WARNING, "lockgate.drivers.gerrit.stream"):
+            c.set_down(False)
+            wait_for(lambda: "catch-up query failed" in caplog.text, 20, "a failed catch-up")
+        assert "timed out after 0.5s" in caplog.text
+        assert source.catchups == 0
+        c.slow_queries(0)
+        wait_for(lambda: len(hooks.queued_of("patchset-created", number)) == 2, 20, "ps2")
+        # The stream went on meanwhile.
+        c.comment(number, "still here", account="bob")
+        wait_for(lambda: hooks.queued_of("comment-added", number), 15, "the next event")
+    finally:
+        c.slow_queries(0)
+        source.stop()
+
+
+def test_event_delay_holds_each_event(scene, tmp_path, zk_client):
+    hooks = Hooks(zk_client)
+    source = started(connect(scene, tmp_path, event_delay="1.0"), hooks)
+    try:
+        t0 = time.monotonic()
+        number = scene.control.create_change("org/p", message="A")["number"]
+        wait_for(lambda: hooks.queued_of("patchset-created", number), 15, "ps1")
+        assert time.monotonic() - t0 >= 1.0
+    finally:
+        source.stop()
