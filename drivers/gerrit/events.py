@@ -219,6 +219,14 @@ def _change_event(
             extra["hashtags"] = _strings(data["hashtags"])
     if data.get("reason") is not None:
         extra["reason"] = data["reason"]
+    # Gerrit 3.x: a review's patchset-level comments, beside its message.
+    level = data.get("patchSetComments")
+    if isinstance(level, Mapping) and isinstance(level.get("/PATCHSET_LEVEL"), list):
+        extra["patchset_comments"] = [
+            c["message"]
+            for c in level["/PATCHSET_LEVEL"]
+            if isinstance(c, Mapping) and isinstance(c.get("message"), str)
+        ]
     for field_name in ("reviewer", "adder", "remover", "deleter", "oldAssignee"):
         if isinstance(data.get(field_name), Mapping):
             extra[_snake(field_name)] = _account(data[field_name])

@@ -220,9 +220,11 @@ def test_reviewer_added_and_comment_added_with_old_value_from_format_tables():
                 {"type": "Code-Review", "value": "2"},
             ],
             "comment": "Patch Set 2: Workflow+1",
+            "patchSetComments": {"/PATCHSET_LEVEL": [{"message": "recheck", "line": 0}]},
             "eventCreatedOn": 1700000000,
         },
     )
+    assert event.extra["patchset_comments"] == ["recheck"]
     assert event.approvals == [
         {"label": "Workflow", "value": 1, "old_value": 0},
         {"label": "Code-Review", "value": 2, "old_value": None},
