@@ -130,6 +130,11 @@ class GerritEventSource:
             thread.join(timeout)
         self._ssh.close()
 
+    def refresh(self) -> None:
+        """The served projects changed (a reconfiguration): ask again at the next event
+        (otherwise the list is asked for at most every 5 seconds)."""
+        self._projects_at = -1e9
+
     # --- the loop -------------------------------------------------------------------
 
     def _run(self) -> None:
