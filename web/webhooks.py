@@ -84,8 +84,8 @@ def configure(app: web.Application, config: ServiceConfig, zk: ZKClient | None) 
     app[WEBHOOKS] = receivers_from_config(config, zk)
 
 
-def _answer(status: int, **body: Any) -> web.Response:
-    return web.json_response(body, status=status)
+def _answer(http_status: int, **body: Any) -> web.Response:
+    return web.json_response(body, status=http_status)
 
 
 async def payload(request: web.Request) -> web.Response:

@@ -31,6 +31,7 @@ from lockgate.drivers.base import ChangeQueryError
 from lockgate.drivers.github.auth import parse_time
 from lockgate.drivers.github.changes import head_number, pull_to_change
 from lockgate.drivers.github.client import GithubHTTPError
+from lockgate.git import ls_remote
 from lockgate.model.change import Change
 
 if TYPE_CHECKING:
@@ -104,16 +105,19 @@ class GithubSource:
             raise ChangeQueryError(f"branches of {project}: {e}") from None
 
     def get_ref_sha(self, project: str, ref: str) -> str | None:
-        short = ref[len("refs/") :] if ref.startswith("refs/") else f"heads/{ref}"
-        try:
-            data = self.connection.client().get(
-                f"/repos/{project}/git/ref/{short}", project=project
-            )
-        except GithubHTTPError as e:
-            if e.status == 404:
-                return None
-            raise ChangeQueryError(f"ref {ref} of {project}: {e}") from None
-        return _nested(data, "object", "sha")
+        """A branch's head from the API; any other ref from git (``ls-remote``)."""
+        branch = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
+        if not branch.startswith("refs/"):
+            try:
+                data = self.connection.client().get(
+                    f"/repos/{project}/branches/{quote(branch, safe='')}", project=project
+                )
+            except GithubHTTPError as e:
+                if e.status == 404:
+                    return None
+                raise ChangeQueryError(f"branch {branch} of {project}: {e}") from None
+            return _nested(data, "commit", "sha")
+        return ls_remote(self.clone_url(project), env=self.git_env()).get(ref)
 
     # --- ChangeSource -----------------------------------------------------------------
 
