@@ -36,7 +36,7 @@ from collections.abc import Callable
 from lockgate.drivers.base import ChangeQueryError
 from lockgate.logs import get_logger
 from lockgate.model.builds import BuildState
-from lockgate.model.change import Change
+from lockgate.model.change import Change, ChangeKey
 from lockgate.model.events import TriggerEvent
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import ItemState, ProjectRepo
@@ -57,6 +57,7 @@ from lockgate.scheduler.manager.actions import (
     Log,
     PrepareItem,
     SubmitBuildRequest,
+    SubmitItem,
     SubmitMergeRequest,
     SubmitNodeRequest,
 )
@@ -68,11 +69,13 @@ from lockgate.scheduler.manager.snapshot import (
     PipelineSnapshot,
     PrepareResult,
     Speculation,
+    SubmitOutcome,
 )
 from lockgate.scheduler.matching import match_event
 from lockgate.scheduler.reporting import Reporter
 from lockgate.scheduler.repos import RepoResolver
 from lockgate.scheduler.speculation import speculate
+from lockgate.scheduler.submitting import submit_item
 from lockgate.scheduler.tenants import Tenant, TenantRegistry
 from lockgate.zk.changes import ChangeCache
 from lockgate.zk.client import ZKClient
@@ -272,9 +275,11 @@ class TenantProcessor:
             return []
         changes: tuple[Change, ...] = (change,)
         not_ready = None
+        cycles: tuple[tuple[ChangeKey, ...], ...] = ()
         try:
             graph = self.changes.resolve_dependencies(change)
             changes = tuple(graph.merge_order())
+            cycles = tuple(tuple(c) for c in graph.cycles)
             if graph.errors:
                 not_ready = "; ".join(graph.errors)
             for cycle in graph.cycles:
@@ -292,7 +297,7 @@ class TenantProcessor:
             change.project,
             ", ".join(sorted({t.pipeline for t in targets})),
         )
-        return [PipelineEvent(event, t, None, changes, not_ready) for t in targets]
+        return [PipelineEvent(event, t, None, changes, not_ready, cycles=cycles) for t in targets]
 
     # --- pipelines ----------------------------------------------------------------------
 
@@ -354,6 +359,7 @@ class TenantProcessor:
                 node_requests=nodes,
                 builds=builds,
                 prepared=dict(prepared),
+                submits=dict(effects.submits),
                 merges=merges,
                 speculative=speculative,
                 dequeues=dequeues if round_ == 0 else [],
@@ -361,6 +367,7 @@ class TenantProcessor:
                 now=self.clock(),
             )
             prepared.clear()
+            effects.submits.clear()
             decision = decide(snapshot)
             apply_decision(decision, effects)
             if not decision.has_work:
@@ -394,6 +401,7 @@ class TenantProcessor:
                 commits=dict(result.commits) if result else {},
                 files=dict(result.files) if result else {},
                 repos=self._project_repos(req.repos),
+                step_files=[list(f) for f in result.step_files] if result else [],
             )
             outcomes[req.uuid] = outcome
             item = items.get(req.item_uuid)
@@ -483,6 +491,9 @@ class ZKEffects:
         self.lock = lock
         self.prepared = prepared
         self.tenant = tenant
+        # Gate items' submit outcomes, for the next decision (lost with the
+        # process: the decision core then asks again, see submitting.py).
+        self.submits: dict[str, SubmitOutcome] = {}
 
     def log(self, action: Log) -> None:
         get_logger("lockgate.scheduler", action.event_id, **dict(action.tags)).log(
@@ -536,6 +547,11 @@ class ZKEffects:
                     if extra.lstrip("/") not in paths:
                         paths.append(extra.lstrip("/"))
         return paths
+
+    def submit_item(self, action: SubmitItem) -> None:
+        outcome = submit_item(action, self.p.resolver.connections)
+        if outcome is not None:
+            self.submits[action.item.uuid] = outcome
 
     def delete_merge_request(self, action: DeleteMergeRequest) -> None:
         self.p.merge_requests.delete(action.uuid)

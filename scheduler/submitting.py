@@ -1,0 +1,80 @@
+"""Merging a gate item in its review system: the loop's half of ``SubmitItem``.
+
+Who calls it: the tenant processor's effects (``ZKEffects.submit_item``),
+for the decision core's ``SubmitItem`` action (a dependent pipeline's item
+that succeeded at the head of its queue).  What comes next: the outcome
+goes into the next snapshot's ``submits`` and the decision core reports the
+item merged, or refused and resets what was built on it.
+
+Order and idempotence: the vote and message of the success reporters are
+posted on each change (a vote twice is harmless), then each change that is
+not merged yet — asked of its review system first — is submitted, and
+asked again to confirm it merged.  A scheduler killed after a submit asks
+again and finds the change merged: nothing is submitted twice.  A temporary
+failure (a query or a submit that may work later) gives no outcome: the
+decision core asks again.  A permanent refusal (Gerrit's 409) is the
+outcome, with what the review system said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lockgate.drivers.base import ChangeQueryError, ReportError
+from lockgate.logs import get_logger
+from lockgate.scheduler.manager.actions import SubmitItem
+from lockgate.scheduler.manager.snapshot import SubmitOutcome
+from lockgate.scheduler.reporting import labels_of
+
+LOGGER = "lockgate.scheduler.report"
+
+
+def submit_item(action: SubmitItem, connections: Mapping[str, Any]) -> SubmitOutcome | None:
+    """Post the success report and submit ``action``'s changes; None when
+    the outcome is not known yet (try again)."""
+    item = action.item
+    log = get_logger(LOGGER, item.event_id, item=item.uuid[:12])
+    submits = False
+    for change in action.changes:
+        config = action.reporters.get(change.connection)
+        settings = config if isinstance(config, Mapping) else {}
+        submits = submits or bool(settings.get("submit"))
+        connection = connections.get(change.connection)
+        if connection is None or config is None:
+            continue
+        try:
+            text = action.message if settings.get("comment", True) is not False else ""
+            connection.reporter().review(change, text, labels_of(settings))
+        except ReportError as e:
+            log.error("review of %s failed: %s", change.describe(), e)
+            if not e.permanent:
+                return None
+    if not submits:
+        return SubmitOutcome(item.uuid, False, "no success reporter of the pipeline submits")
+    for change in action.changes:
+        connection = connections.get(change.connection)
+        if connection is None:
+            return SubmitOutcome(item.uuid, False, f"no connection '{change.connection}'")
+        source = connection.source()
+        try:
+            if source.get_change(change.number).is_merged:
+                log.info("%s is merged already", change.describe())
+                continue
+            connection.reporter().submit(change)
+            merged = source.get_change(change.number).is_merged
+        except ChangeQueryError as e:
+            log.warning("submit of %s: cannot ask its state (%s); later", change.describe(), e)
+            return None
+        except ReportError as e:
+            if not e.permanent:
+                log.warning("submit of %s failed, trying again later: %s", change.describe(), e)
+                return None
+            log.warning("submit of %s refused: %s", change.describe(), e)
+            return SubmitOutcome(item.uuid, False, f"{change.describe()}: {e}")
+        if not merged:
+            return SubmitOutcome(
+                item.uuid, False, f"{change.describe()} was submitted but did not merge"
+            )
+        log.info("%s merged", change.describe())
+    return SubmitOutcome(item.uuid, True)
