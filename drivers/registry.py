@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from lockgate.drivers.base import Connection, Driver
+from lockgate.git.cmd import set_remote_env
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 
 
@@ -92,7 +93,18 @@ def make_connections(config: ServiceConfig) -> dict[str, Connection]:
                 "driver", f"unknown driver '{driver_name}' (known: {', '.join(driver_names())})"
             ) from None
         connections[name] = driver.make_connection(name, section)
+        _register_git_env(connections[name])
     return connections
+
+
+def _register_git_env(connection: Connection) -> None:
+    """Tell ``lockgate.git`` how to reach this connection's repositories when
+    that needs more than a URL (git over SSH with the connection's key)."""
+    source = connection.source()
+    git_env = getattr(source, "git_env", None)
+    env = git_env() if callable(git_env) else None
+    if env:
+        set_remote_env(source.clone_url(""), env)
 
 
 def resolve_trigger(

@@ -39,6 +39,29 @@ def mask(text: str) -> str:
     return _CREDENTIALS.sub(r"\1***@", text)
 
 
+# Remote URL prefix -> extra environment to reach it (a Gerrit connection's
+# GIT_SSH_COMMAND with its key).  Set once per process from its connections
+# (``lockgate.drivers.registry.make_connections``), like an ssh config: every
+# git command on such a URL — a mirror's fetch, ls-remote, a merger's fetch —
+# then finds its way without each caller passing it along.
+_REMOTE_ENVS: dict[str, dict[str, str]] = {}
+
+
+def set_remote_env(prefix: str, env: Mapping[str, str]) -> None:
+    """Git commands on URLs starting with ``prefix`` run with ``env`` added."""
+    if prefix:
+        _REMOTE_ENVS[prefix] = dict(env)
+
+
+def remote_env(url: str) -> dict[str, str] | None:
+    """The extra environment for ``url`` (the longest matching prefix), if any."""
+    best = ""
+    for prefix in list(_REMOTE_ENVS):
+        if url.startswith(prefix) and len(prefix) > len(best):
+            best = prefix
+    return dict(_REMOTE_ENVS[best]) if best else None
+
+
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment every git command runs in; ``extra`` (a connection's
     ``GIT_SSH_COMMAND``, say) is added on top."""
@@ -118,7 +141,11 @@ def ls_remote(
     ``HEAD`` and the peeled ``^{}`` lines of annotated tags are left out:
     the tag's own object name is what moved, and it is what Zuul reports.
     """
-    out = run_git(["ls-remote", check_url(url)], timeout=timeout, env=env)
+    out = run_git(
+        ["ls-remote", check_url(url)],
+        timeout=timeout,
+        env=env if env is not None else remote_env(url),
+    )
     refs: dict[str, str] = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockgate.git.cmd import DEFAULT_TIMEOUT, GitError, check_url, git_env, mask
+from lockgate.git.cmd import DEFAULT_TIMEOUT, GitError, check_url, git_env, mask, remote_env
 from lockgate.model.merges import MERGE_MODES, MergeStep
 
 MERGER_NAME = "Lockgate Merger"
@@ -234,7 +234,7 @@ def fetch_commit(
     ``GIT_SSH_COMMAND``)."""
     check_url(step.url)
     full_env = git_env()
-    full_env.update(env or {})
+    full_env.update(env or remote_env(step.url) or {})
     if not step.ref or step.ref.startswith("-"):
         raise StepError(f"change {step.describe()} of {step.project}: invalid ref {step.ref!r}")
     proc = _run(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", step.url,

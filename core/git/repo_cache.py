@@ -38,6 +38,7 @@ from lockgate.git.cmd import (
     RefNotFound,
     check_url,
     mask,
+    remote_env,
     run_git,
     run_git_bytes,
 )
@@ -87,7 +88,12 @@ class RepoCache:
         path = self.mirror_path(url)
         with self._lock(path, exclusive=True):
             if (path / "HEAD").exists():
-                run_git(["fetch", "--quiet", "--prune", "origin"], path, timeout=self.timeout)
+                run_git(
+                    ["fetch", "--quiet", "--prune", "origin"],
+                    path,
+                    timeout=self.timeout,
+                    env=remote_env(url),
+                )
             else:
                 self._clone_mirror(url, path)
         return path
@@ -100,6 +106,7 @@ class RepoCache:
             run_git(
                 ["clone", "--quiet", "--mirror", check_url(url), str(tmp / "m")],
                 timeout=self.timeout,
+                env=remote_env(url),
             )
             if path.exists():
                 shutil.rmtree(path)

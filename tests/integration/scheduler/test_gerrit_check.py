@@ -74,8 +74,11 @@ APP = """
 """
 
 
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client, gerrit):  # noqa: F811
+@pytest.fixture(params=["http"])
+def site(request, tmp_path, upstream, zk_server, zk_chroot, zk_client, gerrit):  # noqa: F811
+    """Gerrit reached as a zuul.conf says: with a password, REST and git over
+    HTTP ("http"); without one, queries, reviews and git over SSH ("ssh")."""
+    password = request.param == "http"
     (tmp_path / "main.yaml").write_text(MAIN_YAML)
     upstream.create("config", {"zuul.yaml": CONFIG, "playbooks/base.yaml": "- hosts: all\n"})
     gerrit.control.create_project("org/app", {".zuul.yaml": APP, "README": "app\n"})
@@ -105,7 +108,9 @@ baseurl = {upstream.root}
 poll_delay = 3600
 
 """
-        + gerrit.zuul_conf_text().replace("keepalive=0", "keepalive=0\nevent_delay=0")
+        + gerrit.zuul_conf_text(password=password).replace(
+            "keepalive=0", "keepalive=0\nevent_delay=0"
+        )
     )
     return tmp_path, ServiceConfig.load(conf), zk_client, gerrit
 
@@ -130,6 +135,7 @@ def reviews_by_lockgate(gerrit_, number):  # noqa: ANN001
     return [r for r in gerrit_.control.reviews(change=number) if r["account"] == "lockgate"]
 
 
+@pytest.mark.parametrize("site", ["http", "ssh"], indirect=True)
 def test_a_patchset_is_merged_tested_and_verified(system):
     sched, client, gerrit_ = system
     wait_for(lambda: gerrit_.control.stream_status()["subscribers"], 30, "the event stream")
