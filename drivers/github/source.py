@@ -83,6 +83,9 @@ class GithubSource:
         return f"{self.canonical_hostname}/{project.strip('/')}"
 
     def clone_url(self, project: str) -> str:
+        if not project.strip("/"):
+            # The server's prefix (no repository, so no token to ask for).
+            return self.connection.config.baseurl + "/"
         url = self.connection.config.git_url(project)
         token = self.connection.client().git_token(project)
         if not token:
