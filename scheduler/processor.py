@@ -297,7 +297,33 @@ class TenantProcessor:
             change.project,
             ", ".join(sorted({t.pipeline for t in targets})),
         )
-        return [PipelineEvent(event, t, None, changes, not_ready, cycles=cycles) for t in targets]
+        now = self.clock()
+        return [
+            PipelineEvent(
+                event,
+                t,
+                None,
+                changes,
+                not_ready,
+                cycles=cycles,
+                unmet=self._unmet(tenant, t.pipeline, changes[:-1], now),
+            )
+            for t in targets
+        ]
+
+    def _unmet(
+        self, tenant: Tenant, pipeline: str, needed: tuple[Change, ...], now: float
+    ) -> tuple[tuple[ChangeKey, str], ...]:
+        """Needed changes that fail ``pipeline``'s requirements, with why (a
+        gate enqueues a change only behind changes that could enter it)."""
+        requirements = tenant.requirements.get(pipeline, {})
+        out = []
+        for change in needed:
+            requirement = requirements.get(change.connection)
+            reason = requirement.check(change, now) if requirement is not None else None
+            if reason:
+                out.append((change.key, reason))
+        return tuple(out)
 
     # --- pipelines ----------------------------------------------------------------------
 

@@ -1,0 +1,195 @@
+"""The gate for Gerrit changes, through the real parts the scheduler meets:
+the Gerrit driver against the Gerrit emulator, the real merger, a real
+ZooKeeper (TLS) and SQLite; the launcher and executor played by hand.
+Changes approved together are tested speculatively and submitted in order
+into the emulator's branch."""
+
+from __future__ import annotations
+
+import pytest
+from lockgate.executor.merger import MergeServer
+from lockgate.git import RepoCache
+from lockgate.git.merge_runner import MergeRunner
+from lockgate.scheduler.server import Scheduler
+from lockgate.service_config import ServiceConfig
+
+from tests.fixtures.gerrit.fixture import gerrit  # noqa: F401
+from tests.fixtures.waiting import wait_for
+from tests.integration.scheduler.harness import (
+    build_requests,
+    complete_build,
+    fulfil_node_requests,
+)
+
+MAIN_YAML = """
+- tenant:
+    name: demo
+    source:
+      git:
+        config-projects: [config]
+      gerrit:
+        untrusted-projects: [org/app]
+"""
+
+CONFIG = """
+- pipeline:
+    name: gate
+    manager: dependent
+    require:
+      gerrit:
+        open: true
+        current-patchset: true
+        approval:
+          - Workflow: 1
+    trigger:
+      gerrit:
+        - event: comment-added
+          approval:
+            - Workflow: 1
+    success:
+      gerrit:
+        Verified: 2
+        submit: true
+    failure:
+      gerrit:
+        Verified: -2
+- nodeset:
+    name: single
+    nodes:
+      - name: node
+        label: ubuntu
+- job:
+    name: base
+    parent: null
+    nodeset: single
+    run: playbooks/base.yaml
+"""
+
+APP = """
+- job:
+    name: unit
+- project:
+    gate:
+      jobs: [unit]
+"""
+
+
+@pytest.fixture
+def system(tmp_path, upstream, zk_server, zk_chroot, zk_client, gerrit):  # noqa: F811
+    (tmp_path / "main.yaml").write_text(MAIN_YAML)
+    upstream.create("config", {"zuul.yaml": CONFIG, "playbooks/base.yaml": "- hosts: all\n"})
+    gerrit.control.create_project("org/app", {".zuul.yaml": APP, "README": "app\n"})
+    tls = zk_server.tls.client
+    conf = tmp_path / "scheduler.conf"
+    conf.write_text(
+        f"""
+[zookeeper]
+hosts = {zk_server.server.hosts}
+tls_ca = {tls.ca}
+tls_cert = {tls.cert}
+tls_key = {tls.key}
+chroot = {zk_chroot}
+session_timeout = 3
+
+[scheduler]
+tenant_config = {tmp_path / "main.yaml"}
+state_dir = {tmp_path / "state"}
+
+[database]
+dburi = sqlite:///{tmp_path}/lockgate.db
+
+[connection git]
+driver = git
+baseurl = {upstream.root}
+poll_delay = 3600
+
+"""
+        + gerrit.zuul_conf_text().replace("keepalive=0", "keepalive=0\nevent_delay=0")
+    )
+    merger = MergeServer(
+        zk_client,
+        MergeRunner(RepoCache(tmp_path / "merger-git"), tmp_path / "merger-work"),
+        "test-merger",
+    )
+    merger.start()
+    sched = Scheduler(ServiceConfig.load(conf), tick=0.5)
+    sched.start()
+    stop = sched.run_in_thread()
+    wait_for(lambda: gerrit.control.stream_status()["subscribers"], 30, "the event stream")
+    yield zk_client, gerrit
+    stop()
+    sched.stop()
+    merger.stop()
+
+
+def requested(client):  # noqa: ANN001, ANN201
+    fulfil_node_requests(client)
+    return {
+        r.zuul_vars["change"]: r
+        for r in build_requests(client)
+        if r.state.value == "requested" and "change" in r.zuul_vars
+    }
+
+
+def test_three_approved_changes_are_tested_together_and_merge_in_order(system):
+    client, gerrit_ = system
+    c = gerrit_.control
+    changes = [
+        c.create_change("org/app", {f"f{i}.txt": f"{i}\n"}, f"Change {i}") for i in (1, 2, 3)
+    ]
+    numbers = [str(ch["number"]) for ch in changes]
+    for ch in changes:
+        c.approve(ch["number"])
+    builds = wait_for(
+        lambda: (r := requested(client)) and set(numbers) <= set(r) and r, 90, "three builds"
+    )
+    # Each is tested on the ones ahead of it.
+    steps = {n: [s.number for s in builds[n].project.steps] for n in numbers}
+    assert steps[numbers[1]] == [int(numbers[0]), int(numbers[1])]
+    assert steps[numbers[2]] == [int(n) for n in numbers]
+    # Finishing in reverse order still merges in queue order.
+    for n in reversed(numbers):
+        complete_build(client, builds[n].uuid, "SUCCESS")
+    for ch in changes:
+        wait_for(lambda n=ch["number"]: c.change(n)["status"] == "MERGED", 60, f"{n} merged")
+    merged = [c.change(ch["number"])["merged_revision"] for ch in changes]
+    assert all(merged)
+    mine = [r for r in c.reviews() if r["account"] == "lockgate"]
+    # Each change: Verified +2 with the report, then the submit, in queue order.
+    assert [(r["kind"], r["change"], r["labels"].get("Verified")) for r in mine] == [
+        (kind, int(n), vote) for n in numbers for kind, vote in (("review", 2), ("submit", None))
+    ]
+
+
+def test_a_failing_change_is_removed_and_the_ones_behind_merge(system):
+    client, gerrit_ = system
+    c = gerrit_.control
+    changes = [
+        c.create_change("org/app", {f"g{i}.txt": f"{i}\n"}, f"Change {i}") for i in (1, 2, 3)
+    ]
+    first, bad, third = (str(ch["number"]) for ch in changes)
+    for ch in changes:
+        c.approve(ch["number"])
+    builds = wait_for(
+        lambda: (r := requested(client)) and {first, bad, third} <= set(r) and r, 90, "builds"
+    )
+    complete_build(client, builds[bad].uuid, "FAILURE")
+
+    # The third restarts on the first alone (the failing one left the chain).
+    def restarted():  # noqa: ANN202
+        new = requested(client).get(third)
+        return new if new is not None and new.uuid != builds[third].uuid else None
+
+    rebuilt = wait_for(restarted, 90, "the third change's new build")
+    assert [s.number for s in rebuilt.project.steps] == [int(first), int(third)]
+    complete_build(client, builds[first].uuid, "SUCCESS")
+    complete_build(client, rebuilt.uuid, "SUCCESS")
+    for n in (first, third):
+        wait_for(lambda n=n: c.change(int(n))["status"] == "MERGED", 60, f"{n} merged")
+    assert c.change(int(bad))["status"] == "NEW"
+    bad_votes = wait_for(
+        lambda: [r for r in c.reviews(change=int(bad)) if r["account"] == "lockgate"],
+        60,
+        "the failing change's report",
+    )
+    assert bad_votes[-1]["labels"] == {"Verified": -2}
