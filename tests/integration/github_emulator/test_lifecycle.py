@@ -55,6 +55,13 @@ def test_zuul_conf_section(github_emulator: GitHubEmulator) -> None:
         f"{gh.api_url}/user", timeout=10, headers={"Authorization": f"token {token['api_token']}"}
     )
     assert resp.status_code == 200 and resp.json()["login"] == "lockgate-bot"
+    gh.control.create_repo("acme/widget")
+    perm = requests.get(
+        f"{gh.api_url}/repos/acme/widget/collaborators/lockgate-bot/permission",
+        headers={"Authorization": f"token {token['api_token']}"},
+        timeout=10,
+    )
+    assert perm.json()["permission"] == "write"
 
 
 def test_bad_control_requests_say_what_is_wrong(github_emulator: GitHubEmulator) -> None:
