@@ -281,7 +281,8 @@ def _check_run(
     sha = run.get("head_sha")
     if not isinstance(sha, str):
         raise EventParseError(f"check_run on {project}: no 'check_run.head_sha'")
-    app = run.get("app") if isinstance(run.get("app"), Mapping) else {}
+    found_app = run.get("app")
+    app: Mapping[str, Any] = found_app if isinstance(found_app, Mapping) else {}
     check = f"{app.get('slug', '')}:{run.get('name', '')}:{run.get('conclusion') or ''}"
     extra: dict[str, Any] = {"check": check, "check_run_id": run.get("id")}
     requested = body.get("requested_action")

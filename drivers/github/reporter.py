@@ -80,7 +80,7 @@ def merge_method(mode: str | None) -> str:
         ) from None
 
 
-def annotations(comments: Mapping[str, list[dict[str, Any]]] | None) -> list[dict[str, Any]]:
+def check_annotations(comments: Mapping[str, list[dict[str, Any]]] | None) -> list[dict[str, Any]]:
     """File comments (``{path: [{"line": 3, "message": ...}]}``) as check-run
     annotations."""
     out = []
@@ -196,7 +196,7 @@ class GithubReporter:
             body["conclusion"] = state if state in CHECK_CONCLUSIONS else "neutral"
         if url:
             body["details_url"] = url
-        notes = annotations(comments)
+        notes = check_annotations(comments)
         title = f"{name}: {state.replace('_', ' ')}"
         body["output"] = {
             "title": title,
