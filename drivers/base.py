@@ -157,13 +157,16 @@ class EventSourceHooks:
     queue); ``projects`` returns the project names this connection serves in
     the current layouts and is called before every round of work, so
     reconfiguration needs no restart; ``state_get``/``state_set`` are keyed
-    by project and scoped to this connection.
+    by project and scoped to this connection.  ``zk`` is the scheduler's
+    ZooKeeper client, for sources that read what another process stored
+    (the GitHub webhooks the web put on the connection's queue).
     """
 
     sink: EventSink
     projects: Callable[[], Iterable[str]]
     state_get: StateGet
     state_set: StateSet
+    zk: Any = None  # lockgate.zk.client.ZKClient
 
 
 class Connection(Protocol):

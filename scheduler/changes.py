@@ -86,7 +86,9 @@ class ChangeRegistry:
         ref event or a connection without changes."""
         if event.change_number is None or self.source(event.connection) is None:
             return None
-        return self.get(event.connection, event.change_number, event.patchset)
+        # A pull request's patchset is its head sha (``patchset_id``).
+        patchset = event.patchset_id or event.patchset
+        return self.get(event.connection, event.change_number, patchset)  # type: ignore[arg-type]
 
     # --- dependencies (the resolver's Lookup) ------------------------------------------
 

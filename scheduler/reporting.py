@@ -158,6 +158,24 @@ class Reporter:
             return
         log = get_logger(LOGGER, item.event_id, item=item.uuid[:12])
         settings = config if isinstance(config, Mapping) else {}
+        full_report = getattr(reporter, "report", None)
+        if callable(full_report):
+            # Drivers whose reporter sections are more than votes (GitHub:
+            # status, check run, labels, merge) take the whole section.
+            modes = [s.merge_mode for s in item.merge_steps if s.project == change.project]
+            self._send(
+                log,
+                f"report of {change.describe()}",
+                lambda: full_report(
+                    change,
+                    settings,
+                    message,
+                    context=f"{item.tenant}/{item.pipeline}",
+                    comments=dict(comments) or None,
+                    merge_mode=modes[-1] if modes else None,
+                ),
+            )
+            return
         labels = labels_of(settings)
         post_comment = settings.get("comment", True) is not False
         text = message if post_comment else ""

@@ -288,6 +288,7 @@ class Scheduler:
             projects=lambda: self._projects_of(name),
             state_get=state_get,
             state_set=state_set,
+            zk=self.client,
         )
         return connection.event_source(hooks)
 

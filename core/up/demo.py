@@ -1,8 +1,14 @@
-"""The demo tenant of ``lockgate up``: one untrusted project with one job.
+"""The demo tenant of ``lockgate up``: a project on a plain git server and
+one under review.
 
-A push to any branch of ``demo/hello`` runs the ``hello`` job in the ``post``
-pipeline on a node of the local cloud; its playbook prints a greeting that
-shows up in the build's ``job-output.txt``.
+A push to any branch of ``demo/hello`` (the ``local`` git connection) runs
+the ``hello`` job in the ``post`` pipeline on a node of the local cloud; its
+playbook prints a greeting that shows up in the build's ``job-output.txt``.
+
+``demo/gated`` lives in ``lockgate up``'s Gerrit (``lockgate.up.review``): a
+change proposed there runs ``gated-hello`` in ``check`` (Verified +1 or -1);
+approved (Code-Review +2, Workflow +1), it runs again in ``gate`` and is
+merged by Lockgate.
 """
 
 from __future__ import annotations
@@ -47,25 +53,68 @@ FILES: dict[str, str | bytes] = {
     "README.md": README,
 }
 
+GATED_ZUUL_YAML = """\
+- job:
+    name: gated-hello
+    description: Tests a proposed change of demo/gated as it will merge.
+    run: playbooks/gated-hello.yaml
+
+- project:
+    check:
+      jobs:
+        - gated-hello
+    gate:
+      jobs:
+        - gated-hello
+"""
+
+GATED_PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say which change is tested
+      ansible.builtin.command: >-
+        echo "Testing change {{ zuul.change }},{{ zuul.patchset }} of
+        {{ zuul.project.name }} as it will merge"
+
+    - name: Show the speculative state (the change merged onto its branch)
+      ansible.builtin.command: git -C {{ zuul.project.src_dir }} log --oneline -3
+"""
+
+GATED_README = """\
+# demo/gated
+
+Lockgate's gated demo project, in the Gerrit of `lockgate up`.  Propose a
+change with `git push origin HEAD:refs/for/main`: `check` votes Verified on
+it; approve it (Code-Review +2, Workflow +1) and `gate` tests it again and
+merges it.
+"""
+
+GATED_FILES: dict[str, str | bytes] = {
+    ".zuul.yaml": GATED_ZUUL_YAML,
+    "playbooks/gated-hello.yaml": GATED_PLAYBOOK,
+    "README.md": GATED_README,
+}
+
 
 def tenant_config(
-    *, tenant: str, connection: str, config_projects: list[str], untrusted_projects: list[str]
+    *,
+    tenant: str,
+    connection: str,
+    config_projects: list[str],
+    untrusted_projects: list[str],
+    review_connection: str | None = None,
+    review_projects: list[str] | None = None,
 ) -> str:
+    sources: dict[str, dict[str, list]] = {  # type: ignore[type-arg]
+        connection: {
+            "config-projects": [{name: {"load-branch": "main"}} for name in config_projects],
+            "untrusted-projects": list(untrusted_projects),
+        },
+    }
+    if review_connection and review_projects:
+        sources[review_connection] = {"untrusted-projects": list(review_projects)}
     return yaml.safe_dump(
-        [
-            {
-                "tenant": {
-                    "name": tenant,
-                    "source": {
-                        connection: {
-                            "config-projects": [
-                                {name: {"load-branch": "main"}} for name in config_projects
-                            ],
-                            "untrusted-projects": list(untrusted_projects),
-                        },
-                    },
-                },
-            }
-        ],
+        [{"tenant": {"name": tenant, "source": sources}}],
         sort_keys=False,
     )

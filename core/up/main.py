@@ -1,11 +1,14 @@
-"""``lockgate up``: start ZooKeeper and the four components, in order, with progress.
+"""``lockgate up``: start ZooKeeper, a Gerrit and the four components, in order, with progress.
 
 Order matters only for a quiet start: ZooKeeper first (everything needs it),
-then launcher and executor (so the first build finds them), then the
-scheduler and the web.  When everything is ready it pushes one commit to the
-demo project, so a fresh machine shows a real build within seconds, and
-prints where the dashboard is and how to start another build.  Ctrl-C (or
-SIGTERM) stops the components by PID, then ZooKeeper.
+the review system (``lockgate.up.review``: the Gerrit emulator, seeded with
+the gated demo project), then launcher and executor (so the first build
+finds them), then the scheduler and the web.  When everything is ready it
+pushes one commit to the demo project and proposes one change in Gerrit, so
+a fresh machine shows a real build and a real review vote within seconds,
+and prints where the dashboard is and how to start more.  Ctrl-C (or
+SIGTERM) stops the components by PID, then the review system, then
+ZooKeeper.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from lockgate.up import demo, prereqs, seed
+from lockgate.up.review import ReviewServer
 from lockgate.up.supervisor import ComponentProcess, wait_until
 from lockgate.zk import ZKClient, ZKError, list_components
 from lockgate.zk.server import ServerTLS, ZooKeeperServer
@@ -63,8 +67,9 @@ def http_json(url: str, timeout: float = 2.0) -> object | None:
 class System:
     """One machine's Lockgate: ZooKeeper plus the four components as processes.
 
-    ``projects`` are the tenant's untrusted projects and their initial files
-    (the demo project for ``lockgate up``; tests pass their own).
+    ``projects`` are the tenant's untrusted projects on the local git server
+    and their initial files (the demo project for ``lockgate up``; tests pass
+    their own); ``review_projects`` those in the Gerrit.
     """
 
     def __init__(
@@ -76,11 +81,18 @@ class System:
         projects: dict[str, dict[str, str | bytes]] | None = None,
         config_files: dict[str, str | bytes] | None = None,
         poll_delay: float = 0.5,
+        review_projects: dict[str, dict[str, str | bytes]] | None = None,
     ) -> None:
         self.state = seed.StateDir(Path(state_dir).expanduser().absolute())
         self.web_listen = web_listen
         self.web_port = web_port
         self.projects = projects if projects is not None else {seed.DEMO_PROJECT: demo.FILES}
+        self.review_projects = (
+            review_projects
+            if review_projects is not None
+            else {seed.GATED_PROJECT: demo.GATED_FILES}
+        )
+        self.review = ReviewServer(self.state.root / "gerrit")
         # The config project's files; None means the stock zuul.d/ and playbooks/.
         self.config_files = config_files
         self.poll_delay = poll_delay
@@ -101,12 +113,14 @@ class System:
             seed.ensure_ssh_key(state)
             tls = seed.ensure_tls(state)
             seed.seed_repositories(state, self.projects, self.config_files)
-            seed.write_tenant_config(state, list(self.projects))
+            seed.write_tenant_config(state, list(self.projects), list(self.review_projects))
         with step("ZooKeeper (TLS, loopback)"):
             self.zookeeper = ZooKeeperServer(
                 state.zookeeper, tls=ServerTLS.from_files(tls.server), client_tls=tls.client
             )
             self.zookeeper.start()
+        with step("Gerrit (the review system, loopback)"):
+            self.review.start(self.review_projects)
         config = seed.write_service_config(
             state,
             zk_hosts=self.zookeeper.hosts,
@@ -114,6 +128,7 @@ class System:
             web_listen=self.web_listen,
             web_port=self.web_port,
             poll_delay=self.poll_delay,
+            review_section=self.review.connection_section(),
         )
         self.client = ZKClient(
             self.zookeeper.hosts,
@@ -187,6 +202,28 @@ class System:
             time.sleep(0.5)
         return None
 
+    def wait_for_review(
+        self, number: int, votes: tuple[int, ...] = (1, -1), timeout: float = 180
+    ) -> dict | None:  # type: ignore[type-arg]
+        """Lockgate's first review of change ``number`` in the Gerrit whose
+        Verified vote is one of ``votes``."""
+
+        def posted() -> dict | None:  # type: ignore[type-arg]
+            self.check_alive()
+            for review in self.review.control.reviews(change=number):
+                if review["account"] == "lockgate" and review["kind"] == "review":
+                    if review["labels"].get("Verified") in votes:
+                        return review  # type: ignore[no-any-return]
+            return None
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = posted()
+            if found:
+                return found
+            time.sleep(0.5)
+        return None
+
     def check_alive(self) -> None:
         for proc in self.components:
             if proc.exited() is not None:
@@ -199,6 +236,9 @@ class System:
                 proc.stop()
         if self.client is not None:
             self.client.disconnect()
+        if self.review.emulator is not None:
+            say("  stopping Gerrit")
+            self.review.stop()
         if self.zookeeper is not None:
             say("  stopping ZooKeeper")
             self.zookeeper.stop()
@@ -212,7 +252,38 @@ class System:
         say("To start a build, push a commit to the demo project:")
         say(f"  cd {clone}")
         say("  git commit --allow-empty -m 'Try Lockgate' && git push origin HEAD:main")
+        if seed.GATED_PROJECT in self.review_projects:
+            say(f"To propose a change for review (Gerrit at {self.review.baseurl}):")
+            say(f"  git clone {self.review.user_clone_url(seed.GATED_PROJECT)} gated && cd gated")
+            say(
+                "  git commit --allow-empty -m 'Try the gate' && git push origin HEAD:refs/for/main"
+            )
+            say("  then approve it (Code-Review +2, Workflow +1) to gate and merge it.")
         say("Press Ctrl-C to stop.")
+
+
+def review_demo(system: System) -> None:
+    """Propose a change in the Gerrit, show check's vote, approve it, show the
+    gate merging it."""
+    control = system.review.control
+    say(f"Proposing a change to {seed.GATED_PROJECT} (pipelines 'check', then 'gate') ...")
+    change = control.create_change(
+        seed.GATED_PROJECT, {"NOTES.md": "Proposed through Gerrit.\n"}, "Demo change", branch="main"
+    )
+    number = int(change["number"])
+    review = system.wait_for_review(number)
+    if review is None:
+        say("  check did not vote in time; see the dashboard and logs")
+        return
+    say(f"  check: Verified {review['labels'].get('Verified')}")
+    control.approve(number)
+    gated = system.wait_for_review(number, (2, -2))
+    if gated is None:
+        say("  the gate did not report in time; see the dashboard and logs")
+        return
+    wait_until(lambda: control.change(number)["status"] == "MERGED", timeout=30)
+    status = control.change(number)["status"]
+    say(f"  gate: Verified {gated['labels'].get('Verified')}, change {number} {status}")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -224,8 +295,13 @@ def main(args: argparse.Namespace) -> int:
             print(f"lockgate up: {line}", file=sys.stderr)
         return 2
     projects = {} if args.no_demo else {seed.DEMO_PROJECT: demo.FILES}
+    review_projects = {} if args.no_demo else {seed.GATED_PROJECT: demo.GATED_FILES}
     system = System(
-        Path(args.state_dir), web_listen=args.listen, web_port=args.web_port, projects=projects
+        Path(args.state_dir),
+        web_listen=args.listen,
+        web_port=args.web_port,
+        projects=projects,
+        review_projects=review_projects,
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -244,6 +320,8 @@ def main(args: argparse.Namespace) -> int:
                 say("  the demo build did not finish in time; see the dashboard and logs")
             else:
                 say(f"  demo build: {build.get('result')}  log: {build.get('log_url')}")
+        if seed.GATED_PROJECT in system.review_projects:
+            review_demo(system)
         system.print_welcome()
         while True:
             system.check_alive()

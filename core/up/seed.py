@@ -18,9 +18,11 @@ from lockgate.up import demo
 from lockgate.zk.certs import TLSSet, make_tls
 
 CONNECTION = "local"
+REVIEW_CONNECTION = "gerrit"
 TENANT = "demo"
 CONFIG_PROJECT = "lockgate/config"
 DEMO_PROJECT = "demo/hello"
+GATED_PROJECT = "demo/gated"
 NODE_LABEL = "debian"
 
 
@@ -180,7 +182,9 @@ def seed_repositories(
         _seed_repo(state, name, files)
 
 
-def write_tenant_config(state: StateDir, untrusted_projects: list[str]) -> None:
+def write_tenant_config(
+    state: StateDir, untrusted_projects: list[str], review_projects: list[str] | None = None
+) -> None:
     state.tenant_config.parent.mkdir(parents=True, exist_ok=True)
     state.tenant_config.write_text(
         demo.tenant_config(
@@ -188,6 +192,8 @@ def write_tenant_config(state: StateDir, untrusted_projects: list[str]) -> None:
             connection=CONNECTION,
             config_projects=[CONFIG_PROJECT],
             untrusted_projects=untrusted_projects,
+            review_connection=REVIEW_CONNECTION,
+            review_projects=review_projects,
         )
     )
 
@@ -200,6 +206,7 @@ def write_service_config(
     web_listen: str,
     web_port: int,
     poll_delay: float = 0.5,
+    review_section: str = "",
 ) -> Path:
     """The generated ``lockgate.conf`` every component of this system reads."""
     key = state.ssh_key
@@ -242,7 +249,8 @@ dburi = sqlite:///{state.root / "lockgate.db"}
 driver = git
 baseurl = {state.git}
 poll_delay = {poll_delay}
-"""
+
+{review_section}"""
     state.config_file.parent.mkdir(parents=True, exist_ok=True)
     state.config_file.write_text(text)
     return state.config_file

@@ -226,7 +226,7 @@ def change_vars(item: QueueItem, repos: dict[str, ProjectRepo], scheme: str) -> 
                 "project": project,
                 "branch": c.branch,
                 "change": str(c.number),
-                "patchset": str(c.patchset),
+                "patchset": c.patchset_id or str(c.patchset),
                 "change_url": c.url,
                 "change_message": _b64(c.message),
                 "commit_id": c.commit,
@@ -236,7 +236,7 @@ def change_vars(item: QueueItem, repos: dict[str, ProjectRepo], scheme: str) -> 
         )
     return {
         "change": str(change.number),
-        "patchset": str(change.patchset),
+        "patchset": change.patchset_id or str(change.patchset),
         "change_url": change.url,
         "message": _b64(change.message),
         "topic": change.topic,
