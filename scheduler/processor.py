@@ -32,6 +32,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
 from lockgate.drivers.base import ChangeQueryError
 from lockgate.logs import get_logger
@@ -89,6 +90,12 @@ from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
 log = logging.getLogger("lockgate.scheduler")
 
 DEFAULT_ZONE = "default"
+# A change event whose change cannot be queried is tried again this many
+# times, after QUERY_BACKOFF, 2x, 4x... seconds (``extra`` keys below).
+QUERY_RETRIES = 5
+QUERY_BACKOFF = 5.0
+QUERY_ATTEMPTS = "lockgate.query_attempts"
+RETRY_AT = "lockgate.retry_at"
 
 
 class TenantProcessor:
@@ -154,7 +161,9 @@ class TenantProcessor:
         events: dict[str, list[PipelineEvent]] = defaultdict(list)
         dequeues: list[ChangeDequeue] = []
         acks: list[str] = []
-        worked = bool(result_entries or trigger_entries)
+        now = self.clock()
+        waiting = 0
+        worked = False
         for entry_id, data in trigger_entries:
             try:
                 event = TriggerEvent.from_dict(data)
@@ -162,6 +171,9 @@ class TenantProcessor:
                 log.error("tenant %s: unreadable trigger event %s dropped: %s", name, entry_id, e)
                 acks.append(entry_id)
                 continue
+            if float(event.extra.get(RETRY_AT, 0)) > now:
+                waiting += 1
+                continue  # a change query failed: tried again later (left queued)
             if self.registry.updates_config(tenant, event):
                 # Events before this one see the layout they came under.
                 worked |= self._run(tenant, events, lock, dequeues)
@@ -169,9 +181,17 @@ class TenantProcessor:
                 events, acks, dequeues = defaultdict(list), [], []
                 tenant = self._reconfigure(tenant, event)
             dequeues.extend(dequeues_for(event))
-            for pev in self._match(tenant, event):
+            try:
+                matched = self._match(tenant, event)
+            except ChangeQueryError as e:
+                self._retry_later(triggers, event, e)
+                matched = []
+            for pev in matched:
                 events[pev.target.pipeline].append(pev)
             acks.append(entry_id)
+        # Events left waiting for a retry are not work: the periodic tick
+        # brings them back, rather than a busy loop.
+        worked |= bool(result_entries) or len(trigger_entries) > waiting
         worked |= self._run(tenant, events, lock, dequeues)
         self._ack(triggers, acks)
         self._ack(results, [entry_id for entry_id, _ in result_entries])
@@ -204,19 +224,8 @@ class TenantProcessor:
 
     def _match(self, tenant: Tenant, event: TriggerEvent) -> list[PipelineEvent]:
         elog = get_logger("lockgate.scheduler", event.event_id)
-        change: Change | None = None
         refused: list[str] = []
-        try:
-            change = self.changes.for_event(event)
-        except ChangeQueryError as e:
-            elog.error(
-                "%s event for change %s of %s: cannot query the change (%s); event dropped",
-                event.type,
-                event.change_number,
-                event.project,
-                e,
-            )
-            return []
+        change = self.changes.for_event(event)  # ChangeQueryError: the caller retries
         try:
             targets = match_event(
                 tenant.layout,
@@ -258,6 +267,34 @@ class TenantProcessor:
             ", ".join(sorted({t.pipeline for t in targets})),
         )
         return [PipelineEvent(event, t, changed) for t in targets]
+
+    def _retry_later(self, queue, event: TriggerEvent, error: Exception) -> None:  # type: ignore[no-untyped-def]
+        """The review system did not answer about the event's change: put the
+        event back, to be tried after a growing pause, a few times; then drop
+        it (logged), so one unreachable change cannot hold the tenant."""
+        elog = get_logger("lockgate.scheduler", event.event_id)
+        attempts = int(event.extra.get(QUERY_ATTEMPTS, 0)) + 1
+        if attempts > QUERY_RETRIES:
+            elog.error(
+                "%s event for change %s of %s dropped after %d failed queries: %s",
+                event.type,
+                event.change_number,
+                event.project,
+                attempts - 1,
+                error,
+            )
+            return
+        delay = QUERY_BACKOFF * 2 ** (attempts - 1)
+        extra = {**event.extra, QUERY_ATTEMPTS: attempts, RETRY_AT: self.clock() + delay}
+        queue.put(replace(event, extra=extra, dedup_key="").to_dict())
+        elog.warning(
+            "%s event for change %s of %s: cannot query the change (%s); trying again in %.0f s",
+            event.type,
+            event.change_number,
+            event.project,
+            error,
+            delay,
+        )
 
     def _change_events(
         self, tenant: Tenant, event: TriggerEvent, change: Change, targets: list

@@ -13,6 +13,7 @@ from lockgate.git.merge_runner import MergeRunner
 from lockgate.scheduler.server import Scheduler
 from lockgate.service_config import ServiceConfig
 from lockgate.zk.pipelines import read_pipelines
+from lockgate.zk.queues import trigger_queue
 
 from tests.fixtures.gerrit.fixture import gerrit  # noqa: F401
 from tests.fixtures.waiting import wait_for
@@ -78,7 +79,8 @@ APP = """
 def site(request, tmp_path, upstream, zk_server, zk_chroot, zk_client, gerrit):  # noqa: F811
     """Gerrit reached as a zuul.conf says: with a password, REST and git over
     HTTP ("http"); without one, queries, reviews and git over SSH ("ssh")."""
-    password = request.param == "http"
+    password = request.param != "ssh"
+    timeout = "\ntimeout=2" if request.param == "http-short-timeout" else ""
     (tmp_path / "main.yaml").write_text(MAIN_YAML)
     upstream.create("config", {"zuul.yaml": CONFIG, "playbooks/base.yaml": "- hosts: all\n"})
     gerrit.control.create_project("org/app", {".zuul.yaml": APP, "README": "app\n"})
@@ -109,7 +111,7 @@ poll_delay = 3600
 
 """
         + gerrit.zuul_conf_text(password=password).replace(
-            "keepalive=0", "keepalive=0\nevent_delay=0"
+            "keepalive=0", "keepalive=0\nevent_delay=0" + timeout
         )
     )
     return tmp_path, ServiceConfig.load(conf), zk_client, gerrit
@@ -286,3 +288,24 @@ def test_a_merge_conflict_is_reported_as_such(system):
     review = vote(gerrit_, change["number"])
     assert review["labels"] == {"Verified": -1}
     assert "Merge failed" in review["message"] or "conflict" in review["message"].lower()
+
+
+@pytest.mark.parametrize("site", ["http-short-timeout"], indirect=True)
+def test_a_change_query_that_times_out_is_tried_again(system):
+    sched, client, gerrit_ = system
+    stream_ready(gerrit_)
+    gerrit_.control.slow_queries(30)
+    change = gerrit_.control.create_change("org/app", {"a.py": "1\n"}, "A")
+    # The event came, its query timed out: it waits in the trigger queue.
+    wait_for(
+        lambda: any(
+            e.get("extra", {}).get("lockgate.query_attempts")
+            for _, e in trigger_queue(client, "demo").list()
+        ),
+        60,
+        "the event put back for a retry",
+    )
+    assert not build_requests(client)
+    gerrit_.control.clear_faults()
+    complete_build(client, build_for(client, change["number"], timeout=90).uuid, "SUCCESS")
+    assert vote(gerrit_, change["number"])["labels"] == {"Verified": 1}
