@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lockgate.db import Database
 from lockgate.model.builds import BuildRequest, BuildState
@@ -371,3 +372,68 @@ class SchedulerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+# --- a scheduler and a merger against a review system -----------------------------------
+
+
+def review_site_config(
+    root: Path, zk: ZKEnv, chroot: str, upstream: Upstream, connection_text: str
+) -> ServiceConfig:
+    """The service config of a scheduler whose config project is on the git
+    connection ``git`` (``upstream``) and whose review system is described by
+    ``connection_text`` (a ``[connection ...]`` section)."""
+    tls = zk.tls.client
+    conf = root / "scheduler.conf"
+    conf.write_text(
+        f"""
+[zookeeper]
+hosts = {zk.server.hosts}
+tls_ca = {tls.ca}
+tls_cert = {tls.cert}
+tls_key = {tls.key}
+chroot = {chroot}
+session_timeout = 3
+
+[scheduler]
+tenant_config = {root / "main.yaml"}
+state_dir = {root / "state"}
+
+[database]
+dburi = sqlite:///{root}/lockgate.db
+
+[connection git]
+driver = git
+baseurl = {upstream.root}
+poll_delay = 3600
+
+"""
+        + connection_text
+    )
+    return ServiceConfig.load(conf)
+
+
+@contextmanager
+def scheduler_with_merger(root: Path, config: ServiceConfig, client: ZKClient) -> Iterator[Any]:
+    """A scheduler in a thread and the executor's merge thread (real merges),
+    stopped when the block ends."""
+    from lockgate.executor.merger import MergeServer
+    from lockgate.git import RepoCache
+    from lockgate.git.merge_runner import MergeRunner
+    from lockgate.scheduler.server import Scheduler
+
+    merger = MergeServer(
+        client, MergeRunner(RepoCache(root / "merger-git"), root / "merger-work"), "test-merger"
+    )
+    merger.start()
+    sched = Scheduler(config, tick=0.5)
+    try:
+        sched.start()
+        stop = sched.run_in_thread()
+        try:
+            yield sched
+        finally:
+            stop()
+    finally:
+        sched.stop()
+        merger.stop()

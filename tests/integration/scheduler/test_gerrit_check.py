@@ -7,11 +7,6 @@ executor are played by hand through their ZooKeeper stores."""
 from __future__ import annotations
 
 import pytest
-from lockgate.executor.merger import MergeServer
-from lockgate.git import RepoCache
-from lockgate.git.merge_runner import MergeRunner
-from lockgate.scheduler.server import Scheduler
-from lockgate.service_config import ServiceConfig
 from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.queues import trigger_queue
 
@@ -21,6 +16,8 @@ from tests.integration.scheduler.harness import (
     build_requests,
     complete_build,
     fulfil_node_requests,
+    review_site_config,
+    scheduler_with_merger,
     wait_build_request,
 )
 
@@ -85,52 +82,18 @@ def site(request, tmp_path, upstream, zk_server, zk_chroot, zk_client, gerrit): 
     upstream.create("config", {"zuul.yaml": CONFIG, "playbooks/base.yaml": "- hosts: all\n"})
     gerrit.control.create_project("org/app", {".zuul.yaml": APP, "README": "app\n"})
     gerrit.control.create_project("org/lib", {"README": "lib\n"})
-    tls = zk_server.tls.client
-    conf = tmp_path / "scheduler.conf"
-    conf.write_text(
-        f"""
-[zookeeper]
-hosts = {zk_server.server.hosts}
-tls_ca = {tls.ca}
-tls_cert = {tls.cert}
-tls_key = {tls.key}
-chroot = {zk_chroot}
-session_timeout = 3
-
-[scheduler]
-tenant_config = {tmp_path / "main.yaml"}
-state_dir = {tmp_path / "state"}
-
-[database]
-dburi = sqlite:///{tmp_path}/lockgate.db
-
-[connection git]
-driver = git
-baseurl = {upstream.root}
-poll_delay = 3600
-
-"""
-        + gerrit.zuul_conf_text(password=password).replace(
-            "keepalive=0", "keepalive=0\nevent_delay=0" + timeout
-        )
+    connection = gerrit.zuul_conf_text(password=password).replace(
+        "keepalive=0", "keepalive=0\nevent_delay=0" + timeout
     )
-    return tmp_path, ServiceConfig.load(conf), zk_client, gerrit
+    config = review_site_config(tmp_path, zk_server, zk_chroot, upstream, connection)
+    return tmp_path, config, zk_client, gerrit
 
 
 @pytest.fixture
 def system(site):
     root, config, client, gerrit_ = site
-    merger = MergeServer(
-        client, MergeRunner(RepoCache(root / "merger-git"), root / "merger-work"), "test-merger"
-    )
-    merger.start()
-    sched = Scheduler(config, tick=0.5)
-    sched.start()
-    stop = sched.run_in_thread()
-    yield sched, client, gerrit_
-    stop()
-    sched.stop()
-    merger.stop()
+    with scheduler_with_merger(root, config, client) as sched:
+        yield sched, client, gerrit_
 
 
 def reviews_by_lockgate(gerrit_, number):  # noqa: ANN001

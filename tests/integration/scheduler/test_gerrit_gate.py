@@ -7,11 +7,6 @@ into the emulator's branch."""
 from __future__ import annotations
 
 import pytest
-from lockgate.executor.merger import MergeServer
-from lockgate.git import RepoCache
-from lockgate.git.merge_runner import MergeRunner
-from lockgate.scheduler.server import Scheduler
-from lockgate.service_config import ServiceConfig
 
 from tests.fixtures.gerrit.fixture import gerrit  # noqa: F401
 from tests.fixtures.waiting import wait_for
@@ -19,6 +14,8 @@ from tests.integration.scheduler.harness import (
     build_requests,
     complete_build,
     fulfil_node_requests,
+    review_site_config,
+    scheduler_with_merger,
 )
 
 MAIN_YAML = """
@@ -79,47 +76,11 @@ def system(tmp_path, upstream, zk_server, zk_chroot, zk_client, gerrit):  # noqa
     (tmp_path / "main.yaml").write_text(MAIN_YAML)
     upstream.create("config", {"zuul.yaml": CONFIG, "playbooks/base.yaml": "- hosts: all\n"})
     gerrit.control.create_project("org/app", {".zuul.yaml": APP, "README": "app\n"})
-    tls = zk_server.tls.client
-    conf = tmp_path / "scheduler.conf"
-    conf.write_text(
-        f"""
-[zookeeper]
-hosts = {zk_server.server.hosts}
-tls_ca = {tls.ca}
-tls_cert = {tls.cert}
-tls_key = {tls.key}
-chroot = {zk_chroot}
-session_timeout = 3
-
-[scheduler]
-tenant_config = {tmp_path / "main.yaml"}
-state_dir = {tmp_path / "state"}
-
-[database]
-dburi = sqlite:///{tmp_path}/lockgate.db
-
-[connection git]
-driver = git
-baseurl = {upstream.root}
-poll_delay = 3600
-
-"""
-        + gerrit.zuul_conf_text().replace("keepalive=0", "keepalive=0\nevent_delay=0")
-    )
-    merger = MergeServer(
-        zk_client,
-        MergeRunner(RepoCache(tmp_path / "merger-git"), tmp_path / "merger-work"),
-        "test-merger",
-    )
-    merger.start()
-    sched = Scheduler(ServiceConfig.load(conf), tick=0.5)
-    sched.start()
-    stop = sched.run_in_thread()
-    wait_for(lambda: gerrit.control.stream_status()["subscribers"], 30, "the event stream")
-    yield zk_client, gerrit
-    stop()
-    sched.stop()
-    merger.stop()
+    connection = gerrit.zuul_conf_text().replace("keepalive=0", "keepalive=0\nevent_delay=0")
+    config = review_site_config(tmp_path, zk_server, zk_chroot, upstream, connection)
+    with scheduler_with_merger(tmp_path, config, zk_client):
+        wait_for(lambda: gerrit.control.stream_status()["subscribers"], 30, "the event stream")
+        yield zk_client, gerrit
 
 
 def requested(client):  # noqa: ANN001, ANN201
