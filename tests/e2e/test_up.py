@@ -71,6 +71,10 @@ def test_lockgate_up_runs_the_demo_build_and_stops_cleanly(tmp_path: Path) -> No
         output = "".join(lines)
         assert proc.poll() is None, output
         assert "demo build: SUCCESS" in output, output
+        # The review demo: a change proposed in the Gerrit of `lockgate up`
+        # is voted on by check, then gated and merged.
+        assert "check: Verified 1" in output, output
+        assert "gate: Verified 2, change 1 MERGED" in output, output
         dashboard = f"http://127.0.0.1:{port}/t/demo/builds"
         assert f"Dashboard: {dashboard}" in output
         with urllib.request.urlopen(dashboard, timeout=10) as page:
