@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping
 
 from lockgate.drivers.base import ChangeQueryError, ChangeSource, Connection
-from lockgate.model.change import Change, ChangeKey
+from lockgate.model.change import Change, ChangeKey, change_key
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.dependencies import DependencyGraph, resolve
 from lockgate.scheduler.manager.snapshot import ChangeDequeue
@@ -38,7 +38,7 @@ def dequeues_for(event: TriggerEvent) -> list[ChangeDequeue]:
     new one; every item of an abandoned change."""
     if event.change_number is None:
         return []
-    key = ChangeKey(event.connection, event.change_number)
+    key = change_key(event.connection, event.change_number, event.project, event.ref)
     if event.type in NEW_PATCHSET and event.patchset is not None:
         return [
             ChangeDequeue(
@@ -70,13 +70,20 @@ class ChangeRegistry:
         source = conn.source()
         return source if isinstance(source, ChangeSource) else None
 
-    def get(self, connection: str, number: int, patchset: int | None = None) -> Change:
+    def get(
+        self, connection: str, number: int, patchset: int | None = None, *, project: str = ""
+    ) -> Change:
         """The change (at ``patchset``; None: current) as its review system
-        says now; the current patchset is written to the cache."""
+        says now; the current patchset is written to the cache.  ``project``
+        for systems that number changes per repository (``ChangeKey.project``;
+        their sources take ``get_change(..., project=)``)."""
         source = self.source(connection)
         if source is None:
             raise ChangeQueryError(f"connection '{connection}' has no changes")
-        change = source.get_change(number, patchset)
+        if project:
+            change = source.get_change(number, patchset, project=project)  # type: ignore[call-arg]
+        else:
+            change = source.get_change(number, patchset)
         if self.cache is not None and change.is_current_patchset:
             self.cache.put(change)
         return change
@@ -88,7 +95,8 @@ class ChangeRegistry:
             return None
         # A pull request's patchset is its head sha (``patchset_id``).
         patchset = event.patchset_id or event.patchset
-        return self.get(event.connection, event.change_number, patchset)  # type: ignore[arg-type]
+        key = change_key(event.connection, event.change_number, event.project, event.ref)
+        return self.get(key.connection, key.number, patchset, project=key.project)  # type: ignore[arg-type]
 
     # --- dependencies (the resolver's Lookup) ------------------------------------------
 
@@ -96,6 +104,14 @@ class ChangeRegistry:
         for name in sorted(self.connections):
             source = self.source(name)
             if source is None:
+                continue
+            # Pull request URLs name their repository (numbers are per repository).
+            locate = getattr(source, "change_location_from_url", None)
+            if callable(locate):
+                found = locate(url)
+                if found is not None:
+                    project, number = found
+                    return self.get(name, number, project=project)
                 continue
             number = source.change_number_from_url(url)
             if number is not None:

@@ -41,7 +41,7 @@ from lockgate.model.change import Change, ChangeKey
 from lockgate.model.events import TriggerEvent
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import ItemState, ProjectRepo
-from lockgate.scheduler.changes import ChangeRegistry, dequeues_for
+from lockgate.scheduler.changes import ChangeRegistry, dequeues_for, requirement_dequeues
 from lockgate.scheduler.dependencies import DependencyError
 from lockgate.scheduler.effects import apply_decision
 from lockgate.scheduler.manager import UnsupportedManager, decide, manager_for
@@ -182,10 +182,16 @@ class TenantProcessor:
                 tenant = self._reconfigure(tenant, event)
             dequeues.extend(dequeues_for(event))
             try:
-                matched = self._match(tenant, event)
+                change = self.changes.for_event(event)
             except ChangeQueryError as e:
                 self._retry_later(triggers, event, e)
-                matched = []
+                acks.append(entry_id)
+                continue
+            if change is not None:
+                unmet = requirement_dequeues(event, change, tenant.requirements, now)
+                _drop_events(events, unmet)
+                dequeues.extend(unmet)
+            matched = self._match(tenant, event, change)
             for pev in matched:
                 events[pev.target.pipeline].append(pev)
             acks.append(entry_id)
@@ -222,10 +228,13 @@ class TenantProcessor:
             self.on_reconfigured(tenant)
         return tenant
 
-    def _match(self, tenant: Tenant, event: TriggerEvent) -> list[PipelineEvent]:
+    def _match(
+        self, tenant: Tenant, event: TriggerEvent, change: Change | None
+    ) -> list[PipelineEvent]:
+        """``event``'s pipeline events; ``change`` is its change as just
+        asked of the review system (None: a ref event)."""
         elog = get_logger("lockgate.scheduler", event.event_id)
         refused: list[str] = []
-        change = self.changes.for_event(event)  # ChangeQueryError: the caller retries
         try:
             targets = match_event(
                 tenant.layout,
@@ -534,6 +543,19 @@ class TenantProcessor:
                 locked = not lost and store.is_locked(req.uuid)
             builds[req.uuid] = ObservedBuild(req, locked=locked, lost=lost)
         return nodes, builds
+
+
+def _drop_events(events: dict[str, list[PipelineEvent]], dequeues: list[ChangeDequeue]) -> None:
+    """An earlier event of this batch must not enqueue a change that a later
+    one found no longer meeting the pipeline's requirements (a decision
+    dequeues before it enqueues)."""
+    for dequeue in dequeues:
+        for pipeline in dequeue.pipelines:
+            pevs = events.get(pipeline)
+            if pevs:
+                events[pipeline] = [
+                    p for p in pevs if p.change is None or p.change.key != dequeue.key
+                ]
 
 
 class ZKEffects:

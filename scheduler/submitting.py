@@ -23,6 +23,7 @@ from typing import Any
 
 from lockgate.drivers.base import ChangeQueryError, ReportError
 from lockgate.logs import get_logger
+from lockgate.model.change import Change
 from lockgate.scheduler.manager.actions import SubmitItem
 from lockgate.scheduler.manager.snapshot import SubmitOutcome
 from lockgate.scheduler.reporting import labels_of
@@ -39,13 +40,27 @@ def submit_item(action: SubmitItem, connections: Mapping[str, Any]) -> SubmitOut
     for change in action.changes:
         config = action.reporters.get(change.connection)
         settings = config if isinstance(config, Mapping) else {}
-        submits = submits or bool(settings.get("submit"))
+        # Gerrit's reporters say ``submit``, GitHub's ``merge``.
+        submits = submits or bool(settings.get("submit") or settings.get("merge"))
         connection = connections.get(change.connection)
         if connection is None or config is None:
             continue
         try:
-            text = action.message if settings.get("comment", True) is not False else ""
-            connection.reporter().review(change, text, labels_of(settings))
+            reporter = connection.reporter()
+            full_report = getattr(reporter, "report", None)
+            if callable(full_report):
+                # The whole section but the merge (status, check run, labels):
+                # a branch protection may ask for the status before the merge.
+                full_report(
+                    change,
+                    {k: v for k, v in settings.items() if k != "merge"},
+                    action.message,
+                    context=f"{item.tenant}/{item.pipeline}",
+                    merge_mode=_merge_mode(item, change),
+                )
+            else:
+                text = action.message if settings.get("comment", True) is not False else ""
+                reporter.review(change, text, labels_of(settings))
         except ReportError as e:
             log.error("review of %s failed: %s", change.describe(), e)
             if not e.permanent:
@@ -58,11 +73,15 @@ def submit_item(action: SubmitItem, connections: Mapping[str, Any]) -> SubmitOut
             return SubmitOutcome(item.uuid, False, f"no connection '{change.connection}'")
         source = connection.source()
         try:
-            if source.get_change(change.number).is_merged:
+            if _current(source, change).is_merged:
                 log.info("%s is merged already", change.describe())
                 continue
-            connection.reporter().submit(change)
-            merged = source.get_change(change.number).is_merged
+            reporter = connection.reporter()
+            if callable(getattr(reporter, "report", None)):
+                reporter.submit(change, merge_mode=_merge_mode(item, change))
+            else:
+                reporter.submit(change)
+            merged = _current(source, change).is_merged
         except ChangeQueryError as e:
             log.warning("submit of %s: cannot ask its state (%s); later", change.describe(), e)
             return None
@@ -78,3 +97,17 @@ def submit_item(action: SubmitItem, connections: Mapping[str, Any]) -> SubmitOut
             )
         log.info("%s merged", change.describe())
     return SubmitOutcome(item.uuid, True)
+
+
+def _current(source: Any, change: Change) -> Change:
+    """The change as its review system says now (with its repository where
+    numbers are per repository: GitHub)."""
+    if change.key.project:
+        return source.get_change(change.number, project=change.project)
+    return source.get_change(change.number)
+
+
+def _merge_mode(item: Any, change: Change) -> str | None:
+    """The project's merge mode, as the item's merge steps carry it."""
+    modes = [s.merge_mode for s in item.merge_steps if s.project == change.project]
+    return modes[-1] if modes else None

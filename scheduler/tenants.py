@@ -167,7 +167,15 @@ class TenantLoader:
             pipelines=list(layout.pipelines),
             pipeline_info=pipeline_info(layout, self.connections),
         )
-        return Tenant(spec.name, spec, layout, state, filters, digests, requirements)
+        return Tenant(
+            spec.name,
+            spec,
+            layout,
+            state,
+            filters=filters,
+            requirements=requirements,
+            config_digests=digests,
+        )
 
 
 def compile_requirements(

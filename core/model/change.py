@@ -69,18 +69,42 @@ class Approval:
 
 @dataclass(frozen=True, order=True)
 class ChangeKey:
-    """A change independent of its patchset: its connection and number."""
+    """A change independent of its patchset: its connection and number, and
+    its project where numbers are only unique in a repository (a GitHub pull
+    request: ``acme/app#1`` and ``other/app#1`` are two changes); Gerrit
+    numbers changes per server, so its keys leave ``project`` empty.  Build
+    keys with ``change_key``."""
 
     connection: str
     number: int
+    project: str = ""
 
     def __str__(self) -> str:
+        if self.project:
+            return f"{self.connection}/{self.project}#{self.number}"
         return f"{self.connection}/{self.number}"
 
     @classmethod
     def parse(cls, text: str) -> ChangeKey:
+        if "#" in text:
+            head, _, number = text.rpartition("#")
+            connection, _, project = head.partition("/")
+            return cls(connection, int(number), project)
         connection, _, number = text.rpartition("/")
         return cls(connection, int(number))
+
+
+# Refs of review systems that number changes per repository (GitHub's pull
+# requests, GitLab's merge requests); Gerrit's ``refs/changes/`` are per server.
+PER_PROJECT_REFS = ("refs/pull/", "refs/merge-requests/")
+
+
+def change_key(connection: str, number: int, project: str, ref: str | None) -> ChangeKey:
+    """The key of change ``number`` of ``project`` whose refs look like
+    ``ref`` (a change's or a change event's): with the project where
+    numbers are per repository."""
+    scoped = bool(ref) and str(ref).startswith(PER_PROJECT_REFS)
+    return ChangeKey(connection, int(number), project if scoped else "")
 
 
 def change_ref(number: int, patchset: int) -> str:
@@ -166,7 +190,7 @@ class Change:
 
     @property
     def key(self) -> ChangeKey:
-        return ChangeKey(self.connection, self.number)
+        return change_key(self.connection, self.number, self.project, self.ref)
 
     @property
     def is_open(self) -> bool:

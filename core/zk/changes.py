@@ -4,7 +4,7 @@ Who calls it: the scheduler (``lockgate.scheduler.changes``) writes a change
 whenever an event or a query tells it something about it, and reads it when
 it matches events, checks requirements and resolves dependencies; the web
 may read it for the status page.  One record per change (``ChangeKey``:
-connection and number) at ``paths.cached_change``, holding its newest known
+connection and number, and project for pull requests) at ``paths.cached_change``, holding its newest known
 patchset.
 
 Writers race (several schedulers, a slow query answered after a faster
@@ -40,7 +40,9 @@ class ChangeCache:
 
     def _state(self, key: ChangeKey) -> JsonState:
         return JsonState(
-            self.client, paths.cached_change(key.connection, key.number), schema=SCHEMA
+            self.client,
+            paths.cached_change(key.connection, key.number, key.project),
+            schema=SCHEMA,
         )
 
     def get(self, key: ChangeKey) -> Change | None:
@@ -63,14 +65,15 @@ class ChangeCache:
         return kept[0]
 
     def delete(self, key: ChangeKey) -> None:
-        path = paths.cached_change(key.connection, key.number)
+        path = paths.cached_change(key.connection, key.number, key.project)
         try:
             self.client.retry(self.client.kazoo.delete, path, recursive=True)
         except NoNodeError:
             pass
 
     def numbers(self, connection: str) -> list[int]:
-        """The change numbers cached for ``connection``."""
+        """The change numbers cached for ``connection`` (of changes numbered
+        per server: pull requests' entries are ``<number>@<project>``)."""
         try:
             names = self.client.retry(
                 self.client.kazoo.get_children, paths.change_cache(connection)

@@ -278,9 +278,12 @@ def change_cache(connection: str) -> str:
     return join("cache", "changes", segment(connection))
 
 
-def cached_change(connection: str, number: int) -> str:
-    """One change as last seen (``lockgate.zk.changes``): its newest patchset."""
-    return join("cache", "changes", segment(connection), str(int(number)))
+def cached_change(connection: str, number: int, project: str = "") -> str:
+    """One change as last seen (``lockgate.zk.changes``): its newest patchset.
+    ``project`` for review systems that number changes per repository
+    (``ChangeKey.project``): ``<number>@<project>``."""
+    name = str(int(number)) + (f"@{project}" if project else "")
+    return join("cache", "changes", segment(connection), segment(name))
 
 
 def config_cache(connection: str, project: str, branch: str) -> str:

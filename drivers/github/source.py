@@ -14,9 +14,12 @@ them in every message, and nothing here logs a URL).
 ``get_change(number, patchset)`` takes the head sha (``patchset_id``) as
 well as the number ``patchset``; the scheduler passes the event's patchset,
 so a proposal to the scheduler is to pass ``event.patchset_id or
-event.patchset``.  A PR number is only unique in a repository; ``number``
-here is resolved in ``project`` when given, else by GitHub's issue search
-across the repositories this connection has seen (``remember_project``).
+event.patchset``.  A PR number is only unique in a repository: the
+scheduler keys pull requests by connection, repository and number
+(``lockgate.model.change.change_key``) and passes ``project`` to
+``get_change``; without it, the repository this connection last saw the
+number in is asked (``remember_project``; ambiguous when two repositories
+have a PR of that number, so only a fallback).
 """
 
 from __future__ import annotations
@@ -192,6 +195,15 @@ class GithubSource:
         project, number = found
         self.remember_project(project, number)
         return number
+
+    def change_location_from_url(self, url: str) -> tuple[str, int] | None:
+        """``(owner/repo, number)`` of a pull request URL of this connection:
+        the scheduler asks this before ``change_number_from_url`` because a
+        number alone does not name a pull request."""
+        found = pull_url_parts(self.connection.config.baseurl, url)
+        if found is not None:
+            self.remember_project(*found)
+        return found
 
     def open_changes_by_commit(self, project: str, commits: list[str]) -> list[Change]:
         out: list[Change] = []

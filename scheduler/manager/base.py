@@ -20,6 +20,7 @@ ahead) through the ``manage`` and ``process_items`` hooks.
 
 from __future__ import annotations
 
+from lockgate.model.change import Change
 from lockgate.model.queue import SEEN_TTL, ItemState, QueueItem
 from lockgate.scheduler.manager import changes, garbage, items
 from lockgate.scheduler.manager.actions import BuildsetStarted, Decision
@@ -149,15 +150,27 @@ class PipelineManager:
         for dequeue in ctx.snap.dequeues:
             if dequeue.new_patchset and not on_new_patchset:
                 continue
+            if not dequeue.applies_to(ctx.snap.pipeline_name):
+                continue
             for item in list(self.ordered(ctx)):
-                if item.state is ItemState.COMPLETED or not changes.matches(dequeue, item):
+                if item.state is ItemState.COMPLETED:
+                    continue
+                if not changes.matches(dequeue, item, self.own_changes(item)):
                     continue
                 ctx.info(f"dequeuing {item.change_id}: {dequeue.reason}", item)
                 items.cancel_jobs(ctx, item)
                 items.report(
-                    ctx, item, items.DEQUEUED, changes.dequeue_message(ctx, dequeue.reason)
+                    ctx,
+                    item,
+                    items.DEQUEUED,
+                    changes.dequeue_message(ctx, dequeue.reason),
+                    send=dequeue.report,
                 )
                 self._drop(ctx, item)
+
+    def own_changes(self, item: QueueItem) -> list[Change]:
+        """The changes ``item`` is *of* (not merely tested with): its change."""
+        return [item.change] if item.change is not None else []
 
     def is_in_pipeline(self, ctx: Context, pev: PipelineEvent) -> QueueItem | None:
         """An item already in the pipeline that this event would duplicate."""

@@ -24,8 +24,9 @@ names the same request.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from lockgate.model.change import ChangeKey
+from lockgate.model.change import Change, ChangeKey
 from lockgate.model.queue import ItemState, ProjectRepo, QueueItem
 from lockgate.scheduler.manager import items
 from lockgate.scheduler.manager.actions import (
@@ -285,10 +286,17 @@ def _format_start(text: str, item: QueueItem) -> str:
 # --- dequeues ---------------------------------------------------------------------------
 
 
-def matches(dequeue: ChangeDequeue, item: QueueItem) -> bool:
+def matches(dequeue: ChangeDequeue, item: QueueItem, own: Sequence[Change] | None = None) -> bool:
+    """Whether ``dequeue`` removes ``item``; ``own`` are the item's own
+    changes (its manager says: the change, or a dependent pipeline's cycle)."""
     change = item.change
     if change is None:
         return False
+    if dequeue.patchset is not None:
+        return any(
+            c.key == dequeue.key and c.patchset == dequeue.patchset
+            for c in (own if own is not None else (change,))
+        )
     if dequeue.new_patchset:
         return change.key == dequeue.key and (
             dequeue.below_patchset is None or change.patchset < dequeue.below_patchset

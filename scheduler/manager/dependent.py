@@ -299,6 +299,10 @@ class DependentPipelineManager(PipelineManager):
                 event_id=event_id,
             )
 
+    def own_changes(self, item: QueueItem) -> list[Change]:
+        # Needed changes are items of their own: ``changes`` is the unit.
+        return list(item.changes)
+
     def dequeue_changes(self, ctx: Context) -> None:
         before = set(ctx.decision.removed)
         super().dequeue_changes(ctx)

@@ -67,16 +67,33 @@ class PipelineEvent:
 
 @dataclass(frozen=True)
 class ChangeDequeue:
-    """Something happened to a change that removes its items from every
-    pipeline, whatever their triggers: a new patchset (items of older
-    patchsets leave, if the pipeline dequeues on new patchsets) or an
-    abandon (every item of the change leaves)."""
+    """Something happened to a change that removes its items from
+    pipelines, whatever their triggers:
+
+    - a new patchset: items of older patchsets leave (``new_patchset``,
+      ``below_patchset``), if the pipeline dequeues on new patchsets;
+    - an abandon: every item the change is in leaves;
+    - the change at ``patchset``, as just learnt, no longer meets a
+      pipeline's requirements, or entered a pipeline that ``supercedes``
+      this one: only the items *of* that change at that patchset leave (a
+      dependent pipeline's cycle item with it), not items merely tested
+      with it.
+
+    ``pipelines`` names the pipelines it is for (empty: every pipeline);
+    ``report`` False: the items leave without a report to the review
+    system (superseded: another pipeline has the change now)."""
 
     key: ChangeKey
     reason: str
     below_patchset: int | None = None  # None: every patchset
     new_patchset: bool = False
     event_id: str = ""
+    pipelines: tuple[str, ...] = ()
+    patchset: int | None = None
+    report: bool = True
+
+    def applies_to(self, pipeline: str) -> bool:
+        return not self.pipelines or pipeline in self.pipelines
 
 
 @dataclass(frozen=True)

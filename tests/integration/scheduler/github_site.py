@@ -90,8 +90,7 @@ def service_config_text(
     root: Path, zk_server, chroot: str, upstream_root: Path, github: GitHubEmulator, web_port: int
 ) -> str:  # noqa: ANN001
     tls = zk_server.tls.client
-    return (
-        f"""
+    return f"""
 [zookeeper]
 hosts = {zk_server.server.hosts}
 tls_ca = {tls.ca}
@@ -119,9 +118,7 @@ driver = git
 baseurl = {upstream_root}
 poll_delay = 3600
 
-"""
-        + github.zuul_conf_text()
-    )
+""" + github.zuul_conf_text()
 
 
 @contextmanager
@@ -147,7 +144,9 @@ def github_system(
         for name, files in repos.items():
             github.control.create_repo(name, files, **(repo_options or {}).get(name, {}))
         (root / "main.yaml").write_text(main_yaml)
-        upstream.create("config", {"zuul.yaml": config_yaml, "playbooks/base.yaml": "- hosts: all\n"})
+        upstream.create(
+            "config", {"zuul.yaml": config_yaml, "playbooks/base.yaml": "- hosts: all\n"}
+        )
         port = free_port()
         conf = root / "lockgate.conf"
         conf.write_text(service_config_text(root, zk_server, chroot, upstream.root, github, port))

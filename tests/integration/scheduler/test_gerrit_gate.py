@@ -2,7 +2,8 @@
 the Gerrit driver against the Gerrit emulator, the real merger, a real
 ZooKeeper (TLS) and SQLite; the launcher and executor played by hand.
 Changes approved together are tested speculatively and submitted in order
-into the emulator's branch."""
+into the emulator's branch; a queued change whose approval is removed, that
+is abandoned or gets a Code-Review -2 leaves with a report naming why."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ CONFIG = """
         current-patchset: true
         approval:
           - Workflow: 1
+    reject:
+      gerrit:
+        approval:
+          - Code-Review: -2
     trigger:
       gerrit:
         - event: comment-added
@@ -50,6 +55,8 @@ CONFIG = """
     failure:
       gerrit:
         Verified: -2
+    dequeue:
+      gerrit: {}
 - nodeset:
     name: single
     nodes:
@@ -154,3 +161,82 @@ def test_a_failing_change_is_removed_and_the_ones_behind_merge(system):
         "the failing change's report",
     )
     assert bad_votes[-1]["labels"] == {"Verified": -2}
+
+
+def lockgate_messages(c, number: int) -> list[str]:  # noqa: ANN001
+    return [r.get("message") or "" for r in c.reviews(change=number) if r["account"] == "lockgate"]
+
+
+def build_of(client, uuid: str):  # noqa: ANN001, ANN201
+    return next((b for b in build_requests(client) if b.uuid == uuid), None)
+
+
+def test_removing_the_approval_dequeues_and_the_change_behind_restarts(system):
+    client, gerrit_ = system
+    c = gerrit_.control
+    changes = [
+        c.create_change("org/app", {f"h{i}.txt": f"{i}\n"}, f"Change {i}") for i in (1, 2, 3)
+    ]
+    first, second, third = (str(ch["number"]) for ch in changes)
+    for ch in changes:
+        c.approve(ch["number"])
+    builds = wait_for(
+        lambda: (r := requested(client)) and {first, second, third} <= set(r) and r, 90, "builds"
+    )
+    c.delete_vote(int(second), "Workflow", "admin")
+
+    def restarted():  # noqa: ANN202
+        new = requested(client).get(third)
+        return new if new is not None and new.uuid != builds[third].uuid else None
+
+    rebuilt = wait_for(restarted, 90, "the third change's new build")
+    assert [s.number for s in rebuilt.project.steps] == [int(first), int(third)]
+    # The dequeued change's build is canceled (or already gone).
+    gone = build_of(client, builds[second].uuid)
+    assert gone is None or gone.cancel_requested
+    message = wait_for(
+        lambda: [m for m in lockgate_messages(c, int(second)) if "requirements" in m],
+        60,
+        "the dequeue report",
+    )[-1]
+    assert "Workflow +1 is required" in message
+    complete_build(client, builds[first].uuid, "SUCCESS")
+    complete_build(client, rebuilt.uuid, "SUCCESS")
+    for n in (first, third):
+        wait_for(lambda n=n: c.change(int(n))["status"] == "MERGED", 60, f"{n} merged")
+    assert c.change(int(second))["status"] == "NEW"
+
+
+def test_abandon_and_code_review_minus_two_dequeue(system):
+    client, gerrit_ = system
+    c = gerrit_.control
+    changes = [
+        c.create_change("org/app", {f"k{i}.txt": f"{i}\n"}, f"Change {i}") for i in (1, 2, 3)
+    ]
+    first, second, third = (str(ch["number"]) for ch in changes)
+    for ch in changes:
+        c.approve(ch["number"])
+    builds = wait_for(
+        lambda: (r := requested(client)) and {first, second, third} <= set(r) and r, 90, "builds"
+    )
+    c.abandon(int(first), "not needed")
+    c.vote(int(second), "Code-Review", -2)
+
+    def alone():  # noqa: ANN202
+        new = requested(client).get(third)
+        if new is None or new.uuid == builds[third].uuid:
+            return None
+        return new if [s.number for s in new.project.steps] == [int(third)] else None
+
+    rebuilt = wait_for(alone, 90, "the third change alone at the head")
+    abandoned = wait_for(lambda: lockgate_messages(c, int(first)), 60, "the abandon report")
+    assert "was abandoned" in abandoned[-1]
+    rejected = wait_for(
+        lambda: [m for m in lockgate_messages(c, int(second)) if "rejected" in m],
+        60,
+        "the Code-Review -2 report",
+    )
+    assert "Code-Review -2" in rejected[-1]
+    complete_build(client, rebuilt.uuid, "SUCCESS")
+    wait_for(lambda: c.change(int(third))["status"] == "MERGED", 60, "the third merged")
+    assert c.change(int(second))["status"] == "NEW"
