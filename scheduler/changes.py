@@ -4,7 +4,8 @@ Who calls it: the tenant processor, for every change event (``for_event``:
 the change's state now, asked of its review system and written to the
 shared change cache), to resolve what a change needs
 (``resolve_dependencies``), and to say which items an event removes from
-every pipeline (``dequeues_for``).  The review systems are the connections'
+every pipeline (``dequeues_for``) or from the pipelines whose requirements
+the change no longer meets (``requirement_dequeues``).  The review systems are the connections'
 ``ChangeSource``s (``lockgate.drivers.base``); the cache is
 ``lockgate.zk.changes``.
 
@@ -23,6 +24,7 @@ from lockgate.model.change import Change, ChangeKey, change_key
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.dependencies import DependencyGraph, resolve
 from lockgate.scheduler.manager.snapshot import ChangeDequeue
+from lockgate.scheduler.matching import Requirements
 from lockgate.zk.changes import ChangeCache
 
 log = logging.getLogger("lockgate.scheduler.changes")
@@ -56,6 +58,31 @@ def dequeues_for(event: TriggerEvent) -> list[ChangeDequeue]:
             )
         ]
     return []
+
+
+def requirement_dequeues(
+    event: TriggerEvent, change: Change, requirements: Requirements, now: float
+) -> list[ChangeDequeue]:
+    """The pipelines whose requirements ``change`` (as just learnt, at the
+    event's patchset) no longer meets: each gets a dequeue of the change's
+    items at that patchset, naming what is missing.  Pipelines without
+    such items ignore it (cheaper than loading them to look)."""
+    out = []
+    for pipeline in sorted(requirements):
+        requirement = requirements[pipeline].get(change.connection)
+        reason = requirement.check(change, now) if requirement is not None else None
+        if reason:
+            out.append(
+                ChangeDequeue(
+                    change.key,
+                    f"change {change.describe()} no longer meets the requirements of "
+                    f"pipeline {pipeline}: {reason}",
+                    event_id=event.event_id,
+                    pipelines=(pipeline,),
+                    patchset=change.patchset,
+                )
+            )
+    return out
 
 
 class ChangeRegistry:
@@ -101,6 +128,9 @@ class ChangeRegistry:
     # --- dependencies (the resolver's Lookup) ------------------------------------------
 
     def by_url(self, url: str) -> Change | None:
+        """The change a ``Depends-On:`` URL names: as the change cache has it
+        (every event about a change refreshes its entry, and the drivers
+        catch up on events they missed), else asked of its review system."""
         for name in sorted(self.connections):
             source = self.source(name)
             if source is None:
@@ -111,11 +141,15 @@ class ChangeRegistry:
                 found = locate(url)
                 if found is not None:
                     project, number = found
-                    return self.get(name, number, project=project)
+                    key = ChangeKey(name, number, project)
+                    hit = self.cache.get(key) if self.cache is not None else None
+                    return hit if hit is not None else self.get(name, number, project=project)
                 continue
             number = source.change_number_from_url(url)
-            if number is not None:
-                return self.get(name, number)
+            if number is None:
+                continue
+            cached = self.cache.get(ChangeKey(name, number)) if self.cache is not None else None
+            return cached if cached is not None else self.get(name, number)
         return None
 
     def git_parents(self, change: Change) -> list[Change]:
