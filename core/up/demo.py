@@ -105,7 +105,10 @@ def tenant_config(
     untrusted_projects: list[str],
     review_connection: str | None = None,
     review_projects: list[str] | None = None,
+    extra_sources: dict[str, list[str]] | None = None,
 ) -> str:
+    """``extra_sources``: more connections' untrusted projects (connection ->
+    projects; tests add a GitHub's)."""
     sources: dict[str, dict[str, list]] = {  # type: ignore[type-arg]
         connection: {
             "config-projects": [{name: {"load-branch": "main"}} for name in config_projects],
@@ -114,6 +117,8 @@ def tenant_config(
     }
     if review_connection and review_projects:
         sources[review_connection] = {"untrusted-projects": list(review_projects)}
+    for name, projects in (extra_sources or {}).items():
+        sources[name] = {"untrusted-projects": list(projects)}
     return yaml.safe_dump(
         [{"tenant": {"name": tenant, "source": sources}}],
         sort_keys=False,

@@ -82,8 +82,15 @@ class System:
         config_files: dict[str, str | bytes] | None = None,
         poll_delay: float = 0.5,
         review_projects: dict[str, dict[str, str | bytes]] | None = None,
+        extra_connections: str = "",
+        extra_sources: dict[str, list[str]] | None = None,
     ) -> None:
+        """``extra_connections``: more ``[connection ...]`` INI text for every
+        component, ``extra_sources``: their untrusted projects in the tenant
+        (connection -> projects); tests use them for a GitHub emulator."""
         self.state = seed.StateDir(Path(state_dir).expanduser().absolute())
+        self.extra_connections = extra_connections
+        self.extra_sources = extra_sources
         self.web_listen = web_listen
         self.web_port = web_port
         self.projects = projects if projects is not None else {seed.DEMO_PROJECT: demo.FILES}
@@ -113,7 +120,9 @@ class System:
             seed.ensure_ssh_key(state)
             tls = seed.ensure_tls(state)
             seed.seed_repositories(state, self.projects, self.config_files)
-            seed.write_tenant_config(state, list(self.projects), list(self.review_projects))
+            seed.write_tenant_config(
+                state, list(self.projects), list(self.review_projects), self.extra_sources
+            )
         with step("ZooKeeper (TLS, loopback)"):
             self.zookeeper = ZooKeeperServer(
                 state.zookeeper, tls=ServerTLS.from_files(tls.server), client_tls=tls.client
@@ -129,6 +138,7 @@ class System:
             web_port=self.web_port,
             poll_delay=self.poll_delay,
             review_section=self.review.connection_section(),
+            extra_sections=self.extra_connections,
         )
         self.client = ZKClient(
             self.zookeeper.hosts,

@@ -183,7 +183,10 @@ def seed_repositories(
 
 
 def write_tenant_config(
-    state: StateDir, untrusted_projects: list[str], review_projects: list[str] | None = None
+    state: StateDir,
+    untrusted_projects: list[str],
+    review_projects: list[str] | None = None,
+    extra_sources: dict[str, list[str]] | None = None,
 ) -> None:
     state.tenant_config.parent.mkdir(parents=True, exist_ok=True)
     state.tenant_config.write_text(
@@ -194,6 +197,7 @@ def write_tenant_config(
             untrusted_projects=untrusted_projects,
             review_connection=REVIEW_CONNECTION,
             review_projects=review_projects,
+            extra_sources=extra_sources,
         )
     )
 
@@ -207,8 +211,11 @@ def write_service_config(
     web_port: int,
     poll_delay: float = 0.5,
     review_section: str = "",
+    extra_sections: str = "",
 ) -> Path:
-    """The generated ``lockgate.conf`` every component of this system reads."""
+    """The generated ``lockgate.conf`` every component of this system reads;
+    ``extra_sections``: more INI text at its end (tests add a ``[connection
+    github]``)."""
     key = state.ssh_key
     web_host = "127.0.0.1" if web_listen in ("0.0.0.0", "::") else web_listen
     text = f"""\
@@ -250,7 +257,8 @@ driver = git
 baseurl = {state.git}
 poll_delay = {poll_delay}
 
-{review_section}"""
+{review_section}
+{extra_sections}"""
     state.config_file.parent.mkdir(parents=True, exist_ok=True)
     state.config_file.write_text(text)
     return state.config_file
