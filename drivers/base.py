@@ -19,6 +19,7 @@ loader only speak to drivers through these protocols:
   through the ``EventSourceHooks`` it was given, never the other way round;
 - ``ChangeSource`` (review systems: Gerrit, GitHub): a ``Source`` that also
   answers questions about changes (``lockgate.model.change.Change``);
+- ``NeededBySource`` (optional): which changes need a change;
 - ``ChangeReporter``: votes, comments and merges on a change.
 
 A driver with no connection (``timer``) is named directly under a pipeline's
@@ -106,6 +107,18 @@ class ChangeSource(Protocol):
     def changes_updated_since(self, since: float) -> list[Change]:
         """Changes updated at or after ``since`` (epoch seconds), current
         patchsets (catching up after a disconnect)."""
+        ...
+
+
+@runtime_checkable
+class NeededBySource(Protocol):
+    """A review system that can say which changes need a change (the gate
+    enqueues them behind it).  Apart from ``ChangeSource``: optional."""
+
+    def changes_needing(self, change: Change) -> list[Change]:
+        """Open changes, current patchsets, that need ``change`` (of any
+        connection): its git children here, and changes here whose
+        ``Depends-On:`` names it.  Raises ``ChangeQueryError``."""
         ...
 
 

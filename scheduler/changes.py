@@ -5,9 +5,10 @@ the change's state now, asked of its review system and written to the
 shared change cache), to resolve what a change needs
 (``resolve_dependencies``), and to say which items an event removes from
 every pipeline (``dequeues_for``) or from the pipelines whose requirements
-the change no longer meets (``requirement_dequeues``).  The review systems are the connections'
-``ChangeSource``s (``lockgate.drivers.base``); the cache is
-``lockgate.zk.changes``.
+the change no longer meets (``requirement_dequeues``), and which changes
+need a change (``needing``: the gate enqueues them behind it).  The review
+systems are the connections' ``ChangeSource``s (``lockgate.drivers.base``);
+the cache is ``lockgate.zk.changes``.
 
 Failures of a review system come back as ``ChangeQueryError`` /
 ``DependencyError`` with the change and why; the processor logs them and
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from lockgate.drivers.base import ChangeQueryError, ChangeSource, Connection
+from lockgate.drivers.base import ChangeQueryError, ChangeSource, Connection, NeededBySource
 from lockgate.model.change import Change, ChangeKey, change_key
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.dependencies import DependencyGraph, resolve
@@ -162,3 +163,20 @@ class ChangeRegistry:
         self, change: Change, *, max_dependencies: int | None = None
     ) -> DependencyGraph:
         return resolve(change, self, max_dependencies=max_dependencies)
+
+    def needing(self, change: Change) -> list[Change]:
+        """Open changes that need ``change`` (git children, ``Depends-On:``),
+        asked of every review system that can say (``NeededBySource``);
+        each found is written to the cache.  Raises ``ChangeQueryError``."""
+        found: dict[ChangeKey, Change] = {}
+        for name in sorted(self.connections):
+            conn = self.connections[name]
+            source = conn.source()
+            if not isinstance(source, NeededBySource):
+                continue
+            for other in source.changes_needing(change):
+                if other.key not in found:
+                    found[other.key] = other
+                    if self.cache is not None and other.is_current_patchset:
+                        self.cache.put(other)
+        return list(found.values())

@@ -116,6 +116,26 @@ def _project_target(
     ]
 
 
+def change_target(layout: Any, pipeline: str, change: Change) -> Target | None:
+    """The item ``change`` would be in ``pipeline`` without an event of its
+    own (a change following another into a gate); None when its project
+    has no jobs there."""
+    project = layout.resolve_project(change.project)
+    if project is None or pipeline not in layout.get_project_pipelines(project, change.branch):
+        return None
+    view = layout.project_view(project)
+    return Target(
+        pipeline=pipeline,
+        project=project,
+        connection=str(view.connection)
+        if view is not None and view.connection
+        else change.connection,
+        ref=change.ref,
+        branch=change.branch,
+        newrev=change.commit,
+    )
+
+
 def _every_project_branch(layout: Any, pipeline: str, event: TriggerEvent) -> list[Target]:
     return [
         Target(

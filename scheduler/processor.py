@@ -41,6 +41,7 @@ from lockgate.model.change import Change, ChangeKey
 from lockgate.model.events import TriggerEvent
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import ItemState, ProjectRepo
+from lockgate.scheduler.behind import changes_behind, reported_labels, submit_needs
 from lockgate.scheduler.changes import ChangeRegistry, dequeues_for, requirement_dequeues
 from lockgate.scheduler.dependencies import DependencyError
 from lockgate.scheduler.effects import apply_decision
@@ -72,7 +73,7 @@ from lockgate.scheduler.manager.snapshot import (
     Speculation,
     SubmitOutcome,
 )
-from lockgate.scheduler.matching import match_event
+from lockgate.scheduler.matching import change_target, match_event
 from lockgate.scheduler.reporting import Reporter
 from lockgate.scheduler.repos import RepoResolver
 from lockgate.scheduler.speculation import speculate
@@ -253,7 +254,8 @@ class TenantProcessor:
         for reason in refused:
             elog.info("%s event for %s not enqueued in %s", event.type, event.project, reason)
         if change is not None:
-            return self._change_events(tenant, event, change, targets)
+            pevs = self._change_events(tenant, event, change, targets)
+            return pevs + self._behind(tenant, event, pevs)
         if not targets:
             elog.debug(
                 "%s event for %s %s matches no pipeline of tenant %s",
@@ -356,6 +358,62 @@ class TenantProcessor:
             )
             for t in targets
         ]
+
+    def _behind(
+        self, tenant: Tenant, event: TriggerEvent, pevs: list[PipelineEvent]
+    ) -> list[PipelineEvent]:
+        """The changes that need the event's change and may now follow it
+        into each pipeline whose manager enqueues behind (the gate), each
+        with every change it needs (``lockgate.scheduler.behind``)."""
+        elog = get_logger("lockgate.scheduler", event.event_id)
+        out: list[PipelineEvent] = []
+        now = self.clock()
+        for pev in pevs:
+            pipeline = tenant.layout.pipelines.get(pev.target.pipeline)
+            if pev.not_ready or pev.change is None or pipeline is None:
+                continue
+            try:
+                if not manager_for(pipeline).enqueues_behind:
+                    continue
+            except UnsupportedManager:
+                continue
+            requirements = tenant.requirements.get(pipeline.name, {})
+            success = pipeline.reporters_for("success")
+
+            def admits(c: Change, requirements=requirements, success=success) -> str | None:  # noqa: ANN001
+                requirement = requirements.get(c.connection)
+                reason = requirement.check(c, now) if requirement is not None else None
+                return reason or submit_needs(c, reported_labels(success, c.connection))
+
+            try:
+                found, refused = changes_behind(pev.change, self.changes.needing, admits)
+            except ChangeQueryError as e:
+                elog.warning(
+                    "cannot ask which changes need %s (not enqueued behind it): %s",
+                    pev.change.describe(),
+                    e,
+                )
+                continue
+            for other, why in refused:
+                elog.info(
+                    "change %s needs %s but does not follow it into %s: %s",
+                    other.describe(),
+                    pev.change.describe(),
+                    pipeline.name,
+                    why,
+                )
+            for other in found:
+                target = change_target(tenant.layout, pipeline.name, other)
+                if target is None:
+                    continue
+                elog.info(
+                    "change %s follows %s into %s",
+                    other.describe(),
+                    pev.change.describe(),
+                    pipeline.name,
+                )
+                out.extend(self._change_events(tenant, event, other, [target]))
+        return out
 
     def _unmet(
         self, tenant: Tenant, pipeline: str, needed: tuple[Change, ...], now: float

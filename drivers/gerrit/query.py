@@ -30,6 +30,7 @@ from urllib.parse import quote
 import requests
 from lockgate.drivers.base import ChangeQueryError
 from lockgate.drivers.gerrit.events import ChangeMessage
+from lockgate.drivers.gerrit.source import change_number_in
 from lockgate.drivers.gerrit.ssh import GerritSSHError
 from lockgate.model.change import Account, Approval, Change, ChangeStatus, change_ref
 
@@ -419,6 +420,22 @@ def messages_from_ssh(data: Mapping[str, Any]) -> list[ChangeMessage]:
 # --- the queries ----------------------------------------------------------------------
 
 
+def _url_terms(change: Change, baseurl: str | None) -> str:
+    """``message:`` terms for the URLs a ``Depends-On:`` footer may give
+    ``change``, ORed: its own URL and, for a change of this server
+    (``baseurl``), the other forms Gerrit has used."""
+    urls = {change.url.rstrip("/")} if change.url else set()
+    if baseurl:
+        base = baseurl.rstrip("/")
+        urls |= {
+            f"{base}/{change.number}",
+            f"{base}/c/{change.number}",
+            f"{base}/#/c/{change.number}",
+            f"{base}/c/{change.project}/+/{change.number}",
+        }
+    return " OR ".join(f"message:{{{u}}}" for u in sorted(u for u in urls if u))
+
+
 class GerritQuery:
     """The connection's change queries, over REST or SSH."""
 
@@ -515,6 +532,70 @@ class GerritQuery:
 
     def changes_updated_since(self, since: float) -> list[Change]:
         return self.query(f'since:"{format_rest_time(since)}"')
+
+    def changes_needing(self, change: Change) -> list[Change]:
+        """Open changes (current patchsets) that need ``change``: its git
+        children on this server, and changes whose ``Depends-On:`` names its
+        URL (Gerrit's message search, then each footer checked)."""
+        found: dict[int, Change] = {}
+        if change.connection == self._name:
+            for child in self._git_children(change):
+                found.setdefault(child.number, child)
+        mine = change.connection == self._name
+        terms = _url_terms(change, self.connection.baseurl if mine else None)
+        if not terms:
+            return list(found.values())
+        for other in self.query(f"status:open ({terms})"):
+            if other.number in found or (
+                other.connection == change.connection and other.number == change.number
+            ):
+                continue
+            if any(self._names(url, change) for url in other.depends_on):
+                found[other.number] = other
+        return list(found.values())
+
+    def _names(self, url: str, change: Change) -> bool:
+        if change.connection == self._name:
+            return change_number_in(self.connection.baseurl, url) == change.number
+        return bool(change.url) and url.strip().rstrip("/") == change.url.rstrip("/")
+
+    def _git_children(self, change: Change) -> list[Change]:
+        """Open changes whose current patchset has ``change``'s commit as a
+        git parent (REST: the related changes; SSH: ``neededBy``)."""
+        what = f"Gerrit {self._name}: changes needing {change.number}"
+        try:
+            if self.connection.config.use_http:
+                data = self.connection.http().get(
+                    f"changes/{int(change.number)}/revisions/{change.commit}/related"
+                )
+                numbers = [
+                    int(r["_change_number"])
+                    for r in (data or {}).get("changes") or []
+                    if r.get("_revision_number") == r.get("_current_revision_number")
+                    and change.commit
+                    in [p.get("commit") for p in (r.get("commit") or {}).get("parents") or []]
+                ]
+            else:
+                out = self.connection.ssh().run(
+                    f"gerrit query --format json --current-patch-set --dependencies "
+                    f"change:{int(change.number)}"
+                )
+                rows, _ = parse_ssh_output(out)
+                numbers = [int(n["number"]) for row in rows for n in row.get("neededBy") or []]
+        except GerritHTTPError as e:
+            raise ChangeQueryError(f"{what}: {e}") from None
+        except GerritSSHError as e:
+            raise ChangeQueryError(f"{what}: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ChangeQueryError(f"{what}: unexpected answer ({type(e).__name__}: {e})") from None
+        children = []
+        for number in dict.fromkeys(numbers):
+            if number == change.number:
+                continue
+            child = self.get_change(number)
+            if child.is_open and change.commit in child.parents:
+                children.append(child)
+        return children
 
     def open_changes_by_commit(self, project: str, commits: list[str]) -> list[Change]:
         if not commits:

@@ -100,5 +100,8 @@ class GerritSource:
     def open_changes_by_commit(self, project: str, commits: list[str]) -> list[Change]:
         return self.connection.query().open_changes_by_commit(project, commits)
 
+    def changes_needing(self, change: Change) -> list[Change]:
+        return self.connection.query().changes_needing(change)
+
     def changes_updated_since(self, since: float) -> list[Change]:
         return self.connection.query().changes_updated_since(since)

@@ -31,6 +31,9 @@ from lockgate.scheduler.manager.snapshot import PipelineEvent, PipelineSnapshot
 
 class PipelineManager:
     name = "base"
+    # Whether changes that need an entering change follow it in (the loop
+    # asks the review systems: ``lockgate.scheduler.behind``).
+    enqueues_behind = False
 
     # --- the decision ---------------------------------------------------------------
 

@@ -89,6 +89,7 @@ def units_of(pev: PipelineEvent) -> list[tuple[Change, ...]]:
 
 class DependentPipelineManager(PipelineManager):
     name = "dependent"
+    enqueues_behind = True
 
     # --- queues ---------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ is abandoned or gets a Code-Review -2 leaves with a report naming why."""
 from __future__ import annotations
 
 import pytest
+from lockgate.zk.pipelines import PipelineStore
 
 from tests.fixtures.gerrit.fixture import gerrit  # noqa: F401
 from tests.fixtures.waiting import wait_for
@@ -240,3 +241,34 @@ def test_abandon_and_code_review_minus_two_dequeue(system):
     complete_build(client, rebuilt.uuid, "SUCCESS")
     wait_for(lambda: c.change(int(third))["status"] == "MERGED", 60, "the third merged")
     assert c.change(int(second))["status"] == "NEW"
+
+
+def test_approving_the_root_enqueues_the_approved_changes_behind_it(system):
+    client, gerrit_ = system
+    c = gerrit_.control
+    root = c.create_change("org/app", {"root.txt": "r\n"}, "Root")["number"]
+    child = c.create_change("org/app", {"child.txt": "c\n"}, "Child", parent_change=root)
+    footer = f"Needs the root\n\nDepends-On: {gerrit_.baseurl}/{root}\n"
+    other = c.create_change("org/app", {"other.txt": "o\n"}, footer)
+    unapproved = c.create_change("org/app", {"u.txt": "u\n"}, "Unapproved", parent_change=root)
+    # Approved while the root is not: they wait (nothing enqueued).
+    c.approve(child["number"])
+    c.approve(other["number"])
+    c.vote(unapproved["number"], "Code-Review", 2)
+    store = PipelineStore(client, "demo")
+    # Their events were taken (and refused: the gate records every event it saw).
+    wait_for(lambda: len(store.load("gate").state.seen) >= 2, 60, "the approvals processed")
+    assert not requested(client)
+    c.approve(root)
+    numbers = [str(root), str(child["number"]), str(other["number"])]
+    builds = wait_for(
+        lambda: (r := requested(client)) and set(numbers) <= set(r) and r, 90, "three builds"
+    )
+    assert str(unapproved["number"]) not in builds
+    # The root's approval brought both in behind it; the last is tested on all.
+    assert [s.number for s in builds[numbers[2]].project.steps] == [int(n) for n in numbers]
+    for n in numbers:
+        complete_build(client, builds[n].uuid, "SUCCESS")
+    for n in numbers:
+        wait_for(lambda n=n: c.change(int(n))["status"] == "MERGED", 60, f"{n} merged")
+    assert c.change(unapproved["number"])["status"] == "NEW"

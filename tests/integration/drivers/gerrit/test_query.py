@@ -125,3 +125,29 @@ def test_git_branches_and_heads(gerrit, tmp_path, project, password, git_over_ss
     assert source.get_branches(project) == ["master", "stable"]
     assert source.get_ref_sha(project, "stable") == sha
     assert source.get_ref_sha(project, "refs/heads/nope") is None
+
+
+@pytest.mark.parametrize("password", [True, False], ids=["rest", "ssh"])
+def test_changes_needing_a_change(gerrit, tmp_path, project, password):
+    """Its open git children (siblings too, not grandchildren) and the open
+    changes whose Depends-On names it (a number that merely starts the same
+    does not)."""
+    c = gerrit.control
+    root = c.create_change(project, files={"r.py": "r\n"}, message="Root")["number"]
+    kids = [
+        c.create_change(project, files={f"k{i}.py": "k\n"}, parent_change=root)["number"]
+        for i in (1, 2, 3)
+    ]
+    c.create_change(project, files={"g.py": "g\n"}, parent_change=kids[0])
+    c.abandon(kids[2])
+    footer = f"Needs root\n\nDepends-On: {gerrit.baseurl}/{root}\n"
+    depending = c.create_change(project, files={"d.py": "d\n"}, message=footer)["number"]
+    near = f"Not root\n\nDepends-On: {gerrit.baseurl}/{root}0\n"
+    c.create_change(project, files={"n.py": "n\n"}, message=near)
+    source = connect(gerrit, tmp_path, http=password).source()
+
+    needing = source.changes_needing(source.get_change(root))
+    assert sorted(x.number for x in needing) == sorted([kids[0], kids[1], depending])
+    assert all(x.is_open and x.is_current_patchset for x in needing)
+    leaf = source.get_change(depending)
+    assert source.changes_needing(leaf) == []
