@@ -6,9 +6,10 @@ shared change cache), to resolve what a change needs
 (``resolve_dependencies``), and to say which items an event removes from
 every pipeline (``dequeues_for``) or from the pipelines whose requirements
 the change no longer meets (``requirement_dequeues``), and which changes
-need a change (``needing``: the gate enqueues them behind it).  The review
-systems are the connections' ``ChangeSource``s (``lockgate.drivers.base``);
-the cache is ``lockgate.zk.changes``.
+need a change (``needing``: the gate enqueues them behind it); a change
+entering a pipeline leaves those it ``supercedes`` (``supersede_dequeues``).
+The review systems are the connections' ``ChangeSource``s
+(``lockgate.drivers.base``); the cache is ``lockgate.zk.changes``.
 
 Failures of a review system come back as ``ChangeQueryError`` /
 ``DependencyError`` with the change and why; the processor logs them and
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from lockgate.drivers.base import ChangeQueryError, ChangeSource, Connection, NeededBySource
 from lockgate.model.change import Change, ChangeKey, change_key
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.dependencies import DependencyGraph, resolve
-from lockgate.scheduler.manager.snapshot import ChangeDequeue
+from lockgate.scheduler.manager.snapshot import ChangeDequeue, PipelineEvent
 from lockgate.scheduler.matching import Requirements
 from lockgate.zk.changes import ChangeCache
 
@@ -84,6 +86,31 @@ def requirement_dequeues(
                 )
             )
     return out
+
+
+def supersede_dequeues(pev: PipelineEvent, pipeline: Any) -> list[ChangeDequeue]:
+    """A change entering ``pipeline`` (a ``lockgate.config.model.Pipeline``)
+    leaves the pipelines it ``supercedes`` — a gate supersedes check: the
+    same change need not be tested twice at once.  Only for an event that
+    will enqueue its change (nothing it needs is missing or unmet); the
+    items leave without a report to the review system, as in Zuul."""
+    change = pev.change
+    names = tuple(getattr(pipeline, "supercedes", ()) or ())
+    if change is None or not names or pev.not_ready or pev.unmet:
+        return []
+    return [
+        ChangeDequeue(
+            change.key,
+            f"change {change.describe()} entered pipeline {pev.target.pipeline}, "
+            f"which supersedes {other}",
+            event_id=pev.event.event_id,
+            pipelines=(other,),
+            patchset=change.patchset,
+            report=False,
+        )
+        for other in names
+        if other != pev.target.pipeline
+    ]
 
 
 class ChangeRegistry:

@@ -42,7 +42,12 @@ from lockgate.model.events import TriggerEvent
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import ItemState, ProjectRepo
 from lockgate.scheduler.behind import changes_behind, reported_labels, submit_needs
-from lockgate.scheduler.changes import ChangeRegistry, dequeues_for, requirement_dequeues
+from lockgate.scheduler.changes import (
+    ChangeRegistry,
+    dequeues_for,
+    requirement_dequeues,
+    supersede_dequeues,
+)
 from lockgate.scheduler.dependencies import DependencyError
 from lockgate.scheduler.effects import apply_decision
 from lockgate.scheduler.manager import UnsupportedManager, decide, manager_for
@@ -195,6 +200,11 @@ class TenantProcessor:
             matched = self._match(tenant, event, change)
             for pev in matched:
                 events[pev.target.pipeline].append(pev)
+                superseded = supersede_dequeues(
+                    pev, tenant.layout.pipelines.get(pev.target.pipeline)
+                )
+                _drop_events(events, superseded)
+                dequeues.extend(superseded)
             acks.append(entry_id)
         # Events left waiting for a retry are not work: the periodic tick
         # brings them back, rather than a busy loop.
@@ -604,9 +614,9 @@ class TenantProcessor:
 
 
 def _drop_events(events: dict[str, list[PipelineEvent]], dequeues: list[ChangeDequeue]) -> None:
-    """An earlier event of this batch must not enqueue a change that a later
-    one found no longer meeting the pipeline's requirements (a decision
-    dequeues before it enqueues)."""
+    """An earlier event of this batch must not enqueue a change into a
+    pipeline that a later one removes it from (its requirements no longer
+    met, or superseded): a decision dequeues before it enqueues."""
     for dequeue in dequeues:
         for pipeline in dequeue.pipelines:
             pevs = events.get(pipeline)

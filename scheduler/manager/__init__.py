@@ -11,7 +11,9 @@ Modules: ``snapshot`` (the input), ``actions`` (the output and the order
 it is applied in), ``context`` (one call's working set), ``items``
 (events -> items, preparation, reports), ``jobs`` (one job's life),
 ``build_request`` (what an executor gets), ``garbage`` (releasing
-requests), ``base``, ``independent`` and ``dependent`` (the managers);
+requests), ``base`` and the managers: ``independent``, ``dependent``,
+``serial`` (one item at a time per queue) and ``supercedent`` (only the
+newest waiting item per project-branch);
 the gate's parts: ``window`` (how many items run), ``speculation`` (who
 builds on whom, restarts), ``merging`` (leaving the head: submit or
 failure), ``cycles`` (a dependency cycle as one job graph).
@@ -25,11 +27,15 @@ from lockgate.scheduler.manager.actions import Decision
 from lockgate.scheduler.manager.base import PipelineManager
 from lockgate.scheduler.manager.dependent import DependentPipelineManager
 from lockgate.scheduler.manager.independent import IndependentPipelineManager
+from lockgate.scheduler.manager.serial import SerialPipelineManager
 from lockgate.scheduler.manager.snapshot import PipelineSnapshot
+from lockgate.scheduler.manager.supercedent import SupercedentPipelineManager
 
 _MANAGERS: dict[str, type[PipelineManager]] = {
     "independent": IndependentPipelineManager,
     "dependent": DependentPipelineManager,
+    "serial": SerialPipelineManager,
+    "supercedent": SupercedentPipelineManager,
 }
 
 
