@@ -48,6 +48,7 @@ from lockgate.drivers.github.webhook import (
 from lockgate.service_config import ServiceConfig
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import RecordTooLarge, ZKError
+from lockgate.zk.queues import EventQueue
 
 log = logging.getLogger("lockgate.web.webhooks")
 
@@ -65,6 +66,18 @@ class WebhookReceivers:
     accepted: int = 0
     duplicates: int = 0
     refused: int = 0
+    # One queue object per connection, kept: a queue prunes its dedup markers
+    # at most once a minute per object, and a fresh one prunes at its first
+    # put (reading every marker): one per request made intake quadratic
+    # (16 deliveries/s with a few hundred stored; bench/github_webhooks.py).
+    queues: dict[str, EventQueue] = field(default_factory=dict)
+
+    def queue(self, connection: str) -> EventQueue:
+        assert self.zk is not None
+        found = self.queues.get(connection)
+        if found is None:
+            found = self.queues[connection] = delivery_queue(self.zk, connection)
+        return found
 
 
 WEBHOOKS = web.AppKey("lockgate_webhooks", WebhookReceivers)
@@ -116,7 +129,7 @@ async def payload(request: web.Request) -> web.Response:
         return _answer(200, status="ignored", reason=why, delivery=delivery.delivery)
     if receivers.zk is None:
         return _answer(503, error="ZooKeeper is not configured; the delivery was not stored")
-    queue = delivery_queue(receivers.zk, name)
+    queue = receivers.queue(name)
     put = functools.partial(
         queue.put, delivery.to_dict(), dedup_key=f"delivery-{delivery.delivery}"
     )

@@ -249,9 +249,20 @@ class EventQueue:
 
     # --- dedup markers ------------------------------------------------------------------
 
+    # When this process last pruned each queue path: shared by every object
+    # of a path, because callers make a queue object per put (the web per
+    # webhook, the scheduler per trigger event) and a pruning that reads every
+    # marker at each put made puts quadratic in the markers of the last hour.
+    _pruned_at: dict[str, float] = {}
+    _pruned_lock = threading.Lock()
+
     def _maybe_prune(self) -> None:
         now = time.time()
-        if now - self._last_prune < 60.0 or not self._prune_lock.acquire(blocking=False):
+        with EventQueue._pruned_lock:
+            if now - EventQueue._pruned_at.get(self.path, 0.0) < 60.0:
+                return
+            EventQueue._pruned_at[self.path] = now
+        if not self._prune_lock.acquire(blocking=False):
             return
         try:
             self._last_prune = now
