@@ -51,13 +51,19 @@ def labels_of(config: Any) -> dict[str, int]:
 
 
 def ref_of(item: QueueItem) -> RefInfo:
-    """The SQL ref row of an item: the project at its ref and revisions."""
+    """The SQL ref row of an item: the project at its ref and revisions, and
+    for a change item its number, patchset and URL (what the ``change`` and
+    ``patchset`` filters of the builds API look for)."""
+    change = item.change
     return RefInfo(
         project=item.project,
         ref=item.ref,
         branch=item.branch,
+        change=change.number if change is not None else None,
+        patchset=(change.patchset_id or str(change.patchset)) if change is not None else None,
         oldrev=item.oldrev,
         newrev=item.newrev or item_commit(item),
+        ref_url=(change.url or None) if change is not None else None,
     )
 
 
