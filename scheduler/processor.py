@@ -594,11 +594,15 @@ class TenantProcessor:
         }
         builds: dict[str, ObservedBuild] = {}
         store = self.build_store(DEFAULT_ZONE)
-        for v in store.list():
-            req = v.record
-            if req.tenant != tenant or req.pipeline != pipeline:
-                continue
-            locked = store.is_locked(req.uuid)
+        mine = [
+            v.record
+            for v in store.list()
+            if v.record.tenant == tenant and v.record.pipeline == pipeline
+        ]
+        # Every lock checked at once (pipelined), not one round trip each.
+        held = store.locked(req.uuid for req in mine)
+        for req in mine:
+            locked = held[req.uuid]
             lost = False
             if req.state is BuildState.RUNNING and not locked:
                 # Read again after seeing no lock: an executor finishing sets

@@ -84,11 +84,16 @@ class PipelineStore:
             version = loaded.version
         out = LoadedPipeline(state=state, items={}, state_version=version)
         listed = set(state.item_uuids())
+        wanted: dict[str, str] = {}
         for uuid in self._item_ids(pipeline):
-            if uuid not in listed:
+            if uuid in listed:
+                wanted[uuid] = paths.pipeline_item(self.tenant, pipeline, uuid)
+            else:
                 out.orphans.add(uuid)
-                continue
-            item_loaded = self.records.load(paths.pipeline_item(self.tenant, pipeline, uuid))
+        # All item records at once (pipelined): one round trip, not one each.
+        found = self.records.load_many(wanted.values())
+        for uuid, path in wanted.items():
+            item_loaded = found[path]
             if item_loaded is None:
                 continue
             out.items[uuid] = QueueItem.from_dict(item_loaded.data)

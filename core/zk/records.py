@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
@@ -39,6 +40,7 @@ from lockgate.zk.errors import (
     RecordConflict,
     RecordNotFound,
     SchemaTooNew,
+    ZKConnectionError,
     ZKError,
     translate_kazoo_errors,
 )
@@ -77,6 +79,47 @@ def decode_envelope(raw: bytes) -> dict[str, Any]:
     if not isinstance(envelope, dict) or "schema" not in envelope:
         raise ZKError("not a Lockgate record envelope")
     return envelope
+
+
+# At most this many requests in flight at once (ZooKeeper throttles a
+# connection beyond ~1000 outstanding requests; batches keep well under).
+PIPELINE_BATCH = 500
+
+
+def pipelined(client: ZKClient, method: str, node_paths: Iterable[str]) -> dict[str, Any]:
+    """(For ``lockgate.zk`` modules.)  Call kazoo's asynchronous ``method``
+    (``get_async``, ``get_children_async``, ``exists_async``) on every path
+    with many requests in flight, and map each path to its answer, or to the
+    kazoo exception it raised (the caller decides: NoNodeError usually means
+    "absent"; anything else, retry that path with the sequential call).
+    Waits for the connection first, as ``ZKClient.retry`` does."""
+    todo = list(dict.fromkeys(node_paths))
+    out: dict[str, Any] = {}
+    if not todo:
+        return out
+    if not client.wait_connected(client.retry_deadline):
+        raise ZKConnectionError(
+            f"cannot read {len(todo)} nodes such as {todo[0]}: ZooKeeper at "
+            f"{client.hosts} unavailable for {client.retry_deadline}s"
+        )
+    call = getattr(client.kazoo, method)
+    for start in range(0, len(todo), PIPELINE_BATCH):
+        batch = todo[start : start + PIPELINE_BATCH]
+        pending = []
+        for path in batch:
+            try:
+                pending.append(call(path))
+            except Exception as exc:  # noqa: BLE001 - e.g. the connection closed: per path
+                pending.append(exc)
+        for path, result in zip(batch, pending, strict=True):
+            if isinstance(result, BaseException):
+                out[path] = result
+                continue
+            try:
+                out[path] = result.get(timeout=client.retry_deadline)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, per path
+                out[path] = exc
+    return out
 
 
 @translate_kazoo_errors
@@ -123,33 +166,33 @@ class RecordStore:
             # The generation was replaced while we read: read the new one.
         raise ZKError(f"record {path} kept changing while being read")
 
-    def load_many(self, record_paths: list[str]) -> list[Loaded | None]:
-        """``load`` of many records, pipelined: all reads are sent before any
-        answer is awaited (one round trip instead of one per record)."""
-        kz = self.client.kazoo
-        self.client.wait_connected(self.client.retry_deadline)
-        pending = [kz.get_async(path) for path in record_paths]
-        out: list[Loaded | None] = []
-        for path, result in zip(record_paths, pending, strict=True):
-            try:
-                raw, stat = result.get()
-            except NoNodeError:
-                out.append(None)
+    def load_many(self, record_paths: Iterable[str]) -> dict[str, Loaded | None]:
+        """``load`` of many records, pipelined: every read is sent before any
+        answer is awaited, so N records cost about one round trip instead of
+        N.  Maps each path to what ``load`` would return (None for a record
+        missing or deleted meanwhile).  Sharded records, records of a newer
+        schema and reads that met connection trouble go through ``load``
+        (sequential, retrying), which also raises as ``load`` does."""
+        out: dict[str, Loaded | None] = {}
+        for path, result in pipelined(self.client, "get_async", record_paths).items():
+            if isinstance(result, NoNodeError):
+                out[path] = None
                 continue
-            except Exception:
-                out.append(self.load(path))  # connection trouble: the retrying path
+            if isinstance(result, BaseException):
+                out[path] = self.load(path)  # connection trouble: the retrying path
                 continue
+            raw, stat = result
             try:
                 envelope = decode_envelope(raw)
             except (ValueError, zlib.error, ZKError) as exc:
                 raise ZKError(f"record {path} is not readable: {exc}") from exc
             schema = int(envelope.get("schema", 0))
             if envelope.get("deleted"):
-                out.append(None)
+                out[path] = None
             elif "sharded" in envelope or schema > self.max_schema:
-                out.append(self.load(path))
+                out[path] = self.load(path)
             else:
-                out.append(Loaded(envelope.get("data") or {}, stat.version, schema))
+                out[path] = Loaded(envelope.get("data") or {}, stat.version, schema)
         return out
 
     def _read_shards(self, path: str, sharded: dict[str, Any]) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ import builtins
 import logging
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from kazoo.exceptions import (
@@ -52,7 +52,13 @@ from lockgate.zk.errors import (
     translate_kazoo_errors,
 )
 from lockgate.zk.locks import SessionAwareLock, is_locked, remove_lock_path
-from lockgate.zk.records import MAX_NODE_BYTES, RecordStore, Versioned, encode_inline
+from lockgate.zk.records import (
+    MAX_NODE_BYTES,
+    RecordStore,
+    Versioned,
+    encode_inline,
+    pipelined,
+)
 
 log = logging.getLogger("lockgate.zk.requests")
 
@@ -126,12 +132,13 @@ class _LockableStore(Generic[T]):
     def list(self) -> list[Versioned[T]]:
         """Every record (skipping ones deleted while listing), in ``ids`` order."""
         ids = self.ids()
-        loaded = self.records.load_many([self._path(record_id) for record_id in ids])
-        return [
-            Versioned(self._decode(record_id, found.data), found.version)
-            for record_id, found in zip(ids, loaded, strict=True)
-            if found is not None
-        ]
+        loaded = self.records.load_many(self._path(record_id) for record_id in ids)
+        out = []
+        for record_id in ids:
+            found = loaded[self._path(record_id)]
+            if found is not None:
+                out.append(Versioned(self._decode(record_id, found.data), found.version))
+        return out
 
     # --- claims ---------------------------------------------------------------------
 
@@ -157,6 +164,23 @@ class _LockableStore(Generic[T]):
     def is_locked(self, record_id: str) -> bool:
         """Whether some live process holds (or waits for) the record's lock."""
         return is_locked(self.client, self._lock_path(record_id))
+
+    def locked(self, record_ids: Iterable[str]) -> dict[str, bool]:
+        """``is_locked`` of many records, pipelined (one round trip for all
+        instead of one each): record id -> whether its lock is held."""
+        ids = list(record_ids)
+        lock_paths = {record_id: self._lock_path(record_id) for record_id in ids}
+        found = pipelined(self.client, "get_children_async", lock_paths.values())
+        out: dict[str, bool] = {}
+        for record_id, path in lock_paths.items():
+            children = found[path]
+            if isinstance(children, NoNodeError):
+                out[record_id] = False
+            elif isinstance(children, BaseException):
+                out[record_id] = self.is_locked(record_id)  # the retrying path
+            else:
+                out[record_id] = any(paths.LOCK_CHILD_MARK in child for child in children)
+        return out
 
     # --- watching --------------------------------------------------------------------
 

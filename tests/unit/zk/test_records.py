@@ -138,3 +138,42 @@ def test_newer_schema_is_refused_not_misread(zk_client):
     with pytest.raises(SchemaTooNew, match="schema 3"):
         RecordStore(zk_client, schema=2).load(path)
     assert RecordStore(zk_client, schema=1, max_schema=3).load(path).schema == 3
+
+
+def test_load_many_reads_inline_compressed_sharded_missing_and_deleted(zk_client):
+    store = RecordStore(zk_client)
+    small = paths.keys("git", "demo/small")
+    compressed = paths.keys("git", "demo/compressed")
+    sharded = paths.keys("git", "demo/sharded")
+    gone = paths.keys("git", "demo/gone")
+    never = paths.keys("git", "demo/never")
+    store.save(small, {"a": 1})
+    store.save(compressed, {"text": "x" * 50_000})
+    store.save(sharded, {"blob": os.urandom(MAX_NODE_BYTES).hex()})
+    store.save(gone, {"b": 2})
+    version = store.save(gone, {"b": 3}, version=0)
+    store.delete(gone, version=version)  # tombstone, then removed
+    got = store.load_many([small, compressed, sharded, gone, never])
+    assert set(got) == {small, compressed, sharded, gone, never}
+    assert got[small] == store.load(small)
+    assert got[compressed].data == {"text": "x" * 50_000}
+    assert got[sharded] == store.load(sharded)
+    assert got[gone] is None and got[never] is None
+    assert store.load_many([]) == {}
+
+
+def test_load_many_of_more_records_than_one_batch(zk_client):
+    store = RecordStore(zk_client)
+    many = [paths.keys("git", f"demo/r{i}") for i in range(1200)]
+    for i, path in enumerate(many[:1100]):
+        store.save(path, {"i": i})
+    got = store.load_many(many)
+    assert [got[p].data["i"] for p in many[:1100]] == list(range(1100))
+    assert all(got[p] is None for p in many[1100:])
+
+
+def test_load_many_refuses_a_newer_schema(zk_client):
+    path = paths.tenant_layout("t")
+    RecordStore(zk_client, schema=3).save(path, {"new": "shape"})
+    with pytest.raises(SchemaTooNew, match="schema 3"):
+        RecordStore(zk_client, schema=2).load_many([path])

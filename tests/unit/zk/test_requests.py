@@ -204,3 +204,23 @@ def test_watch_record_reports_changes_and_deletion(zk_client, zk_connect):
     wait_for(lambda: NodeRequestState.FULFILLED in states, 10, "fulfilled seen")
     other.delete(rid)
     wait_for(lambda: states[-1] is None, 10, "deletion seen")
+
+
+def test_locked_checks_many_locks_at_once(zk_client, zk_connect):
+    scheduler = BuildRequestStore(zk_client)
+    held, free, never_locked = build_request(), build_request(), build_request()
+    for request in (held, free, never_locked):
+        scheduler.submit(request)
+    executor = BuildRequestStore(zk_connect())
+    lock = executor.lock(held.uuid)
+    released = executor.lock(free.uuid)
+    released.release()
+    assert lock is not None
+    assert scheduler.locked([held.uuid, free.uuid, never_locked.uuid, "no-such-id"]) == {
+        held.uuid: True,
+        free.uuid: False,
+        never_locked.uuid: False,
+        "no-such-id": False,
+    }
+    lock.release()
+    assert scheduler.locked([held.uuid]) == {held.uuid: False}
