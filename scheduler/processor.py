@@ -485,8 +485,11 @@ class TenantProcessor:
         prepared: dict[str, PrepareResult] = {}
         effects = ZKEffects(self, store, loaded, lock, prepared, tenant)
         worked = False
+        observed: tuple[dict[str, NodeRequest], dict[str, ObservedBuild]] | None = None
         for round_ in range(self.max_rounds):
-            nodes, builds = self.observe(tenant.name, pname)
+            if observed is None:
+                observed = self.observe(tenant.name, pname)
+            nodes, builds = observed
             merges, speculative = self.observe_merges(tenant, pname, loaded.items)
             snapshot = PipelineSnapshot(
                 tenant=tenant.name,
@@ -513,6 +516,7 @@ class TenantProcessor:
             if not decision.has_work:
                 break
             worked = True
+            observed = _observed_after(observed, decision)
         if pipeline is None and not loaded.state.queues:
             store.delete_pipeline(pname)
             log.info("tenant %s: pipeline %s removed from ZooKeeper", tenant.name, pname)
@@ -586,17 +590,18 @@ class TenantProcessor:
     def observe(
         self, tenant: str, pipeline: str
     ) -> tuple[dict[str, NodeRequest], dict[str, ObservedBuild]]:
-        """This pipeline's node and build requests, as they are now."""
+        """This pipeline's node and build requests, as they are now (records
+        unchanged since the last look are not decoded again: read-only)."""
         nodes = {
             v.record.id: v.record
-            for v in self.node_requests.list()
+            for v in self.node_requests.list_cached()
             if v.record.tenant == tenant and v.record.pipeline == pipeline
         }
         builds: dict[str, ObservedBuild] = {}
         store = self.build_store(DEFAULT_ZONE)
         mine = [
             v.record
-            for v in store.list()
+            for v in store.list_cached()
             if v.record.tenant == tenant and v.record.pipeline == pipeline
         ]
         # Every lock checked at once (pipelined), not one round trip each.
@@ -615,6 +620,31 @@ class TenantProcessor:
                 locked = not lost and store.is_locked(req.uuid)
             builds[req.uuid] = ObservedBuild(req, locked=locked, lost=lost)
         return nodes, builds
+
+
+def _observed_after(
+    observed: tuple[dict[str, NodeRequest], dict[str, ObservedBuild]], decision: Decision
+) -> tuple[dict[str, NodeRequest], dict[str, ObservedBuild]] | None:
+    """What the next round would observe, if this decision's own actions
+    tell: after it only deleted requests (the usual round after a build
+    result), the same requests less those -- no need to read thousands of
+    records again.  None (observe again) after anything else it did to
+    requests.  Changes made by others meanwhile are seen by the next pass,
+    which their result events start anyway."""
+    gone_nodes: set[str] = set()
+    gone_builds: set[str] = set()
+    for action in decision.after_save():
+        if isinstance(action, DeleteNodeRequest):
+            gone_nodes.add(action.request_id)
+        elif isinstance(action, DeleteBuildRequest):
+            gone_builds.add(action.uuid)
+        else:
+            return None
+    nodes, builds = observed
+    return (
+        {k: v for k, v in nodes.items() if k not in gone_nodes},
+        {k: v for k, v in builds.items() if k not in gone_builds},
+    )
 
 
 def _drop_events(events: dict[str, list[PipelineEvent]], dequeues: list[ChangeDequeue]) -> None:
