@@ -189,8 +189,12 @@ class RecordStore:
             schema = int(envelope.get("schema", 0))
             if envelope.get("deleted"):
                 out[path] = None
-            elif "sharded" in envelope or schema > self.max_schema:
-                out[path] = self.load(path)
+            elif schema > self.max_schema:
+                out[path] = self.load(path)  # raises SchemaTooNew
+            elif "sharded" in envelope:
+                data = self._read_shards(path, envelope["sharded"])
+                # None: the generation was replaced meanwhile; read it anew.
+                out[path] = self.load(path) if data is None else Loaded(data, stat.version, schema)
             else:
                 out[path] = Loaded(envelope.get("data") or {}, stat.version, schema)
         return out
