@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -34,7 +35,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    # Records are decoded by the thousand per scheduler pass: look the
+    # fields up once per class.
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build ``cls`` from ``data``, ignoring keys the class does not know."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = _field_names(cls)
     return cls(**{k: v for k, v in data.items() if k in names})
