@@ -48,10 +48,12 @@ def dequeues_for(event: TriggerEvent) -> list[ChangeDequeue]:
         return [
             ChangeDequeue(
                 key,
-                f"patchset {event.patchset} of change {event.change_number} was uploaded",
+                f"patchset {event.patchset_id or event.patchset} of change "
+                f"{event.change_number} was uploaded",
                 below_patchset=event.patchset,
                 new_patchset=True,
                 event_id=event.event_id,
+                patchset_id=event.patchset_id or "",
             )
         ]
     if event.type in ABANDONED:

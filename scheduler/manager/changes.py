@@ -298,9 +298,16 @@ def matches(dequeue: ChangeDequeue, item: QueueItem, own: Sequence[Change] | Non
             for c in (own if own is not None else (change,))
         )
     if dequeue.new_patchset:
-        return change.key == dequeue.key and (
-            dequeue.below_patchset is None or change.patchset < dequeue.below_patchset
-        )
+        if change.key != dequeue.key:
+            return False
+        if dequeue.below_patchset is None:
+            return True
+        if dequeue.patchset_id and change.patchset_id:
+            return (
+                change.patchset_id != dequeue.patchset_id
+                and change.patchset <= dequeue.below_patchset
+            )
+        return change.patchset < dequeue.below_patchset
     return any(c.key == dequeue.key for c in item.changes) or change.key == dequeue.key
 
 

@@ -91,6 +91,9 @@ class ChangeDequeue:
     pipelines: tuple[str, ...] = ()
     patchset: int | None = None
     report: bool = True
+    # A pull request's new head sha: its other heads leave, even one whose
+    # ``patchset`` (the head commit's time, whole seconds) is the same.
+    patchset_id: str = ""
 
     def applies_to(self, pipeline: str) -> bool:
         return not self.pipelines or pipeline in self.pipelines

@@ -303,3 +303,38 @@ def test_crashes_anywhere_in_a_change_items_life(seed):
     assert results.count("SUCCESS") >= 2
     assert max(w.executed.values()) == 1
     assert max(w.merged.values()) == 1
+
+
+def test_a_new_head_in_the_same_second_dequeues_the_old_head():
+    """A pull request's patchset is its head commit's time in whole seconds:
+    two heads pushed within one second have the same; the head sha tells
+    them apart."""
+    w = world()
+    old = change(patchset=1700000000, patchset_id="a" * 40)
+    w.add_change(old)
+    w.step("check")
+    w.dequeues.append(
+        ChangeDequeue(
+            ChangeKey("gerrit", 101),
+            "a new head was pushed",
+            1700000000,
+            new_patchset=True,
+            patchset_id="b" * 40,
+        )
+    )
+    w.run_scheduler("check")
+    assert not w.queue("check")
+    assert w.reports[-1][1] == "DEQUEUED"
+
+
+def test_the_same_head_again_dequeues_nothing():
+    w = world()
+    w.add_change(change(patchset=1700000000, patchset_id="a" * 40))
+    w.step("check")
+    w.dequeues.append(
+        ChangeDequeue(
+            ChangeKey("gerrit", 101), "x", 1700000000, new_patchset=True, patchset_id="a" * 40
+        )
+    )
+    w.run_scheduler("check")
+    assert len(w.queue("check")) == 1
