@@ -20,18 +20,15 @@ the requests.
 from __future__ import annotations
 
 import logging
-import signal
 import socket
-import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
+from lockgate.executor.lifecycle import serve
 from lockgate.executor.merger import MergeServer, fetch_env_of, sources_of
 from lockgate.git.merge_runner import MergeRunner
 from lockgate.git.repo_cache import RepoCache
-from lockgate.service_config import ServiceConfig, ServiceConfigError
+from lockgate.service_config import ServiceConfig
 from lockgate.zk import Component, ZKClient, ZKError, register
 from lockgate.zk.client import client_from_config
 
@@ -109,24 +106,4 @@ class Merger:
 
 def main(config: ServiceConfig) -> int:
     """Run a merger until SIGTERM or SIGINT; the exit status for ``lockgate merger``."""
-    try:
-        merger = Merger(config)
-        merger.start()
-    except ServiceConfigError as e:
-        print(str(e), file=sys.stderr)
-        return 2
-    except ZKError as e:
-        print(f"lockgate merger: {e}", file=sys.stderr)
-        return 1
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; stopping", signal.Signals(signum).name)
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    while not done.wait(1.0):
-        pass
-    merger.stop()
-    return 0
+    return serve("merger", lambda: Merger(config), log)

@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import logging
 import shutil
-import signal
-import sys
 import threading
-from types import FrameType
 
 from lockgate.drivers.registry import make_connections
 from lockgate.executor.build import BuildWorker
+from lockgate.executor.lifecycle import serve
 from lockgate.executor.merger import MergeServer, fetch_env_of
 from lockgate.executor.runner import JobRunner
 from lockgate.executor.settings import ExecutorSettings, ensure_dirs
 from lockgate.git.merge_runner import MergeRunner
 from lockgate.model.builds import BuildState
-from lockgate.service_config import ServiceConfig, ServiceConfigError
+from lockgate.service_config import ServiceConfig
 from lockgate.zk import (
     BuildRequestStore,
     Component,
@@ -273,24 +271,4 @@ class Executor:
 
 def main(config: ServiceConfig) -> int:
     """Run an executor until SIGTERM or SIGINT; the exit status for ``lockgate executor``."""
-    try:
-        executor = Executor(config)
-        executor.start()
-    except ServiceConfigError as e:
-        print(str(e), file=sys.stderr)
-        return 2
-    except ZKError as e:
-        print(f"lockgate executor: {e}", file=sys.stderr)
-        return 1
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; stopping", signal.Signals(signum).name)
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    while not done.wait(1.0):
-        pass
-    executor.stop()
-    return 0
+    return serve("executor", lambda: Executor(config), log)
