@@ -29,6 +29,8 @@ which stays the authority for every unusual case and every error message.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -137,19 +139,47 @@ assert not ZuulLoader.yaml_path_resolvers
 assert None not in ZuulLoader.yaml_implicit_resolvers
 
 
+class EncryptedValueError(yaml.constructor.ConstructorError):
+    """An ``!encrypted/pkcs1-oaep`` value that can never be decrypted."""
+
+
+def _check_base64(chunks: tuple[str, ...], node: yaml.Node) -> None:
+    """Refuse chunks that are not base64 (whitespace, as in folded text, is
+    allowed): such a secret could never be decrypted, and finding out only
+    when a job runs is too late."""
+    for index, chunk in enumerate(chunks):
+        text = "".join(chunk.split())
+        problem = None
+        if not text:
+            problem = "is empty"
+        else:
+            try:
+                base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                problem = f"is not valid base64 ({exc})"
+        if problem:
+            which = f"chunk {index + 1} of " if len(chunks) > 1 else ""
+            raise EncryptedValueError(
+                None, None, f"{which}the {ENCRYPTED_TAG} value {problem}", node.start_mark
+            )
+
+
 def _construct_encrypted(loader: Any, node: yaml.Node) -> Encrypted:
     if isinstance(node, yaml.ScalarNode):
-        return Encrypted((str(loader.construct_scalar(node)),))
-    if isinstance(node, yaml.SequenceNode):
-        chunks = loader.construct_sequence(node)
-        if not all(isinstance(c, str) for c in chunks):
+        chunks: tuple[str, ...] = (str(loader.construct_scalar(node)),)
+    elif isinstance(node, yaml.SequenceNode):
+        items = loader.construct_sequence(node)
+        if not all(isinstance(c, str) for c in items):
             raise yaml.constructor.ConstructorError(
                 None, None, f"{ENCRYPTED_TAG} chunks must be strings", node.start_mark
             )
-        return Encrypted(tuple(chunks))
-    raise yaml.constructor.ConstructorError(
-        None, None, f"{ENCRYPTED_TAG} must tag a string or a list of strings", node.start_mark
-    )
+        chunks = tuple(items)
+    else:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{ENCRYPTED_TAG} must tag a string or a list of strings", node.start_mark
+        )
+    _check_base64(chunks, node)
+    return Encrypted(chunks)
 
 
 def _construct_untagged(loader: Any, node: yaml.Node) -> Any:
@@ -387,8 +417,9 @@ def load_config_yaml(text: str | bytes, context: SourceContext) -> YamlDocument:
             try:
                 value = loader.construct_document(node)
             except yaml.YAMLError as exc:
+                key = "encrypted" if isinstance(exc, EncryptedValueError) else "yaml-tag"
                 doc.errors.append(
-                    _error(context, _mark_line(exc) or line, _describe_yaml_error(exc), "yaml-tag")
+                    _error(context, _mark_line(exc) or line, _describe_yaml_error(exc), key)
                 )
                 loader.constructed_objects = {}
                 loader.recursive_objects = {}

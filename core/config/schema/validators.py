@@ -409,14 +409,41 @@ AnsibleVersion = Either(Str, Int, _type_check(float, "a number"), what="an Ansib
 RESERVED_VARS = frozenset({"zuul", "nodepool", "unsafe_vars"})
 
 
+def _encrypted_at(value: Any) -> list[Any] | None:
+    """The path of the first ``!encrypted`` value inside ``value``, if any.
+
+    Containers shared through YAML aliases are visited once.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[Any, list[Any]]] = [(value, [])]
+    while stack:
+        current, path = stack.pop()
+        if isinstance(current, Encrypted):
+            return path
+        if isinstance(current, (Inherit, Override)):
+            current = current.value
+        if isinstance(current, (dict, list)):
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            pairs = current.items() if isinstance(current, dict) else enumerate(current)
+            stack.extend((child, [*path, key]) for key, child in reversed(list(pairs)))
+    return None
+
+
 def Vars(value: Any) -> Any:  # noqa: N802
-    """Ansible variables: a mapping with string keys, none of them reserved."""
+    """Ansible variables: a mapping with string keys, none of them reserved,
+    holding no ``!encrypted`` value (only a secret's data may: nothing would
+    decrypt it here, and the ciphertext would reach the job as text)."""
     Dict(value)
     for key in value:
         if not isinstance(key, str):
             raise vs.Invalid(f"variable names must be strings, got {describe(key)}")
         if key in RESERVED_VARS:
             raise vs.Invalid(f"variable name '{key}' is reserved", path=[key])
+    found = _encrypted_at(value)
+    if found is not None:
+        raise vs.Invalid("encrypted values are only allowed in secret data", path=found)
     return value
 
 

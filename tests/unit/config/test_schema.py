@@ -179,6 +179,24 @@ def test_encrypted_outside_secret_data():
     ]
 
 
+@pytest.mark.parametrize("attr", ["vars", "extra-vars"])
+def test_encrypted_under_job_vars_is_refused_at_any_depth(attr):
+    body = {"name": "x", attr: {"deep": {"list": [1, Encrypted(("QUJD",))]}}}
+    assert messages("job", body) == [
+        f"invalid value for '{attr}.deep.list[1]' in job 'x': encrypted values are only "
+        "allowed in secret data"
+    ]
+
+
+def test_encrypted_under_host_vars_project_and_template_vars_is_refused():
+    secret = Encrypted(("QUJD",))
+    assert messages("job", {"name": "x", "host-vars": {"node": {"k": secret}}}) != []
+    assert messages("job", {"name": "x", "vars": Inherit({"k": secret})}) != []
+    assert messages("project", {"vars": {"k": secret}}) != []
+    assert messages("project-template", {"name": "t", "vars": {"k": [secret]}}) != []
+    assert messages("secret", {"name": "s", "data": {"k": {"nested": secret}}}) == []
+
+
 def test_reserved_variable_names():
     assert messages("job", {"name": "x", "vars": {"zuul": 1}}) == [
         "invalid value for 'vars.zuul' in job 'x': variable name 'zuul' is reserved"

@@ -26,8 +26,8 @@ def test_tags_become_typed_wrappers():
         "    data:\n"
         "      one: !encrypted/pkcs1-oaep abc=\n"
         "      two: !encrypted/pkcs1-oaep\n"
-        "        - chunk1=\n"
-        "        - chunk2=\n"
+        "        - Y2h1bmsx\n"
+        "        - Y2h1bmsy\n"
     )
     assert doc.errors == []
     job = doc.items[0].value["job"]
@@ -38,7 +38,7 @@ def test_tags_become_typed_wrappers():
     assert job["description"] == "{{ not templated }}"
     data = doc.items[1].value["secret"]["data"]
     assert data["one"] == Encrypted(("abc=",))
-    assert data["two"] == Encrypted(("chunk1=", "chunk2="))
+    assert data["two"] == Encrypted(("Y2h1bmsx", "Y2h1bmsy"))
 
 
 def test_inherit_on_a_plain_scalar_resolves_its_type():
@@ -67,6 +67,31 @@ def test_encrypted_list_of_non_strings_is_an_error():
     doc = load("- secret:\n    name: s\n    data:\n      k: !encrypted/pkcs1-oaep [{a: 1}]\n")
     assert doc.items == []
     assert "chunks must be strings" in doc.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("not base64!", "the !encrypted/pkcs1-oaep value is not valid base64"),
+        ("QUJDRA=", "the !encrypted/pkcs1-oaep value is not valid base64"),
+        ("''", "the !encrypted/pkcs1-oaep value is empty"),
+        ("[QUJD, 'x==']", "chunk 2 of the !encrypted/pkcs1-oaep value is not valid base64"),
+    ],
+)
+def test_encrypted_value_must_be_base64(value, problem):
+    doc = load(f"- secret:\n    name: s\n    data:\n      k: !encrypted/pkcs1-oaep {value}\n")
+    assert doc.items == []
+    (err,) = doc.errors
+    assert err.key == "encrypted" and err.context.line == 4
+    assert problem in err.message
+
+
+def test_encrypted_base64_may_be_folded_over_lines():
+    doc = load(
+        "- secret:\n    name: s\n    data:\n      k: !encrypted/pkcs1-oaep >\n        QUJD\n        RA==\n"
+    )
+    assert doc.errors == []
+    assert doc.items[0].value["secret"]["data"]["k"] == Encrypted(("QUJD RA==\n",))
 
 
 def test_v2_layout_mapping_is_an_error():
