@@ -71,6 +71,9 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
         "merge_jobs": "true",
         "max_merges": "2",
         "sandbox": "bubblewrap",
+        # Where running builds' consoles are served to the web (port 0: any).
+        "console_stream_listen_address": "127.0.0.1",
+        "console_stream_port": "0",
     },
     "launcher": {"state_dir": "/var/lib/lockgate/launcher", "hostname": None},
     "web": {

@@ -18,6 +18,10 @@ lock without blocking (another executor may win), re-reads it, and hands it
 to a worker.  The lock is ephemeral: if this process dies, the scheduler
 sees a RUNNING request without a lock and re-submits it.
 
+Live consoles: a ``ConsoleStreamServer`` (``lockgate.executor.console_stream``)
+serves each running build's ``job-output.txt``; its address is registered in
+ZooKeeper per build (``lockgate.zk.streams``) for the web's console-stream.
+
 Stopping (``stop()``, SIGTERM, SIGINT): no new claims, running playbooks are
 stopped, their requests released without a result (re-submitted by the
 scheduler), nodes set USED, the registration removed.
@@ -31,6 +35,7 @@ import threading
 
 from lockgate.drivers.registry import make_connections
 from lockgate.executor.build import BuildWorker
+from lockgate.executor.console_stream import ConsoleStreamServer, ConsoleStreamSettings
 from lockgate.executor.lifecycle import serve
 from lockgate.executor.merger import MergeServer, fetch_env_of
 from lockgate.executor.runner import JobRunner
@@ -47,6 +52,7 @@ from lockgate.zk import (
     register,
 )
 from lockgate.zk.client import client_from_config
+from lockgate.zk.streams import StreamLocation, register_stream, unregister_stream
 
 log = logging.getLogger("lockgate.executor")
 
@@ -72,6 +78,9 @@ class Executor:
         if self.max_merges < 1:
             raise section.error("max_merges", "must be at least 1")
         self._fetch_env = fetch_env_of(sources)
+        # Live consoles of the builds running here (lockgate.executor.console_stream).
+        self.console_settings = ConsoleStreamSettings.from_section(section)
+        self.console = ConsoleStreamServer(self.settings.log_root, self.console_settings)
         self.merger: MergeServer | None = None
         self.component: Component | None = None
         self.workers: dict[str, BuildWorker] = {}
@@ -95,6 +104,7 @@ class Executor:
             self.client.connect()
         self.builds = BuildRequestStore(self.client, self.settings.zone)
         self.nodes = NodeStore(self.client)
+        self.console.start()
         self.component = register(
             self.client,
             "executor",
@@ -104,6 +114,7 @@ class Executor:
                 "zone": self.settings.zone,
                 "max_builds": self.settings.max_builds,
                 "builds": 0,
+                "console_stream": f"{self._console_host}:{self.console.port}",
             },
             hostname=self.settings.hostname,
         )
@@ -164,6 +175,7 @@ class Executor:
             self._dispatcher.join(STOP_TIMEOUT)
         if self.merger is not None:
             self.merger.stop()
+        self.console.stop()
         if self.component is not None:
             try:
                 self.component.unregister()
@@ -250,15 +262,50 @@ class Executor:
         thread.start()
 
     def _run_worker(self, worker: BuildWorker) -> None:
+        self._console_started(worker)
         try:
             worker.run()
         finally:
+            self._console_ended(worker)
             with self._lock:
                 self.workers.pop(worker.uuid, None)
                 self._threads.pop(worker.uuid, None)
                 count = len(self.workers)
             self._report_load(count)
             self._wake.set()  # capacity freed: look for more work
+
+    @property
+    def _console_host(self) -> str:
+        return self.console_settings.advertised_host(self.settings.hostname)
+
+    def _console_started(self, worker: BuildWorker) -> None:
+        """Serve the build's console and tell the web where (never fails the build)."""
+        self.console.build_started(worker.uuid)
+        assert self.client is not None and self.component is not None
+        location = StreamLocation(
+            uuid=worker.uuid,
+            tenant=worker.request.tenant,
+            host=self._console_host,
+            port=self.console.port,
+            executor=self.component.name,
+        )
+        try:
+            register_stream(self.client, location)
+        except ZKError as e:
+            worker.log.warning("cannot register the console stream: %s", e)
+
+    def _console_ended(self, worker: BuildWorker) -> None:
+        result = worker.request.result
+        if result and not worker.shutdown:
+            message = f"build ended: {result}"
+        else:
+            message = "build stopped on this executor without a result; it will run again"
+        self.console.build_ended(worker.uuid, message)
+        assert self.client is not None
+        try:
+            unregister_stream(self.client, worker.uuid)
+        except ZKError as e:
+            worker.log.warning("cannot remove the console stream registration: %s", e)
 
     def _report_load(self, count: int) -> None:
         if self.component is None or self._stopping.is_set():

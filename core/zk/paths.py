@@ -69,6 +69,20 @@ def component(kind: str, name: str) -> str:
     return join("components", segment(kind), segment(name))
 
 
+# --- live consoles ------------------------------------------------------------
+
+
+def console_streams() -> str:
+    """Parent of the registrations of running builds' console streams."""
+    return join("streams")
+
+
+def console_stream(uuid: str) -> str:
+    """Where one running build's console is served (ephemeral; the executor
+    running it writes it when the build starts, deletes it when it ends)."""
+    return join("streams", segment(uuid))
+
+
 # --- tenant event queues ----------------------------------------------------
 
 
