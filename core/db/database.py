@@ -67,16 +67,24 @@ def _now() -> dt.datetime:
 class Database:
     """Build history in SQL (SQLite by default, PostgreSQL by ``dburi``)."""
 
-    def __init__(self, dburi: str, table_prefix: str = "") -> None:
+    def __init__(
+        self, dburi: str, table_prefix: str = "", *, pool_recycle: float | None = None
+    ) -> None:
+        """``pool_recycle``: seconds after which a pooled connection is made
+        anew (``[database] pool_recycle``, as in Zuul); SQLite ignores it."""
         self.dburi = dburi
         self.table_prefix = table_prefix
-        self.engine = make_engine(dburi)
+        self.engine = make_engine(dburi, pool_recycle=pool_recycle)
         self.t = tables(table_prefix)
 
     @classmethod
     def from_config(cls, config: ServiceConfig) -> Database:
         section = config.section("database")
-        return cls(resolve_dburi(config), section.get("table_prefix") or "")
+        return cls(
+            resolve_dburi(config),
+            section.get("table_prefix") or "",
+            pool_recycle=section.get_float("pool_recycle"),
+        )
 
     def __repr__(self) -> str:
         return f"<Database {redacted(self.dburi)}>"

@@ -8,13 +8,18 @@ with ``BEGIN IMMEDIATE`` (ask with ``connection.execution_options(
 lockgate_write=True)``): a deferred transaction that reads and then writes can
 hit SQLITE_BUSY without waiting, which the busy timeout does not cover.
 
-PostgreSQL (``postgresql://``, driver psycopg2) and other SQLAlchemy dialects
-are used as they are.  ``resolve_dburi`` picks the URI from the service
-config: ``[database] dburi``, or a file in ``[scheduler] state_dir``.
+PostgreSQL: a plain ``postgresql://`` URI (the form Zuul's documentation and
+ours show) is pinned to a driver that is installed — psycopg2, Lockgate's
+``postgresql`` extra, else psycopg 3 — because SQLAlchemy 2.1 maps the plain
+form to psycopg 3 alone.  An explicit driver (``postgresql+psycopg2://``) is
+used as written.  Other SQLAlchemy dialects are used as they are.
+``resolve_dburi`` picks the URI from the service config: ``[database]
+dburi``, or a file in ``[scheduler] state_dir``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sqlite3
 import time
@@ -28,6 +33,14 @@ from sqlalchemy.pool import StaticPool
 # How long a SQLite writer waits for another process's write lock.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_FILENAME = "lockgate.db"
+
+# Drivers tried, in order, for a dburi that names a backend but no driver.
+DEFAULT_DRIVERS = {"postgresql": ("psycopg2", "psycopg")}
+# What to install for a backend's driver (the line after "no driver").
+DRIVER_HINTS = {
+    "postgresql": "install psycopg2-binary (pip install 'lockgate[postgresql]')",
+    "mysql": "MySQL/MariaDB is untested; install PyMySQL and write mysql+pymysql://",
+}
 
 
 class DatabaseError(Exception):
@@ -69,8 +82,9 @@ def resolve_dburi(config: ServiceConfig) -> str:
     return "sqlite:///" + os.path.join(os.path.abspath(state_dir), SQLITE_FILENAME)
 
 
-def make_engine(dburi: str, **kwargs: Any) -> sa.Engine:
-    """An engine for ``dburi``; raises ``DatabaseError`` for a bad URI or missing driver."""
+def make_engine(dburi: str, *, pool_recycle: float | None = None, **kwargs: Any) -> sa.Engine:
+    """An engine for ``dburi``; raises ``DatabaseError`` for a bad URI or missing driver.
+    ``pool_recycle`` applies to server databases (SQLite keeps its connections)."""
     try:
         url = make_url(dburi)
     except Exception:
@@ -81,13 +95,40 @@ def make_engine(dburi: str, **kwargs: Any) -> sa.Engine:
         ) from None
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
+    url = pin_driver(url)
+    if pool_recycle is not None:
+        kwargs["pool_recycle"] = pool_recycle
     try:
         return sa.create_engine(url, pool_pre_ping=True, future=True, **kwargs)
     except (sa.exc.NoSuchModuleError, ImportError) as e:
+        backend = _backend(url)
+        hint = DRIVER_HINTS.get(backend, "install the SQLAlchemy driver it names")
         raise DatabaseError(
-            f"[database] dburi {redacted(dburi)}: no driver for it ({e}); "
-            "for PostgreSQL install psycopg2-binary"
+            f"[database] dburi {redacted(dburi)}: no driver for {url.drivername} ({e}); {hint}"
         ) from None
+
+
+def _backend(url: sa.URL) -> str:
+    name = url.drivername.split("+", 1)[0]
+    return "postgresql" if name == "postgres" else name
+
+
+def pin_driver(url: sa.URL) -> sa.URL:
+    """``url`` with the driver a plain ``BACKEND://`` URI should use here.
+
+    SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3, which Lockgate does
+    not depend on; the first installed of ``DEFAULT_DRIVERS`` is named
+    instead (``postgres://``, an old alias SQLAlchemy no longer knows, too).
+    A URI that names its driver is left alone.  Nothing installed: the URI
+    is returned as it is and creating the engine names what is missing.
+    """
+    if "+" in url.drivername:
+        return url
+    backend = _backend(url)
+    for driver in DEFAULT_DRIVERS.get(backend, ()):
+        if importlib.util.find_spec(driver) is not None:
+            return url.set(drivername=f"{backend}+{driver}")
+    return url.set(drivername=backend)
 
 
 def _sqlite_engine(url: sa.URL, **kwargs: Any) -> sa.Engine:

@@ -8,8 +8,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from lockgate.db import Database, DatabaseError, resolve_dburi
+from lockgate.db import Database, DatabaseError, RefInfo, resolve_dburi
+from lockgate.db.engine import pin_driver
 from lockgate.service_config import ServiceConfig
+from sqlalchemy.engine import make_url
+
+from tests.fixtures.postgres import PostgresServer
 
 
 def _config(text: str) -> ServiceConfig:
@@ -118,5 +122,56 @@ def test_several_processes_write_one_sqlite_file(tmp_path: Path) -> None:
         assert {b.result for b in builds} == {"SUCCESS"}
         # All three writers share the one ref row per newrev.
         assert len({b.ref for b in builds}) == 3
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    ("dburi", "pinned"),
+    [
+        ("postgresql://lg:pw@db/lg", "postgresql+psycopg2"),
+        ("postgres://lg@db/lg", "postgresql+psycopg2"),
+        ("postgresql+psycopg2://lg@db/lg", "postgresql+psycopg2"),
+        ("postgresql+psycopg://lg@db/lg", "postgresql+psycopg"),
+        ("mysql+pymysql://lg@db/lg", "mysql+pymysql"),
+    ],
+)
+def test_a_plain_postgresql_uri_gets_the_installed_driver(dburi: str, pinned: str) -> None:
+    """SQLAlchemy 2.1 reads plain postgresql:// as psycopg 3, which is not
+    installed; the driver Lockgate depends on is named instead.  A URI that
+    names its driver keeps it."""
+    url = pin_driver(make_url(dburi))
+    assert url.drivername == pinned
+    assert url.password == make_url(dburi).password
+
+
+def test_a_missing_driver_names_what_to_install() -> None:
+    # psycopg 3 is not installed here: asked for by name, the error says so
+    # and does not claim that psycopg2 is missing.
+    with pytest.raises(DatabaseError) as raised:
+        Database("postgresql+psycopg://lg:secret@db/lg")
+    message = str(raised.value)
+    assert "postgresql+psycopg" in message and "psycopg" in message
+    assert "secret" not in message
+    with pytest.raises(DatabaseError, match="PyMySQL"):
+        Database("mysql://lg@db/lg")
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgresql+psycopg2", "postgres"])
+def test_the_forms_users_write_reach_postgresql(
+    postgres_server: PostgresServer, postgres_database: str, scheme: str
+) -> None:
+    """The form doc/database.md shows (and Zuul's documentation) migrates and
+    keeps history on a real PostgreSQL, as the explicit-driver form does."""
+    db = Database(postgres_server.dburi(postgres_database, scheme=scheme))
+    try:
+        db.upgrade()
+        ref = RefInfo(project="demo/app", ref="refs/heads/main", newrev="1" * 40)
+        db.create_buildset("bs1", "t", "check", [ref])
+        db.create_build("b1", "bs1", "job", start_time=1)
+        db.update_build("b1", result="SUCCESS", end_time=2)
+        [build] = db.get_builds("t")
+        assert (build.uuid, build.result) == ("b1", "SUCCESS")
+        assert db.engine.dialect.driver == "psycopg2"
     finally:
         db.close()
