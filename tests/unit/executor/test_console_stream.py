@@ -7,16 +7,16 @@ the frames of ``lockgate.console_stream`` back.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lockgate.console_stream import HEADER, Frame, FrameKind, decode_header, encode_request
+from lockgate.console_stream import FrameKind, encode_request
 from lockgate.executor import console_stream
 from lockgate.executor.console_stream import ConsoleStreamServer, ConsoleStreamSettings
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 
+from tests.fixtures.console import Follower
 from tests.fixtures.waiting import wait_for
 
 UUID = "0123456789abcdef0123456789abcdef"
@@ -43,65 +43,15 @@ def append(path: Path, text: str) -> None:
         out.write(text)
 
 
-class Follower:
-    """A blocking client of the protocol (what the web does with asyncio)."""
-
-    def __init__(
-        self, server: ConsoleStreamServer, request: bytes | None = None, rcvbuf: int = 0
-    ) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(10)
-        self.sock.connect(("127.0.0.1", server.port))
-        self.buffer = b""
-        self.data = b""
-        if request is not None:
-            self.sock.sendall(request)
-
-    def _exactly(self, n: int) -> bytes | None:
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
-
-    def frame(self) -> Frame | None:
-        header = self._exactly(HEADER.size)
-        if header is None:
-            return None
-        kind, length = decode_header(header)
-        payload = self._exactly(length)
-        assert payload is not None, "the stream ended inside a frame"
-        if kind is FrameKind.DATA:
-            self.data += payload
-        return Frame(kind, payload)
-
-    def until(self, text: str) -> None:
-        while text.encode() not in self.data:
-            frame = self.frame()
-            assert frame is not None and frame.kind is FrameKind.DATA, (frame, self.data[-200:])
-
-    def to_end(self) -> Frame:
-        """Read data frames up to the last frame; the server must then close."""
-        while True:
-            frame = self.frame()
-            assert frame is not None, "closed without an end or error frame"
-            if frame.kind is not FrameKind.DATA:
-                assert self.sock.recv(1) == b"", "more after the last frame"
-                return frame
-
-    def close(self) -> None:
-        self.sock.close()
+def follow(server: ConsoleStreamServer, request: bytes | None = None, rcvbuf: int = 0) -> Follower:
+    return Follower("127.0.0.1", server.port, request, rcvbuf)
 
 
 def test_follows_a_build_from_its_first_line_to_its_end(server: ConsoleStreamServer) -> None:
     path = console(server)
     append(path, "first line\n")
     server.build_started(UUID)
-    follower = Follower(server, encode_request(UUID))
+    follower = follow(server, encode_request(UUID))
     follower.until("first line\n")
     append(path, "second line\n")
     follower.until("second line\n")
@@ -115,7 +65,7 @@ def test_follows_a_build_from_its_first_line_to_its_end(server: ConsoleStreamSer
 
 def test_waits_for_a_console_that_does_not_exist_yet(server: ConsoleStreamServer) -> None:
     server.build_started(UUID)
-    follower = Follower(server, encode_request(UUID))
+    follower = follow(server, encode_request(UUID))
     wait_for(lambda: server.followers(UUID) == 1, what="the follower")
     append(console(server), "PRE-RUN START\n")
     follower.until("PRE-RUN START")
@@ -129,7 +79,7 @@ def test_a_large_console_is_sent_whole_and_in_order(server: ConsoleStreamServer)
     append(path, text)
     server.build_started(UUID)
     server.build_ended(UUID, "build ended: SUCCESS")
-    follower = Follower(server, encode_request(UUID))
+    follower = follow(server, encode_request(UUID))
     assert follower.to_end().kind is FrameKind.END
     assert follower.data == text.encode()
 
@@ -150,7 +100,7 @@ def test_a_bad_request_gets_an_error_frame(
     server: ConsoleStreamServer, request_line: bytes, message: str
 ) -> None:
     server.build_started(UUID)
-    follower = Follower(server, request_line)
+    follower = follow(server, request_line)
     frame = follower.to_end()
     assert frame.kind is FrameKind.ERROR and frame.text == message
 
@@ -159,7 +109,7 @@ def test_a_silent_client_is_told_and_dropped(
     server: ConsoleStreamServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(console_stream, "REQUEST_TIMEOUT", 0.2)
-    follower = Follower(server)
+    follower = follow(server)
     frame = follower.to_end()
     assert frame.kind is FrameKind.ERROR and frame.text == "no request received in time"
 
@@ -170,9 +120,9 @@ def test_fifty_followers_and_clients_that_leave_or_stall(server: ConsoleStreamSe
     still gets every byte once it reads again)."""
     path = console(server)
     server.build_started(UUID)
-    followers = [Follower(server, encode_request(UUID)) for _ in range(50)]
-    leaving = [Follower(server, encode_request(UUID)) for _ in range(5)]
-    stalled = Follower(server, encode_request(UUID), rcvbuf=4096)
+    followers = [follow(server, encode_request(UUID)) for _ in range(50)]
+    leaving = [follow(server, encode_request(UUID)) for _ in range(5)]
+    stalled = follow(server, encode_request(UUID), rcvbuf=4096)
     wait_for(lambda: server.followers(UUID) == 56, what="56 followers")
     for f in leaving:
         f.close()
