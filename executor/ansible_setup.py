@@ -8,7 +8,8 @@ cannot outlive the playbook (INFRA-NOTES: outside, they keep a node's
 network namespace alive); the interpreter is always explicit (discovery
 can pick a broken pyenv shim).
 Our callback plugins (``ansible_plugins/callback``) write the console and
-the JSON record; they learn where from ``LOCKGATE_*`` variables.
+the JSON record, and our action plugin ``zuul_return`` (``ansible_plugins/action``)
+the build's result data; they learn where from ``LOCKGATE_*`` variables.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lockgate.executor.jobdir import JobDir
 
 PLUGIN_DIR = Path(__file__).parent / "ansible_plugins"
 CALLBACK_DIR = PLUGIN_DIR / "callback"
+ACTION_DIR = PLUGIN_DIR / "action"
 
 # Common to every build.  How connections are shared depends on the sandbox:
 SSH_ARGS = (
@@ -57,6 +59,7 @@ def write_ansible_cfg(jobdir: JobDir) -> None:
         f"local_tmp = {jobdir.local_tmp}\n"
         "remote_tmp = ~/.ansible/tmp\n"
         f"callback_plugins = {CALLBACK_DIR}\n"
+        f"action_plugins = {ACTION_DIR}\n"
         "stdout_callback = lockgate_console\n"
         "callbacks_enabled = lockgate_json\n"
         "retry_files_enabled = False\n"
@@ -107,6 +110,8 @@ def ansible_env(
         "LOCKGATE_PLAYBOOK_INDEX": str(index),
         "LOCKGATE_PLAYBOOK": playbook,
         "LOCKGATE_TRUSTED": "1" if trusted else "0",
+        # Where zuul_return (ansible_plugins/action) merges what it is given.
+        "LOCKGATE_RESULT_DATA": str(jobdir.result_data_file),
     }
     if roles_path:
         env["ANSIBLE_ROLES_PATH"] = ":".join(str(p) for p in roles_path)

@@ -9,9 +9,14 @@ worker follows the contract in ``lockgate.model.builds``:
 2. lock every node of the request (``NodeStore``) and set it IN_USE; a node
    that is missing, unusable or cannot be locked makes the build
    NODE_FAILURE;
-3. run the job (``JobRunner``) while watching ``cancel_requested``;
+3. run the job (``JobRunner``) while watching ``cancel_requested``; a job
+   that returns ``zuul.pause`` is recorded ``paused`` with its returned data
+   and ``build-paused`` is put, and the worker waits for the scheduler's
+   ``resume_requested`` (its child jobs are done) or a cancel, then clears
+   ``paused`` and lets the job go on;
 4. set the nodes USED and release them;
-5. write result, error_detail and end_time, set COMPLETED, put
+5. write result, error_detail, end_time and the returned data (a
+   ``zuul.log_url`` replaces the log URL), set COMPLETED, put
    ``build-completed``, release the request's lock.
 
 When the executor stops (``abort(shutdown=True)``) or loses its ZooKeeper
@@ -22,10 +27,12 @@ result: the request stays RUNNING and unlocked, which the scheduler reads as
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
 from lockgate.executor.process import Abort
+from lockgate.executor.result_data import BuildReturn
 from lockgate.executor.runner import BuildOutcome, JobRunner
 from lockgate.logs import get_logger
 from lockgate.model.builds import BuildRequest, BuildResult, BuildState
@@ -73,6 +80,9 @@ class BuildWorker:
         self.lock = lock
         self.abort_flag = Abort()
         self.shutdown = False
+        # Set by a resume request or an abort: what a paused build waits for.
+        self._wake = threading.Event()
+        self._resume = False
         self.log = get_logger(
             "lockgate.executor.build",
             event_id=self.request.event_id,
@@ -89,6 +99,7 @@ class BuildWorker:
         if shutdown:
             self.shutdown = True
         self.abort_flag.set(reason)
+        self._wake.set()
 
     def lock_lost(self) -> None:
         self.log.warning("lost the build request's lock (ZooKeeper session); dropping the build")
@@ -127,7 +138,9 @@ class BuildWorker:
             except NodeFailure as e:
                 outcome = BuildOutcome(BuildResult.NODE_FAILURE, str(e))
             else:
-                outcome = self.runner.run(request, [n.record for n in nodes], self.abort_flag)
+                outcome = self.runner.run(
+                    request, [n.record for n in nodes], self.abort_flag, pause=self._pause
+                )
         finally:
             stop_watch()
             self._release_nodes(nodes, held)
@@ -144,6 +157,27 @@ class BuildWorker:
             self.abort("build request deleted")
         elif versioned.record.cancel_requested:
             self.abort("canceled")
+        elif versioned.record.resume_requested:
+            self._resume = True
+            self._wake.set()
+
+    def _pause(self, returned: BuildReturn) -> None:
+        """The job paused: record it with what it returned, wait until resumed or aborted."""
+        self._save(
+            paused=True,
+            result_data=returned.data,
+            secret_result_data=returned.secret_data,
+            warnings=returned.warnings,
+        )
+        self._event("build-paused")
+        self.log.info("build paused; waiting for its child jobs")
+        while not self._resume and not self.abort_flag.is_set():
+            self._wake.wait(5.0)
+            self._wake.clear()
+        if self.abort_flag.is_set():
+            return
+        self._save(paused=False, resume_requested=False)
+        self.log.info("build resumed")
 
     # ------------------------------------------------------------------
 
@@ -185,11 +219,20 @@ class BuildWorker:
             f" ({outcome.error_detail})" if outcome.error_detail else "",
         )
         try:
+            returned = outcome.returned
+            extra: dict[str, object] = {}
+            if returned.log_url:
+                extra["log_url"] = returned.log_url
             self._save(
                 state=BuildState.COMPLETED,
                 result=result.value,
                 error_detail=outcome.error_detail,
                 end_time=time.time(),
+                paused=False,
+                result_data=returned.data,
+                secret_result_data=returned.secret_data,
+                warnings=returned.warnings,
+                **extra,
             )
             self._event("build-completed", result.value)
         except ZKError as e:

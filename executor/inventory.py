@@ -9,6 +9,15 @@ inventory is readable by the job's own playbooks).
 
 A job with an empty nodeset gets ``localhost`` (``ansible_connection:
 local``), which runs inside the executor's sandbox.
+
+Variables follow Zuul's precedence: what parent jobs returned
+(``parent_data``) below the job's ``vars``, then ``group-vars``, then
+``host-vars`` (``extra-vars`` are passed on the command line, above all).
+``debug_inventory`` is the copy published with the logs
+(``zuul-info/inventory.yaml``, what ``zuul-client build-info
+--show-inventory`` shows): the same hosts and groups, with the ``zuul``
+variables and extra-vars folded in, and never a secret (secrets live only
+in each playbook's own variables file).
 """
 
 from __future__ import annotations
@@ -78,6 +87,27 @@ def _host_vars(node: Node, known_hosts_file: Path) -> dict[str, Any]:
     return hv
 
 
+# Names a parent job's returned data may not set in a child (Zuul drops them too).
+_NOT_FROM_PARENTS = ("zuul", "nodepool", "unsafe_vars")
+
+
+def deep_update(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` merged in (nested mappings key by key); both left unchanged."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_update(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def job_variables(job: FrozenJob, parent_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The job's ``vars`` over what its parent jobs returned."""
+    parents = {k: v for k, v in (parent_data or {}).items() if k not in _NOT_FROM_PARENTS}
+    return deep_update(parents, job.vars) if parents else dict(job.vars)
+
+
 def build_inventory(
     job: FrozenJob,
     nodes: list[Node],
@@ -85,6 +115,7 @@ def build_inventory(
     local_python: str,
     known_hosts_file: Path,
     local_tmp: Path,
+    parent_data: dict[str, Any] | None = None,
 ) -> Inventory:
     """Map the job's nodeset onto provisioned nodes, in nodeset order.
 
@@ -143,7 +174,7 @@ def build_inventory(
         "vars": {
             "ansible_python_interpreter": local_python,
             "ansible_remote_tmp": str(local_tmp),
-            **job.vars,
+            **job_variables(job, parent_data),
         },
     }
     if children:
@@ -156,3 +187,15 @@ def write_inventory(inventory: Inventory, inventory_file: Path, known_hosts_file
         yaml.safe_dump(inventory.data, default_flow_style=False, sort_keys=False)
     )
     known_hosts_file.write_text("".join(line + "\n" for line in inventory.known_hosts))
+
+
+def debug_inventory(
+    inventory: Inventory, zuul_vars: dict[str, Any], extra_vars: dict[str, Any]
+) -> dict[str, Any]:
+    """The inventory as published with the logs: ``zuul`` and extra-vars folded
+    into the ``all`` group's variables (no secret is ever part of either)."""
+    data = yaml.safe_load(yaml.safe_dump(inventory.data))
+    all_vars = data["all"].setdefault("vars", {})
+    all_vars.update(extra_vars)
+    all_vars["zuul"] = zuul_vars
+    return data

@@ -248,10 +248,13 @@ class PlaybookProjects:
     def roles(self, ref: PlaybookRef, index: int) -> list[Path]:
         """Roles path entries for a playbook's ``roles`` (Zuul's ``{zuul: project, name}``).
 
-        A project with a ``roles/`` directory contributes that directory; a
-        project that *is* a role is linked under its role name (its
-        ``name``, or the project's last path component).  Galaxy roles are
-        not supported (builds have no network access to fetch them).
+        A project that *is* a role (it has ``tasks/``) is linked under its
+        role name (its ``name``, or the project's last path component); a
+        project with a ``roles/`` directory contributes that directory.
+        The implicit role (``implicit``: the project holding the playbook's
+        job definition, added when the job is frozen, as Zuul does) is
+        skipped when its project is neither.  Galaxy roles are not supported
+        (builds have no network access to fetch them).
         """
         paths: list[Path] = []
         for role in ref.roles:
@@ -260,8 +263,11 @@ class PlaybookProjects:
                 continue
             connection = role.get("connection") or ref.connection
             root = self.project_root(connection, project, role.get("branch") or None)
-            if (root / "roles").is_dir():
+            bare = (root / "tasks").is_dir()
+            if not bare and (root / "roles").is_dir():
                 paths.append(root / "roles")
+                continue
+            if not bare and role.get("implicit"):
                 continue
             name = role.get("name") or project.rsplit("/", 1)[-1]
             holder = self.jobdir.roles_root / str(index)

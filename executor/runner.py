@@ -16,7 +16,16 @@ Semantics (Zuul's):
 - post-run playbooks always run (with ``zuul_success`` set); a failure there
   turns a success into ``POST_FAILURE``;
 - ``timeout`` bounds pre-run plus run (``TIMED_OUT``), ``post_timeout`` each
-  post-run playbook; an abort (cancel, shutdown) stops at once (``ABORTED``).
+  post-run and cleanup playbook;
+- cleanup-run playbooks run among the post-run ones by nesting level (a
+  child's cleanup before its parents' post-run), always — after an abort
+  too, when every other playbook is skipped — and their result is ignored;
+  an abort (cancel, shutdown) stops whatever else runs at once (``ABORTED``);
+- what playbooks return with ``zuul_return`` (``lockgate.executor.result_data``)
+  is read after the run playbooks: ``zuul.pause`` on a success calls the
+  ``pause`` hook, which returns when the build may go on (its child jobs are
+  done) or is aborted; ``zuul.retry: false`` turns a failed pre-run into
+  ``FAILURE`` instead of a retry.  The outcome carries the returned data.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +42,13 @@ from typing import Any
 import yaml
 from lockgate.executor import console
 from lockgate.executor.ansible_setup import ansible_env, playbook_command, write_ansible_cfg
-from lockgate.executor.inventory import InventoryError, build_inventory, write_inventory
+from lockgate.executor.inventory import (
+    InventoryError,
+    build_inventory,
+    debug_inventory,
+    job_variables,
+    write_inventory,
+)
 from lockgate.executor.jobdir import JobDir
 from lockgate.executor.process import Abort, ProcessOutcome, Status, run_process
 from lockgate.executor.repos import (
@@ -43,12 +58,13 @@ from lockgate.executor.repos import (
     WorkspaceError,
     prepare_repos,
 )
+from lockgate.executor.result_data import BuildReturn, read_result_file
 from lockgate.executor.settings import ExecutorSettings
 from lockgate.executor.ssh_agent import SshAgent, SshAgentError
 from lockgate.executor.zuul_vars import build_zuul_vars
 from lockgate.git import RepoCache
 from lockgate.model.builds import BuildRequest, BuildResult
-from lockgate.model.jobs import PlaybookRef
+from lockgate.model.jobs import FrozenJob, PlaybookRef
 from lockgate.model.nodes import Node
 
 log = logging.getLogger("lockgate.executor.runner")
@@ -82,6 +98,7 @@ class BuildOutcome:
     error_detail: str | None = None
     playbooks: list[PlaybookRun] = field(default_factory=list)
     elapsed: float = 0.0
+    returned: BuildReturn = field(default_factory=BuildReturn)
 
 
 @dataclass
@@ -93,6 +110,7 @@ class _Context:
     network: bool
     ssh_auth_sock: Path | None
     runs: list[PlaybookRun] = field(default_factory=list)
+    pause: Callable[[BuildReturn], None] | None = None
 
 
 def _level(ref: PlaybookRef) -> int:
@@ -117,9 +135,17 @@ class JobRunner:
     # ------------------------------------------------------------------
 
     def run(
-        self, request: BuildRequest, nodes: list[Node], abort: Abort | None = None
+        self,
+        request: BuildRequest,
+        nodes: list[Node],
+        abort: Abort | None = None,
+        pause: Callable[[BuildReturn], None] | None = None,
     ) -> BuildOutcome:
-        """Run the build to the end and return its result; never raises for build problems."""
+        """Run the build to the end and return its result; never raises for build problems.
+
+        ``pause(returned)`` is called when the job returns ``zuul.pause``
+        after a successful run; it blocks until the build may go on (or
+        ``abort`` is set).  Without it, the job does not pause."""
         abort = abort or Abort()
         started = time.monotonic()
         job = request.job
@@ -153,14 +179,20 @@ class JobRunner:
                 abort,
                 network,
                 agent.socket_path if agent else None,
+                pause=pause,
             )
             try:
                 result, detail = self._run_phases(ctx)
             except BuildError as e:
                 console.write_lines(jobdir.job_output_txt, f"ERROR: {e}")
                 result, detail = e.result, str(e)
+            returned = read_result_file(jobdir.result_data_file, job.name)
+            for warning in returned.warnings:
+                console.write_lines(jobdir.job_output_txt, f"WARNING: {warning}")
             console.write_lines(jobdir.job_output_txt, f"Job result: {result.value}")
-            return BuildOutcome(result, detail, ctx.runs, time.monotonic() - started)
+            return BuildOutcome(
+                result, detail, ctx.runs, time.monotonic() - started, returned=returned
+            )
         finally:
             if agent is not None:
                 agent.stop()
@@ -184,6 +216,7 @@ class JobRunner:
                 local_python=sys.executable,
                 known_hosts_file=jobdir.known_hosts,
                 local_tmp=jobdir.tmp_root / "ansible-remote",
+                parent_data=request.parent_data,
             )
         except InventoryError as e:
             raise BuildError(BuildResult.NODE_FAILURE, str(e)) from None
@@ -193,6 +226,10 @@ class JobRunner:
         extra: dict[str, Any] = dict(self.settings.site_variables)
         extra.update(job.extra_vars)
         _dump(jobdir.extra_vars_file, extra)
+        # The published copy (zuul-info/inventory.yaml), without secrets.
+        info = jobdir.log_dir / "zuul-info"
+        info.mkdir(exist_ok=True)
+        _dump(info / "inventory.yaml", debug_inventory(inventory, zuul, dict(job.extra_vars)))
         write_ansible_cfg(jobdir)
         return checkouts, inventory.remote
 
@@ -202,6 +239,7 @@ class JobRunner:
         result: BuildResult | None = None
         detail: str | None = None
         retry = False
+        aborted = False
         failed_level: int | None = None
 
         pre_deadline = deadline
@@ -211,7 +249,8 @@ class JobRunner:
         for index, ref in enumerate(job.pre_run):
             run = self._playbook(ctx, "pre", index, ref, _remaining(pre_deadline), None)
             if run.status is Status.ABORTED:
-                return BuildResult.ABORTED, ctx.abort.reason
+                aborted = True
+                break
             if run.status is Status.TIMED_OUT:
                 result, detail = BuildResult.TIMED_OUT, f"pre-run {ref.path} timed out"
                 failed_level = _level(ref)
@@ -224,11 +263,12 @@ class JobRunner:
                 )
                 break
 
-        if result is None and not retry:
+        if result is None and not retry and not aborted:
             for index, ref in enumerate(job.run):
                 run = self._playbook(ctx, "run", index, ref, _remaining(deadline), None)
                 if run.status is Status.ABORTED:
-                    return BuildResult.ABORTED, ctx.abort.reason
+                    aborted = True
+                    break
                 if run.status is Status.TIMED_OUT:
                     result, detail = BuildResult.TIMED_OUT, f"run {ref.path} timed out"
                     break
@@ -241,39 +281,46 @@ class JobRunner:
             else:
                 result = BuildResult.SUCCESS
 
+        if not aborted:
+            returned = read_result_file(ctx.jobdir.result_data_file, job.name)
+            if result is BuildResult.SUCCESS and returned.pause and ctx.pause is not None:
+                aborted = self._pause(ctx, returned)
+            if retry and failed_level is not None and returned.retry is False:
+                # The job said a failed pre-run is not worth another attempt.
+                retry, result = False, BuildResult.FAILURE
+
         will_retry = retry and ctx.request.attempt < job.attempts
         success = result is BuildResult.SUCCESS
         post_failed = False
-        for index, ref in enumerate(job.post_run):
+        for phase, index, ref in _post_sequence(job):
+            cleanup = phase == "cleanup" or ref.cleanup
             if failed_level is not None and _level(ref) > failed_level:
                 continue  # that level's pre-run never ran
+            if aborted and not cleanup:
+                continue
             run = self._playbook(
                 ctx,
-                "post",
+                phase,
                 index,
                 ref,
                 job.post_timeout,
                 {"zuul_success": success, "zuul_will_retry": will_retry},
+                # A cleanup playbook is not stopped by an abort: it exists
+                # to undo what the job did (its post-timeout still bounds it).
+                abort=Abort() if cleanup else None,
             )
+            if cleanup:
+                continue
             if run.status is Status.ABORTED:
-                return BuildResult.ABORTED, ctx.abort.reason
-            if run.unreachable and not retry:
+                aborted = True
+            elif run.unreachable and not retry:
                 retry, detail = True, f"post-run {ref.path}: node unreachable"
                 will_retry = ctx.request.attempt < job.attempts
-            elif not run.ok and not ref.cleanup:
+            elif not run.ok:
                 post_failed = True
-        for index, ref in enumerate(job.cleanup_run):
-            run = self._playbook(
-                ctx,
-                "cleanup",
-                index,
-                ref,
-                job.post_timeout,
-                {"zuul_success": success, "zuul_will_retry": will_retry},
-            )
-            if run.status is Status.ABORTED:
-                return BuildResult.ABORTED, ctx.abort.reason
 
+        if aborted:
+            return BuildResult.ABORTED, ctx.abort.reason
         if retry:
             if will_retry:
                 return BuildResult.RETRY, detail
@@ -282,6 +329,16 @@ class JobRunner:
         if result is BuildResult.SUCCESS and post_failed:
             return BuildResult.POST_FAILURE, None
         return result, detail
+
+    def _pause(self, ctx: _Context, returned: BuildReturn) -> bool:
+        """Hand the build to the pause hook until it may go on; True if aborted meanwhile."""
+        assert ctx.pause is not None
+        console.write_lines(ctx.jobdir.job_output_txt, "Job paused")
+        ctx.pause(returned)
+        if ctx.abort.is_set():
+            return True
+        console.write_lines(ctx.jobdir.job_output_txt, "Job resumed")
+        return False
 
     # ------------------------------------------------------------------
 
@@ -293,6 +350,7 @@ class JobRunner:
         ref: PlaybookRef,
         timeout: float | None,
         phase_vars: dict[str, Any] | None,
+        abort: Abort | None = None,
     ) -> PlaybookRun:
         jobdir = ctx.jobdir
         label = f"{'trusted' if ref.trusted else 'untrusted'} : {ref.project}/{ref.path}" + (
@@ -309,6 +367,7 @@ class JobRunner:
             raise BuildError(BuildResult.ERROR, str(e)) from None
         var_files = [jobdir.extra_vars_file]
         own_vars = dict(phase_vars or {})
+        own_vars.update(_secret_parent_vars(ctx.request))
         own_vars.update(self._secrets(ctx, ref))
         own: Path | None = None
         if own_vars:
@@ -342,7 +401,12 @@ class JobRunner:
         console.write_lines(jobdir.job_output_txt, f"{name} START: [{label}]")
         try:
             outcome: ProcessOutcome = run_process(
-                command, env=env, cwd=jobdir.work_root, output=raw, timeout=timeout, abort=ctx.abort
+                command,
+                env=env,
+                cwd=jobdir.work_root,
+                output=raw,
+                timeout=timeout,
+                abort=abort or ctx.abort,
             )
         finally:
             if own is not None:
@@ -427,6 +491,36 @@ def _encrypted(value: Any) -> bool:
     if isinstance(value, list):
         return any(_encrypted(v) for v in value)
     return False
+
+
+def _secret_parent_vars(request: BuildRequest) -> dict[str, Any]:
+    """What parent jobs returned as ``secret_data``, given like secrets but
+    below every other variable: a name set anywhere else is left out."""
+    if not request.secret_parent_data:
+        return {}
+    job = request.job
+    taken = set(job_variables(job, request.parent_data)) | set(job.extra_vars)
+    for values in (*job.host_vars.values(), *job.group_vars.values()):
+        taken |= set(values)
+    taken |= {s.get("name") for s in job.secrets}
+    return {k: v for k, v in request.secret_parent_data.items() if k not in taken and k != "zuul"}
+
+
+def _post_sequence(job: FrozenJob) -> list[tuple[str, int, PlaybookRef]]:
+    """Post-run and cleanup playbooks in the order they run, as Zuul orders
+    them: each cleanup playbook goes before the first post-run playbook of a
+    lower nesting level (the post-run list runs child first)."""
+    out: list[tuple[str, int, PlaybookRef]] = [
+        ("post", i, ref) for i, ref in enumerate(job.post_run)
+    ]
+    for index, ref in enumerate(job.cleanup_run):
+        for pos, (_, _, other) in enumerate(out):
+            if other is not ref and _level(ref) > _level(other):
+                out.insert(pos, ("cleanup", index, ref))
+                break
+        else:
+            out.append(("cleanup", index, ref))
+    return out
 
 
 def _remaining(deadline: float | None) -> float | None:

@@ -6,6 +6,20 @@ executor's ephemeral lock vanishes and the scheduler re-submits, which counts
 as a retry), sets RUNNING, runs the job and writes the result, sets COMPLETED
 and puts a ``build-completed`` result event.  Setting ``cancel_requested`` on a
 REQUESTED or RUNNING request asks its executor to abort.
+
+What the playbooks returned (``zuul_return``) comes back with the result:
+``result_data`` (stored with the build; child jobs get it as variables),
+``secret_result_data`` (child jobs only) and ``warnings``.  A job that
+returns ``zuul.pause`` stays RUNNING with ``paused`` set (and its data
+already written, put with a ``build-paused`` event) while its child jobs
+run; the scheduler sets ``resume_requested`` once they are done, and the
+executor clears ``paused`` and runs the post-run playbooks.
+
+The scheduler gives a build what its parent jobs returned:
+``parent_data`` (variables, below the job's own ``vars``) and
+``secret_parent_data`` (given like secrets, below every other variable);
+their artifacts and those of required ``provides`` are in
+``zuul_vars["artifacts"]``.
 """
 
 from __future__ import annotations
@@ -126,6 +140,13 @@ class BuildRequest:
     end_time: float | None = None
     cancel_requested: bool = False
     created: float = field(default_factory=time.time)
+    parent_data: dict[str, Any] = field(default_factory=dict)
+    secret_parent_data: dict[str, Any] = field(default_factory=dict)
+    result_data: dict[str, Any] = field(default_factory=dict)
+    secret_result_data: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    paused: bool = False
+    resume_requested: bool = False
 
     def __post_init__(self) -> None:
         self.state = BuildState(self.state)
