@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from lockgate.drivers.base import ChangeQueryError
@@ -50,6 +50,7 @@ from lockgate.scheduler.changes import (
 )
 from lockgate.scheduler.dependencies import DependencyError
 from lockgate.scheduler.effects import apply_decision
+from lockgate.scheduler.management import ManagementHandler
 from lockgate.scheduler.manager import UnsupportedManager, decide, manager_for
 from lockgate.scheduler.manager.actions import (
     BuildChanged,
@@ -75,6 +76,7 @@ from lockgate.scheduler.manager.snapshot import (
     PipelineEvent,
     PipelineSnapshot,
     PrepareResult,
+    Promote,
     Speculation,
     SubmitOutcome,
 )
@@ -89,7 +91,7 @@ from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import RecordConflict
 from lockgate.zk.locks import SessionAwareLock, tenant_lock
 from lockgate.zk.merges import MergeRequestStore
-from lockgate.zk.pipelines import LoadedPipeline, PipelineStore
+from lockgate.zk.pipelines import ItemCache, LoadedPipeline, PipelineStore
 from lockgate.zk.queues import result_queue, trigger_queue
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
 
@@ -128,10 +130,13 @@ class TenantProcessor:
         self.node_requests = NodeRequestStore(client)
         self.merge_requests = MergeRequestStore(client)
         self.changes = ChangeRegistry(resolver.connections, ChangeCache(client))
+        self.management = ManagementHandler(client, self.changes, max_events)
         self._build_stores: dict[str, BuildRequestStore] = {}
         self._unsupported: set[tuple[str, str]] = set()
         # merge request uuid -> the item's speculation (None: no config change)
         self._speculations: dict[str, Speculation | None] = {}
+        # Decoded items of completed passes (``lockgate.zk.pipelines.ItemCache``).
+        self.item_cache = ItemCache()
 
     def build_store(self, zone: str) -> BuildRequestStore:
         if zone not in self._build_stores:
@@ -164,8 +169,10 @@ class TenantProcessor:
         triggers = trigger_queue(self.client, name)
         result_entries = results.list()
         trigger_entries = triggers.list(limit=self.max_events)
-        events: dict[str, list[PipelineEvent]] = defaultdict(list)
-        dequeues: list[ChangeDequeue] = []
+        # Admin actions first (``management.py``); acknowledged once saved.
+        admin = self.management.take(tenant)
+        events: dict[str, list[PipelineEvent]] = defaultdict(list, admin.events)
+        dequeues: list[ChangeDequeue] = list(admin.dequeues)
         acks: list[str] = []
         now = self.clock()
         waiting = 0
@@ -208,9 +215,10 @@ class TenantProcessor:
             acks.append(entry_id)
         # Events left waiting for a retry are not work: the periodic tick
         # brings them back, rather than a busy loop.
-        worked |= bool(result_entries) or len(trigger_entries) > waiting
-        worked |= self._run(tenant, events, lock, dequeues)
+        worked |= bool(admin) or bool(result_entries) or len(trigger_entries) > waiting
+        worked |= self._run(tenant, events, lock, dequeues, admin.promotes)
         self._ack(triggers, acks)
+        admin.ack()
         self._ack(results, [entry_id for entry_id, _ in result_entries])
         return worked
 
@@ -447,6 +455,7 @@ class TenantProcessor:
         events: dict[str, list[PipelineEvent]],
         lock: SessionAwareLock,
         dequeues: list[ChangeDequeue] | None = None,
+        promotes: Mapping[str, list[Promote]] | None = None,
     ) -> bool:
         store = PipelineStore(self.client, tenant.name)
         names = list(tenant.layout.pipelines)
@@ -467,7 +476,13 @@ class TenantProcessor:
                     )
                 continue
             worked |= self._run_pipeline(
-                tenant, store, pname, events.get(pname, []), lock, dequeues or []
+                tenant,
+                store,
+                pname,
+                events.get(pname, []),
+                lock,
+                dequeues or [],
+                (promotes or {}).get(pname, []),
             )
         return worked
 
@@ -479,9 +494,10 @@ class TenantProcessor:
         events: list[PipelineEvent],
         lock: SessionAwareLock,
         dequeues: list[ChangeDequeue],
+        promotes: list[Promote] | None = None,
     ) -> bool:
         pipeline = tenant.layout.pipelines.get(pname)
-        loaded = store.load(pname)
+        loaded = store.load(pname, cache=self.item_cache)
         prepared: dict[str, PrepareResult] = {}
         effects = ZKEffects(self, store, loaded, lock, prepared, tenant)
         worked = False
@@ -506,6 +522,7 @@ class TenantProcessor:
                 merges=merges,
                 speculative=speculative,
                 dequeues=dequeues if round_ == 0 else [],
+                promotes=list(promotes or []) if round_ == 0 else [],
                 layout_uuid=tenant.uuid,
                 now=self.clock(),
             )
@@ -520,6 +537,8 @@ class TenantProcessor:
         if pipeline is None and not loaded.state.queues:
             store.delete_pipeline(pname)
             log.info("tenant %s: pipeline %s removed from ZooKeeper", tenant.name, pname)
+        else:
+            store.remember(loaded, self.item_cache)
         return worked
 
     def observe_merges(

@@ -31,7 +31,7 @@ from lockgate.model.queue import PipelineState, QueueItem
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import RecordConflict, translate_kazoo_errors
-from lockgate.zk.records import RecordStore
+from lockgate.zk.records import RecordStore, pipelined
 
 SCHEMA = 1
 
@@ -46,6 +46,56 @@ class LoadedPipeline:
     item_versions: dict[str, int] = field(default_factory=dict)
     # Item records the state does not list (see ``PipelineStore.load``).
     orphans: set[str] = field(default_factory=set)
+    # The creation zxid of each item record as stat'ed at load (with
+    # ``item_versions``, what an ``ItemCache`` entry is keyed on); missing for
+    # records created by this pass or changed while being read.
+    item_czxids: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _CachedItem:
+    czxid: int
+    version: int
+    item: QueueItem
+
+
+class ItemCache:
+    """Decoded item records kept by the scheduler between its passes.
+
+    Why: a dependent queue's items carry the changes ahead of them, so the
+    bytes of a pipeline grow with the square of its length; decoding every
+    item each pass cost seconds for a few hundred items while a pass changes
+    one or two.  ``PipelineStore.load(..., cache=)`` stats every item record
+    (pipelined) and decodes only those whose creation zxid or version moved.
+
+    Safety: ``load`` *takes* the entries it hands out, and ``remember`` puts
+    back only what a pass that completed holds, so a pass that failed half
+    way (a lost lock, a write conflict) leaves nothing behind that differs
+    from ZooKeeper.  This relies on the managers' contract that an item they
+    change is in ``Decision.changed`` (checked by the simulated world's
+    ``save`` in every scenario test).  A peer scheduler's write moves the
+    version, which invalidates the entry.
+    """
+
+    def __init__(self) -> None:
+        self._pipelines: dict[tuple[str, str], dict[str, _CachedItem]] = {}
+
+    def take(self, tenant: str, pipeline: str) -> dict[str, _CachedItem]:
+        return self._pipelines.pop((tenant, pipeline), {})
+
+    def put(self, tenant: str, pipeline: str, entries: dict[str, _CachedItem]) -> None:
+        self._pipelines[(tenant, pipeline)] = entries
+
+    def forget(self, tenant: str | None = None) -> None:
+        """Drop every entry (of one tenant, if given)."""
+        if tenant is None:
+            self._pipelines.clear()
+        else:
+            for key in [k for k in self._pipelines if k[0] == tenant]:
+                del self._pipelines[key]
+
+    def __len__(self) -> int:
+        return sum(len(entries) for entries in self._pipelines.values())
 
 
 @translate_kazoo_errors
@@ -65,7 +115,7 @@ class PipelineStore:
         """Pipelines of the tenant that have a state record."""
         return self._children(paths.pipelines(self.tenant))
 
-    def load(self, pipeline: str) -> LoadedPipeline:
+    def load(self, pipeline: str, *, cache: ItemCache | None = None) -> LoadedPipeline:
         """The pipeline's state and every item it lists (an empty state if none).
 
         Item records the state does not list were left by a scheduler that
@@ -73,6 +123,9 @@ class PipelineStore:
         acknowledged: it is processed again and writes the item again), or
         between unlisting an item and deleting it: their uuids are in
         ``orphans``, for the caller to delete unless it writes them again.
+
+        With ``cache`` (the scheduler's), items unchanged since a completed
+        pass are not read again; hand the result back with ``remember``.
         """
         loaded = self.records.load(paths.pipeline_state(self.tenant, pipeline))
         if loaded is None or not loaded.data:
@@ -90,6 +143,8 @@ class PipelineStore:
                 wanted[uuid] = paths.pipeline_item(self.tenant, pipeline, uuid)
             else:
                 out.orphans.add(uuid)
+        if cache is not None:
+            wanted = self._from_cache(out, wanted, cache.take(self.tenant, pipeline))
         # All item records at once (pipelined): one round trip, not one each.
         found = self.records.load_many(wanted.values())
         for uuid, path in wanted.items():
@@ -97,8 +152,49 @@ class PipelineStore:
             if item_loaded is None:
                 continue
             out.items[uuid] = QueueItem.from_dict(item_loaded.data)
+            if out.item_versions.get(uuid) != item_loaded.version:
+                # Written between the stat and the read: not cacheable.
+                out.item_czxids.pop(uuid, None)
             out.item_versions[uuid] = item_loaded.version
         return out
+
+    def _from_cache(
+        self, out: LoadedPipeline, wanted: dict[str, str], cached: dict[str, _CachedItem]
+    ) -> dict[str, str]:
+        """Fill ``out`` with the cached items whose records did not move;
+        return the paths still to read (stat'ed: their czxid and version
+        noted for ``remember``)."""
+        stats = pipelined(self.client, "exists_async", wanted.values())
+        stale: dict[str, str] = {}
+        for uuid, path in wanted.items():
+            stat = stats[path]
+            if stat is None or isinstance(stat, NoNodeError):
+                continue  # deleted since listed: as ``load_many`` would say
+            if isinstance(stat, BaseException):
+                stale[uuid] = path  # the read retries
+                continue
+            entry = cached.get(uuid)
+            if entry is not None and (entry.czxid, entry.version) == (stat.czxid, stat.version):
+                out.items[uuid] = entry.item
+                out.item_versions[uuid] = entry.version
+                out.item_czxids[uuid] = entry.czxid
+                continue
+            out.item_versions[uuid] = stat.version
+            out.item_czxids[uuid] = stat.czxid
+            stale[uuid] = path
+        for uuid in set(wanted) - set(out.items) - set(stale):
+            out.item_versions.pop(uuid, None)
+        return stale
+
+    def remember(self, loaded: LoadedPipeline, cache: ItemCache) -> None:
+        """Keep the items of a completed pass for the next ``load``."""
+        entries: dict[str, _CachedItem] = {}
+        for uuid, item in loaded.items.items():
+            czxid = loaded.item_czxids.get(uuid)
+            version = loaded.item_versions.get(uuid)
+            if czxid is not None and version is not None:
+                entries[uuid] = _CachedItem(czxid, version, item)
+        cache.put(self.tenant, loaded.state.pipeline, entries)
 
     def _item_ids(self, pipeline: str) -> list[str]:
         return self._children(paths.pipeline_items(self.tenant, pipeline))
@@ -121,6 +217,7 @@ class PipelineStore:
             path = paths.pipeline_item(self.tenant, pipeline, uuid)
             version = loaded.item_versions.get(uuid)
             if version is None:
+                loaded.item_czxids.pop(uuid, None)  # unknown until stat'ed again
                 try:
                     loaded.item_versions[uuid] = self.records.create(path, item.to_dict())
                 except RecordConflict:
@@ -156,6 +253,7 @@ class PipelineStore:
             self.records.delete(paths.pipeline_item(self.tenant, pipeline, uuid))
             loaded.items.pop(uuid, None)
             loaded.item_versions.pop(uuid, None)
+            loaded.item_czxids.pop(uuid, None)
 
     def delete_pipeline(self, pipeline: str) -> None:
         """Remove a pipeline's state and items (it left the layout, emptied)."""

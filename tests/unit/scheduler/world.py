@@ -565,6 +565,17 @@ class SimWorld:
         pipeline = state.pipeline
         _, stored = self.saved.get(pipeline, (None, {}))
         stored = dict(stored)
+        if self.persist:
+            # The scheduler keeps the items it did not write between passes
+            # (``lockgate.zk.pipelines.ItemCache``): a decision that changes
+            # an item must say so, or memory and ZooKeeper part ways.
+            for uuid, item in decision.items.items():
+                if uuid in decision.changed or uuid in decision.removed or uuid not in stored:
+                    continue
+                if json.dumps(item.to_dict()) != stored[uuid]:
+                    raise AssertionError(
+                        f"item {uuid} was changed by the decision but not marked changed"
+                    )
         for uuid in decision.changed:
             item = decision.items[uuid]
             stored[uuid] = json.dumps(item.to_dict()) if self.persist else item
