@@ -13,7 +13,7 @@ What it runs:
   flag and wakes the loop; the next pass re-reads the file and reloads each
   tenant under its lock);
 - the main loop: an asyncio loop that waits for a wake-up — a ZooKeeper
-  watch on a tenant's trigger or result queue, or a periodic tick that
+  watch on a tenant's trigger, management or result queue, or a periodic tick that
   catches what sends no event (an executor that died) — and then runs a
   pass over every tenant (``processor.TenantProcessor``) in a worker
   thread.  kazoo's threads meet the loop in exactly one place, ``_poke``.
@@ -52,7 +52,7 @@ from lockgate.zk.client import ZKClient, client_from_config
 from lockgate.zk.components import Component, register
 from lockgate.zk.errors import ZKError
 from lockgate.zk.locks import SessionAwareLock
-from lockgate.zk.queues import result_queue, trigger_queue
+from lockgate.zk.queues import management_queue, result_queue, trigger_queue
 from lockgate.zk.state import JsonState
 
 log = logging.getLogger("lockgate.scheduler")
@@ -226,6 +226,7 @@ class Scheduler:
         self._watched.add(tenant)
         self._stops.append(trigger_queue(self.client, tenant).watch(self._poke))
         self._stops.append(result_queue(self.client, tenant).watch(self._poke))
+        self._stops.append(management_queue(self.client, tenant).watch(self._poke))
 
     def _reconfigured(self, tenant: Tenant) -> None:
         self._watch(tenant.name)

@@ -290,6 +290,8 @@ def matches(dequeue: ChangeDequeue, item: QueueItem, own: Sequence[Change] | Non
     """Whether ``dequeue`` removes ``item``; ``own`` are the item's own
     changes (its manager says: the change, or a dependent pipeline's cycle)."""
     change = item.change
+    if dequeue.ref:
+        return change is None and item.ref == dequeue.ref and item.project == dequeue.project
     if change is None:
         return False
     if dequeue.patchset is not None:

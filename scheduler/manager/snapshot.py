@@ -94,6 +94,10 @@ class ChangeDequeue:
     # A pull request's new head sha: its other heads leave, even one whose
     # ``patchset`` (the head commit's time, whole seconds) is the same.
     patchset_id: str = ""
+    # An admin's dequeue of a ref (not a change): the items of ``project``
+    # at ``ref`` leave (``key`` is then unused).
+    ref: str = ""
+    project: str = ""
 
     def applies_to(self, pipeline: str) -> bool:
         return not self.pipelines or pipeline in self.pipelines
