@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from lockgate.service_config import DEFAULT_PATH, ServiceConfig, ServiceConfigError
+from lockgate.service_keys import ignored_settings
 
 COMPONENTS = ("scheduler", "executor", "launcher", "web", "merger")
 # Where each component's ``main(config)`` lives, when not ``lockgate.NAME.server``.
@@ -89,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return up_main(args)
         config = ServiceConfig.load(args.config)
+        # zuul.conf keys with no effect here: said once, at start.
+        for setting in ignored_settings(config, args.command):
+            logging.getLogger("lockgate").warning("%s", setting)
         module = importlib.import_module(
             MODULES.get(args.command, f"lockgate.{args.command}.server")
         )

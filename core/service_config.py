@@ -10,6 +10,11 @@ with either ``_`` or ``-`` (Zuul accepts both in places); we store them with
 ``[connection NAME]`` and ``[provider NAME]`` sections are open-ended: only
 ``driver`` is checked here, the driver (or launcher provider) validates the
 rest through ``Section.require``/``Section.known``.
+
+Every other key Zuul documents for a section is accepted too, so that a
+``zuul.conf`` works unchanged: ``lockgate.service_keys`` lists those Lockgate
+has no use for, with the reason, and the command line logs the ones a file
+sets.  A key Zuul does not know either is refused, with a "did you mean".
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lockgate.service_keys import IGNORED, IGNORED_OPEN
 
 DEFAULT_PATH = "/etc/lockgate/lockgate.conf"
 
@@ -38,24 +45,20 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
         "tenant_config": REQUIRED,
         "state_dir": "/var/lib/lockgate",
         "hostname": None,
-        "log_config": None,
     },
-    # git_user_email/git_user_name are accepted (zuul.conf) and ignored:
-    # merge commits have a fixed identity so executors can rebuild them.
     "merger": {
         "state_dir": "/var/lib/lockgate/merger",
         "git_dir": None,
-        "git_user_email": None,
-        "git_user_name": None,
         "hostname": None,
         "max_merges": "4",
     },
     "executor": {
         "state_dir": "/var/lib/lockgate/executor",
+        # The executor's git mirrors (Zuul's key); default <state_dir>/git.
+        "git_dir": None,
         "private_key_file": "~/.ssh/id_rsa",
         "zone": None,
         "hostname": None,
-        "default_username": "root",
         "variables": None,
         "trusted_ro_paths": None,
         "trusted_rw_paths": None,
@@ -79,11 +82,12 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
     "web": {
         "listen_address": "127.0.0.1",
         "port": "9000",
-        "root": None,
-        "static_cache_expiry": None,
     },
-    "database": {"dburi": "sqlite:////var/lib/lockgate/lockgate.db", "table_prefix": ""},
-    "statsd": {"server": None, "port": "8125", "prefix": None},
+    "database": {
+        "dburi": "sqlite:////var/lib/lockgate/lockgate.db",
+        "table_prefix": "",
+        "pool_recycle": None,
+    },
 }
 OPEN_SECTIONS = ("connection", "provider", "auth")
 
@@ -99,6 +103,8 @@ class Section:
     path: str
     name: str
     values: dict[str, str] = field(default_factory=dict)
+    #: The keys the file sets (``values`` also holds defaults).
+    explicit: frozenset[str] = frozenset()
 
     def error(self, key: str, message: str) -> ServiceConfigError:
         return ServiceConfigError(f"{self.path}: [{self.name}] {key}: {message}")
@@ -199,6 +205,9 @@ class ServiceConfig:
         for name in parser.sections():
             values = {k.replace("-", "_"): v for k, v in parser.items(name)}
             kind = name.split(" ", 1)[0]
+            if kind in IGNORED_OPEN and " " in name.strip():
+                sections[name] = Section(path, name, values, frozenset(values))
+                continue
             if kind in OPEN_SECTIONS:
                 if " " not in name.strip():
                     raise ServiceConfigError(f"{path}: [{name}]: section needs a name, "
@@ -208,13 +217,14 @@ class ServiceConfig:
                     section.require("driver")
                 sections[name] = section
                 continue
-            if name not in KNOWN_SECTIONS:
+            if name not in KNOWN_SECTIONS and name not in IGNORED:
                 raise ServiceConfigError(
                     f"{path}: [{name}]: unknown section"
-                    + _suggest(name, list(KNOWN_SECTIONS) + [f"{k} NAME" for k in OPEN_SECTIONS]))
-            section = Section(path, name, _defaults(name) | values)
-            section.known(KNOWN_SECTIONS[name])
-            for key, default in KNOWN_SECTIONS[name].items():
+                    + _suggest(name, list(KNOWN_SECTIONS) + list(IGNORED)
+                               + [f"{k} NAME" for k in (*OPEN_SECTIONS, *IGNORED_OPEN)]))
+            section = Section(path, name, _defaults(name) | values, frozenset(values))
+            section.known(KNOWN_SECTIONS.get(name, {}) | IGNORED.get(name, {}))
+            for key, default in KNOWN_SECTIONS.get(name, {}).items():
                 if default is REQUIRED:
                     section.require(key)
             sections[name] = section

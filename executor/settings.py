@@ -34,10 +34,12 @@ class ExecutorSettings:
     # Where build directories go (``[executor] job_dir``, as in Zuul);
     # default ``<state_dir>/builds``.
     job_dir: Path | None = None
+    # The git mirrors (``[executor] git_dir``, as in Zuul); default ``<state_dir>/git``.
+    git_dir: Path | None = None
 
     @property
     def git_root(self) -> Path:
-        return self.state_dir / "git"
+        return self.git_dir or self.state_dir / "git"
 
     @property
     def builds_root(self) -> Path:
@@ -90,6 +92,7 @@ class ExecutorSettings:
             sandbox=sandbox,
             site_variables=site_variables,
             job_dir=Path(job_dir).absolute() if (job_dir := section.get_path("job_dir")) else None,
+            git_dir=Path(git_dir).absolute() if (git_dir := section.get_path("git_dir")) else None,
         )
 
 

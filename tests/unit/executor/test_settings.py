@@ -55,3 +55,9 @@ def test_bad_site_variables(tmp_path, content, message):
 def test_max_builds_must_be_positive(tmp_path):
     with pytest.raises(ServiceConfigError, match=r"\[executor\] max_builds: must be at least 1"):
         settings(f"[executor]\nstate_dir = {tmp_path}\nmax_builds = 0\n")
+
+
+def test_git_dir_from_zuul_conf(tmp_path):
+    """``[executor] git_dir`` (Zuul's key) places the executor's git mirrors."""
+    s = settings(f"[executor]\nstate_dir = {tmp_path}\ngit_dir = {tmp_path}/mirrors\n")
+    assert s.git_root == tmp_path / "mirrors"
