@@ -3,7 +3,8 @@
 ``make_app(context)`` is what ``WebServer`` serves and what tests drive.  Each
 area registers its own routes (``api_tenants``, ``api_builds``, ``logs``,
 ``health``, ``pages``, ``webhooks``).  Errors never show a traceback: an ``ApiError`` becomes
-its status and ``{"error": message}`` (HTML for the dashboard's pages); an
+its status and Zuul's ``{"error", "description"}`` (HTML for the dashboard's
+pages); API paths get CORS headers and preflight answers (``cors``); an
 unexpected exception is logged with its traceback and answered with a 500
 that says only that.
 """
@@ -15,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from lockgate.web import api_builds, api_tenants, health, logs, pages, webhooks
+from lockgate.web import api_builds, api_tenants, cors, health, logs, pages, webhooks
 from lockgate.web.context import CONTEXT, WebContext
 from lockgate.web.errors import ApiError
 
@@ -28,33 +29,46 @@ def _wants_html(request: web.Request) -> bool:
     return request.path == "/" or request.path.startswith("/t/")
 
 
-def _error(request: web.Request, status: int, message: str) -> web.Response:
+def _error(request: web.Request, error: ApiError) -> web.Response:
     if _wants_html(request):
         return web.Response(
-            status=status,
+            status=error.status,
             content_type="text/html",
-            text=f"<!DOCTYPE html><html><body><h1>{status}</h1>"
-            f"<p>{html.escape(message)}</p><p><a href='/'>Lockgate</a></p></body></html>",
+            text=f"<!DOCTYPE html><html><body><h1>{error.status}</h1>"
+            f"<p>{html.escape(error.message)}</p><p><a href='/'>Lockgate</a></p></body></html>",
         )
-    return web.json_response({"error": message}, status=status)
+    return web.json_response(error.body(), status=error.status, headers=error.headers)
 
 
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "OPTIONS" and cors.is_api(request):
+        methods = cors.preflight_methods(request)
+        if methods is not None:
+            return cors.preflight(methods)
     try:
         response = await handler(request)
     except ApiError as e:
-        response = _error(request, e.status, e.message)
+        response = _error(request, e)
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        response = _error(request, e.status, e.reason)
+        response = _error(request, ApiError(e.status, _http_message(request, e)))
     except Exception:
         log.exception("error serving %s %s", request.method, request.path_qs)
-        response = _error(request, 500, "internal error (see the web service's log)")
-    if request.path.startswith("/api"):
-        response.headers["Access-Control-Allow-Origin"] = "*"
+        response = _error(request, ApiError(500, "internal error (see the web service's log)"))
+    if cors.is_api(request):
+        cors.allow_origin(response)
     return response
+
+
+def _http_message(request: web.Request, e: web.HTTPException) -> str:
+    if e.status == 404:
+        return f"no such path: {request.path}"
+    if e.status == 405:
+        allowed = ", ".join(sorted(getattr(e, "allowed_methods", ()) or ()))
+        return f"{request.method} is not allowed on {request.path} (allowed: {allowed})"
+    return e.text if e.text and not e.text.startswith(str(e.status)) else e.reason
 
 
 def make_app(context: WebContext) -> web.Application:

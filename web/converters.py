@@ -96,3 +96,22 @@ def buildset_json(buildset: BuildsetRecord, *, builds: bool = False) -> dict[str
     if builds:
         out["builds"] = [build_json(b, top_level=False) for b in buildset.builds]
     return out
+
+
+def build_time_json(build: BuildRecord) -> dict[str, Any]:
+    """One row of ``build-times`` (Zuul's shape: the build flat with its ref's
+    project, branch and ref and its pipeline)."""
+    return {
+        "_id": build.id,
+        "uuid": build.uuid,
+        "job_name": build.job_name,
+        "result": build.result,
+        "start_time": timestamp(build.start_time),
+        "end_time": timestamp(build.end_time),
+        "duration": build.duration,
+        "final": build.final,
+        "project": build.ref.project,
+        "branch": build.ref.branch,
+        "pipeline": build.buildset.pipeline,
+        "ref": build.ref.ref,
+    }

@@ -28,6 +28,7 @@ from lockgate.web import webhooks
 from lockgate.web.app import make_app
 from lockgate.web.cluster import ClusterView
 from lockgate.web.context import WebContext
+from lockgate.web.http import WebRunner
 from lockgate.web.zkstate import ZKClusterState, zk_client_from_config
 from lockgate.zk.client import ZKClient
 
@@ -91,7 +92,7 @@ class WebServer:
         """Migrate the database, start reaching ZooKeeper, and listen."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.db.upgrade)
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = WebRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.listen_address, self.port)
         await site.start()

@@ -461,3 +461,16 @@ class Database:
             ids = reader.buildset_ids(tenant, uuid=uuid, limit=1)
             found = reader.buildsets(ids, with_builds=True)
         return found[0] if found else None
+
+    def get_build_times(self, tenant: str, **query: Any) -> list[BuildRecord]:
+        """Completed builds newest end first (``Reader.build_times``: filters,
+        ``start_time``/``end_time``, ``limit``/``offset``)."""
+        with self._read() as reader:
+            return reader.build_times(tenant, **query)
+
+    def get_durations(
+        self, tenant: str, keys: Sequence[tuple[str, str, str | None]], per_key: int = 10
+    ) -> dict[tuple[str, str, str | None], list[float]]:
+        """Durations of the newest successful builds per (job, project, branch)."""
+        with self._read() as reader:
+            return reader.durations(tenant, keys, per_key)

@@ -89,11 +89,12 @@ def _complete(
     return None
 
 
-def _shared_filters(bs: sa.Table, r: sa.Table) -> dict[str, tuple[Matcher, Any]]:
-    """The filters builds and buildsets share: their buildset's tenant and pipeline, their refs'."""
+# Filters on the ref table (the others are on the build or buildset rows).
+REF_FILTERS = ("project", "branch", "change", "patchset", "ref", "newrev")
+
+
+def _ref_filters(r: sa.Table) -> dict[str, tuple[Matcher, Any]]:
     return {
-        "tenant": (match, bs.c.tenant),
-        "pipeline": (fuzzy, bs.c.pipeline),
         "project": (fuzzy, r.c.project),
         "branch": (fuzzy, r.c.branch),
         "change": (match, r.c.change),
@@ -101,6 +102,26 @@ def _shared_filters(bs: sa.Table, r: sa.Table) -> dict[str, tuple[Matcher, Any]]
         "ref": (match, r.c.ref),
         "newrev": (match, r.c.newrev),
     }
+
+
+def _conditions(
+    known: dict[str, tuple[Matcher, Any]], filters: dict[str, Filter]
+) -> list[sa.ColumnElement[bool]]:
+    """The conditions of the filters given, in ``known``'s order (so the same
+    filters always make the same SQL, whatever order the caller gave them in)."""
+    out = []
+    for name, (matcher, column) in known.items():
+        condition = matcher(column, filters.get(name))
+        if condition is not None:
+            out.append(condition)
+    return out
+
+
+def _check_known(filters: dict[str, Filter], *known: Iterable[str]) -> None:
+    names = {name for group in known for name in group} | {"idx_min", "idx_max"}
+    unknown = sorted(filters.keys() - names)
+    if unknown:
+        raise TypeError(f"unknown filter(s): {', '.join(unknown)}")
 
 
 def _at_least(column: sa.ColumnElement[Any], value: int | None) -> Condition:
@@ -153,28 +174,19 @@ class Reader:
         self.conn = conn
         self.t = t
 
-    def _ids(
+    def _page(
         self,
         query: sa.Select[Any],
-        known: dict[str, tuple[Matcher, Any]],
         id_column: Any,
         filters: dict[str, Filter],
         limit: int | None,
         offset: int,
     ) -> list[int]:
-        """The ids ``query`` selects, narrowed by ``filters`` (each by its entry in
-        ``known``, or ``idx_min``/``idx_max`` on ``id_column``), one page, newest first.
-
-        Conditions are added in ``known``'s order, whatever the order the caller
-        gave the filters in, so the same filters always make the same SQL.
-        """
-        known = known | {"idx_min": (_at_least, id_column), "idx_max": (_at_most, id_column)}
-        unknown = sorted(filters.keys() - known.keys())
-        if unknown:
-            raise TypeError(f"unknown filter(s): {', '.join(unknown)}")
+        """One page of the ids ``query`` selects, within ``idx_min``/``idx_max``, newest first."""
         query = _apply(
             query,
-            *(matcher(column, filters.get(name)) for name, (matcher, column) in known.items()),
+            _at_least(id_column, filters.get("idx_min")),
+            _at_most(id_column, filters.get("idx_max")),
         )
         query = query.order_by(id_column.desc()).offset(offset)
         if limit is not None:
@@ -182,6 +194,23 @@ class Reader:
         return [row[0] for row in self.conn.execute(query)]
 
     # -- builds ------------------------------------------------------------
+
+    def _build_filters(self) -> dict[str, tuple[Matcher, Any]]:
+        b, bs = self.t.build, self.t.buildset
+        return {
+            "tenant": (match, bs.c.tenant),
+            "pipeline": (fuzzy, bs.c.pipeline),
+            "uuid": (match, b.c.uuid),
+            "buildset_uuid": (match, bs.c.uuid),
+            "job_name": (fuzzy, b.c.job_name),
+            "result": (match, b.c.result),
+            "exclude_result": (exclude, b.c.result),
+            "voting": (match, b.c.voting),
+            "final": (match, b.c.final),
+            "held": (match, b.c.held),
+            "nodeset": (match, b.c.nodeset),
+            "complete": (_complete, b.c.result),
+        }
 
     def build_ids(
         self,
@@ -196,24 +225,112 @@ class Reader:
         Filters: project, pipeline, branch, change, patchset, ref, newrev, uuid,
         buildset_uuid, job_name, result, exclude_result, voting, final, held,
         nodeset, complete, idx_min, idx_max; any other name is a ``TypeError``.
+        The ref table is joined only when a filter needs it (a build has one
+        ref), so an unfiltered page walks the build ids backwards and stops.
         """
         b, bs, r = self.t.build, self.t.buildset, self.t.ref
-        known = _shared_filters(bs, r) | {
-            "uuid": (match, b.c.uuid),
-            "buildset_uuid": (match, bs.c.uuid),
-            "job_name": (fuzzy, b.c.job_name),
+        own = self._build_filters()
+        refs = _ref_filters(r)
+        _check_known(filters, own, refs)
+        filters = {"tenant": tenant, **filters}
+        joined = b.join(bs, b.c.buildset_id == bs.c.id)
+        ref_conditions = _conditions(refs, filters)
+        if ref_conditions:
+            joined = joined.join(r, b.c.ref_id == r.c.id)
+        q = _apply(
+            sa.select(b.c.id).select_from(joined), *_conditions(own, filters), *ref_conditions
+        )
+        return self._page(q, b.c.id, filters, limit, offset)
+
+    def build_times(
+        self,
+        tenant: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        start_time: Any = None,
+        end_time: Any = None,
+        **filters: Filter,
+    ) -> list[BuildRecord]:
+        """Completed builds for the build-times view, newest end first (Zuul's
+        ``build-times``): exact filters project, pipeline, branch, ref,
+        job_name, result, exclude_result, final; ``start_time``/``end_time``
+        bound the build's end time."""
+        b, bs, r = self.t.build, self.t.buildset, self.t.ref
+        known: dict[str, tuple[Matcher, Any]] = {
+            "tenant": (match, bs.c.tenant),
+            "pipeline": (match, bs.c.pipeline),
+            "project": (match, r.c.project),
+            "branch": (match, r.c.branch),
+            "ref": (match, r.c.ref),
+            "job_name": (match, b.c.job_name),
             "result": (match, b.c.result),
             "exclude_result": (exclude, b.c.result),
-            "voting": (match, b.c.voting),
             "final": (match, b.c.final),
-            "held": (match, b.c.held),
-            "nodeset": (match, b.c.nodeset),
-            "complete": (_complete, b.c.result),
         }
-        q = sa.select(b.c.id).select_from(
-            b.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id)
+        unknown = sorted(filters.keys() - known.keys())
+        if unknown:
+            raise TypeError(f"unknown filter(s): {', '.join(unknown)}")
+        filters = {"tenant": tenant, **filters}
+        q = _apply(
+            sa.select(b.c.id).select_from(
+                b.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id)
+            ),
+            *_conditions(known, filters),
+            b.c.end_time.is_not(None),
+            None if filters.get("result") is not None else b.c.result.is_not(None),
+            None if start_time is None else b.c.end_time >= start_time,
+            None if end_time is None else b.c.end_time <= end_time,
         )
-        return self._ids(q, known, b.c.id, {"tenant": tenant, **filters}, limit, offset)
+        q = q.order_by(b.c.end_time.desc(), b.c.id.desc()).offset(offset).limit(limit)
+        return self.builds([row[0] for row in self.conn.execute(q)])
+
+    def durations(
+        self, tenant: str, keys: Iterable[tuple[str, str, str | None]], per_key: int = 10
+    ) -> dict[tuple[str, str, str | None], list[float]]:
+        """For each (job name, project, branch): the durations in seconds of
+        its newest ``per_key`` successful builds in the tenant, newest first
+        (what the status API estimates a running build's time from)."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        b, bs, r = self.t.build, self.t.buildset, self.t.ref
+        jobs = sorted({k[0] for k in keys})
+        projects = sorted({k[1] for k in keys})
+        ranked = (
+            sa.select(
+                b.c.job_name,
+                r.c.project,
+                r.c.branch,
+                b.c.start_time,
+                b.c.end_time,
+                sa.func.row_number()
+                .over(
+                    partition_by=(b.c.job_name, r.c.project, r.c.branch),
+                    order_by=b.c.id.desc(),
+                )
+                .label("rank"),
+            )
+            .select_from(b.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id))
+            .where(
+                bs.c.tenant == tenant,
+                b.c.job_name.in_(jobs),
+                r.c.project.in_(projects),
+                b.c.result == "SUCCESS",
+                b.c.start_time.is_not(None),
+                b.c.end_time.is_not(None),
+            )
+            .subquery()
+        )
+        q = sa.select(ranked).where(ranked.c.rank <= per_key).order_by(ranked.c.rank)
+        wanted = set(keys)
+        out: dict[tuple[str, str, str | None], list[float]] = {}
+        for row in self.conn.execute(q):
+            key = (row.job_name, row.project, row.branch)
+            if key in wanted:
+                seconds = (row.end_time - row.start_time).total_seconds()
+                out.setdefault(key, []).append(max(0.0, seconds))
+        return out
 
     def builds(
         self, ids: Sequence[int], *, with_buildset_refs: bool = False, with_events: bool = False
@@ -324,21 +441,32 @@ class Reader:
 
         Filters: project, pipeline, branch, change, patchset, ref, newrev, uuid,
         result, exclude_result, complete, idx_min, idx_max; any other name is a
-        ``TypeError``.
+        ``TypeError``.  Ref filters are one ``EXISTS`` on the buildset's refs
+        (no join and ``DISTINCT`` over every buildset).
         """
         bs, bsr, r = self.t.buildset, self.t.buildset_ref, self.t.ref
-        known = _shared_filters(bs, r) | {
+        own: dict[str, tuple[Matcher, Any]] = {
+            "tenant": (match, bs.c.tenant),
+            "pipeline": (fuzzy, bs.c.pipeline),
             "uuid": (match, bs.c.uuid),
             "result": (match, bs.c.result),
             "exclude_result": (exclude, bs.c.result),
             "complete": (_complete, bs.c.result),
         }
-        q = (
-            sa.select(bs.c.id)
-            .distinct()
-            .select_from(bs.join(bsr, bsr.c.buildset_id == bs.c.id).join(r, bsr.c.ref_id == r.c.id))
-        )
-        return self._ids(q, known, bs.c.id, {"tenant": tenant, **filters}, limit, offset)
+        refs = _ref_filters(r)
+        _check_known(filters, own, refs)
+        filters = {"tenant": tenant, **filters}
+        ref_conditions = _conditions(refs, filters)
+        q = _apply(sa.select(bs.c.id), *_conditions(own, filters))
+        if ref_conditions:
+            q = q.where(
+                sa.exists(
+                    sa.select(bsr.c.ref_id)
+                    .select_from(bsr.join(r, bsr.c.ref_id == r.c.id))
+                    .where(bsr.c.buildset_id == bs.c.id, *ref_conditions)
+                )
+            )
+        return self._page(q, bs.c.id, filters, limit, offset)
 
     def buildsets(self, ids: Sequence[int], *, with_builds: bool = False) -> list[BuildsetRecord]:
         if not ids:

@@ -149,6 +149,10 @@ def test_builds_shape(history: WebHarness) -> None:
         ("ref=refs/heads/main&branch=main", ["b3", "b2", "b1"]),
         ("uuid=b2", ["b2"]),
         ("nodeset=ubuntu", ["b1"]),
+        ("node_name=ubuntu", ["b1"]),  # the name zuul-client sends
+        ("node_name=u*", []),  # exact, as in Zuul
+        ("pipeline=ch*&job_name=*n*", ["b2", "b1"]),
+        ("branch=ma*&project=*/lib", ["b3"]),
         ("limit=1", ["b3"]),
         ("limit=1&skip=1", ["b2"]),
         ("limit=1&offset=2", ["b1"]),
@@ -236,9 +240,59 @@ def test_errors_are_json_with_a_reason(
     history: WebHarness, path: str, status: int, words: str
 ) -> None:
     body = history.get_json(path, status=status)
-    assert words in body["error"]
+    assert words in body["description"]
 
 
 def test_api_allows_cross_origin_reads(history: WebHarness) -> None:
     reply = history.get("/api/tenant/t/builds")
     assert reply.headers.get("Access-Control-Allow-Origin") == "*"
+
+
+def test_build_times(history: WebHarness) -> None:
+    rows = history.get_json("/api/tenant/t/build-times")
+    assert [r["uuid"] for r in rows] == ["b1", "b2"]  # newest end first; running left out
+    assert rows[0] == {
+        "_id": rows[0]["_id"],
+        "uuid": "b1",
+        "job_name": "unit",
+        "result": "SUCCESS",
+        "start_time": "2023-11-14T22:13:21",
+        "end_time": "2023-11-14T22:13:51",
+        "duration": 30.0,
+        "final": True,
+        "project": "demo/app",
+        "branch": "main",
+        "pipeline": "check",
+        "ref": "refs/heads/main",
+    }
+    assert [r["uuid"] for r in history.get_json("/api/tenant/t/build-times?job_name=lint")] == [
+        "b2"
+    ]
+    assert [
+        r["uuid"] for r in history.get_json("/api/tenant/t/build-times?exclude_result=SUCCESS")
+    ] == ["b2"]
+    # start_time/end_time bound the end time.
+    late = history.get_json("/api/tenant/t/build-times?start_time=2023-11-14T22:13:30")
+    assert [r["uuid"] for r in late] == ["b1"]
+    early = history.get_json("/api/tenant/t/build-times?end_time=2023-11-14T22:13:30Z")
+    assert [r["uuid"] for r in early] == ["b2"]
+    bad = history.get_json("/api/tenant/t/build-times?start_time=yesterday", status=400)
+    assert "'start_time'" in bad["description"]
+
+
+def test_badge(history: WebHarness, db: Database) -> None:
+    reply = history.get("/api/tenant/t/badge?project=demo/app")
+    assert reply.status == 200
+    assert reply.headers["Content-Type"].startswith("image/svg+xml")
+    assert reply.headers["Cache-Control"] == "no-cache"
+    assert "failing" in reply.text and reply.text.startswith("<svg")
+    db.create_buildset("bs3", "t", "check", [MAIN])
+    db.update_buildset("bs3", "SUCCESS")
+    assert "passing" in history.get("/api/tenant/t/badge?project=demo/app&pipeline=check").text
+    missing = history.get_json("/api/tenant/t/badge?project=demo/none", status=404)
+    assert missing == {"error": "Not Found", "description": "No buildset found"}
+
+
+def test_node_name_and_nodeset_together_are_refused(history: WebHarness) -> None:
+    body = history.get_json("/api/tenant/t/builds?node_name=a&nodeset=b", status=400)
+    assert "node_name" in body["description"]

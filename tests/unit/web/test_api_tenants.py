@@ -66,7 +66,10 @@ def test_tenants_come_from_published_layouts(web: WebHarness, publish: Publish) 
 def test_tenant_info(web: WebHarness, publish: Publish) -> None:
     publish("t")
     assert web.get_json("/api/tenant/t/info")["info"]["tenant"] == "t"
-    assert web.get_json("/api/tenant/nope/info", status=404) == {"error": "Unknown tenant: nope"}
+    assert web.get_json("/api/tenant/nope/info", status=404) == {
+        "error": "Not Found",
+        "description": "Unknown tenant: nope",
+    }
 
 
 def test_status_lists_pipelines_with_empty_queues(
@@ -162,7 +165,10 @@ def test_a_republished_layout_is_served(web: WebHarness, publish: Publish) -> No
     ["/api/tenant/nope/status", "/api/tenant/nope/config-errors", "/api/tenant/nope/pipelines"],
 )
 def test_unknown_tenant_is_404(web: WebHarness, path: str) -> None:
-    assert web.get_json(path, status=404) == {"error": "Unknown tenant: nope"}
+    assert web.get_json(path, status=404) == {
+        "error": "Not Found",
+        "description": "Unknown tenant: nope",
+    }
 
 
 def test_zookeeper_away_is_503_with_reason(
@@ -171,8 +177,8 @@ def test_zookeeper_away_is_503_with_reason(
     publish("t")
     zk_client.disconnect()
     body = web.get_json("/api/tenant/t/status", status=503)
-    assert "ZooKeeper" in body["error"] and "not connected" in body["error"]
-    assert "ZooKeeper" in web.get_json("/api/tenants", status=503)["error"]
+    assert "ZooKeeper" in body["description"] and "not connected" in body["description"]
+    assert "ZooKeeper" in web.get_json("/api/tenants", status=503)["description"]
     # History needs the tenant list too, so it answers 503 rather than a wrong 404.
     web.get_json("/api/tenant/t/builds", status=503)
 

@@ -118,7 +118,7 @@ def test_no_log_root_configured(sqlite_db: Database, zk_client: ZKClient) -> Non
     try:
         reply = harness.get("/logs/b1/job-output.txt")
         assert reply.status == 404
-        assert "log_root is not configured" in reply.json()["error"]
+        assert "log_root is not configured" in reply.json()["description"]
     finally:
         harness.stop()
 
