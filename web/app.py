@@ -16,7 +16,16 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from lockgate.web import api_builds, api_tenants, cors, health, logs, pages, webhooks
+from lockgate.web import (
+    api_builds,
+    api_tenants,
+    console_stream,
+    cors,
+    health,
+    logs,
+    pages,
+    webhooks,
+)
 from lockgate.web.context import CONTEXT, WebContext
 from lockgate.web.errors import ApiError
 
@@ -76,6 +85,7 @@ def make_app(context: WebContext) -> web.Application:
     app[CONTEXT] = context
     api_tenants.add_routes(app)
     api_builds.add_routes(app)
+    console_stream.add_routes(app)
     logs.add_routes(app)
     health.add_routes(app)
     pages.add_routes(app)

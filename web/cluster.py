@@ -10,6 +10,8 @@ What is read (written by the scheduler):
 - one ``TenantLayoutState`` per tenant at ``lockgate.zk.paths.tenant_layout``:
   the tenant list, its projects and pipelines, its configuration errors;
 - the pipelines' queues, for ``/status`` (through ``pipeline_status``).
+- where a running build's console is served (``console_stream``, the
+  executor's registration in ``lockgate.zk.streams``), for ``console-stream``.
 
 Reads are cached for ``ttl`` seconds (Zuul's web caches status for one second
 too), so a busy dashboard costs ZooKeeper a few reads per second at most.
@@ -26,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.web.errors import unavailable
+from lockgate.zk.streams import StreamLocation
 
 log = logging.getLogger("lockgate.web.cluster")
 
@@ -48,6 +51,8 @@ class ClusterState(Protocol):
     def pipeline_status(self, layout: TenantLayoutState) -> list[dict[str, Any]]: ...
 
     def event_queue_lengths(self, tenant: str) -> dict[str, int]: ...
+
+    def console_stream(self, uuid: str) -> StreamLocation | None: ...
 
 
 class ClusterView:
@@ -89,6 +94,11 @@ class ClusterView:
 
     async def event_queue_lengths(self, tenant: str) -> dict[str, int]:
         return await self._cached(("queues", tenant), self.state.event_queue_lengths, tenant)
+
+    async def console_stream(self, uuid: str) -> StreamLocation | None:
+        """Where build ``uuid``'s console is served (never cached: it moves
+        as builds start and end)."""
+        return await self._call(self.state.console_stream, uuid)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -25,6 +25,7 @@ from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import ZKError
 from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.queues import EventQueue
+from lockgate.zk.streams import StreamLocation, find_stream
 from lockgate.zk.tenants import load_layout, tenant_names
 
 log = logging.getLogger("lockgate.web.zk")
@@ -101,3 +102,7 @@ class ZKClusterState:
             except ZKError as e:
                 log.warning("cannot read the length of %s: %s", path, e)
         return lengths
+
+    @_guarded
+    def console_stream(self, uuid: str) -> StreamLocation | None:
+        return find_stream(self.client, uuid)
