@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lockgate.auth.rules import tenant_auth
 from lockgate.config.discovery import CONFIG_ROOTS
 from lockgate.config.errors import ConfigError
 from lockgate.config.loader import load_tenant
@@ -394,10 +395,12 @@ class TenantRegistry:
         assert self.config is not None
         with self._lock:
             spec = self.config.tenants[name]
+            rules = self.config.authorization_rules
             # Whatever the outcome, this tenant has been loaded from this spec.
             self._pending.discard(name)
             self._republish.discard(name)
         tenant = self.loader.load(spec)
+        tenant.state.auth = tenant_auth(spec, rules).to_dict()
         with self._lock:
             refused = list(self.tenant_config_errors)
         tenant.state.config_errors += [e.to_api() for e in refused]

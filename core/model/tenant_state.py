@@ -27,6 +27,10 @@ class TenantLayoutState:
     pipelines: list[str] = field(default_factory=list)
     # Per-pipeline summary the status API needs before any item is enqueued.
     pipeline_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Who may act on the tenant (``lockgate.auth.rules.TenantAuth`` as a
+    # dict): its authentication realm, admin and access rules and their
+    # conditions, for the web to authorize admin actions.
+    auth: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
