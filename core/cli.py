@@ -4,6 +4,8 @@
 ``lockgate merger`` runs a process that only serves merge requests (the
 executor's merge half, ``lockgate.executor.merger_main``);
 ``lockgate up`` runs a whole system on this machine (``lockgate.up``);
+``lockgate console UUID`` follows a running build's console through the web
+(``lockgate.web.console_client``);
 ``lockgate config check`` validates configuration offline
 (``lockgate.config.check``).  Components are imported by name only when
 asked for, so the command line does not tie the four processes together.
@@ -56,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--no-demo", action="store_true", help="do not create the demo repository and tenant"
     )
+    console = sub.add_parser("console", help="follow a running build's console (through the web)")
+    console.add_argument("uuid", help="the build's uuid")
+    console.add_argument("--url", help="the web's base URL (default: $LOCKGATE_URL or [web])")
+    console.add_argument("--tenant", help="the build's tenant (default: the only one)")
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", metavar="CONFIG_COMMAND")
     config_sub.add_parser("check", help="validate Zuul configuration offline", add_help=False)
@@ -85,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args(["config", "--help"])
         return 2
     try:
+        if args.command == "console":
+            from lockgate.web import console_client
+
+            return console_client.main(args)
         if args.command == "up":
             from lockgate.up import main as up_main
 

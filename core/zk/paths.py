@@ -273,6 +273,28 @@ def node_lock(node_id: str) -> str:
     return join("nodes", "locks", segment(node_id))
 
 
+# --- autohold ------------------------------------------------------------------------
+
+
+def hold_requests() -> str:
+    """Autohold requests (the web writes; executors count holds; launchers
+    keep held nodes while their request exists)."""
+    return join("holds", "requests")
+
+
+def hold_request(request_id: str) -> str:
+    return join("holds", "requests", segment(request_id))
+
+
+def hold_request_locks() -> str:
+    return join("holds", "locks")
+
+
+def hold_request_lock(request_id: str) -> str:
+    """Held while an executor records a hold in the request (count, nodes)."""
+    return join("holds", "locks", segment(request_id))
+
+
 # --- keys and caches ------------------------------------------------------------
 
 
