@@ -60,14 +60,28 @@ def _why_never(labels: Sequence[str], providers: Sequence[Provider]) -> str:
     )
 
 
-def deletion_reason(node: Node, request_ids: Collection[str]) -> str | None:
+def deletion_reason(
+    node: Node,
+    request_ids: Collection[str],
+    hold_ids: Collection[str] | None = None,
+    now: float = 0.0,
+) -> str | None:
     """Why one of our nodes should go now, or None to keep it.
 
     Used nodes go; so do failed ones, ones a crash left half-deleted, and
     ones whose request was deleted (the scheduler is done with them, or gave
-    up on them).  Whether an executor still holds the node's lock is checked
-    by the caller, who only deletes what it can lock.
+    up on them).  A held node (autohold) stays while its hold request exists
+    (``hold_ids``; None: not known, keep it) and its hold has not expired at
+    ``now``.  Whether an executor still holds the node's lock is checked by
+    the caller, who only deletes what it can lock.
     """
+    if node.state is NodeState.HOLD:
+        expires = node.hold_expires_at()
+        if expires is not None and now >= expires:
+            return f"its hold expired ({node.hold_expiration} s)"
+        if hold_ids is not None and node.hold_request not in hold_ids:
+            return f"its autohold request {node.hold_request} was deleted"
+        return None
     if node.state is NodeState.USED:
         return "used"
     if node.state is NodeState.DELETING:

@@ -15,7 +15,9 @@ system only through ZooKeeper:
   on the tenant's result queue.  If the providers are only busy, the request
   waits for a later pass;
 - it deletes its nodes that are USED, FAILED, or whose request is gone, once
-  it can lock them (an executor holds the lock while it uses a node);
+  it can lock them (an executor holds the lock while it uses a node); a
+  node an autohold keeps (HOLD) stays, reachable as it was, until its hold
+  request is deleted or its hold expires (``planning.deletion_reason``);
 - at start it removes what a crashed launcher left behind
   (``Provider.cleanup_leaked``) and announces again the final state of
   requests it may have finished just before a crash; at a graceful stop it
@@ -49,6 +51,7 @@ from lockgate.model.nodes import Node, NodeRequest, NodeRequestState, NodeState
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 from lockgate.zk import (
     Component,
+    HoldRequestStore,
     LockLost,
     NodeRequestStore,
     NodeStore,
@@ -102,6 +105,7 @@ class Launcher:
         )
         self.requests: NodeRequestStore | None = None
         self.nodes: NodeStore | None = None
+        self.holds: HoldRequestStore | None = None
         self.component: Component | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -109,6 +113,9 @@ class Launcher:
         self._unwatch: list[Callable[[], None]] = []
         self._watched: dict[str, Callable[[], None]] = {}  # node id -> stop watching
         self._delete_failed_at: dict[str, float] = {}
+        # Wakes the loop when the earliest hold known runs out.
+        self._hold_timer: threading.Timer | None = None
+        self._hold_timer_at = 0.0
         #: Counters for the component state, logs and tests.
         self.stats = {"fulfilled": 0, "failed": 0, "deleted": 0, "leaked": 0}
 
@@ -121,6 +128,7 @@ class Launcher:
             self.client.connect()
         self.requests = NodeRequestStore(self.client)
         self.nodes = NodeStore(self.client)
+        self.holds = HoldRequestStore(self.client)
         self.component = register(
             self.client,
             "launcher",
@@ -131,6 +139,7 @@ class Launcher:
         self._announce_finished_requests()
         self._unwatch.append(self.requests.watch(lambda _ids: self._wake.set()))
         self._unwatch.append(self.nodes.watch(lambda _ids: self._wake.set()))
+        self._unwatch.append(self.holds.watch(lambda _ids: self._wake.set()))
         self.client.on_reconnect(self._wake.set)
         self.component.update_state(state="running")
         self._thread = threading.Thread(target=self._run, name="launcher", daemon=True)
@@ -148,6 +157,8 @@ class Launcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
         for unwatch in [*self._unwatch, *self._watched.values()]:
             unwatch()
         self._unwatch.clear()
@@ -358,23 +369,57 @@ class Launcher:
 
         self._watched[node_id] = self.nodes.watch_record(node_id, changed)
 
+    def _hold_ids(self) -> set[str] | None:
+        """Ids of the autohold requests (None if they cannot be read: keep
+        held nodes rather than delete them by mistake)."""
+        assert self.holds is not None
+        try:
+            return set(self.holds.ids())
+        except ZKError as e:
+            log.warning("cannot list autohold requests (held nodes kept): %s", e)
+            return None
+
     def _delete_done_nodes(self) -> None:
         assert self.nodes is not None and self.requests is not None
         request_ids = set(self.requests.ids())
+        hold_ids = self._hold_ids()
+        now = time.time()
         for versioned in self.nodes.list():
             node = versioned.record
             if not self._ours(node):
                 continue
             self._watch_node(node.id)
-            reason = deletion_reason(node, request_ids)
+            reason = deletion_reason(node, request_ids, hold_ids, now)
+            if reason is None and node.state is NodeState.HOLD:
+                self._hold_deadline(node)
             if reason is None:
                 continue
             failed_at = self._delete_failed_at.get(node.id)
             if failed_at is not None and time.monotonic() - failed_at < RETRY_DELETE_AFTER:
                 continue
-            self._delete(node.id, reason, request_ids)
+            self._delete(node.id, reason, request_ids, hold_ids)
 
-    def _delete(self, node_id: str, reason: str, request_ids: set[str] | None) -> bool:
+    def _hold_deadline(self, node: Node) -> None:
+        """Wake the loop when a held node's hold runs out (nothing else would)."""
+        expires = node.hold_expires_at()
+        if expires is None:
+            return
+        delay = max(0.0, expires - time.time())
+        if self._hold_timer is not None and self._hold_timer_at <= expires:
+            if self._hold_timer.is_alive():
+                return
+        timer = threading.Timer(delay + 0.05, self._wake.set)
+        timer.daemon = True
+        timer.start()
+        self._hold_timer, self._hold_timer_at = timer, expires
+
+    def _delete(
+        self,
+        node_id: str,
+        reason: str,
+        request_ids: set[str] | None,
+        hold_ids: set[str] | None = None,
+    ) -> bool:
         """Lock, mark DELETING, remove from the provider, remove the record.
         With ``request_ids`` the reason is checked again under the lock;
         without, the node goes regardless (a graceful stop)."""
@@ -387,7 +432,10 @@ class Launcher:
             if current is None:
                 return True
             node = current.record
-            if request_ids is not None and deletion_reason(node, request_ids) is None:
+            if (
+                request_ids is not None
+                and deletion_reason(node, request_ids, hold_ids, time.time()) is None
+            ):
                 return False
             node.state = NodeState.DELETING
             try:

@@ -8,6 +8,12 @@ state READY.  The executor that runs the build locks each node for the
 duration of the build (state IN_USE) and sets USED when done; the launcher
 deletes USED nodes and nodes whose request no longer exists.
 
+Autohold (``lockgate.model.holds``): the executor of a failing build that an
+autohold request matches sets its nodes HOLD instead of USED, with the
+request's id, reason and expiry; the launcher keeps a HOLD node until its
+request is deleted or ``hold_expiration`` seconds have passed since
+``held_at``, then deletes it.
+
 SSH access: nodes authorize the executor's public key (``[executor]
 private_key_file`` / its ``.pub``), as in Zuul and Nodepool; no key material is
 stored in ZooKeeper.
@@ -36,6 +42,7 @@ class NodeState(str, enum.Enum):
     USED = "used"
     DELETING = "deleting"
     FAILED = "failed"
+    HOLD = "hold"  # kept for a person to look at (autohold)
 
 
 @dataclass
@@ -81,9 +88,23 @@ class Node:
     # Provider-private bookkeeping (namespace name, sandbox pid, ...).
     provider_data: dict[str, Any] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    # Autohold: the hold request keeping the node, what it was for (Zuul's
+    # ``hold_job``), its reason (Zuul's ``comment``), when it was held and
+    # for how many seconds (0 or None: until the request is deleted).
+    hold_request: str | None = None
+    hold_job: str | None = None
+    comment: str | None = None
+    held_at: float | None = None
+    hold_expiration: int | None = None
 
     def __post_init__(self) -> None:
         self.state = NodeState(self.state)
+
+    def hold_expires_at(self) -> float | None:
+        """When a held node's hold runs out (None: never, or not held)."""
+        if self.state is not NodeState.HOLD or not self.hold_expiration or self.held_at is None:
+            return None
+        return self.held_at + self.hold_expiration
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

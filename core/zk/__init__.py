@@ -8,6 +8,7 @@ Modules, each with one job:
 - ``records``    -- versioned JSON records (compressed, sharded, optimistic writes);
 - ``queues``     -- ``EventQueue``: trigger, management and result queues;
 - ``requests``   -- node requests, build requests and nodes, claimed by locks;
+- ``holds``      -- autohold requests, and holding a failing build's nodes;
 - ``locks``      -- ``SessionAwareLock`` and the tenant/pipeline locks;
 - ``components`` -- the registry of live processes;
 - ``state``      -- ``JsonState``: persistent objects such as pipeline state;
@@ -30,6 +31,7 @@ from lockgate.zk.errors import (
     ZKConnectionError,
     ZKError,
 )
+from lockgate.zk.holds import HoldRequestStore
 from lockgate.zk.locks import SessionAwareLock, locked, pipeline_lock, tenant_lock
 from lockgate.zk.queues import EventQueue, management_queue, result_queue, trigger_queue
 from lockgate.zk.records import Loaded, RecordStore, Versioned
@@ -42,6 +44,7 @@ __all__ = [
     "Component",
     "ComponentInfo",
     "EventQueue",
+    "HoldRequestStore",
     "JsonState",
     "Loaded",
     "LockLost",
