@@ -45,6 +45,10 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
         "tenant_config": REQUIRED,
         "state_dir": "/var/lib/lockgate",
         "hostname": None,
+        # Autohold: seconds held nodes are kept when a request names none,
+        # and the most a request may ask (0: until the hold is deleted).
+        "default_hold_expiration": "0",
+        "max_hold_expiration": "0",
     },
     "merger": {
         "state_dir": "/var/lib/lockgate/merger",

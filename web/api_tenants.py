@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from lockgate.web import auth
 from lockgate.web.context import WebContext, context
 from lockgate.web.params import Query
 
@@ -49,14 +50,18 @@ async def index(request: web.Request) -> web.Response:
 
 async def info(request: web.Request) -> web.Response:
     Query(request.query, [])
-    return web.json_response(_info(context(request)))
+    body = _info(context(request))
+    body["info"]["capabilities"]["auth"] = auth.capabilities(request.app)
+    return web.json_response(body)
 
 
 async def tenant_info(request: web.Request) -> web.Response:
     ctx = context(request)
     Query(request.query, [])
     layout = await ctx.layout(request.match_info["tenant"])
-    return web.json_response(_info(ctx, layout.tenant))
+    body = _info(ctx, layout.tenant)
+    body["info"]["capabilities"]["auth"] = auth.capabilities(request.app, layout)
+    return web.json_response(body)
 
 
 def _queued_items(pipelines: list[dict[str, Any]]) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from lockgate.web import (
+    api_admin,
     api_builds,
     api_tenants,
     console_stream,
@@ -83,6 +84,7 @@ def _http_message(request: web.Request, e: web.HTTPException) -> str:
 def make_app(context: WebContext) -> web.Application:
     app = web.Application(middlewares=[errors])
     app[CONTEXT] = context
+    api_admin.add_routes(app)  # first: its /project/{project}/<action> paths
     api_tenants.add_routes(app)
     api_builds.add_routes(app)
     console_stream.add_routes(app)
