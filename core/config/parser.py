@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from lockgate.config import schema
 from lockgate.config.errors import ConfigError, Severity, SourceContext
+from lockgate.config.limits import DEFAULT_LIMITS, ReadBudget, ReadLimits, size_text
 from lockgate.config.objects import REPO_OBJECT_KINDS, TENANT_OBJECT_KINDS, ConfigObject
 from lockgate.config.schema.pipeline import trigger_deprecations
 from lockgate.config.yaml import load_config_yaml
@@ -82,9 +83,15 @@ def parse_files(
     branch: str | None,
     *,
     connections: Mapping[str, str] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ParseResult:
-    """Parse a project-branch's configuration files (already discovered)."""
+    """Parse a project-branch's configuration files (already discovered).
+
+    The files share one ``ReadBudget`` of ``limits``: past the branch's
+    byte total the remaining files are reported and not read.
+    """
     result = ParseResult()
+    budget = ReadBudget(limits)
     pairs = files.items() if isinstance(files, Mapping) else files
     for path, text in pairs:
         file_context = SourceContext(
@@ -94,7 +101,18 @@ def parse_files(
             trusted=project.trusted,
             connection=project.connection,
         )
-        _parse_one(text, file_context, project, result, connections)
+        if len(text) <= limits.max_file_bytes and not budget.take_bytes(len(text)):
+            result.errors.append(
+                ConfigError(
+                    f"the configuration files of this project-branch are larger than "
+                    f"{size_text(limits.max_branch_bytes)} together (the limit); this file "
+                    "is not read",
+                    file_context,
+                    key="branch-too-large",
+                )
+            )
+            continue
+        _parse_one(text, file_context, project, result, connections, budget)
     return result
 
 
@@ -104,8 +122,9 @@ def _parse_one(
     project: ProjectLike,
     result: ParseResult,
     connections: Mapping[str, str] | None,
+    budget: ReadBudget,
 ) -> None:
-    doc = load_config_yaml(text, file_context)
+    doc = load_config_yaml(text, file_context, budget)
     result.errors.extend(doc.errors)
     for item in doc.items:
         context = SourceContext(
@@ -177,6 +196,7 @@ def parse_project_files(
     branch: str | None,
     *,
     connections: Mapping[str, str] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> tuple[list[ConfigObject], list[ConfigError]]:
     """``(objects, errors)`` for a project-branch's discovered config files.
 
@@ -186,5 +206,5 @@ def parse_project_files(
     against it.  Use ``parse_files`` to also learn how many objects the
     tenant's include/exclude rules kept out.
     """
-    result = parse_files(files, project, branch, connections=connections)
+    result = parse_files(files, project, branch, connections=connections, limits=limits)
     return result.objects, result.errors

@@ -21,6 +21,7 @@ from typing import Any
 
 from lockgate.config import schema
 from lockgate.config.errors import ConfigError, SourceContext
+from lockgate.config.limits import TENANT_CONFIG_LIMITS, ReadBudget
 from lockgate.config.objects import REPO_OBJECT_KINDS, TENANT_OBJECT_KINDS
 from lockgate.config.yaml import load_config_yaml
 
@@ -336,7 +337,7 @@ def parse_tenant_config(text: str | bytes, path: str = "main.yaml") -> TenantCon
     """Read a tenant config file; every problem becomes a ``ConfigError``."""
     result = TenantConfig()
     file_context = SourceContext(project="<tenant-config>", branch=None, path=path, trusted=True)
-    doc = load_config_yaml(text, file_context)
+    doc = load_config_yaml(text, file_context, ReadBudget(TENANT_CONFIG_LIMITS))
     result.errors.extend(doc.errors)
     api_roots = 0
     for item in doc.items:

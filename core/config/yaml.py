@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 from lockgate.config.errors import ConfigError, Severity, SourceContext
+from lockgate.config.limits import ReadBudget, size_text
 
 try:  # libyaml is an optional part of PyYAML; fall back to the pure parser.
     _BaseLoader: type = yaml.CSafeLoader
@@ -124,6 +126,12 @@ class ZuulLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             return tag
         return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        """PyYAML's, refusing a key written twice (PyYAML keeps the last)."""
+        if isinstance(node, yaml.MappingNode):
+            _check_duplicate_keys(self, node)
+        return super().construct_mapping(node, deep)
+
     # libyaml also calls these around every node; they only serve path
     # resolvers, which this loader has none of (asserted below).
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
@@ -162,6 +170,49 @@ def _check_base64(chunks: tuple[str, ...], node: yaml.Node) -> None:
             raise EncryptedValueError(
                 None, None, f"{which}the {ENCRYPTED_TAG} value {problem}", node.start_mark
             )
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping that holds the same key twice (Zuul refuses it)."""
+
+    def __init__(self, key: Any, first: yaml.Node, second: yaml.Node) -> None:
+        super().__init__(
+            None,
+            None,
+            f"the key '{key}' appears more than once in one mapping (lines "
+            f"{first.start_mark.line + 1} and {second.start_mark.line + 1}); duplicate keys "
+            "are not permitted",
+            second.start_mark,
+        )
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _check_duplicate_keys(loader: Any, node: yaml.MappingNode) -> None:
+    """Raise ``DuplicateKeyError`` for the first key written twice in ``node``.
+
+    Keys are compared as built (``1`` and ``0x1`` are one key); keys a merge
+    (``<<``) brings in may be overridden, as YAML says.  Checked before
+    PyYAML flattens merges into the node, and once per node.
+    """
+    checked = getattr(loader, "_keys_checked", None)
+    if checked is None:
+        checked = loader._keys_checked = set()
+    if id(node) in checked:
+        return
+    checked.add(id(node))
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+            continue
+        key = loader.construct_object(key_node)
+        try:
+            first = seen.setdefault(key, key_node)
+        except TypeError:  # unhashable: PyYAML reports it
+            continue
+        if first is not key_node:
+            raise DuplicateKeyError(key, first, key_node)
 
 
 def _construct_encrypted(loader: Any, node: yaml.Node) -> Encrypted:
@@ -261,6 +312,8 @@ def _build_plain(loader: Any, root: yaml.Node) -> Any:
                 if key_node.__class__ is not scalar_node:
                     raise _Unusual
                 mapping[build(key_node)] = build(value_node)
+            if len(mapping) != len(node.value):
+                raise _Unusual  # a key written twice: the constructor says which
             return mapping
         if cls is sequence_node and tag == _SEQ_TAG:
             sequence: list[Any] = []
@@ -271,6 +324,78 @@ def _build_plain(loader: Any, root: yaml.Node) -> Any:
         raise _Unusual
 
     return build(root)
+
+
+# An alias is ``*name`` where a node may start: at the start of a line or
+# after whitespace or a flow or block indicator.  A file without this cannot
+# expand anything, and is not walked for the accounting below.
+_ALIAS_SYNTAX = re.compile(r"(?<![^\s\[{,:?-])\*")
+
+
+class _RecursiveAlias(Exception):
+    """An alias inside the node it names: the value would be infinite."""
+
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__()
+        self.node = node
+
+
+class _Expansion:
+    """What a file's aliases add, item by item.
+
+    An alias is composed into the very node it names, so a value that names
+    an anchor ten times holds that node ten times: later stages (copying,
+    validating, freezing) see it ten times over, and nested anchors multiply.
+    ``item(node)`` says how many more nodes an item holds than it adds to
+    the file, counting each node as often as it is reached; a node first
+    built for an earlier item and reached again counts too.  Linear in the
+    file's distinct nodes (sizes are remembered per node).
+    """
+
+    def __init__(self) -> None:
+        self.sizes: dict[yaml.Node, int] = {}
+
+    def item(self, root: yaml.Node) -> int:
+        before = len(self.sizes)
+        total = self._size(root)
+        return total - (len(self.sizes) - before)
+
+    def _size(self, root: yaml.Node) -> int:
+        sizes = self.sizes
+        if root in sizes:
+            return sizes[root]
+        stack = [root]
+        open_nodes: set[yaml.Node] = set()
+        while stack:
+            node = stack[-1]
+            if node in sizes:
+                stack.pop()
+                continue
+            children = _children(node)
+            if node not in open_nodes:
+                open_nodes.add(node)
+                pending = [c for c in children if c not in sizes]
+                for child in pending:
+                    if child in open_nodes:
+                        raise _RecursiveAlias(child)
+                if pending:
+                    stack.extend(pending)
+                    continue
+            total = 1
+            for child in children:
+                total += sizes[child]
+            sizes[node] = total
+            open_nodes.discard(node)
+            stack.pop()
+        return sizes[root]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 @dataclass
@@ -336,15 +461,36 @@ def _kind_of(node: yaml.Node) -> str:
     return "something else"
 
 
-def load_config_yaml(text: str | bytes, context: SourceContext) -> YamlDocument:
+def load_config_yaml(
+    text: str | bytes, context: SourceContext, budget: ReadBudget | None = None
+) -> YamlDocument:
     """Read one configuration file into its top-level items.
 
     ``context`` names the file (project, branch, path); errors get a copy of
     it with the line filled in.  A file whose top level is not a list yields
-    one error; an item whose YAML cannot be built (a bad tag, say) yields an
-    error for that item and the others are kept.
+    one error; an item whose YAML cannot be built (a bad tag, a key written
+    twice) yields an error for that item and the others are kept.
+
+    ``budget`` bounds the read (``lockgate.config.limits``; the parser
+    shares one over a project-branch's files): a file larger than its
+    ``max_file_bytes`` is not parsed, and an item whose aliases would take
+    the branch past ``max_alias_nodes`` is refused, so no input costs more
+    than the bounds allow.
     """
     doc = YamlDocument()
+    budget = budget if budget is not None else ReadBudget()
+    limit = budget.limits.max_file_bytes
+    if len(text) > limit:
+        doc.errors.append(
+            _error(
+                context,
+                None,
+                f"file is larger than {size_text(limit)} (the limit for one configuration "
+                "file); it is not read",
+                "file-too-large",
+            )
+        )
+        return doc
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -407,8 +553,13 @@ def load_config_yaml(text: str | bytes, context: SourceContext) -> YamlDocument:
                 )
             )
             return doc
+        expansion = _Expansion() if _ALIAS_SYNTAX.search(text) else None
         for node in root.value:
             line = node.start_mark.line + 1
+            if expansion is not None and not _within_alias_budget(
+                expansion, node, budget, context, line, doc
+            ):
+                continue
             try:
                 doc.items.append(YamlItem(_build_plain(loader, node), line))
                 continue
@@ -417,7 +568,11 @@ def load_config_yaml(text: str | bytes, context: SourceContext) -> YamlDocument:
             try:
                 value = loader.construct_document(node)
             except yaml.YAMLError as exc:
-                key = "encrypted" if isinstance(exc, EncryptedValueError) else "yaml-tag"
+                key = "yaml-tag"
+                if isinstance(exc, EncryptedValueError):
+                    key = "encrypted"
+                elif isinstance(exc, DuplicateKeyError):
+                    key = "duplicate-key"
                 doc.errors.append(
                     _error(context, _mark_line(exc) or line, _describe_yaml_error(exc), key)
                 )
@@ -434,3 +589,40 @@ def load_config_yaml(text: str | bytes, context: SourceContext) -> YamlDocument:
     finally:
         loader.dispose()
     return doc
+
+
+def _within_alias_budget(
+    expansion: _Expansion,
+    node: yaml.Node,
+    budget: ReadBudget,
+    context: SourceContext,
+    line: int,
+    doc: YamlDocument,
+) -> bool:
+    """Spend what ``node``'s aliases add; False (and an error) if it may not."""
+    try:
+        added = expansion.item(node)
+    except _RecursiveAlias as exc:
+        doc.errors.append(
+            _error(
+                context,
+                line,
+                f"YAML error: the value anchored at line {exc.node.start_mark.line + 1} "
+                "contains an alias to itself (it would be infinite)",
+                "yaml-alias",
+            )
+        )
+        return False
+    if added and not budget.take_alias_nodes(added):
+        doc.errors.append(
+            _error(
+                context,
+                line,
+                f"YAML error: the aliases in this item expand to {added:,} more nodes than it "
+                f"holds; at most {budget.limits.max_alias_nodes:,} may be reached through "
+                "aliases in one project-branch's configuration",
+                "yaml-alias",
+            )
+        )
+        return False
+    return True
