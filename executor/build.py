@@ -14,7 +14,8 @@ worker follows the contract in ``lockgate.model.builds``:
    and ``build-paused`` is put, and the worker waits for the scheduler's
    ``resume_requested`` (its child jobs are done) or a cancel, then clears
    ``paused`` and lets the job go on;
-4. set the nodes USED and release them;
+4. set the nodes USED and release them (HOLD instead, when the build
+   failed and an autohold request matches it: ``lockgate.zk.holds``);
 5. write result, error_detail, end_time and the returned data (a
    ``zuul.log_url`` replaces the log URL), set COMPLETED, put
    ``build-completed``, release the request's lock.
@@ -37,6 +38,7 @@ from lockgate.executor.runner import BuildOutcome, JobRunner
 from lockgate.logs import get_logger
 from lockgate.model.builds import BuildRequest, BuildResult, BuildState
 from lockgate.model.events import ResultEvent
+from lockgate.model.holds import HOLD_RESULTS
 from lockgate.model.nodes import Node, NodeState
 from lockgate.zk import (
     BuildRequestStore,
@@ -48,6 +50,7 @@ from lockgate.zk import (
     ZKError,
     result_queue,
 )
+from lockgate.zk.holds import hold_build_nodes
 
 NODE_LOCK_TIMEOUT = 30.0
 USABLE_NODE_STATES = (NodeState.READY, NodeState.IN_USE)
@@ -141,6 +144,7 @@ class BuildWorker:
                 outcome = self.runner.run(
                     request, [n.record for n in nodes], self.abort_flag, pause=self._pause
                 )
+                self._autohold(outcome, nodes)
         finally:
             stop_watch()
             self._release_nodes(nodes, held)
@@ -267,12 +271,31 @@ class BuildWorker:
             raise NodeFailure(f"cannot lock the build's nodes: {e}") from None
         return locked, held
 
+    def _autohold(self, outcome: BuildOutcome, nodes: list[Versioned[Node]]) -> None:
+        """Keep a failing build's nodes if an autohold request matches it
+        (``lockgate.zk.holds``): they become HOLD, and stay with the launcher
+        instead of being given back."""
+        if self.shutdown or self.lock.lost or outcome.result.value not in HOLD_RESULTS:
+            return
+        request = self.request
+        hold_build_nodes(
+            self.client,
+            tenant=request.tenant,
+            projects=[request.project.project, request.project.canonical_name],
+            job=request.job.name,
+            ref=request.project.ref,
+            result=outcome.result.value,
+            build=request.uuid,
+            nodes=[n.record for n in nodes],
+            log_=self.log,
+        )
+
     def _release_nodes(self, nodes: list[Versioned[Node]], held: list[SessionAwareLock]) -> None:
         for versioned in nodes:
             node = versioned.record
             try:
                 fresh = self.nodes.get(node.id)
-                if fresh is not None:
+                if fresh is not None and fresh.record.state is not NodeState.HOLD:
                     fresh.record.state = NodeState.USED
                     self.nodes.update(fresh.record, fresh.version)
             except ZKError as e:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from lockgate.scheduler.manager.actions import (
+    AcquireSemaphore,
     Action,
     BuildChanged,
     BuildsetStarted,
@@ -29,6 +30,7 @@ from lockgate.scheduler.manager.actions import (
     ItemStarted,
     Log,
     PrepareItem,
+    ReleaseSemaphore,
     SubmitBuildRequest,
     SubmitItem,
     SubmitMergeRequest,
@@ -67,6 +69,10 @@ class Effects(Protocol):
 
     def delete_node_request(self, action: DeleteNodeRequest) -> None: ...
 
+    def acquire_semaphore(self, action: AcquireSemaphore) -> None: ...
+
+    def release_semaphore(self, action: ReleaseSemaphore) -> None: ...
+
 
 _HANDLERS: dict[type[Action], str] = {
     Log: "log",
@@ -83,6 +89,8 @@ _HANDLERS: dict[type[Action], str] = {
     CancelBuildRequest: "cancel_build_request",
     DeleteBuildRequest: "delete_build_request",
     DeleteNodeRequest: "delete_node_request",
+    AcquireSemaphore: "acquire_semaphore",
+    ReleaseSemaphore: "release_semaphore",
 }
 
 

@@ -53,6 +53,7 @@ from lockgate.scheduler.effects import apply_decision
 from lockgate.scheduler.management import ManagementHandler
 from lockgate.scheduler.manager import UnsupportedManager, decide, manager_for
 from lockgate.scheduler.manager.actions import (
+    AcquireSemaphore,
     BuildChanged,
     BuildsetStarted,
     CancelBuildRequest,
@@ -64,6 +65,7 @@ from lockgate.scheduler.manager.actions import (
     ItemStarted,
     Log,
     PrepareItem,
+    ReleaseSemaphore,
     SubmitBuildRequest,
     SubmitItem,
     SubmitMergeRequest,
@@ -77,6 +79,7 @@ from lockgate.scheduler.manager.snapshot import (
     PipelineSnapshot,
     PrepareResult,
     Promote,
+    SemaphoreState,
     Speculation,
     SubmitOutcome,
 )
@@ -94,6 +97,7 @@ from lockgate.zk.merges import MergeRequestStore
 from lockgate.zk.pipelines import ItemCache, LoadedPipeline, PipelineStore
 from lockgate.zk.queues import result_queue, trigger_queue
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
+from lockgate.zk.semaphores import Semaphore, read_holders
 
 log = logging.getLogger("lockgate.scheduler")
 
@@ -523,6 +527,7 @@ class TenantProcessor:
                 speculative=speculative,
                 dequeues=dequeues if round_ == 0 else [],
                 promotes=list(promotes or []) if round_ == 0 else [],
+                semaphores=self.semaphores(tenant),
                 layout_uuid=tenant.uuid,
                 now=self.clock(),
             )
@@ -540,6 +545,20 @@ class TenantProcessor:
         else:
             store.remember(loaded, self.item_cache)
         return worked
+
+    def semaphores(self, tenant: Tenant) -> dict[str, SemaphoreState]:
+        """The tenant's semaphores: those with holders (from every pipeline)
+        and those its layout defines, with their size."""
+        defined = getattr(tenant.layout, "semaphores", {}) or {}
+        holders = read_holders(self.client, tenant.name)
+        out: dict[str, SemaphoreState] = {}
+        for name in sorted(set(defined) | set(holders)):
+            sem = defined.get(name)
+            out[name] = SemaphoreState(
+                max=int(sem.max) if sem is not None else 1,
+                holders=tuple(holders.get(name, ())),
+            )
+        return out
 
     def observe_merges(
         self, tenant: Tenant, pipeline: str, items: dict
@@ -820,3 +839,17 @@ class ZKEffects:
 
     def delete_node_request(self, action: DeleteNodeRequest) -> None:
         self.p.node_requests.delete(action.request_id)
+
+    def acquire_semaphore(self, action: AcquireSemaphore) -> None:
+        assert self.tenant is not None
+        sem = Semaphore(self.p.client, self.tenant.name, action.name, max=max(1, action.max))
+        if not sem.acquire(action.holder):
+            # Only after a crash between a save and its acquire, if another
+            # pipeline took the slot meanwhile: the job runs one over.
+            get_logger("lockgate.scheduler", action.event_id).warning(
+                "semaphore %s: every slot was taken; %s runs anyway", action.name, action.holder
+            )
+
+    def release_semaphore(self, action: ReleaseSemaphore) -> None:
+        assert self.tenant is not None
+        Semaphore(self.p.client, self.tenant.name, action.name).release(action.holder)

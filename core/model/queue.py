@@ -104,6 +104,8 @@ class JobState:
     log_url: str | None = None
     worker: str | None = None
     retries: list[BuildAttempt] = field(default_factory=list)
+    # Why a job that could start does not (e.g. "semaphore db"), for the status.
+    waiting_for: str | None = None
 
     def __post_init__(self) -> None:
         self.status = JobStatus(self.status)
@@ -350,6 +352,8 @@ def _job_json(item: QueueItem, js: JobState, now: float) -> dict[str, Any]:
 
 
 def _waiting_status(js: JobState) -> str | None:
+    if js.waiting_for is not None and js.status is not JobStatus.COMPLETED:
+        return js.waiting_for
     if js.status is JobStatus.WAITING:
         return ("dependencies: " + ", ".join(js.dependencies)) if js.dependencies else "waiting"
     if js.status is JobStatus.NODES_REQUESTED:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kazoo.exceptions import NoNodeError
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
+from lockgate.zk.errors import translate_kazoo_errors
+from lockgate.zk.records import RecordStore
 from lockgate.zk.state import JsonState
 
 
@@ -60,3 +63,22 @@ class Semaphore:
     def holders(self) -> list[str]:
         data = self._state.load()
         return list(data.get("holders", [])) if data else []
+
+
+@translate_kazoo_errors
+def read_holders(client: ZKClient, tenant: str) -> dict[str, list[str]]:
+    """Every semaphore of ``tenant`` that has a record, with its holders
+    (one listing and one pipelined read: the scheduler calls this each round,
+    the web for ``/api/tenant/{t}/semaphores``)."""
+    folder = paths.semaphores(tenant)
+    try:
+        names = client.retry(client.kazoo.get_children, folder)
+    except NoNodeError:
+        return {}
+    store = RecordStore(client)
+    by_path = {paths.semaphore(tenant, paths.unsegment(n)): paths.unsegment(n) for n in names}
+    out: dict[str, list[str]] = {}
+    for path, loaded in store.load_many(by_path).items():
+        if loaded is not None:
+            out[by_path[path]] = [str(h) for h in loaded.data.get("holders", [])]
+    return out

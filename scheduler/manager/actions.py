@@ -191,6 +191,29 @@ class DeleteNodeRequest(Action):
     event_id: str | None = None
 
 
+@dataclass(frozen=True)
+class AcquireSemaphore(Action):
+    """Take a slot of the tenant's semaphore ``name`` for ``holder`` (a
+    job of an item: ``lockgate.scheduler.manager.semaphores.holder``).
+    Idempotent: a holder that already has a slot keeps it.  Emitted before
+    the job's node or build request, so a crash in between finds the slot
+    held by the job that is about to use it."""
+
+    name: str
+    holder: str
+    max: int
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseSemaphore(Action):
+    """Free ``holder``'s slot of semaphore ``name`` (no-op if it has none)."""
+
+    name: str
+    holder: str
+    event_id: str | None = None
+
+
 @dataclass
 class Decision:
     """The outcome of one ``decide``: the new state and what to do.

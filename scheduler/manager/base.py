@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from lockgate.model.change import Change
 from lockgate.model.queue import SEEN_TTL, ItemState, QueueItem
-from lockgate.scheduler.manager import changes, garbage, items
+from lockgate.scheduler.manager import changes, garbage, items, semaphores
 from lockgate.scheduler.manager.actions import BuildsetStarted, Decision
 from lockgate.scheduler.manager.context import Context
 from lockgate.scheduler.manager.jobs import advance_jobs
@@ -51,6 +51,7 @@ class PipelineManager:
                 self.enqueue(ctx, pev)
             self.process_items(ctx)
         self.finish(ctx)
+        semaphores.collect(ctx)
         garbage.collect(ctx)
         self.prune_seen(ctx)
         return ctx.decision

@@ -27,6 +27,7 @@ import uuid
 from lockgate.model.builds import BuildResult, BuildState
 from lockgate.model.nodes import NodeRequest, NodeRequestState
 from lockgate.model.queue import BuildAttempt, JobState, JobStatus, QueueItem
+from lockgate.scheduler.manager import semaphores
 from lockgate.scheduler.manager.actions import BuildChanged, SubmitBuildRequest, SubmitNodeRequest
 from lockgate.scheduler.manager.build_request import make_build_request
 from lockgate.scheduler.manager.context import Context
@@ -75,10 +76,14 @@ def _maybe_start(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
         js.start_time = ctx.now
         _complete(ctx, item, js, SUCCESS, create=True)
         return True
+    if not semaphores.try_acquire(ctx, item, js, resources_first=False):
+        return False
     if js.job.nodes:
         _request_nodes(ctx, item, js)
-    else:
+    elif semaphores.try_acquire(ctx, item, js, resources_first=True):
         _request_build(ctx, item, js, post_review)
+    else:
+        return False
     return True
 
 
@@ -126,6 +131,8 @@ def _check_nodes(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
         js.released_node_requests.append(js.node_request_id)
         _request_nodes(ctx, item, js)
     elif req.state is NodeRequestState.FULFILLED:
+        if not semaphores.try_acquire(ctx, item, js, resources_first=True):
+            return  # the nodes wait with the job (``resources-first``)
         js.node_ids = list(req.node_ids)
         ctx.info(
             f"job {js.name}: nodes {js.node_ids} ready (request {req.id}, provider {req.provider})",
@@ -292,6 +299,7 @@ def _complete(
 ) -> None:
     assert js.build_uuid is not None
     js.status = JobStatus.COMPLETED
+    semaphores.release(ctx, item, js)
     js.result = result
     js.error_detail = detail
     js.end_time = end_time if end_time is not None else ctx.now

@@ -158,6 +158,15 @@ class SubmitOutcome:
 
 
 @dataclass(frozen=True)
+class SemaphoreState:
+    """One of the tenant's semaphores as ZooKeeper holds it: who has a slot
+    (holders from every pipeline of the tenant) and how many slots there are."""
+
+    max: int = 1
+    holders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Promote:
     """An admin's promote (Zuul's ``zuul-client promote``): the items of
     ``changes`` move to the head of their dependent queue, in this order;
@@ -210,5 +219,7 @@ class PipelineSnapshot:
     # Gate items' submits done since the last decision, by item uuid.
     submits: dict[str, SubmitOutcome] = field(default_factory=dict)
     promotes: list[Promote] = field(default_factory=list)
+    # The tenant's semaphores that have holders or that the layout defines.
+    semaphores: dict[str, SemaphoreState] = field(default_factory=dict)
     layout_uuid: str | None = None
     now: float = 0.0

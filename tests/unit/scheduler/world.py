@@ -34,6 +34,7 @@ from lockgate.model.queue import PipelineState, ProjectRepo, QueueItem
 from lockgate.scheduler.effects import apply_decision
 from lockgate.scheduler.manager import decide
 from lockgate.scheduler.manager.actions import (
+    AcquireSemaphore,
     BuildChanged,
     BuildsetStarted,
     CancelBuildRequest,
@@ -45,12 +46,14 @@ from lockgate.scheduler.manager.actions import (
     ItemStarted,
     Log,
     PrepareItem,
+    ReleaseSemaphore,
     SubmitBuildRequest,
     SubmitItem,
     SubmitMergeRequest,
     SubmitNodeRequest,
 )
 from lockgate.scheduler.manager.snapshot import (
+    SemaphoreState,
     ChangeDequeue,
     MergeOutcome,
     ObservedBuild,
@@ -231,6 +234,10 @@ class SimWorld:
     # The scheduler's memory of submit outcomes (lost on a crash).
     submits: dict[str, SubmitOutcome] = field(default_factory=dict)
     promotes: list[Promote] = field(default_factory=list)
+    # Semaphore name -> holders (ZooKeeper's records); ``semaphore_peak``
+    # is the most holders each ever had at once.
+    semaphores: dict[str, list[str]] = field(default_factory=dict)
+    semaphore_peak: Counter[str] = field(default_factory=Counter)
     # Item uuid -> its change ("12,1"), for every item reported; every build
     # request ever submitted, in order.
     item_changes: dict[str, str] = field(default_factory=dict)
@@ -372,6 +379,7 @@ class SimWorld:
             dequeues=list(self.dequeues),
             submits=submits,
             promotes=list(self.promotes),
+            semaphores=self._semaphore_states(),
             layout_uuid="layout-1",
             now=self.now,
         )
@@ -622,6 +630,29 @@ class SimWorld:
         self._tick_crash()
         self.builds.pop(action.uuid, None)
         self.build_locks.discard(action.uuid)
+
+    def _semaphore_states(self) -> dict[str, SemaphoreState]:
+        defined = self.layout.semaphores if self.layout is not None else {}
+        return {
+            name: SemaphoreState(
+                max=defined[name].max if name in defined else 1,
+                holders=tuple(self.semaphores.get(name, ())),
+            )
+            for name in sorted(set(defined) | set(self.semaphores))
+        }
+
+    def acquire_semaphore(self, action: AcquireSemaphore) -> None:
+        self._tick_crash()
+        holders = self.semaphores.setdefault(action.name, [])
+        if action.holder not in holders and len(holders) < action.max:
+            holders.append(action.holder)
+        self.semaphore_peak[action.name] = max(self.semaphore_peak[action.name], len(holders))
+
+    def release_semaphore(self, action: ReleaseSemaphore) -> None:
+        self._tick_crash()
+        holders = self.semaphores.get(action.name, [])
+        if action.holder in holders:
+            holders.remove(action.holder)
 
     def delete_node_request(self, action: DeleteNodeRequest) -> None:
         self._tick_crash()
