@@ -325,6 +325,14 @@ def apply_definition(state: JobState, job: Job, inheriting: bool) -> JobState:
         new.roles = tuple(job.roles) + tuple(r for r in new.roles if r not in job.roles)
     if job.secrets:
         new.secret_grants = new.secret_grants + ((job, new.level),)
+        if any(use.pass_to_parent for use in job.secrets) and any(
+            not placed.job.trusted and placed.level < new.level
+            for placed in new.pre_run + new.run + new.post_run + new.cleanup_run
+        ):
+            # Zuul's rule: a secret passed to a parent's playbook in an
+            # untrusted project could be exposed by a proposed change to
+            # that playbook, so the job runs only after review.
+            new.post_review = True
     # Playbooks nest: pre appends, run replaces, post and cleanup prepend.
     if job.pre_run:
         new.pre_run = new.pre_run + _place(job.pre_run, job, new)

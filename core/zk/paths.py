@@ -298,9 +298,26 @@ def hold_request_lock(request_id: str) -> str:
 # --- keys and caches ------------------------------------------------------------
 
 
+def keys_root() -> str:
+    """Parent of every connection's project keys."""
+    return join("keys")
+
+
+def key_connection(connection: str) -> str:
+    """Parent of the keys of one connection's projects."""
+    return join("keys", segment(connection))
+
+
 def keys(connection: str, project: str) -> str:
-    """A project's secrets key pair, encrypted at rest."""
+    """A project's keys (``lockgate.model.keys.ProjectKeys``): the secrets key
+    pair and the SSH key, private halves encrypted with the keystore password."""
     return join("keys", segment(connection), segment(project))
+
+
+def key_lock(connection: str, project: str) -> str:
+    """Held while a project's keys are made, so that one process makes them
+    and the others needing them wait for that one key."""
+    return join("locks", "keys", segment(connection), segment(project))
 
 
 def event_source_state(connection: str, key: str) -> str:
