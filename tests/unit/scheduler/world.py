@@ -53,7 +53,6 @@ from lockgate.scheduler.manager.actions import (
     SubmitNodeRequest,
 )
 from lockgate.scheduler.manager.snapshot import (
-    SemaphoreState,
     ChangeDequeue,
     MergeOutcome,
     ObservedBuild,
@@ -61,6 +60,7 @@ from lockgate.scheduler.manager.snapshot import (
     PipelineSnapshot,
     PrepareResult,
     Promote,
+    SemaphoreState,
     Speculation,
     SubmitOutcome,
     Target,
