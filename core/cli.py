@@ -6,6 +6,9 @@ executor's merge half, ``lockgate.executor.merger_main``);
 ``lockgate up`` runs a whole system on this machine (``lockgate.up``);
 ``lockgate console UUID`` follows a running build's console through the web
 (``lockgate.web.console_client``);
+``lockgate client VERB`` sends admin actions (enqueue, dequeue, promote,
+autohold...) to the web with a token, and ``lockgate create-auth-token``
+makes one for an HS256 realm (``lockgate.client``);
 ``lockgate config check`` validates configuration offline
 (``lockgate.config.check``).  Components are imported by name only when
 asked for, so the command line does not tie the four processes together.
@@ -23,6 +26,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from lockgate import client as admin_client
 from lockgate.service_config import DEFAULT_PATH, ServiceConfig, ServiceConfigError
 from lockgate.service_keys import ignored_settings
 
@@ -65,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", metavar="CONFIG_COMMAND")
     config_sub.add_parser("check", help="validate Zuul configuration offline", add_help=False)
+    admin_client.add_parsers(sub)
     return parser
 
 
@@ -95,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from lockgate.web import console_client
 
             return console_client.main(args)
+        if args.command in ("client", "create-auth-token"):
+            return admin_client.run(args)
         if args.command == "up":
             from lockgate.up import main as up_main
 
