@@ -80,15 +80,25 @@ APP = """
 
 
 @pytest.fixture
-def system(tmp_path, upstream, zk_server, zk_chroot, zk_client, gerrit):  # noqa: F811
+def running(tmp_path, upstream, zk_server, zk_chroot, zk_client, gerrit):  # noqa: F811
+    """The scheduler (in a thread, with a real merger), its config project's
+    work tree and the emulator."""
     (tmp_path / "main.yaml").write_text(MAIN_YAML)
-    upstream.create("config", {"zuul.yaml": CONFIG, "playbooks/base.yaml": "- hosts: all\n"})
+    config_tree = upstream.create(
+        "config", {"zuul.yaml": CONFIG, "playbooks/base.yaml": "- hosts: all\n"}
+    )
     gerrit.control.create_project("org/app", {".zuul.yaml": APP, "README": "app\n"})
     connection = gerrit.zuul_conf_text().replace("keepalive=0", "keepalive=0\nevent_delay=0")
     config = review_site_config(tmp_path, zk_server, zk_chroot, upstream, connection)
-    with scheduler_with_merger(tmp_path, config, zk_client):
+    with scheduler_with_merger(tmp_path, config, zk_client) as sched:
         wait_for(lambda: gerrit.control.stream_status()["subscribers"], 30, "the event stream")
-        yield zk_client, gerrit
+        yield zk_client, gerrit, sched, config_tree
+
+
+@pytest.fixture
+def system(running):
+    client, gerrit_, _sched, _config = running
+    return client, gerrit_
 
 
 def requested(client):  # noqa: ANN001, ANN201
@@ -272,3 +282,59 @@ def test_approving_the_root_enqueues_the_approved_changes_behind_it(system):
     for n in numbers:
         wait_for(lambda n=n: c.change(int(n))["status"] == "MERGED", 60, f"{n} merged")
     assert c.change(unapproved["number"])["status"] == "NEW"
+
+
+LINT = """
+- job:
+    name: lint
+- project:
+    name: org/app
+    gate:
+      jobs: [lint]
+"""
+
+
+def test_reconfiguring_mid_gate_keeps_the_items_and_they_merge(running):
+    """Scenario 20: the tenant is re-read (SIGHUP) with a new job while three
+    changes are in the gate; they stay, keep the jobs they were frozen with,
+    and merge; a change approved afterwards runs the new job too."""
+    client, gerrit_, sched, config_tree = running
+    c = gerrit_.control
+    changes = [
+        c.create_change("org/app", {f"r{i}.txt": f"{i}\n"}, f"Change {i}") for i in (1, 2, 3)
+    ]
+    numbers = [str(ch["number"]) for ch in changes]
+    for ch in changes:
+        c.approve(ch["number"])
+    builds = wait_for(
+        lambda: (r := requested(client)) and set(numbers) <= set(r) and r, 90, "three builds"
+    )
+    store = PipelineStore(client, "demo")
+    before = store.load("gate")
+    items_before = set(before.items)
+    layout_before = before.state.layout_uuid
+    config_tree.commit_and_push({"zuul.yaml": CONFIG + LINT})
+    sched.request_reconfigure()
+    wait_for(
+        lambda: store.load("gate").state.layout_uuid not in (None, layout_before),
+        60,
+        "the gate to see the new layout",
+    )
+    after = store.load("gate")
+    assert set(after.items) == items_before
+    assert all([j.name for j in i.jobs] == ["unit"] for i in after.items.values())
+    for n in numbers:
+        complete_build(client, builds[n].uuid, "SUCCESS")
+    for n in numbers:
+        wait_for(lambda n=n: c.change(int(n))["status"] == "MERGED", 60, f"{n} merged")
+    # The new layout applies to what comes next.
+    later = c.create_change("org/app", {"later.txt": "l\n"}, "Later")["number"]
+    c.approve(later)
+
+    def later_jobs():  # noqa: ANN202
+        fulfil_node_requests(client)
+        return sorted(
+            r.job.name for r in build_requests(client) if r.zuul_vars.get("change") == str(later)
+        )
+
+    wait_for(lambda: later_jobs() == ["lint", "unit"], 90, "the later change's two jobs")
