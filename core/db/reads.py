@@ -91,6 +91,11 @@ def _complete(
 
 # Filters on the ref table (the others are on the build or buildset rows).
 REF_FILTERS = ("project", "branch", "change", "patchset", "ref", "newrev")
+# Up to this many refs matching the ref filters are looked up first and
+# given as ``ref_id IN (...)``: the builds of a few refs come from the
+# ref index, where walking every build backwards to find them would take
+# long.  More refs than this: joined instead (see ``_narrow_by_refs``).
+REF_IDS_MAX = 2000
 
 
 def _ref_filters(r: sa.Table) -> dict[str, tuple[Matcher, Any]]:
@@ -234,13 +239,43 @@ class Reader:
         _check_known(filters, own, refs)
         filters = {"tenant": tenant, **filters}
         joined = b.join(bs, b.c.buildset_id == bs.c.id)
-        ref_conditions = _conditions(refs, filters)
-        if ref_conditions:
-            joined = joined.join(r, b.c.ref_id == r.c.id)
-        q = _apply(
-            sa.select(b.c.id).select_from(joined), *_conditions(own, filters), *ref_conditions
-        )
+        conditions = _conditions(own, filters)
+        narrowed = self._narrow_by_refs(b.c.ref_id, joined, b.c.ref_id == r.c.id, refs, filters)
+        if narrowed is None:
+            return []
+        joined, more = narrowed
+        q = _apply(sa.select(b.c.id).select_from(joined), *conditions, *more)
         return self._page(q, b.c.id, filters, limit, offset)
+
+    def _narrow_by_refs(
+        self,
+        ref_id: sa.ColumnElement[Any],
+        joined: Any,
+        on: sa.ColumnElement[bool],
+        refs: dict[str, tuple[Matcher, Any]],
+        filters: dict[str, Filter],
+    ) -> tuple[Any, list[sa.ColumnElement[bool]]] | None:
+        """How the ref filters narrow a query whose rows point at a ref by
+        ``ref_id``: no filter, nothing to add; few matching refs (at most
+        ``REF_IDS_MAX``, found on the ref table's indexes), ``ref_id IN``
+        those; many, a join on ``on`` with the filters (then the rows are
+        common enough that walking ids backwards finds a page quickly).
+        None: no ref matches, so nothing can."""
+        conditions = _conditions(refs, filters)
+        if not conditions:
+            return joined, []
+        ids = self._ref_ids(conditions)
+        if ids is None:
+            return joined.join(self.t.ref, on), conditions
+        if not ids:
+            return None
+        return joined, [ref_id.in_(ids)]
+
+    def _ref_ids(self, conditions: list[sa.ColumnElement[bool]]) -> list[int] | None:
+        r = self.t.ref
+        q = _apply(sa.select(r.c.id), *conditions).limit(REF_IDS_MAX + 1)
+        ids = [row[0] for row in self.conn.execute(q)]
+        return None if len(ids) > REF_IDS_MAX else ids
 
     def build_times(
         self,
@@ -257,33 +292,41 @@ class Reader:
         job_name, result, exclude_result, final; ``start_time``/``end_time``
         bound the build's end time."""
         b, bs, r = self.t.build, self.t.buildset, self.t.ref
-        known: dict[str, tuple[Matcher, Any]] = {
+        own: dict[str, tuple[Matcher, Any]] = {
             "tenant": (match, bs.c.tenant),
             "pipeline": (match, bs.c.pipeline),
-            "project": (match, r.c.project),
-            "branch": (match, r.c.branch),
-            "ref": (match, r.c.ref),
             "job_name": (match, b.c.job_name),
             "result": (match, b.c.result),
             "exclude_result": (exclude, b.c.result),
             "final": (match, b.c.final),
         }
-        unknown = sorted(filters.keys() - known.keys())
+        refs: dict[str, tuple[Matcher, Any]] = {
+            "project": (match, r.c.project),
+            "branch": (match, r.c.branch),
+            "ref": (match, r.c.ref),
+        }
+        unknown = sorted(filters.keys() - own.keys() - refs.keys())
         if unknown:
             raise TypeError(f"unknown filter(s): {', '.join(unknown)}")
         filters = {"tenant": tenant, **filters}
+        joined = b.join(bs, b.c.buildset_id == bs.c.id)
+        narrowed = self._narrow_by_refs(b.c.ref_id, joined, b.c.ref_id == r.c.id, refs, filters)
+        if narrowed is None:
+            return []
+        joined, more = narrowed
         q = _apply(
-            sa.select(b.c.id).select_from(
-                b.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id)
-            ),
-            *_conditions(known, filters),
+            sa.select(b.c.id).select_from(joined),
+            *_conditions(own, filters),
+            *more,
             b.c.end_time.is_not(None),
             None if filters.get("result") is not None else b.c.result.is_not(None),
             None if start_time is None else b.c.end_time >= start_time,
             None if end_time is None else b.c.end_time <= end_time,
         )
         q = q.order_by(b.c.end_time.desc(), b.c.id.desc()).offset(offset).limit(limit)
-        return self.builds([row[0] for row in self.conn.execute(q)])
+        ids = [row[0] for row in self.conn.execute(q)]
+        # ``builds`` keeps the order of ``ids``: newest end first.
+        return self.builds(ids)
 
     def durations(
         self, tenant: str, keys: Iterable[tuple[str, str, str | None]], per_key: int = 10
@@ -456,16 +499,18 @@ class Reader:
         refs = _ref_filters(r)
         _check_known(filters, own, refs)
         filters = {"tenant": tenant, **filters}
-        ref_conditions = _conditions(refs, filters)
         q = _apply(sa.select(bs.c.id), *_conditions(own, filters))
+        ref_conditions = _conditions(refs, filters)
         if ref_conditions:
-            q = q.where(
-                sa.exists(
-                    sa.select(bsr.c.ref_id)
-                    .select_from(bsr.join(r, bsr.c.ref_id == r.c.id))
-                    .where(bsr.c.buildset_id == bs.c.id, *ref_conditions)
-                )
-            )
+            ids = self._ref_ids(ref_conditions)
+            if ids == []:
+                return []
+            linked = sa.select(bsr.c.ref_id).where(bsr.c.buildset_id == bs.c.id)
+            if ids is None:
+                linked = linked.join(r, bsr.c.ref_id == r.c.id).where(*ref_conditions)
+            else:
+                linked = linked.where(bsr.c.ref_id.in_(ids))
+            q = q.where(sa.exists(linked))
         return self._page(q, bs.c.id, filters, limit, offset)
 
     def buildsets(self, ids: Sequence[int], *, with_builds: bool = False) -> list[BuildsetRecord]:

@@ -110,7 +110,7 @@ def tables(prefix: str = "") -> Tables:
         ),
         sa.Index(f"{p}lockgate_ref_project_idx", "project"),
         sa.Index(f"{p}lockgate_ref_ref_idx", "ref"),
-        sa.Index(f"{p}lockgate_ref_change_idx", "change"),
+        sa.Index(f"{p}lockgate_ref_change_patchset_idx", "change", "patchset"),
         sa.Index(f"{p}lockgate_ref_newrev_idx", "newrev"),
         sa.Index(f"{p}lockgate_ref_branch_idx", "branch"),
     )
@@ -129,7 +129,10 @@ def tables(prefix: str = "") -> Tables:
         sa.Column("last_build_end_time", sa.DateTime),
         sa.Column("updated", sa.DateTime),
         sa.UniqueConstraint("uuid", name=f"{p}lockgate_buildset_uuid_unique"),
-        sa.Index(f"{p}lockgate_buildset_tenant_idx", "tenant"),
+        # (column, id): one value's rows newest first (migration 0002).
+        sa.Index(f"{p}lockgate_buildset_tenant_id_idx", "tenant", "id"),
+        sa.Index(f"{p}lockgate_buildset_pipeline_id_idx", "pipeline", "id"),
+        sa.Index(f"{p}lockgate_buildset_result_id_idx", "result", "id"),
         sa.Index(f"{p}lockgate_buildset_updated_idx", "updated"),
     )
     buildset_ref = sa.Table(
@@ -167,7 +170,13 @@ def tables(prefix: str = "") -> Tables:
         sa.UniqueConstraint("uuid", name=f"{p}lockgate_build_uuid_unique"),
         sa.Index(f"{p}lockgate_build_buildset_idx", "buildset_id"),
         sa.Index(f"{p}lockgate_build_ref_idx", "ref_id"),
-        sa.Index(f"{p}lockgate_build_job_name_idx", "job_name", "buildset_id"),
+        # (column, id): one value's builds newest first (migration 0002).
+        sa.Index(f"{p}lockgate_build_job_name_id_idx", "job_name", "id"),
+        sa.Index(f"{p}lockgate_build_result_id_idx", "result", "id"),
+        sa.Index(f"{p}lockgate_build_nodeset_id_idx", "nodeset", "id"),
+        sa.Index(f"{p}lockgate_build_voting_id_idx", "voting", "id"),
+        sa.Index(f"{p}lockgate_build_final_id_idx", "final", "id"),
+        sa.Index(f"{p}lockgate_build_held_id_idx", "held", "id"),
         sa.Index(f"{p}lockgate_build_end_time_idx", "end_time"),
     )
     build_event = sa.Table(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from lockgate.db import Database, RefInfo
+from lockgate.db import Database, RefInfo, reads
 
 APP_MAIN = RefInfo(
     project="demo/app", ref="refs/heads/main", branch="main", oldrev="0" * 40, newrev="1" * 40
@@ -154,3 +154,46 @@ def test_get_buildset_has_builds_oldest_first(history: Database) -> None:
     assert bs1 is not None
     assert [b.uuid for b in bs1.builds] == ["b1", "b2"]
     assert (bs1.result, bs1.message) == ("FAILURE", "Build failed.")
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"project": "demo/app"},
+        {"project": "demo/*"},
+        {"branch": "main", "project": "demo/lib_x"},
+        {"change": 12345},
+        {"ref": "refs/heads/main"},
+        {"project": "nothing"},
+    ],
+)
+def test_ref_filters_give_the_same_answer_joined_or_by_ids(
+    history: Database, monkeypatch: pytest.MonkeyPatch, filters: dict
+) -> None:
+    """Few matching refs are looked up first (``ref_id IN``), many are joined:
+    both ways find the same builds and buildsets."""
+    by_ids = uuids(history.get_builds("t", **filters))
+    by_ids_bs = uuids_bs(history.get_buildsets("t", **filters))
+    times = uuids(
+        history.get_build_times("t", **{k: v for k, v in filters.items() if k != "change"})
+    )
+    monkeypatch.setattr(reads, "REF_IDS_MAX", 0)
+    assert uuids(history.get_builds("t", **filters)) == by_ids
+    assert uuids_bs(history.get_buildsets("t", **filters)) == by_ids_bs
+    assert (
+        uuids(history.get_build_times("t", **{k: v for k, v in filters.items() if k != "change"}))
+        == times
+    )
+
+
+def test_build_times_newest_end_first_completed_only(history: Database) -> None:
+    assert uuids(history.get_build_times("t")) == ["b2", "b1"]
+    assert uuids(history.get_build_times("t", job_name="unit")) == ["b1"]
+    assert uuids(history.get_build_times("t", result="RETRY")) == []  # no end time
+
+
+def test_durations_of_recent_successes_per_job_project_branch(history: Database) -> None:
+    found = history.get_durations(
+        "t", [("unit", "demo/app", "main"), ("lint", "demo/app", "main"), ("x", "y", None)]
+    )
+    assert found == {("unit", "demo/app", "main"): [10.0]}
