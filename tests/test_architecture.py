@@ -86,23 +86,29 @@ def test_import_contracts_hold(tmp_path):
     tree = build_mirror(tmp_path / "tree")
     result = lint_imports(tree, REPO / "pyproject.toml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken." in result.stdout
+    assert "Contracts: 3 kept, 0 broken." in result.stdout
     assert "The four processes are independent KEPT" in result.stdout
+    assert "The decision core does no I/O" in result.stdout
     assert "Only lockgate.zk imports kazoo KEPT" in result.stdout
 
 
 def test_import_contracts_fail_when_violated(tmp_path):
-    """A copy of the tree with a process importing another and a non-zk module
-    importing kazoo must break both contracts, naming the offenders."""
+    """A copy of the tree with a process importing another, a non-zk module
+    importing kazoo and a decision module reading ZooKeeper must break the
+    three contracts, naming the offenders."""
     tree = build_mirror(tmp_path / "tree", copy=True)
     pkg = tree / "lockgate"
     (pkg / "web" / "zz_bad_import.py").write_text("import lockgate.scheduler\n")
     (pkg / "zz_bad_kazoo.py").write_text("from kazoo.client import KazooClient\n")
+    (pkg / "scheduler" / "manager" / "zz_bad_io.py").write_text(
+        "from lockgate.zk.pipelines import PipelineStore\n"
+    )
     result = lint_imports(tree, REPO / "pyproject.toml")
     assert result.returncode != 0
-    assert "Contracts: 0 kept, 2 broken." in result.stdout, result.stdout + result.stderr
+    assert "Contracts: 0 kept, 3 broken." in result.stdout, result.stdout + result.stderr
     assert "lockgate.web.zz_bad_import" in result.stdout
     assert "lockgate.zz_bad_kazoo" in result.stdout
+    assert "lockgate.scheduler.manager.zz_bad_io" in result.stdout
 
 
 def lockgate_literals(path: Path) -> list[tuple[int, str]]:
