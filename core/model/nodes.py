@@ -100,6 +100,25 @@ class Node:
     def __post_init__(self) -> None:
         self.state = NodeState(self.state)
 
+    def to_api(self) -> dict[str, Any]:
+        """Zuul's node JSON (``/api/tenant/{t}/nodes``), with the hold: its
+        reason (``comment``), what it was for (``hold_job``), for how long
+        (``hold_expiration``, seconds) and until when (``hold_until``)."""
+        return {
+            "id": self.id,
+            "type": [self.label],
+            "label": self.label,
+            "connection_type": self.connection_type,
+            "external_id": self.provider_data.get("external_id"),
+            "provider": self.provider,
+            "state": self.state.value,
+            "state_time": self.held_at if self.state is NodeState.HOLD else self.created,
+            "comment": self.comment,
+            "hold_job": self.hold_job,
+            "hold_expiration": self.hold_expiration,
+            "hold_until": self.hold_expires_at(),
+        }
+
     def hold_expires_at(self) -> float | None:
         """When a held node's hold runs out (None: never, or not held)."""
         if self.state is not NodeState.HOLD or not self.hold_expiration or self.held_at is None:

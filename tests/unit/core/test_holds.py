@@ -79,3 +79,22 @@ def test_a_used_up_request_holds_no_more():
 @pytest.mark.parametrize(("text", "ok"), [(".*", True), ("refs/heads/(main", False)])
 def test_ref_filters_are_checked(text, ok):
     assert (validate_ref_filter(text) is None) is ok
+
+
+def test_a_held_node_shows_its_hold_in_zuuls_node_json():
+    from lockgate.model.nodes import Node, NodeState
+
+    node = Node(
+        label="debian",
+        provider="local",
+        id="0000000007",
+        state=NodeState.HOLD,
+        comment="flaky",
+        hold_job="demo org/app unit .*",
+        held_at=1000.0,
+        hold_expiration=60,
+    )
+    shown = node.to_api()
+    assert shown["state"] == "hold" and shown["comment"] == "flaky"
+    assert shown["type"] == ["debian"] and shown["hold_job"] == "demo org/app unit .*"
+    assert shown["hold_expiration"] == 60 and shown["hold_until"] == 1060.0
