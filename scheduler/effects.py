@@ -29,8 +29,10 @@ from lockgate.scheduler.manager.actions import (
     ItemReported,
     ItemStarted,
     Log,
+    LookupProvides,
     PrepareItem,
     ReleaseSemaphore,
+    ResumeBuildRequest,
     SubmitBuildRequest,
     SubmitItem,
     SubmitMergeRequest,
@@ -48,6 +50,10 @@ class Effects(Protocol):
     def item_reported(self, action: ItemReported) -> None: ...
 
     def item_started(self, action: ItemStarted) -> None: ...
+
+    def lookup_provides(self, action: LookupProvides) -> None: ...
+
+    def resume_build_request(self, action: ResumeBuildRequest) -> None: ...
 
     def save(self, decision: Decision) -> None: ...
 
@@ -80,6 +86,8 @@ _HANDLERS: dict[type[Action], str] = {
     BuildChanged: "build_changed",
     ItemReported: "item_reported",
     ItemStarted: "item_started",
+    LookupProvides: "lookup_provides",
+    ResumeBuildRequest: "resume_build_request",
     PrepareItem: "prepare_item",
     SubmitMergeRequest: "submit_merge_request",
     DeleteMergeRequest: "delete_merge_request",

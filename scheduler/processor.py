@@ -50,6 +50,7 @@ from lockgate.scheduler.changes import (
 )
 from lockgate.scheduler.dependencies import DependencyError
 from lockgate.scheduler.effects import apply_decision
+from lockgate.scheduler.history import provided_artifacts
 from lockgate.scheduler.management import ManagementHandler
 from lockgate.scheduler.manager import UnsupportedManager, decide, manager_for
 from lockgate.scheduler.manager.actions import (
@@ -64,8 +65,10 @@ from lockgate.scheduler.manager.actions import (
     ItemReported,
     ItemStarted,
     Log,
+    LookupProvides,
     PrepareItem,
     ReleaseSemaphore,
+    ResumeBuildRequest,
     SubmitBuildRequest,
     SubmitItem,
     SubmitMergeRequest,
@@ -79,6 +82,7 @@ from lockgate.scheduler.manager.snapshot import (
     PipelineSnapshot,
     PrepareResult,
     Promote,
+    ProvidedArtifacts,
     SemaphoreState,
     Speculation,
     SubmitOutcome,
@@ -522,6 +526,7 @@ class TenantProcessor:
                 node_requests=nodes,
                 builds=builds,
                 prepared=dict(prepared),
+                provided=dict(effects.provided),
                 submits=dict(effects.submits),
                 merges=merges,
                 speculative=speculative,
@@ -533,6 +538,7 @@ class TenantProcessor:
             )
             prepared.clear()
             effects.submits.clear()
+            effects.provided.clear()
             decision = decide(snapshot)
             apply_decision(decision, effects)
             if not decision.has_work:
@@ -719,6 +725,26 @@ class ZKEffects:
         # Gate items' submit outcomes, for the next decision (lost with the
         # process: the decision core then asks again, see submitting.py).
         self.submits: dict[str, SubmitOutcome] = {}
+        # Answers to LookupProvides, for the next decision (asked again if lost).
+        self.provided: dict[tuple[str, str], ProvidedArtifacts] = {}
+
+    def lookup_provides(self, action: LookupProvides) -> None:
+        self.provided[(action.item_uuid, action.job_name)] = provided_artifacts(
+            self.p.reporter.db, action
+        )
+
+    def resume_build_request(self, action: ResumeBuildRequest) -> None:
+        store = self.p.build_store(action.zone)
+        for _ in range(5):
+            found = store.get(action.uuid)
+            if found is None or found.record.resume_requested:
+                return
+            found.record.resume_requested = True
+            try:
+                store.update(found.record, found.version)
+                return
+            except RecordConflict:
+                continue
 
     def log(self, action: Log) -> None:
         get_logger("lockgate.scheduler", action.event_id, **dict(action.tags)).log(

@@ -113,7 +113,13 @@ class Reporter:
             log_url=action.log_url,
             error_detail=action.error_detail,
             final=action.final,
+            artifacts=list(action.artifacts) if action.artifacts is not None else None,
+            provides=list(action.provides) if action.provides is not None else None,
         )
+        if action.event:
+            # At the decision's time: a decision made again after a crash
+            # records the same event once.
+            self.db.add_build_event(action.uuid, action.event, event_time=action.event_time)
 
     def item_reported(self, action: ItemReported) -> None:
         item = action.item

@@ -16,10 +16,12 @@ chain can seed many frozen jobs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from lockgate.config.interpret import role_install_name
 from lockgate.config.model import (
     NON_EXECUTION_ATTRIBUTES,
     Job,
@@ -320,9 +322,9 @@ def apply_definition(state: JobState, job: Job, inheriting: bool) -> JobState:
             values["required_projects"] = _merge_by_name(
                 values.get("required_projects") or (), job.required_projects
             )
-    if job.roles:
-        # A child's roles come first; earlier playbooks keep their snapshot.
-        new.roles = tuple(job.roles) + tuple(r for r in new.roles if r not in job.roles)
+    roles = _definition_roles(job)
+    if roles:
+        new.roles = _add_roles(new.roles, roles)
     if job.secrets:
         new.secret_grants = new.secret_grants + ((job, new.level),)
         if any(use.pass_to_parent for use in job.secrets) and any(
@@ -343,6 +345,42 @@ def apply_definition(state: JobState, job: Job, inheriting: bool) -> JobState:
     if job.cleanup_run:
         new.cleanup_run = _place(job.cleanup_run, job, new) + new.cleanup_run
     return new
+
+
+@functools.cache
+def implicit_role(project: str) -> RoleDef:
+    """The role Zuul adds for the project that holds a job definition."""
+    return RoleDef("zuul", project, role_install_name(project), implicit=True)
+
+
+def _definition_roles(job: Job) -> tuple[RoleDef, ...]:
+    """The roles a definition adds: its ``roles``, after its own project's
+    implicit role (unless an explicit entry names it, or it is a
+    project-pipeline variant, as in Zuul)."""
+    explicit = job.roles or ()
+    if job.in_project_pipeline:
+        return explicit
+    implicit = implicit_role(job.project)
+    if implicit in explicit:
+        return explicit
+    return (implicit, *explicit)
+
+
+def _add_roles(old: tuple[RoleDef, ...], new: tuple[RoleDef, ...]) -> tuple[RoleDef, ...]:
+    """Zuul's ``addRoles``: roles already there keep their place (an implicit
+    one becomes explicit if ``new`` names it so); the others go first, in
+    ``new``'s order.  Earlier playbooks keep their snapshot."""
+    out = []
+    for role in old:
+        replacement = next((r for r in new if r == role), None)
+        if replacement is not None and role.implicit and not replacement.implicit:
+            out.append(replacement)
+        else:
+            out.append(role)
+    for role in reversed(new):
+        if role not in out:
+            out.insert(0, role)
+    return tuple(out)
 
 
 def _place(defs: tuple[PlaybookDef, ...], job: Job, state: JobState) -> tuple[PlacedPlaybook, ...]:

@@ -39,14 +39,23 @@ class PlaybookDef:
 
 @dataclass(frozen=True)
 class RoleDef:
-    """A role source: a Zuul project (``zuul:``) or an Ansible Galaxy role."""
+    """A role source: a Zuul project (``zuul:``) or an Ansible Galaxy role.
+
+    ``implicit``: the project holding the job definition, which Zuul adds to
+    every definition's roles (so a playbook can use its own repository's
+    ``roles/``); it is not part of equality, so an explicit entry for the
+    same project and name replaces it."""
 
     kind: str  # "zuul" or "galaxy"
     source: str  # project name (zuul) or galaxy role name
     name: str  # the name the role is installed under
+    implicit: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.kind, self.kind: self.source, "name": self.name}
+        out: dict[str, Any] = {"type": self.kind, self.kind: self.source, "name": self.name}
+        if self.implicit:
+            out["implicit"] = True
+        return out
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ State transitions, written once here:
 ``ItemState``: PREPARING (repository state being resolved) -> ACTIVE (jobs
 run) -> COMPLETED (reported; removed from the queue right after).
 
-``JobStatus``: WAITING -> NODES_REQUESTED -> BUILD_REQUESTED -> COMPLETED;
+``JobStatus``: WAITING -> NODES_REQUESTED -> BUILD_REQUESTED -> COMPLETED
+(a build that pauses stays BUILD_REQUESTED, ``paused``, until it completes);
 WAITING -> BUILD_REQUESTED for a job without nodes; WAITING -> COMPLETED
 for a skipped job and the built-in ``noop``; a retry goes from
 BUILD_REQUESTED back to NODES_REQUESTED (or BUILD_REQUESTED) with the next
@@ -106,6 +107,16 @@ class JobState:
     retries: list[BuildAttempt] = field(default_factory=list)
     # Why a job that could start does not (e.g. "semaphore db"), for the status.
     waiting_for: str | None = None
+    # What the build returned (``zuul_return``), recorded when the executor
+    # reports it paused or completed (``lockgate.scheduler.manager.returned``):
+    # ``paused`` while it waits for the jobs that depend on it.
+    paused: bool = False
+    result_data: dict[str, Any] = field(default_factory=dict)
+    secret_result_data: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    # ``requires``: the artifacts of the builds that provide them, fixed when
+    # the job starts (``lockgate.scheduler.manager.provides``).
+    requirement_artifacts: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.status = JobStatus(self.status)
@@ -347,7 +358,7 @@ def _job_json(item: QueueItem, js: JobState, now: float) -> dict[str, Any]:
         "node_name": None,
         "worker": {"name": js.worker, "hostname": js.worker} if js.worker else None,
         "tags": list(js.job.tags),
-        "paused": False,
+        "paused": js.paused,
     }
 
 
@@ -355,7 +366,11 @@ def _waiting_status(js: JobState) -> str | None:
     if js.waiting_for is not None and js.status is not JobStatus.COMPLETED:
         return js.waiting_for
     if js.status is JobStatus.WAITING:
-        return ("dependencies: " + ", ".join(js.dependencies)) if js.dependencies else "waiting"
+        if js.dependencies:
+            return "dependencies: " + ", ".join(js.dependencies)
+        if js.job.requires:
+            return "requirements: " + ", ".join(js.job.requires)
+        return "waiting"
     if js.status is JobStatus.NODES_REQUESTED:
         return f"node request: {js.node_request_id}" if js.node_request_id else "node request"
     if js.status is JobStatus.BUILD_REQUESTED and js.start_time is None:

@@ -81,6 +81,12 @@ class BuildChanged(Action):
     log_url: str | None = None
     error_detail: str | None = None
     final: bool | None = None
+    # At the end: what it returned (``zuul.artifacts``) and what its job
+    # provides; ``event``: a build event to record (``PAUSED``, ``RESUMED``).
+    artifacts: tuple[dict[str, Any], ...] | None = None
+    provides: tuple[str, ...] | None = None
+    event: str | None = None
+    event_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,21 @@ class PrepareItem(Action):
 
 
 @dataclass(frozen=True)
+class LookupProvides(Action):
+    """Find in the build history of ``pipeline`` the newest builds of
+    ``changes`` (the first that has any) whose jobs provide one of
+    ``requires``; the answer (``ProvidedArtifacts``) comes back in the next
+    snapshot's ``provided`` under (item uuid, job name)."""
+
+    item_uuid: str
+    job_name: str
+    tenant: str
+    pipeline: str
+    requires: tuple[str, ...]
+    changes: tuple[Any, ...]  # lockgate.model.change.Change
+
+
+@dataclass(frozen=True)
 class SubmitMergeRequest(Action):
     """Ask the mergers for a change item's speculative state; the answer
     comes back in a later snapshot's ``merges``."""
@@ -173,6 +194,16 @@ class SubmitBuildRequest(Action):
 
 @dataclass(frozen=True)
 class CancelBuildRequest(Action):
+    zone: str
+    uuid: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ResumeBuildRequest(Action):
+    """A paused build may go on (every job depending on it is done): set
+    ``resume_requested`` on its request."""
+
     zone: str
     uuid: str
     event_id: str | None = None

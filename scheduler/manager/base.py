@@ -202,7 +202,7 @@ class PipelineManager:
                 self._drop(ctx, item)
             return
         post_review = bool(getattr(ctx.snap.pipeline, "post_review", False))
-        advance_jobs(ctx, item, post_review=post_review)
+        advance_jobs(ctx, item, post_review=post_review, own=self.own_changes(item))
         if all(js.done for js in item.jobs):
             result = items.item_result(item)
             items.report(ctx, item, result, items.report_message(ctx, item, result))

@@ -6,6 +6,11 @@ was PREPARING) fixes every commit, so every attempt of every job of an item
 builds the same code.  The executor adds ``zuul.executor.*`` and its own
 checkout paths to the ``zuul`` variables computed here.
 
+What the job's parent jobs returned goes with it (``returned.py``): their
+data as ``parent_data``/``secret_parent_data``, their artifacts and those
+of the jobs it requires in ``zuul.artifacts``; ``zuul.child_jobs`` names the
+jobs that depend on it directly.
+
 Which branch a required project is checked out at follows Zuul: the
 required project's ``override-checkout``, then the job's, then the item's
 branch, then the project's default branch — the first that exists.
@@ -19,6 +24,7 @@ from typing import Any
 
 from lockgate.model.builds import BuildRequest, RepoState
 from lockgate.model.queue import JobState, ProjectRepo, QueueItem
+from lockgate.scheduler.manager import returned
 
 ZERO_SHA = "0" * 40
 
@@ -279,7 +285,7 @@ def make_build_request(
         "override_checkout": job.override_checkout,
         "projects": projects,
         "items": [item_vars],
-        "child_jobs": [],
+        "child_jobs": [c.name for c in returned.children(item, js.name)],
         "jobtags": list(job.tags),
         "timeout": job.timeout,
         "post_timeout": job.post_timeout,
@@ -291,6 +297,10 @@ def make_build_request(
         zuul_vars.update(change_vars(item, item.repos, scheme))
         zuul_vars.pop("oldrev", None)
         zuul_vars.pop("newrev", None)
+    artifacts = returned.artifacts_for(item, js)
+    if artifacts:
+        zuul_vars["artifacts"] = artifacts
+    parent_data, secret_parent_data = returned.parent_data(item, js)
     return BuildRequest(
         uuid=js.build_uuid,
         tenant=item.tenant,
@@ -306,4 +316,6 @@ def make_build_request(
         attempt=js.attempt,
         zuul_vars=zuul_vars,
         created=now,
+        parent_data=parent_data,
+        secret_parent_data=secret_parent_data,
     )

@@ -365,7 +365,10 @@ class DependentPipelineManager(PipelineManager):
         if window.actionable(queue, position) and self._prepare(ctx, item):
             if item.held_result is None:
                 advance_jobs(
-                    ctx, item, post_review=bool(getattr(ctx.snap.pipeline, "post_review", False))
+                    ctx,
+                    item,
+                    post_review=bool(getattr(ctx.snap.pipeline, "post_review", False)),
+                    own=self.own_changes(item),
                 )
                 if merging.failing(item) and any(not js.done for js in item.jobs):
                     if fail_fast(ctx.snap.layout, item.pipeline, item.project, item.branch):

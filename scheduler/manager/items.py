@@ -14,6 +14,7 @@ from typing import Any
 
 from lockgate.config.freeze import freeze_job_graph
 from lockgate.model.queue import ItemState, JobState, JobStatus, QueueItem
+from lockgate.scheduler.manager import returned
 from lockgate.scheduler.manager.actions import (
     BuildChanged,
     BuildsetStarted,
@@ -249,6 +250,11 @@ def report_message(ctx: Context, item: QueueItem, result: str) -> str:
         url = f" {js.log_url}" if js.log_url else ""
         voting = "" if js.job.voting else " (non-voting)"
         lines.append(f"- {js.name}{url} : {js.result}{_duration(js)}{voting}")
+    warnings = returned.warnings(item)
+    if warnings:
+        # As Zuul reports them: the builds' zuul.warnings, then problems
+        # with their file comments.
+        lines += ["", "Warning:", *(f"  {w}" for w in warnings)]
     footer = messages.get("footer-message")
     if footer:
         lines += ["", footer]
@@ -266,7 +272,16 @@ def report(
 ) -> None:
     """Report the item (SQL, a log line, the pipeline's reporters) and mark
     it COMPLETED; the manager removes it from its queue.  ``send`` False:
-    the review system was told already (a gate's submit carried the vote)."""
+    the review system was told already (a gate's submit carried the vote).
+    A report of the jobs' results carries the file comments they returned
+    (``zuul.file_comments``) besides ``comments``."""
+    if result in ("SUCCESS", "FAILURE"):
+        built, _ = returned.file_comments(item)
+        if built:
+            merged = {path: list(entries) for path, entries in (comments or {}).items()}
+            for path, entries in built.items():
+                merged.setdefault(path, []).extend(entries)
+            comments = merged
     item.result = result
     item.report_time = ctx.now
     item.state = ItemState.COMPLETED
@@ -309,5 +324,6 @@ def cancel_jobs(ctx: Context, item: QueueItem) -> None:
                 )
             )
         js.status, js.result, js.end_time = JobStatus.COMPLETED, "CANCELED", ctx.now
+        js.paused = False
     item.merge_request = None  # released by the garbage collection
     ctx.changed(item)

@@ -18,17 +18,34 @@ of its node request and build request:
   its result; RETRY, or RUNNING with its executor's lock gone ("lost") ->
   the next attempt on fresh nodes, up to the job's ``attempts``
   (then RETRY_LIMIT).
+
+What a build returns (``zuul_return``) is recorded on the job when it
+pauses or completes (``returned.py``): its ``zuul.child_jobs`` skip the
+children it leaves out.  A paused build counts as succeeded for the jobs
+that depend on it; once every one of them is done it is asked to resume
+(``ResumeBuildRequest``).  A paused build that is retried takes its
+dependent jobs back to WAITING (they ran against a build that is gone).
+A job that ``requires`` what jobs ahead ``provide`` waits for them
+(``provides.py``).  A dependency that is skipped does not hold back a job
+that depends on it softly.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from lockgate.model.builds import BuildResult, BuildState
+from lockgate.model.change import Change
 from lockgate.model.nodes import NodeRequest, NodeRequestState
 from lockgate.model.queue import BuildAttempt, JobState, JobStatus, QueueItem
-from lockgate.scheduler.manager import semaphores
-from lockgate.scheduler.manager.actions import BuildChanged, SubmitBuildRequest, SubmitNodeRequest
+from lockgate.scheduler.manager import provides, returned, semaphores
+from lockgate.scheduler.manager.actions import (
+    BuildChanged,
+    ResumeBuildRequest,
+    SubmitBuildRequest,
+    SubmitNodeRequest,
+)
 from lockgate.scheduler.manager.build_request import make_build_request
 from lockgate.scheduler.manager.context import Context
 
@@ -44,8 +61,12 @@ def build_uuid(item: QueueItem, js: JobState) -> str:
     return uuid.uuid5(_BUILDS, f"{item.buildset_uuid}\0{js.name}\0{js.attempt}").hex
 
 
-def advance_jobs(ctx: Context, item: QueueItem, *, post_review: bool = False) -> None:
-    """Move every job of ``item`` as far as the snapshot allows."""
+def advance_jobs(
+    ctx: Context, item: QueueItem, *, post_review: bool = False, own: list[Change] | None = None
+) -> None:
+    """Move every job of ``item`` as far as the snapshot allows.  ``own``:
+    the changes the item is of (its manager's ``own_changes``); the others it
+    is tested with are changes it depends on (``requires`` looks there)."""
     for js in item.jobs:
         if js.status is JobStatus.NODES_REQUESTED:
             _check_nodes(ctx, item, js, post_review)
@@ -56,20 +77,46 @@ def advance_jobs(ctx: Context, item: QueueItem, *, post_review: bool = False) ->
     while progressed:
         progressed = False
         for js in item.jobs:
-            if js.status is JobStatus.WAITING and _maybe_start(ctx, item, js, post_review):
+            if js.status is JobStatus.WAITING and _maybe_start(ctx, item, js, post_review, own):
                 progressed = True
+    _resume_paused(ctx, item)
 
 
-def _maybe_start(ctx: Context, item: QueueItem, js: JobState, post_review: bool) -> bool:
+def _satisfied(js: JobState, dep: JobState) -> bool | None:
+    """Whether dependency ``dep`` lets ``js`` run: True (it succeeded or is
+    paused), False (``js`` is skipped), None (not yet)."""
+    if dep.paused and not dep.done:
+        return True
+    if not dep.done:
+        return None
+    if dep.result == SUCCESS:
+        return True
+    return dep.result == BuildResult.SKIPPED.value and returned.is_soft(js, dep.name)
+
+
+def _maybe_start(
+    ctx: Context, item: QueueItem, js: JobState, post_review: bool, own: list[Change] | None
+) -> bool:
     deps = [item.job(name) for name in js.dependencies]
-    failed = [d for d in deps if d is not None and d.done and d.result != SUCCESS]
+    verdicts = [(d, _satisfied(js, d)) for d in deps if d is not None]
+    failed = [d for d, ok in verdicts if ok is False]
     if failed:
         js.build_uuid = build_uuid(item, js)
         reason = f"dependency {failed[0].name} {failed[0].result}"
         _complete(ctx, item, js, BuildResult.SKIPPED.value, detail=reason, create=True)
         return True
-    if not all(d is not None and d.done for d in deps):
+    if None in deps or any(ok is None for _, ok in verdicts):
         return False
+    needs = provides.check(ctx, item, js, own)
+    if needs.error is not None:
+        js.build_uuid = build_uuid(item, js)
+        _complete(ctx, item, js, BuildResult.FAILURE.value, detail=needs.error, create=True)
+        return True
+    if not needs.ready:
+        return False
+    if js.job.requires and js.requirement_artifacts != needs.artifacts:
+        js.requirement_artifacts = needs.artifacts
+        ctx.changed(item)
     if js.job.name == NOOP:
         js.attempt = 1
         js.build_uuid = build_uuid(item, js)
@@ -206,6 +253,18 @@ def _check_build(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
         ctx.info(f"build of job {js.name} started on {req.worker}", item, build=js.build_uuid)
     if req.state is BuildState.RUNNING and observed.lost:
         _retry(ctx, item, js, "its executor went away", post_review, req.end_time)
+    elif req.state is BuildState.RUNNING and req.paused and not js.paused:
+        _take_returned(js, req.result_data, req.secret_result_data, req.warnings)
+        js.paused = True
+        ctx.changed(item)
+        ctx.emit(BuildChanged(item, js.name, js.build_uuid, event="PAUSED", event_time=ctx.now))
+        ctx.info(f"build of job {js.name} paused", item, build=js.build_uuid)
+        _skip_children(ctx, item, js)
+    elif req.state is BuildState.RUNNING and js.paused and not req.paused:
+        js.paused = False
+        ctx.changed(item)
+        ctx.emit(BuildChanged(item, js.name, js.build_uuid, event="RESUMED", event_time=ctx.now))
+        ctx.info(f"build of job {js.name} resumed", item, build=js.build_uuid)
     elif req.state is BuildState.COMPLETED:
         result = req.result or BuildResult.ERROR.value
         if result == BuildResult.RETRY.value:
@@ -220,6 +279,8 @@ def _check_build(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
             )
         else:
             js.log_url = req.log_url
+            js.paused = False
+            _take_returned(js, req.result_data, req.secret_result_data, req.warnings)
             _complete(
                 ctx,
                 item,
@@ -228,7 +289,83 @@ def _check_build(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
                 detail=req.error_detail,
                 end_time=req.end_time,
                 log_url=req.log_url,
+                artifacts=tuple(returned.build_artifacts(js.result_data)),
+                provides=tuple(js.job.provides),
             )
+            if result == SUCCESS:
+                _skip_children(ctx, item, js)
+
+
+def _take_returned(
+    js: JobState, data: dict[str, Any], secret: dict[str, Any], warnings: list[str]
+) -> None:
+    js.result_data = dict(data or {})
+    js.secret_result_data = dict(secret or {})
+    js.warnings = list(warnings or [])
+
+
+def _skip_children(ctx: Context, item: QueueItem, js: JobState) -> None:
+    """``zuul.child_jobs``: the children ``js`` leaves out are skipped."""
+    for child in returned.children_to_skip(item, js):
+        if child.status is not JobStatus.WAITING:
+            continue
+        child.build_uuid = build_uuid(item, child)
+        _complete(
+            ctx,
+            item,
+            child,
+            BuildResult.SKIPPED.value,
+            detail=f"Skipped due to child_jobs return value in job {js.name}",
+            create=True,
+        )
+
+
+def _resume_paused(ctx: Context, item: QueueItem) -> None:
+    """A paused build whose dependent jobs are all done may go on."""
+    for js in item.jobs:
+        if not js.paused or js.status is not JobStatus.BUILD_REQUESTED or not js.build_uuid:
+            continue
+        if not all(d.done for d in returned.descendants(item, js.name)):
+            continue
+        observed = ctx.snap.builds.get(js.build_uuid)
+        if observed is None or observed.request.resume_requested or not observed.request.paused:
+            continue
+        ctx.emit(ResumeBuildRequest(js.zone, js.build_uuid, item.event_id))
+        ctx.info(f"resuming build of job {js.name}: its dependent jobs are done", item)
+
+
+def _reset_descendants(ctx: Context, item: QueueItem, js: JobState) -> None:
+    """``js`` paused, and its build is gone: the jobs that ran against it
+    start again once its next attempt pauses (their requests are released
+    by the garbage collection)."""
+    for other in returned.descendants(item, js.name):
+        if other.status is JobStatus.WAITING:
+            continue
+        if other.build_uuid and not other.done:
+            ctx.emit(
+                BuildChanged(
+                    item,
+                    other.name,
+                    other.build_uuid,
+                    result="CANCELED",
+                    end_time=ctx.now,
+                    error_detail=f"{js.name} is retried",
+                    final=False,
+                )
+            )
+        semaphores.release(ctx, item, other)
+        if other.node_request_id:
+            other.released_node_requests.append(other.node_request_id)
+        other.status = JobStatus.WAITING
+        other.node_request_id = None
+        other.node_ids = []
+        other.build_uuid = None
+        other.start_time = other.end_time = other.requested_time = None
+        other.result = other.error_detail = other.log_url = other.worker = None
+        other.paused = False
+        other.requirement_artifacts = None
+        _take_returned(other, {}, {}, [])
+    ctx.info(f"jobs depending on {js.name} start again with its next attempt", item)
 
 
 def _retry(
@@ -241,6 +378,10 @@ def _retry(
     log_url: str | None = None,
 ) -> None:
     assert js.build_uuid is not None
+    if js.paused:
+        js.paused = False
+        _reset_descendants(ctx, item, js)
+    _take_returned(js, {}, {}, [])
     if js.attempt >= js.job.attempts:
         _complete(
             ctx,
@@ -296,6 +437,8 @@ def _complete(
     end_time: float | None = None,
     log_url: str | None = None,
     create: bool = False,
+    artifacts: tuple[dict[str, Any], ...] | None = None,
+    provides: tuple[str, ...] | None = None,
 ) -> None:
     assert js.build_uuid is not None
     js.status = JobStatus.COMPLETED
@@ -318,6 +461,8 @@ def _complete(
             log_url=log_url,
             error_detail=detail,
             final=True,
+            artifacts=artifacts,
+            provides=provides,
         )
     )
     suffix = f": {detail}" if detail else ""

@@ -125,6 +125,16 @@ class PrepareResult:
 
 
 @dataclass(frozen=True)
+class ProvidedArtifacts:
+    """What the build history holds for a job's ``requires``: the artifacts of
+    the providing builds (marked with project, change, patchset and job), or
+    ``error`` when a providing build did not succeed."""
+
+    artifacts: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class MergeOutcome:
     """A change item's merge request as the loop read it.  ``done`` once the
     merger answered; then ``ok``, or a ``conflict`` or ``error`` message.
@@ -210,6 +220,8 @@ class PipelineSnapshot:
     node_requests: dict[str, NodeRequest] = field(default_factory=dict)
     builds: dict[str, ObservedBuild] = field(default_factory=dict)
     prepared: dict[str, PrepareResult] = field(default_factory=dict)
+    # Answers to ``LookupProvides``, by (item uuid, job name).
+    provided: dict[tuple[str, str], ProvidedArtifacts] = field(default_factory=dict)
     # Merge requests of this pipeline's items, by request uuid.
     merges: dict[str, MergeOutcome] = field(default_factory=dict)
     # Items whose merged state changes configuration: the layout they run

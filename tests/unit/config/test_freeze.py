@@ -306,11 +306,63 @@ def test_roles_accumulate_child_first_and_playbooks_keep_their_snapshot():
     )
     job = only_job(layout, "c")
     p_pre = job.pre_run[1]
-    assert [r["project"] for r in p_pre.roles] == ["org/roles-a"]
+    # Each definition's own project comes first, implicitly (then the base
+    # job's config project, which defined it before).
+    assert [r["project"] for r in p_pre.roles] == ["org/project", "org/roles-a", "config"]
     run = job.run[0]
-    assert [r["project"] for r in run.roles] == ["org/ansible-role-b", "org/roles-a"]
+    # c's implicit role (org/project) is there already and keeps its place.
+    assert [r["project"] for r in run.roles] == [
+        "org/ansible-role-b",
+        "org/project",
+        "org/roles-a",
+        "config",
+    ]
     # The install name drops Zuul's ansible-role- prefix.
     assert run.roles[0]["name"] == "b"
+
+
+def test_the_project_of_a_job_definition_is_an_implicit_role_source():
+    layout = layout_of(
+        repo(
+            "org/project",
+            """
+- job:
+    name: implicit-only
+    run: run.yaml
+- job:
+    name: explicit-too
+    roles: [{zuul: org/project}]
+    run: run.yaml
+- project:
+    check:
+      jobs:
+        - implicit-only
+        - explicit-too:
+            roles: [{zuul: org/other}]
+""",
+        ),
+        extra_projects=("org/other",),
+    )
+    (run,) = only_job(layout, "implicit-only").run
+    assert run.roles[0] == {
+        "type": "zuul",
+        "zuul": "org/project",
+        "name": "project",
+        "implicit": True,
+        "project": "org/project",
+        "connection": "gerrit",
+    }
+    assert [(r["project"], r.get("implicit", False)) for r in run.roles] == [
+        ("org/project", True),
+        ("config", True),
+    ]
+    # Named explicitly, the project's entry is no longer implicit; a
+    # project-pipeline variant adds its roles without an implicit one.
+    job = only_job(layout, "explicit-too")
+    assert [(r["project"], r.get("implicit", False)) for r in job.run[0].roles] == [
+        ("org/project", False),
+        ("config", True),
+    ]
 
 
 def test_allowed_projects_intersect_and_post_review_sticks():

@@ -107,8 +107,13 @@ def test_nova_pep8_frozen_from_four_repositories(layout: Layout) -> None:
         "playbooks/base/post-logs.yaml",
     ]
     assert [p.path for p in job.cleanup_run] == ["playbooks/base/cleanup.yaml"]
-    # base's roles (zuul/zuul-jobs) reach its playbooks.
-    assert [r["project"] for r in job.pre_run[0].roles] == ["zuul/zuul-jobs"]
+    # base's roles (zuul/zuul-jobs) reach its playbooks, after its own
+    # project's (implicit, as in Zuul).
+    assert [r["project"] for r in job.pre_run[0].roles] == [
+        "opendev/base-jobs",
+        "zuul/zuul-jobs",
+    ]
+    assert job.pre_run[0].roles[0]["implicit"] is True
     assert job.timeout == 1800 and job.post_timeout == 1800
     assert job.nodeset_name == "ubuntu-noble"  # openstack-tox overrides base's
     assert job.vars["tox_envlist"] == "pep8"  # openstack-tox-pep8

@@ -45,8 +45,10 @@ from lockgate.scheduler.manager.actions import (
     ItemReported,
     ItemStarted,
     Log,
+    LookupProvides,
     PrepareItem,
     ReleaseSemaphore,
+    ResumeBuildRequest,
     SubmitBuildRequest,
     SubmitItem,
     SubmitMergeRequest,
@@ -60,6 +62,7 @@ from lockgate.scheduler.manager.snapshot import (
     PipelineSnapshot,
     PrepareResult,
     Promote,
+    ProvidedArtifacts,
     SemaphoreState,
     Speculation,
     SubmitOutcome,
@@ -201,6 +204,15 @@ class SimWorld:
     build_result: Callable[[BuildRequest], str] = lambda req: "SUCCESS"
     # Builds the executor keeps running (a test releases them by changing it).
     hold: Callable[[BuildRequest], bool] = lambda req: False
+    # What a build returns (zuul_return data) and whether it pauses after its
+    # run playbooks (it goes on once the scheduler asks it to resume).
+    build_data: Callable[[BuildRequest], dict[str, Any]] = lambda req: {}
+    pause: Callable[[BuildRequest], bool] = lambda req: False
+    resumed: set[str] = field(default_factory=set)
+    # The build history's answer to LookupProvides (None: nothing provided).
+    history: Callable[[LookupProvides], ProvidedArtifacts] | None = None
+    lookups: list[LookupProvides] = field(default_factory=list)
+    provided: dict[tuple[str, str], ProvidedArtifacts] = field(default_factory=dict)
     # What the world holds ("ZooKeeper").
     saved: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
     node_requests: dict[str, NodeRequest] = field(default_factory=dict)
@@ -354,6 +366,7 @@ class SimWorld:
         state, items = self.load(pipeline)
         # Results of preparing are handed to one decision, as the loop does.
         prepared, self.prepared = self.prepared, {}
+        provided, self.provided = self.provided, {}
         submits, self.submits = self.submits, {}
         return PipelineSnapshot(
             tenant=self.tenant,
@@ -374,6 +387,7 @@ class SimWorld:
                 if b.pipeline == pipeline
             },
             prepared=prepared,
+            provided=provided,
             merges={u: self._outcome(m) for u, m in self.merges.items() if m.pipeline == pipeline},
             speculative=dict(self.speculative),
             dequeues=list(self.dequeues),
@@ -446,12 +460,24 @@ class SimWorld:
                 self.build_locks.add(uuid)
                 req.state, req.start_time, req.worker = BuildState.RUNNING, self.now, "sim-exec"
                 self.executed[uuid] += 1
+            elif req.state is BuildState.RUNNING and req.paused:
+                if req.resume_requested:
+                    req.paused = req.resume_requested = False
+                    self.resumed.add(uuid)
+            elif (
+                req.state is BuildState.RUNNING
+                and uuid in self.build_locks
+                and uuid not in self.resumed
+                and self.pause(req)
+            ):
+                req.paused, req.result_data = True, self.build_data(req)
             elif (
                 req.state is BuildState.RUNNING
                 and finish
                 and uuid in self.build_locks
                 and not self.hold(req)
             ):
+                req.result_data = self.build_data(req)
                 req.state, req.result, req.end_time = (
                     BuildState.COMPLETED,
                     self.build_result(req),
@@ -501,6 +527,11 @@ class SimWorld:
             value = getattr(action, key)
             if value is not None:
                 row[key] = value
+        for key in ("artifacts", "provides"):
+            if getattr(action, key) is not None:
+                row[key] = list(getattr(action, key))
+        if action.event:
+            row.setdefault("events", []).append(action.event)
 
     def item_reported(self, action: ItemReported) -> None:
         self._tick_crash()
@@ -625,6 +656,18 @@ class SimWorld:
         self._tick_crash()
         if action.uuid in self.builds:
             self.builds[action.uuid].cancel_requested = True
+
+    def resume_build_request(self, action: ResumeBuildRequest) -> None:
+        self._tick_crash()
+        req = self.builds.get(action.uuid)
+        if req is not None:
+            req.resume_requested = True
+
+    def lookup_provides(self, action: LookupProvides) -> None:
+        self._tick_crash()
+        self.lookups.append(action)
+        answer = self.history(action) if self.history else ProvidedArtifacts()
+        self.provided[(action.item_uuid, action.job_name)] = answer
 
     def delete_build_request(self, action: DeleteBuildRequest) -> None:
         self._tick_crash()
