@@ -338,3 +338,60 @@ def test_reconfiguring_mid_gate_keeps_the_items_and_they_merge(running):
         )
 
     wait_for(lambda: later_jobs() == ["lint", "unit"], 90, "the later change's two jobs")
+
+
+APP_WITH_NEW_JOB = """
+- job:
+    name: unit
+- job:
+    name: new-job
+- project:
+    gate:
+      jobs: [unit, new-job]
+"""
+
+
+def _jobs_of(client, number: int) -> list[str]:  # noqa: ANN001
+    fulfil_node_requests(client)
+    return sorted(
+        r.job.name
+        for r in build_requests(client)
+        if r.zuul_vars.get("change") == str(number) and r.state.value == "requested"
+    )
+
+
+def test_a_change_adding_a_job_runs_it_in_the_gate_and_later_changes_too(system):
+    """Scenario 21: the job a change adds runs in the gate before it merges;
+    once merged, later changes run it; a change breaking .zuul.yaml is
+    reported with the error and does not merge."""
+    client, gerrit_ = system
+    c = gerrit_.control
+    adding = c.create_change("org/app", {".zuul.yaml": APP_WITH_NEW_JOB}, "Add new-job")["number"]
+    c.approve(adding)
+    wait_for(lambda: _jobs_of(client, adding) == ["new-job", "unit"], 90, "both jobs")
+    for r in build_requests(client):
+        if r.zuul_vars.get("change") == str(adding):
+            complete_build(client, r.uuid, "SUCCESS")
+    wait_for(lambda: c.change(adding)["status"] == "MERGED", 60, "the job's change merged")
+    later = c.create_change("org/app", {"later.txt": "l\n"}, "Later")["number"]
+    c.approve(later)
+    wait_for(lambda: _jobs_of(client, later) == ["new-job", "unit"], 90, "the later change's jobs")
+    for r in build_requests(client):
+        if r.zuul_vars.get("change") == str(later):
+            complete_build(client, r.uuid, "SUCCESS")
+    wait_for(lambda: c.change(later)["status"] == "MERGED", 60, "the later change merged")
+
+    broken = c.create_change(
+        "org/app", {".zuul.yaml": "- job:\n    name: unit\n    parent: no-such-job\n"}, "Break"
+    )["number"]
+    c.approve(broken)
+    message = wait_for(
+        lambda: [m for m in lockgate_messages(c, broken) if "no-such-job" in m],
+        90,
+        "the configuration error report",
+    )[-1]
+    assert "no-such-job" in message
+    votes = [r["labels"] for r in c.reviews(change=broken) if r["account"] == "lockgate"]
+    assert votes[-1] == {"Verified": -2}
+    assert c.change(broken)["status"] == "NEW"
+    assert not _jobs_of(client, broken)
