@@ -105,7 +105,7 @@ class ManagementHandler:
                 continue
             elog = get_logger("lockgate.scheduler", event.event_id)
             try:
-                self._add(tenant, event, batch)
+                self.add(tenant, event, batch)
             except ManagementError as e:
                 elog.error("%s not done: %s", event.describe(), e)
             except Exception:  # noqa: BLE001 - one bad event must not block the queue
@@ -114,7 +114,8 @@ class ManagementHandler:
 
     # --- one event ----------------------------------------------------------------------
 
-    def _add(self, tenant: Tenant, event: ManagementEvent, batch: ManagementBatch) -> None:
+    def add(self, tenant: Tenant, event: ManagementEvent, batch: ManagementBatch) -> None:
+        """Add what ``event`` asks to ``batch``; ``ManagementError`` saying why not."""
         if event.tenant != tenant.name:
             raise ManagementError(f"it is for tenant {event.tenant}, not {tenant.name}")
         if event.pipeline not in tenant.layout.pipelines:
