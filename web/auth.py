@@ -59,10 +59,10 @@ def capabilities(app: web.Application, layout: TenantLayoutState | None = None) 
     """The ``auth`` capability of ``/api/info`` (and of a tenant's info,
     whose default realm is its ``authentication-realm`` when it has one)."""
     realm = TenantAuth.from_dict(layout.auth).realm if layout is not None else None
-    caps = registry(app).capabilities(realm)
-    if layout is not None:
-        caps["read_protected"] = bool(TenantAuth.from_dict(layout.auth).access_rules)
-    return caps
+    # ``read_protected`` stays False: read endpoints do not enforce a
+    # tenant's access-rules yet, and a dashboard must not ask for a login
+    # that changes nothing.
+    return registry(app).capabilities(realm)
 
 
 def api_error(error: AuthError) -> ApiError:
