@@ -56,11 +56,12 @@ def submit_item(action: SubmitItem, connections: Mapping[str, Any]) -> SubmitOut
                     {k: v for k, v in settings.items() if k != "merge"},
                     action.message,
                     context=f"{item.tenant}/{item.pipeline}",
+                    comments=action.comments or None,
                     merge_mode=_merge_mode(item, change),
                 )
             else:
                 text = action.message if settings.get("comment", True) is not False else ""
-                reporter.review(change, text, labels_of(settings))
+                reporter.review(change, text, labels_of(settings), action.comments or None)
         except ReportError as e:
             log.error("review of %s failed: %s", change.describe(), e)
             if not e.permanent:

@@ -174,6 +174,8 @@ class SubmitItem(Action):
     changes: tuple[Any, ...]  # lockgate.model.change.Change, merge order
     message: str
     reporters: dict[str, Any] = field(default_factory=dict)
+    # File comments the item's builds returned (``zuul.file_comments``).
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

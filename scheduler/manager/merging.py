@@ -23,7 +23,7 @@ queue's speculative chain).
 from __future__ import annotations
 
 from lockgate.model.queue import ChangeQueue, ItemState, QueueItem, SubmitState
-from lockgate.scheduler.manager import changes, items, window
+from lockgate.scheduler.manager import changes, items, returned, window
 from lockgate.scheduler.manager.actions import SubmitItem
 from lockgate.scheduler.manager.context import Context
 from lockgate.scheduler.manager.speculation import behind, live
@@ -91,6 +91,7 @@ def _ask(ctx: Context, item: QueueItem) -> None:
             tuple(item.changes),
             items.report_message(ctx, item, "SUCCESS"),
             items.reporters(ctx, "success"),
+            comments=returned.file_comments(item)[0],
         )
     )
 

@@ -181,9 +181,7 @@ def test_data_and_artifacts_reach_the_child_jobs():
     assert [a["job"] for a in grand.zuul_vars["artifacts"]] == ["parent-job"]
     # The parent's artifacts are recorded in SQL with its build.
     row = next(r for r in w.sql_builds.values() if r["job"] == "parent-job")
-    assert row["artifacts"] == [
-        {"name": "docs", "url": "https://logs.example/p/docs/"}
-    ]
+    assert row["artifacts"] == [{"name": "docs", "url": "https://logs.example/p/docs/"}]
     assert w.reports[-1][1] == "SUCCESS"
 
 
@@ -312,8 +310,9 @@ def test_file_comments_and_warnings_go_to_the_report():
         "file-101.txt": [{"line": 3, "message": "typo"}],
         "/COMMIT_MSG": [{"line": 1, "message": "subject too long"}],
     }
-    assert "Warning:\n  the image is old\n  Comments left for invalid file not-in-change.py" in (
-        report[2]
+    assert (
+        "Warning:\n  the image is old\n  Comments left for invalid file not-in-change.py"
+        in (report[2])
     )
 
 
@@ -400,3 +399,19 @@ def test_a_failed_provider_in_the_history_fails_the_job():
     assert not builds_of(w, "image-test")
     assert job_results(w)["image-test"] == ("FAILURE", "build xyz failed with FAILURE")
     assert w.reports[-1][1] == "FAILURE"
+
+
+def test_file_comments_go_with_the_gate_submit():
+    w = world(
+        build_data=lambda req: {
+            "zuul": {"file_comments": {"file-1.txt": [{"line": 1, "message": "m"}]}}
+        }
+    )
+    gate(w, change(1, "org/lib"))
+    run(w, "gate", steps=15)
+    # The submit carries the vote and the comments (the report after the
+    # merge tells the review system nothing more).
+    submit = next(r for r in w.review_reports if r[1] == "success")
+    assert submit[3] == {"gerrit": {"Verified": 2, "submit": True}}
+    assert submit[4] == {"file-1.txt": [{"line": 1, "message": "m"}]}
+    assert len(w.merge_order) == 1

@@ -573,7 +573,7 @@ class SimWorld:
         if action.item.change is not None:
             self.item_changes[action.item.uuid] = action.item.change.describe()
         self.review_reports.append(
-            (action.item.uuid, "success", action.message, dict(action.reporters), {})
+            (action.item.uuid, "success", action.message, dict(action.reporters), action.comments)
         )
         submit = any(
             isinstance(cfg, dict) and cfg.get("submit") for cfg in action.reporters.values()
