@@ -44,6 +44,7 @@ from lockgate.model.events import TriggerEvent
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.scheduler.matching import TriggerFilter
 from lockgate.zk.client import ZKClient
+from lockgate.zk.layout_sources import LayoutSources, SourceFile, files_digest, save_sources
 from lockgate.zk.tenants import load_layout, save_layout
 
 log = logging.getLogger("lockgate.scheduler.tenants")
@@ -67,6 +68,9 @@ class Tenant:
     requirements: dict[str, dict[str, Any]] = field(default_factory=dict)
     # (project, branch) -> digest of the configuration files read there
     config_digests: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (project, branch) -> the configuration files read there (published
+    # with the layout for the web: ``lockgate.zk.layout_sources``)
+    config_files: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     @property
     def uuid(self) -> str:
@@ -131,6 +135,7 @@ class TenantLoader:
         self._fetched = set()
         digests: dict[tuple[str, str], str] = {}
         read_errors: list[ConfigError] = []
+        config_files: dict[tuple[str, str], dict[str, str]] = {}
 
         def read_files(project: TenantProject, branch: str) -> dict[str, str] | None:
             try:
@@ -143,6 +148,8 @@ class TenantLoader:
                 )
                 return None
             digests[(project.name, branch)] = _digest(files)
+            if files:
+                config_files[(project.name, branch)] = dict(files)
             return files
 
         def branches(project: TenantProject) -> list[str]:
@@ -176,6 +183,7 @@ class TenantLoader:
             filters=filters,
             requirements=requirements,
             config_digests=digests,
+            config_files=config_files,
         )
 
 
@@ -311,10 +319,14 @@ class TenantRegistry:
         self.tenant_config_errors: list[ConfigError] = []
         self._republish: set[str] = set()
         self._lock = threading.RLock()
+        # The text of the tenant config last read and of the one adopted.
+        self._text_read = ""
+        self.config_text = ""
 
     def read_tenant_config(self) -> TenantConfig:
         try:
             text = Path(self.tenant_config).read_text()
+            self._text_read = text
         except OSError as e:
             raise TenantConfigError(
                 f"[scheduler] tenant_config {self.tenant_config}: cannot read: {e.strerror or e}"
@@ -336,6 +348,7 @@ class TenantRegistry:
         (their queues and items stay in ZooKeeper, untouched)."""
         with self._lock:
             self.config = config
+            self.config_text = self._text_read
             for name in list(self.tenants):
                 if name not in config.tenants:
                     log.info("tenant %s is no longer in the tenant config", name)
@@ -416,10 +429,40 @@ class TenantRegistry:
         for error in tenant.layout.errors:
             log.error("tenant %s: configuration error: %s", name, error.format())
         if publish and self.client is not None:
+            self._publish_sources(tenant)
             save_layout(self.client, tenant.state)
         with self._lock:
             self.tenants[name] = tenant
         return tenant
+
+    def _publish_sources(self, tenant: Tenant) -> None:
+        """What the layout was built from, for the web to build it too.  A
+        failure here is logged, not raised: the layout is still published
+        and the web's configuration endpoints wait for the next reload."""
+        assert self.client is not None
+        try:
+            sources = LayoutSources(
+                tenant=tenant.name,
+                layout_uuid=tenant.uuid,
+                tenant_config=self.config_text,
+                tenant_config_path=self.tenant_config,
+                connections={
+                    name: conn.driver_name for name, conn in self.loader.connections.items()
+                },
+                branches={p: list(b) for p, b in tenant.layout.branches.items()},
+                files=[
+                    SourceFile(
+                        tenant.spec.project(project).connection,  # type: ignore[union-attr]
+                        project,
+                        branch,
+                        files_digest(files),
+                    )
+                    for (project, branch), files in tenant.config_files.items()
+                ],
+            )
+            save_sources(self.client, sources, tenant.config_files)
+        except Exception as e:  # noqa: BLE001 - the layout itself must still be published
+            log.warning("tenant %s: cannot publish the layout's sources: %s", tenant.name, e)
 
     def ensure_current(self, name: str) -> Tenant | None:
         """The tenant, reloaded first if a peer published a newer layout."""

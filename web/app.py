@@ -19,6 +19,8 @@ from aiohttp import web
 from lockgate.web import (
     api_admin,
     api_builds,
+    api_config,
+    api_nodes,
     api_tenants,
     console_stream,
     cors,
@@ -87,6 +89,8 @@ def make_app(context: WebContext) -> web.Application:
     api_admin.add_routes(app)  # first: its /project/{project}/<action> paths
     api_tenants.add_routes(app)
     api_builds.add_routes(app)
+    api_nodes.add_routes(app)
+    api_config.add_routes(app)  # after the admin routes: its project/{project} is greedy
     console_stream.add_routes(app)
     logs.add_routes(app)
     health.add_routes(app)

@@ -52,6 +52,16 @@ class ClusterState(Protocol):
 
     def event_queue_lengths(self, tenant: str) -> dict[str, int]: ...
 
+    def layout_sources(self, tenant: str) -> Any: ...
+
+    def components(self) -> list[Any]: ...
+
+    def nodes(self) -> list[Any]: ...
+
+    def node_requests(self) -> list[Any]: ...
+
+    def semaphore_holders(self, tenant: str) -> dict[str, list[str]]: ...
+
     def console_stream(self, uuid: str) -> StreamLocation | None: ...
 
 
@@ -99,6 +109,22 @@ class ClusterView:
         """Where build ``uuid``'s console is served (never cached: it moves
         as builds start and end)."""
         return await self._call(self.state.console_stream, uuid)
+
+    async def layout_sources(self, tenant: str) -> Any:
+        """What the tenant's layout was built from (``lockgate.zk.layout_sources``)."""
+        return await self._call(self.state.layout_sources, tenant)
+
+    async def components(self) -> list[Any]:
+        return await self._cached(("components", ""), self.state.components)
+
+    async def nodes(self) -> list[Any]:
+        return await self._cached(("nodes", ""), self.state.nodes)
+
+    async def node_requests(self) -> list[Any]:
+        return await self._cached(("node-requests", ""), self.state.node_requests)
+
+    async def semaphore_holders(self, tenant: str) -> dict[str, list[str]]:
+        return await self._cached(("semaphores", tenant), self.state.semaphore_holders, tenant)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

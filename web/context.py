@@ -22,6 +22,7 @@ from lockgate.db import Database, DatabaseError
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.web.cluster import ClusterView
 from lockgate.web.errors import not_found, unavailable
+from lockgate.web.layouts import LayoutCache
 
 T = TypeVar("T")
 
@@ -43,6 +44,7 @@ class WebContext:
     started: float = field(default_factory=time.time)
     # Seconds a health check waits for the database or ZooKeeper.
     health_timeout: float = 5.0
+    _layouts: LayoutCache | None = field(default=None, repr=False)
 
     async def db_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking ``Database`` method off the loop; 503 if the database fails."""
@@ -54,6 +56,15 @@ class WebContext:
         except sa.exc.OperationalError as e:
             first = str(e.orig or e).strip().splitlines()
             raise unavailable(f"database unavailable: {first[0] if first else e}") from None
+
+    async def configuration(self, tenant: str) -> tuple[TenantLayoutState, Any]:
+        """The tenant's published layout state and the ``Layout`` built from
+        its published sources (``lockgate.web.layouts``); 404 for an unknown
+        tenant, 503 while its sources are not published."""
+        state = await self.layout(tenant)
+        if self._layouts is None:
+            self._layouts = LayoutCache(self.cluster)
+        return state, await self._layouts.get(state)
 
     async def layout(self, tenant: str) -> TenantLayoutState:
         """The tenant's published layout, or 404 naming the unknown tenant."""

@@ -24,7 +24,7 @@ import sys
 from aiohttp import web
 from lockgate.db import Database, DatabaseError
 from lockgate.service_config import ServiceConfig, ServiceConfigError
-from lockgate.web import api_admin, webhooks
+from lockgate.web import api_admin, api_nodes, webhooks
 from lockgate.web.app import make_app
 from lockgate.web.cluster import ClusterView
 from lockgate.web.context import WebContext
@@ -69,6 +69,7 @@ class WebServer:
         )
         self.app = make_app(self.context)
         webhooks.configure(self.app, config, self.zk)
+        api_nodes.configure(self.app, config)
         api_admin.configure(self.app, config, self.zk)
         self._runner: web.AppRunner | None = None
         self._zk_task: asyncio.Task[None] | None = None

@@ -16,15 +16,20 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from lockgate.model.nodes import Node, NodeRequest
 from lockgate.model.queue import status_json
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.service_config import ServiceConfig
 from lockgate.web.cluster import ClusterUnavailable
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
+from lockgate.zk.components import ComponentInfo, list_components
 from lockgate.zk.errors import ZKError
+from lockgate.zk.layout_sources import LayoutSources, load_sources
 from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.queues import EventQueue
+from lockgate.zk.requests import NodeRequestStore, NodeStore
+from lockgate.zk.semaphores import read_holders
 from lockgate.zk.streams import StreamLocation, find_stream
 from lockgate.zk.tenants import load_layout, tenant_names
 
@@ -106,3 +111,25 @@ class ZKClusterState:
     @_guarded
     def console_stream(self, uuid: str) -> StreamLocation | None:
         return find_stream(self.client, uuid)
+
+    @_guarded
+    def layout_sources(
+        self, tenant: str
+    ) -> tuple[LayoutSources, dict[tuple[str, str], dict[str, str]]] | None:
+        return load_sources(self.client, tenant)
+
+    @_guarded
+    def components(self) -> list[ComponentInfo]:
+        return list_components(self.client)
+
+    @_guarded
+    def nodes(self) -> list[Node]:
+        return [v.record for v in NodeStore(self.client).list()]
+
+    @_guarded
+    def node_requests(self) -> list[NodeRequest]:
+        return [v.record for v in NodeRequestStore(self.client).list()]
+
+    @_guarded
+    def semaphore_holders(self, tenant: str) -> dict[str, list[str]]:
+        return read_holders(self.client, tenant)

@@ -138,6 +138,13 @@ def tenant_layout(tenant: str) -> str:
     return join("tenant", segment(tenant), "layout")
 
 
+def tenant_layout_sources(tenant: str) -> str:
+    """What the tenant's current layout was built from (the tenant config,
+    branches, digests of each project-branch's files in ``config_cache``),
+    so the web builds the same layout (``lockgate.zk.layout_sources``)."""
+    return join("tenant", segment(tenant), "layout-sources")
+
+
 def pipelines(tenant: str) -> str:
     """Parent of the tenant's pipeline states."""
     return join("tenant", segment(tenant), "pipeline")
