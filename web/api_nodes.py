@@ -76,7 +76,8 @@ def node_json(node: Any, request: Any | None) -> dict[str, Any]:
     hold = getattr(node, "hold", None) or {}
     if not isinstance(hold, dict):
         hold = {}
-    reason = hold.get("reason") or getattr(node, "hold_reason", None)
+    # An autohold's reason is Zuul's ``comment`` (``lockgate.model.holds``).
+    reason = hold.get("reason") or getattr(node, "comment", None)
     return {
         "id": node.id,
         "uuid": node.id,
@@ -90,6 +91,7 @@ def node_json(node: Any, request: Any | None) -> dict[str, Any]:
         "comment": reason,
         "hold_job": hold.get("job") or getattr(node, "hold_job", None),
         "hold_expiration": hold.get("expiration") or getattr(node, "hold_expiration", None),
+        "hold_until": node.hold_expires_at() if hasattr(node, "hold_expires_at") else None,
         "allocated_to": node.allocated_to,
         "job_name": request.job_name if request is not None else None,
     }
@@ -99,6 +101,8 @@ def _node_tenant(node: Any, requests: dict[str, Any]) -> str | None:
     hold = getattr(node, "hold", None)
     if isinstance(hold, dict) and hold.get("tenant"):
         return str(hold["tenant"])
+    if getattr(node, "hold_tenant", None):  # held: its request is gone
+        return str(node.hold_tenant)
     request = requests.get(node.allocated_to or "")
     return request.tenant if request is not None else None
 

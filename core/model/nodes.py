@@ -92,6 +92,8 @@ class Node:
     # ``hold_job``), its reason (Zuul's ``comment``), when it was held and
     # for how many seconds (0 or None: until the request is deleted).
     hold_request: str | None = None
+    # The tenant of the hold (the node's request is gone once the build ends).
+    hold_tenant: str | None = None
     hold_job: str | None = None
     comment: str | None = None
     held_at: float | None = None

@@ -126,6 +126,7 @@ def _hold_node(store: NodeStore, node_id: str, request: HoldRequest, now: float)
         node = found.record
         node.state = NodeState.HOLD
         node.hold_request = request.id
+        node.hold_tenant = request.tenant
         node.hold_job = request.hold_job()
         node.comment = request.reason
         node.held_at = now

@@ -359,3 +359,34 @@ def test_without_auth_sections_admin_actions_say_auth_is_not_configured(
             "default_realm": None,
             "read_protected": False,
         }
+
+
+def test_the_nodes_endpoint_lists_a_held_node_with_its_hold(admin_web, zk_client):
+    """A held node stays listed after its node request is gone, with the
+    hold's reason (Zuul's ``comment``), what it was for and its expiry."""
+    from lockgate.model.holds import HoldRequest
+    from lockgate.model.nodes import Node, NodeState
+    from lockgate.zk import NodeStore
+    from lockgate.zk.holds import hold_build_nodes
+
+    HoldRequestStore(zk_client).create(
+        HoldRequest("demo", "org/app", "unit", "why?", node_expiration=60)
+    )
+    node = Node("debian", "local", state=NodeState.IN_USE, allocated_to="gone-request")
+    NodeStore(zk_client).create(node)
+    hold_build_nodes(
+        zk_client,
+        tenant="demo",
+        projects=["org/app"],
+        job="unit",
+        ref="refs/heads/master",
+        result="FAILURE",
+        build="b1",
+        nodes=[node],
+        now=1000.0,
+    )
+    [shown] = call(admin_web, "GET", "/api/tenant/demo/nodes", None).json()
+    assert shown["id"] == node.id and shown["state"] == "hold"
+    assert shown["comment"] == "why?" and shown["hold_job"] == "demo org/app unit .*"
+    assert shown["hold_expiration"] == 60 and shown["hold_until"] == 1060.0
+    assert call(admin_web, "GET", "/api/tenant/other/nodes", None).json() == []
