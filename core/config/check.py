@@ -12,7 +12,16 @@ Two forms:
   projects, each named after its folder.
 
 Folders are read as they are on disk (no git): a config project as its
-``load-branch``, an untrusted project as one branch, ``master``.
+``load-branch``, an untrusted project as one branch, ``master``.  Nothing
+outside a folder is read, and reading is bounded (``lockgate.config.limits``).
+
+``-c FILE`` gives the service config: pipeline triggers, requirements and
+reporters are checked against its connections with each driver's schema,
+and nodesets against the labels of its launcher providers.  Without it, the
+tenant form checks pipelines against the connections the tenant config's
+sources name (each taken to use the driver of its name, if there is one);
+the positional form then does not check connections.  Deprecated forms are
+warnings, printed with ``warning:``.
 
 It prints each error as ``path:line: object 'name': message`` (the path as
 on disk), then one summary line per tenant with the number of objects of
@@ -38,7 +47,9 @@ from lockgate.config.discovery import discover_on_disk
 from lockgate.config.errors import ConfigError, Severity, SourceContext
 from lockgate.config.loader import ParsedTenant, build, project_branches
 from lockgate.config.parser import parse_files
+from lockgate.config.site import connection_drivers, provider_labels, source_connections
 from lockgate.config.tenant import TenantProject, TenantSource, TenantSpec, parse_tenant_config
+from lockgate.service_config import ServiceConfig, ServiceConfigError
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -81,8 +92,35 @@ def _argument_parser() -> _Parser:
         metavar="N",
         help="with REPO_DIRs: how many leading folders are config projects (default 1)",
     )
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="the service config (zuul.conf's shape): pipelines are checked against its "
+        "connections' drivers and nodesets against its providers' labels (without it: the "
+        "connections the tenant config's sources name)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the check knows of the site: connection -> driver (None: do not
+    check connections) and the providers' labels (None: do not check)."""
+
+    connections: dict[str, str] | None = None
+    labels: frozenset[str] | None = None
+
+
+def _service_site(path: str | None) -> Site | None:
+    if path is None:
+        return None
+    try:
+        config = ServiceConfig.load(path)
+    except ServiceConfigError as exc:
+        raise _UsageError(str(exc)) from exc
+    return Site(connection_drivers(config), provider_labels(config))
 
 
 @dataclass
@@ -129,7 +167,7 @@ def _on_disk(error: ConfigError, folders: dict[str, str]) -> ConfigError:
     return replace(error, context=replace(ctx, path=path))
 
 
-def _check_tenant(tenant: TenantSpec, folders: dict[str, str]) -> TenantReport:
+def _check_tenant(tenant: TenantSpec, folders: dict[str, str], site: Site) -> TenantReport:
     """Read the folders of a tenant's projects, parse, build the layout."""
     report = TenantReport(tenant.name)
     parsed = ParsedTenant()
@@ -150,14 +188,14 @@ def _check_tenant(tenant: TenantSpec, folders: dict[str, str]) -> TenantReport:
             )
             files, errors = discover_on_disk(folder, project.extra_config_paths, context)
             parsed.errors.extend(errors)
-            result = parse_files(files, project, branch)
+            result = parse_files(files, project, branch, connections=site.connections)
             objects = result.objects
             parsed.errors.extend(result.errors)
             excluded.update(result.excluded)
             if files:
                 report.projects_with_config += 1
         parsed.projects.append((project, objects))
-    layout = build(tenant, parsed)
+    layout = build(tenant, parsed, site.labels)
     report.errors = [_on_disk(e, folders) for e in layout.errors]
     report.counts = dict(layout.counts())
     report.excluded = dict(excluded)
@@ -176,6 +214,7 @@ def _tenant_form(args: argparse.Namespace) -> CheckResult:
         raise _UsageError(f"--repos {args.repos}: not a folder")
     config = parse_tenant_config(text, path)
     result.errors.extend(config.errors)
+    site = _service_site(args.config) or Site(connections=source_connections(config))
     names = list(config.tenants)
     if args.tenant is not None:
         if args.tenant not in config.tenants:
@@ -192,11 +231,11 @@ def _tenant_form(args: argparse.Namespace) -> CheckResult:
     for name in names:
         tenant = config.tenants[name]
         folders = {p.name: os.path.join(args.repos, p.name) for p in tenant.projects}
-        result.tenants.append(_check_tenant(tenant, folders))
+        result.tenants.append(_check_tenant(tenant, folders, site))
     return result
 
 
-def _positional_form(dirs: Sequence[str], config_projects: int) -> CheckResult:
+def _positional_form(dirs: Sequence[str], config_projects: int, site: Site) -> CheckResult:
     folders: dict[str, str] = {}
     projects: list[TenantProject] = []
     for index, folder in enumerate(dirs):
@@ -227,11 +266,11 @@ def _positional_form(dirs: Sequence[str], config_projects: int) -> CheckResult:
             ),
         ),
     )
-    report = _check_tenant(tenant, folders)
+    report = _check_tenant(tenant, folders, site)
     # Without a tenant config nothing says which other projects exist, so a
     # job's required-projects, roles and include-vars projects cannot be
     # checked: leave those errors out, and say how many were left out.
-    kept = [e for e in report.errors if e.key != "unknown-project"]
+    kept = [e for e in report.errors if e.key not in ("unknown-project", "project-not-found")]
     report.unchecked_project_references = len(report.errors) - len(kept)
     report.errors = kept
     return CheckResult(tenants=[report])
@@ -305,7 +344,8 @@ def run(argv: Sequence[str]) -> tuple[int, CheckResult | None, str | None]:
                 raise _UsageError("--tenant needs --tenant-config")
             if not 1 <= args.config_projects <= len(args.repo_dirs):
                 raise _UsageError("--config-projects must be between 1 and the number of REPO_DIRs")
-            result = _positional_form(args.repo_dirs, args.config_projects)
+            site = _service_site(args.config) or Site()
+            result = _positional_form(args.repo_dirs, args.config_projects, site)
         else:
             raise _UsageError("nothing to check: give --tenant-config and --repos, or REPO_DIRs")
     except _UsageError as exc:

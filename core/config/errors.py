@@ -45,27 +45,48 @@ class ConfigError:
     # A stable key (what kind of error), e.g. "unknown-parent", "schema".
     key: str = "error"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # Zuul's kind when the key alone does not decide it (a driver's
+    # deprecation); otherwise it follows from the key (``name``).
+    kind: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Zuul's kind of this error (``Job Not Found`` ...), the ``name`` the
+        API gives it; ``key`` stays the finer ``detail``."""
+        if self.kind is not None:
+            return self.kind
+        from lockgate.config.kinds import zuul_kind
+
+        return zuul_kind(self.key, self.severity is Severity.WARNING)
 
     def format(self) -> str:
         """``path:line: object 'name': message`` (the check command's line)."""
         where = self.context.location() if self.context else "<tenant>"
         what = ""
         if self.object_type:
-            what = f"{self.object_type} '{self.object_name}': " if self.object_name \
+            what = (
+                f"{self.object_type} '{self.object_name}': "
+                if self.object_name
                 else f"{self.object_type}: "
+            )
         message = self.message
         # Messages name their object for the API ("job 'x' has unknown parent
         # 'y'"); the line already starts with it, so say it once.
         subject = what.rstrip(": ")
-        if what and message.startswith(subject + " "):
-            message = message[len(subject) + 1:]
+        if what:
+            for repeated in (subject + ": ", subject + " "):
+                if message.startswith(repeated):
+                    message = message[len(repeated) :]
+                    break
         return f"{where}: {what}{message}"
 
     def to_api(self) -> dict[str, Any]:
         """The shape of an entry in Zuul's ``/api/tenant/{t}/config-errors``."""
         ctx = self.context
         return {
-            "source_context": None if ctx is None else {
+            "source_context": None
+            if ctx is None
+            else {
                 "project": ctx.project,
                 "branch": ctx.branch,
                 "path": ctx.path,
@@ -73,7 +94,8 @@ class ConfigError:
             "error": self.message,
             "short_error": self.message.splitlines()[0] if self.message else "",
             "severity": self.severity.value,
-            "name": self.key,
+            "name": self.name,
+            "detail": self.key,
             "line": ctx.line if ctx else None,
             "object_type": self.object_type,
             "object_name": self.object_name,

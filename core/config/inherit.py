@@ -225,7 +225,7 @@ def _check_restrictions(state: JobState, job: Job, inheriting: bool) -> None:
                 f"job '{job.name}' is final; the {where} at {job.context.location()} "
                 f"may not change '{changed_exec[0].replace('_', '-')}'",
                 job,
-                "final",
+                "final-variant",
             )
         if state.protected_origin and state.protected_origin != job.project and changed_exec:
             raise InheritanceError(

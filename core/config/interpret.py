@@ -353,7 +353,7 @@ def interpret_nodeset(
         label = _str(node.get("label"), "node label")
         for n in names:
             if n in seen:
-                raise InterpretError(f"node name '{n}' appears more than once", "nodeset")
+                raise InterpretError(f"node name '{n}' appears more than once", "duplicate-node")
             seen.add(n)
         node_defs.append(NodeDef(names, label))
     group_defs = []
@@ -364,7 +364,8 @@ def interpret_nodeset(
         for n in gnodes:
             if n not in seen:
                 raise InterpretError(
-                    f"group '{group.get('name')}' names unknown node '{n}'", "nodeset"
+                    f"group '{group.get('name')}' names unknown node '{n}'",
+                    "node-from-group-not-found",
                 )
         group_defs.append(GroupDef(_str(group.get("name"), "group name"), gnodes))
     return Nodeset(name, tuple(node_defs), tuple(group_defs), context=ctx, project=project)

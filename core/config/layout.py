@@ -106,6 +106,10 @@ class Layout:
     # Objects of kinds owned elsewhere (image, flavor, label, section, provider).
     other_objects: dict[str, list[ConfigObject]] = field(default_factory=dict)
     pragmas: int = 0
+    # Node labels the tenant's providers offer (the launcher's providers and
+    # the tenant's ``label`` objects); None when nothing says which exist,
+    # and then labels are not checked.
+    labels: frozenset[str] | None = None
     errors: list[ConfigError] = field(default_factory=list)
     # Tenant projects by every name they answer to (name, canonical, short).
     _names: dict[str, str] = field(default_factory=dict, repr=False)
@@ -313,6 +317,7 @@ def build_layout(
     *,
     branches: dict[str, Sequence[str]] | None = None,
     validate: bool = True,
+    labels: Iterable[str] | None = None,
 ) -> Layout:
     """Build a tenant's layout from parsed objects, project by project.
 
@@ -323,6 +328,9 @@ def build_layout(
     the branches its objects came from are used.  With ``validate`` the
     inheritance chain of every job is tried once so that problems such as a
     child of a final job are reported at load time, not first at run time.
+    ``labels`` are the node labels the launcher's providers offer (from the
+    service config); with the tenant's ``label`` objects they are the labels
+    nodesets may use.  When neither names any label, labels are not checked.
     """
     view = TenantView.of(tenant, [tp for tp, _ in projects])
     builder = _Builder(view, branches or {})
@@ -331,6 +339,7 @@ def build_layout(
         project_view = ProjectView.of(tp)
         builder.layout.inputs.append((project_view, list(objects)))
         builder.load_project(project_view, objects)
+    builder.layout.labels = _known_labels(builder.layout, labels)
     builder.check_references()
     if validate:
         from lockgate.config.freeze import validate_jobs
@@ -633,18 +642,17 @@ class _Builder:
         resolved: str | None = None
         if name.startswith("^"):
             if not project.trusted:
-                raise InterpretError(
-                    f"project '{name}': only config projects may configure projects by "
-                    "regular expression",
-                    "project-not-permitted",
-                )
+                refused = self._regex_refused(project, name)
+                if refused:
+                    raise InterpretError(
+                        f"the regular expression matches project '{refused}', which project "
+                        f"'{project.name}' may not configure (only projects its tenant "
+                        "configure-projects name, and not config projects)",
+                        "project-not-permitted",
+                    )
         else:
             resolved = self.layout.resolve_project(name)
             if resolved is None:
-                if project.trusted:
-                    # A config project may hold stanzas for projects of other
-                    # tenants; they do not belong to this layout.
-                    return
                 raise InterpretError(
                     f"project '{name}' is not a project of this tenant", "project-not-found"
                 )
@@ -671,6 +679,33 @@ class _Builder:
         else:
             assert resolved is not None
             self.layout.project_configs.setdefault(resolved, []).append(cfg)
+
+    def _regex_refused(self, project: ProjectView, pattern: str) -> str | None:
+        """The first tenant project a regex stanza of untrusted ``project``
+        matches but may not configure (Zuul's rule: it must be allowed for
+        every project it matches), or None."""
+        from lockgate.config.matchers import RegexError, compile_regex
+
+        try:
+            regex = compile_regex(pattern)
+        except RegexError:
+            return None  # interpret_project reports the bad expression
+        for other in self.layout.tenant.projects:
+            names = [n for n in (other.name, other.canonical_name) if n]
+            if not any(regex.fullmatch(n) for n in names):
+                continue
+            permitted = (
+                not other.trusted
+                and bool(project.configure_projects)
+                and any(
+                    other.name == self.layout.resolve_project(p)
+                    or any(_regex_fullmatch(p, n) for n in names)
+                    for p in project.configure_projects
+                )
+            )
+            if not permitted:
+                return other.name
+        return None
 
     def _project_branch_matcher(
         self,
@@ -722,6 +757,9 @@ class _Builder:
         for variants in layout.jobs.values():
             for job in variants:
                 self._check_job_refs(job)
+        for name, nodeset in layout.nodesets.items():
+            for message, key in _label_problems(layout, nodeset, f"nodeset '{name}'"):
+                self.error(message, nodeset.context, "nodeset", name, key)
         for name, pipeline in layout.pipelines.items():
             for other in pipeline.supercedes:
                 if other not in layout.pipelines:
@@ -803,6 +841,7 @@ def job_reference_problems(layout: Layout, job: Job) -> list[tuple[str, str]]:
                         "unknown-nodeset",
                     )
                 )
+        out.extend(_label_problems(layout, job.nodeset, f"job '{job.name}'"))
     for use in job.secrets or ():
         secret = layout.secrets.get(use.secret)
         if secret is None:
@@ -832,6 +871,14 @@ def job_reference_problems(layout: Layout, job: Job) -> list[tuple[str, str]]:
                     "unknown-project",
                 )
             )
+    for allowed in sorted(job.allowed_projects or ()):
+        if layout.resolve_project(allowed) is None:
+            out.append(
+                (
+                    f"job '{job.name}' allowed-projects names unknown project '{allowed}'",
+                    "unknown-project",
+                )
+            )
     for include in job.include_vars or ():
         if include.get("project") and layout.resolve_project(include["project"]) is None:
             out.append(
@@ -841,6 +888,49 @@ def job_reference_problems(layout: Layout, job: Job) -> list[tuple[str, str]]:
                 )
             )
     return out
+
+
+def _known_labels(layout: Layout, given: Iterable[str] | None) -> frozenset[str] | None:
+    """The labels nodesets may use: the providers' and the tenant's own
+    ``label`` objects; None when neither names one (nothing to check)."""
+    found = set(given or ())
+    for obj in layout.other_objects.get("label", ()):
+        name = obj.body.get("name") if isinstance(obj.body, dict) else None
+        if isinstance(name, str):
+            found.add(name)
+    if given is None and not found:
+        return None
+    return frozenset(found)
+
+
+def _label_problems(layout: Layout, nodeset: Nodeset, what: str) -> list[tuple[str, str]]:
+    """``what`` uses labels no provider of the tenant offers (anonymous
+    alternatives included; named ones are checked where they are defined)."""
+    known = layout.labels
+    if known is None:
+        return []
+    out: list[tuple[str, str]] = []
+    for node in nodeset.nodes:
+        if node.label not in known:
+            out.append(
+                (
+                    f"{what} uses label '{node.label}', which no provider of the tenant offers",
+                    "unknown-label",
+                )
+            )
+    for alt in nodeset.alternatives:
+        if isinstance(alt, Nodeset):
+            out.extend(_label_problems(layout, alt, what))
+    return out
+
+
+def _regex_fullmatch(pattern: str, value: str) -> bool:
+    from lockgate.config.matchers import RegexError, compile_regex
+
+    try:
+        return compile_regex(pattern).fullmatch(value) is not None
+    except RegexError:
+        return pattern == value
 
 
 def _label_match(pattern: str, label: str) -> bool:

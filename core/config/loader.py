@@ -13,7 +13,7 @@ problem in one list.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,11 +86,12 @@ def parse_tenant_projects(
     return parsed
 
 
-def build(tenant: TenantSpec, parsed: ParsedTenant) -> Any:
-    """The layout of ``parsed``; reading errors come first in its errors."""
+def build(tenant: TenantSpec, parsed: ParsedTenant, labels: Iterable[str] | None = None) -> Any:
+    """The layout of ``parsed``; reading errors come first in its errors.
+    ``labels``: the node labels the site's providers offer (None: unknown)."""
     from lockgate.config.layout import build_layout
 
-    layout = build_layout(tenant, parsed.projects, branches=dict(parsed.branches))
+    layout = build_layout(tenant, parsed.projects, branches=dict(parsed.branches), labels=labels)
     layout.errors[:0] = parsed.errors
     return layout
 
@@ -100,6 +101,7 @@ def load_tenant(
     read_files: ReadFiles,
     branches: ListBranches,
     connections: Mapping[str, str] | None = None,
+    labels: Iterable[str] | None = None,
 ) -> Any:
     """Read, parse and build a tenant's ``Layout``.
 
@@ -107,6 +109,9 @@ def load_tenant(
     ``{path: text}`` (at least the configuration roots and extra paths; any
     other files are ignored) or None if it has none; ``branches(project)``
     lists an untrusted project's branches.  ``connections`` (connection ->
-    driver name) enables driver checks of pipeline triggers and reporters.
+    driver name) enables driver checks of pipeline triggers and reporters;
+    ``labels`` (the providers' node labels, ``lockgate.config.site``)
+    enables checking the labels nodesets use.
     """
-    return build(tenant, parse_tenant_projects(tenant, read_files, branches, connections))
+    parsed = parse_tenant_projects(tenant, read_files, branches, connections)
+    return build(tenant, parsed, labels)

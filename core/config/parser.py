@@ -167,10 +167,16 @@ def _parse_one(
             )
             continue
         if kind == "pipeline":
-            for message in trigger_deprecations(body, connections):
+            for message, zuul_kind in trigger_deprecations(body, connections):
                 result.errors.append(
                     ConfigError(
-                        message, context, kind, name, severity=Severity.WARNING, key="deprecated"
+                        message,
+                        context,
+                        kind,
+                        name,
+                        severity=Severity.WARNING,
+                        key="deprecated",
+                        kind=zuul_kind,
                     )
                 )
         problems = schema.validate(kind, body, name=name, connections=connections)

@@ -456,7 +456,7 @@ def _check_references(result: TenantConfig) -> None:
                         tenant.context,
                         "tenant",
                         tenant.name,
-                        key="unknown-semaphore",
+                        key="unknown-global-semaphore",
                     )
                 )
     for rule in result.api_root.access_rules:

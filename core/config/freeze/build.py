@@ -216,8 +216,18 @@ def _build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, A
     if ns is not None:
         if isinstance(ns, str):
             nodeset_name = ns
-            ns = layout.nodesets[ns]
+            found = layout.nodesets.get(ns)
+            if found is None:
+                # Only the final value counts: a parent's unknown nodeset
+                # that a child replaced never gets here.
+                raise InheritanceError(
+                    f"job '{state.name}' uses unknown nodeset '{ns}'",
+                    _setter(layout, state, "nodeset"),
+                    "unknown-nodeset",
+                )
+            ns = found
         concrete = _flatten_nodesets(layout, ns, state_origin(state)) if ns.alternatives else [ns]
+        _check_labels(layout, state, concrete)
         if ns.alternatives:
             alternatives = [_nodeset_dict(c) for c in concrete]
         first = concrete[0] if concrete else Nodeset(None)
@@ -284,6 +294,33 @@ def _build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, A
         workspace_checkout=v.get("workspace_checkout", True),
         image_build_name=v.get("image_build_name"),
     )
+
+
+def _setter(layout: Layout, state: JobState, attr: str) -> Job:
+    """The last definition in ``state``'s chain that set ``attr`` (to blame
+    for a problem with its final value)."""
+    for level_name in reversed(state.level_names):
+        for variant in reversed(layout.jobs.get(level_name, ())):
+            if attr in variant.explicit:
+                return variant
+    return state_origin(state)
+
+
+def _check_labels(layout: Layout, state: JobState, nodesets: list[Nodeset]) -> None:
+    """The final nodeset's labels must be labels the tenant offers (when the
+    layout knows them: ``Layout.labels``)."""
+    known = layout.labels
+    if known is None:
+        return
+    for nodeset in nodesets:
+        for node in nodeset.nodes:
+            if node.label not in known:
+                raise InheritanceError(
+                    f"job '{state.name}' uses label '{node.label}', which no provider of "
+                    "the tenant offers",
+                    _setter(layout, state, "nodeset"),
+                    "unknown-label",
+                )
 
 
 def state_origin(state: JobState) -> Job:

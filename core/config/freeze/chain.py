@@ -28,11 +28,22 @@ _REFERENCE_KEYS = frozenset(
     {
         "unknown-parent",
         "unknown-nodeset",
+        "unknown-label",
         "unknown-secret",
         "secret-not-permitted",
         "unknown-project",
     }
 )
+# References only the frozen job's final value needs: a parent naming a
+# nodeset the tenant lacks does not stop a child that sets its own (Zuul
+# resolves only the final nodeset).  ``build`` checks the final one.
+_FINAL_VALUE_KEYS = frozenset({"unknown-nodeset", "unknown-label"})
+# Problems Zuul finds only when a job is frozen: a variant that changes a
+# final job or a final attribute is an error only if it is ever applied.
+_FREEZE_ONLY_KEYS = frozenset({"final-variant", "attribute-control"})
+# The deepest inheritance chain a job may have.  Zuul sets no bound; real
+# chains are under ten deep, and each level costs every frozen descendant.
+MAX_INHERITANCE_DEPTH = 64
 
 
 class _NotRun(Exception):
@@ -58,9 +69,13 @@ def freeze_job(
 
 def validate_jobs(layout: Layout) -> None:
     """Try every job's inheritance chain once and record what fails there
-    (final or protected parents, intermediate rules, cycles, attribute
-    control) as layout errors, attributed to the definition at fault."""
+    (final, protected or intermediate parents, cycles, chains too deep) as
+    layout errors, attributed to the definition at fault.  What Zuul finds
+    only when a job is frozen (a variant changing a final job or a final
+    attribute) is left to the freezer, and a cycle is reported once, by the
+    job that closes it, whichever job's chain found it."""
     seen = {(e.message, e.context) for e in layout.errors}
+    cycles: set[tuple[str, frozenset[str]]] = set()
     for name, variants in layout.jobs.items():
         if name == NOOP_JOB_NAME:
             continue
@@ -74,7 +89,16 @@ def validate_jobs(layout: Layout) -> None:
             except _NotRun:
                 continue
             except InheritanceError as exc:
-                if exc.key in _REFERENCE_KEYS or exc.origin.name != name:
+                if exc.key in _REFERENCE_KEYS or exc.key in _FREEZE_ONLY_KEYS:
+                    continue
+                if exc.key in ("inheritance-cycle", "inheritance-depth"):
+                    # One report per cycle (by its members), and per chain
+                    # too deep (by where the bound was reached).
+                    members = frozenset(getattr(exc, "cycle", ()))
+                    if (exc.key, members) in cycles:
+                        continue
+                    cycles.add((exc.key, members))
+                elif exc.origin.name != name:
                     continue
                 err = _error(exc)
                 if (err.message, err.context) not in seen:
@@ -101,10 +125,12 @@ def _override_checkouts(pp_variants: Sequence[Job]) -> tuple[Any, ...]:
 
 
 def _check_refs(layout: Layout, job: Job) -> None:
+    """Raise for the first reference of ``job`` the layout cannot satisfy,
+    except those only the final job's value needs (its nodeset)."""
     key = ("refs", id(job))
     problems = layout.cache.get(key)
     if problems is None:
-        problems = job_reference_problems(layout, job)
+        problems = [p for p in job_reference_problems(layout, job) if p[1] not in _FINAL_VALUE_KEYS]
         layout.cache[key] = problems
     if problems:
         message, kind = problems[0]
@@ -134,25 +160,17 @@ def _freeze_state(
     return state
 
 
-def _cached_chain(
-    layout: Layout, name: str, branch: str | None, overrides: tuple[Any, ...]
-) -> JobState | None:
-    """The chain state of ``name`` from the cache (computed if missing), or
-    None if its chain cannot be applied."""
-    key = ("chain", name, branch, overrides)
-    cached = layout.cache.get(key)
-    if cached is None:
-        try:
-            cached = _chain_state(layout, name, branch, overrides)
-        except (InheritanceError, _NotRun) as exc:
-            cached = exc
-        layout.cache[key] = cached
-    return None if isinstance(cached, Exception) else cached
-
-
 def _chain_state(
     layout: Layout, name: str, branch: str | None, overrides: tuple[Any, ...]
 ) -> JobState:
+    """The state of ``name``'s inheritance chain on ``branch``.
+
+    Walks up from the job until an ancestor whose chain is already cached
+    (or the base job), then applies the levels below it, caching each
+    ancestor's state on the way down: every level is walked and applied
+    once per layout, branch and overrides, however many jobs share it, so a
+    deep chain costs its depth, not its depth squared.
+    """
     default_oc, per_project = overrides
     per_project_map = dict(per_project)
 
@@ -166,16 +184,36 @@ def _chain_state(
         return oc or default_oc or branch
 
     levels: list[tuple[str, list[Job]]] = []
-    path: list[str] = []
+    on_path: set[str] = set()
+    start: JobState | None = None
     current: str | None = name
     child: Job | None = None
     while current is not None:
-        if current in path:
-            cycle = " -> ".join(path + [current])
+        if current in on_path:
             assert child is not None
-            raise InheritanceError(
-                f"job '{name}' has an inheritance cycle: {cycle}", child, "inheritance-cycle"
+            path = [level for level, _ in levels] + [current]
+            cycle = path[path.index(current) :]
+            error = InheritanceError(
+                f"job '{child.name}' has an inheritance cycle: {' -> '.join(cycle)}",
+                child,
+                "inheritance-cycle",
             )
+            error.cycle = tuple(cycle)  # type: ignore[attr-defined]
+            raise error
+        if levels:
+            cached = layout.cache.get(("chain", current, branch, overrides))
+            if isinstance(cached, JobState):
+                start = cached
+                break
+        if len(levels) >= MAX_INHERITANCE_DEPTH:
+            error = InheritanceError(
+                f"job '{name}' has an inheritance chain deeper than "
+                f"{MAX_INHERITANCE_DEPTH} jobs (from '{name}' up to '{current}')",
+                levels[0][1][0],
+                "inheritance-depth",
+            )
+            error.cycle = (current,)  # type: ignore[attr-defined]
+            raise error
         variants = layout.jobs.get(current)
         if not variants:
             if child is None:
@@ -195,7 +233,7 @@ def _chain_state(
                 f"job '{child.name}' has no variant of its parent '{current}' for branch '{branch}'"
             )
         levels.append((current, matching))
-        path.append(current)
+        on_path.add(current)
         explicit = next((v for v in matching if v.base_job or v.parent is not None), None)
         child = explicit or matching[0]
         if explicit is not None:
@@ -204,42 +242,25 @@ def _chain_state(
             current = None
         else:
             current = layout.default_parent
-    if len(levels) > 1:
-        # The chain above this job is its parent's chain: reuse that (cached)
-        # state and apply only this job's own level.  The walk above already
-        # showed the parent's walk cannot fail; if applying its chain fails,
-        # the whole chain is applied below so the error is raised as before.
-        parent_name = levels[1][0]
-        parent = _cached_chain(layout, parent_name, branch, overrides)
-        if parent is not None:
-            level_name, variants = levels[0]
-            state = parent
-            for index, variant in enumerate(variants):
-                _check_refs(layout, variant)
-                state = apply_definition(state, variant, inheriting=index == 0)
-                state.name = name  # a new state (apply_definition copies)
-            if parent.intermediate and not state.abstract:
-                raise InheritanceError(
-                    f"job '{level_name}' inherits from intermediate job "
-                    f"'{parent_name}' and so must be abstract",
-                    variants[0],
-                    "intermediate",
-                )
-            return state
-    state = JobState(name)
-    previous_intermediate: tuple[str, bool] | None = None
+    state = start if start is not None else JobState(name)
+    above: tuple[str, bool] | None = None
+    if start is not None:
+        above = (start.level_names[-1] if start.level_names else start.name, start.intermediate)
     for level_name, variants in reversed(levels):
         for index, variant in enumerate(variants):
             _check_refs(layout, variant)
             state = apply_definition(state, variant, inheriting=index == 0)
-        if previous_intermediate and previous_intermediate[1] and not state.abstract:
+            state.name = level_name  # a new state (apply_definition copies)
+        if above is not None and above[1] and not state.abstract:
             raise InheritanceError(
                 f"job '{level_name}' inherits from intermediate job "
-                f"'{previous_intermediate[0]}' and so must be abstract",
+                f"'{above[0]}' and so must be abstract",
                 variants[0],
                 "intermediate",
             )
-        previous_intermediate = (level_name, state.intermediate)
+        above = (level_name, state.intermediate)
+        if level_name != name:
+            layout.cache.setdefault(("chain", level_name, branch, overrides), state)
     return state
 
 

@@ -99,6 +99,9 @@ def freeze_job_graph(
             )
         )
         return graph
+    # Zuul fails the item's graph naming a template its project uses and the
+    # tenant lacks: the jobs that template would add cannot be known.
+    graph.errors.extend(_missing_templates(layout, name, branch))
     pp_jobs = layout.get_project_pipeline_jobs(pipeline, name, branch)
     pvars = layout.get_project_vars(name, branch) if project_vars and pp_jobs else _NO_VARS
     pvars = pvars or _NO_VARS
@@ -115,7 +118,7 @@ def freeze_job_graph(
             graph.jobs = [_clone(t, deps[t["name"]][1]) for t in recipe_jobs]
             graph.dependencies = {k: list(v[0]) for k, v in deps.items()}
             graph.not_run = dict(not_run)
-            graph.errors = list(errors)
+            graph.errors.extend(errors)
             return graph
     frozen: dict[str, FrozenJob] = {}
     templates: list[dict[str, Any]] = []
@@ -167,9 +170,32 @@ def freeze_job_graph(
             templates,
             deps,
             dict(graph.not_run),
-            tuple(graph.errors),
+            tuple(e for e in graph.errors if e.key != "unknown-template"),
         )
     return graph
+
+
+def _missing_templates(layout: Layout, project: str, branch: str | None) -> list[ConfigError]:
+    """An error for each template the project's stanzas on ``branch`` use
+    that the layout does not have (computed once per project and branch)."""
+    key = ("missing-templates", project, branch)
+    found = layout.cache.get(key)
+    if found is None:
+        found = []
+        for cfg in layout.get_project_configs(project, branch):
+            for tname in cfg.templates:
+                if tname not in layout.project_templates:
+                    found.append(
+                        ConfigError(
+                            f"project '{cfg.name}' uses unknown project-template '{tname}'",
+                            cfg.context,
+                            "project",
+                            cfg.name,
+                            key="unknown-template",
+                        )
+                    )
+        layout.cache[key] = found
+    return list(found)
 
 
 def _resolve_dependencies(

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vs
+from lockgate.config.kinds import deprecation_kind
 from lockgate.config.schema.validators import (
     Attrs,
     Bool,
@@ -54,7 +55,10 @@ _DRIVER_SECTIONS = ("trigger", "require", "reject") + REPORTER_ACTIONS
 
 @functools.lru_cache(maxsize=64)
 def _driver_schema(driver: str, section: str) -> Validator | None:
-    """The driver's own validator for one connection's section, if it has one."""
+    """The driver's own validator for one connection's section, if it has one
+    (none for a connection whose driver is not known: "")."""
+    if not driver:
+        return None
     try:
         module = importlib.import_module(f"lockgate.drivers.{driver}.schema")
     except ImportError:
@@ -64,6 +68,10 @@ def _driver_schema(driver: str, section: str) -> Validator | None:
     if factory is None:
         return None
     return vs.Schema(factory())
+
+
+class UnknownConnection(vs.Invalid):
+    """A section keyed by a connection the service config does not have."""
 
 
 # Drivers Zuul provides without a ``[connection]`` section: their name is
@@ -86,7 +94,7 @@ def _connection_section(section: str, connections: Mapping[str, str] | None) -> 
                 continue
             if connections is not None and conn not in connections:
                 errors.append(
-                    vs.Invalid(
+                    UnknownConnection(
                         f"unknown connection '{conn}'"
                         + (f" (did you mean '{s}'?)" if (s := suggest(conn, connections)) else ""),
                         path=[conn],
@@ -129,18 +137,19 @@ def _section_content(
         raise vs.Invalid(f"expected a mapping, got {describe(content)}")
 
 
-def trigger_deprecations(body: Any, connections: Mapping[str, str] | None) -> list[str]:
+def trigger_deprecations(body: Any, connections: Mapping[str, str] | None) -> list[tuple[str, str]]:
     """Warnings for deprecated attributes of a pipeline's trigger entries, from
-    each connection's driver (``deprecations(spec)`` in its schema module)."""
+    each connection's driver (``deprecations(spec)`` in its schema module), as
+    ``(message, Zuul's kind)``."""
     if connections is None or not isinstance(body, Mapping):
         return []
     triggers = body.get("trigger")
     if not isinstance(triggers, Mapping):
         return []
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for conn, content in triggers.items():
         driver = connections.get(conn) if isinstance(conn, str) else None
-        if driver is None:
+        if not driver:
             continue
         try:
             module = importlib.import_module(f"lockgate.drivers.{driver}.schema")
@@ -152,7 +161,8 @@ def trigger_deprecations(body: Any, connections: Mapping[str, str] | None) -> li
         entries = content if isinstance(content, list) else [content]
         for index, spec in enumerate(entries):
             for message in deprecations(spec) if isinstance(spec, Mapping) else ():
-                out.append(f"trigger.{conn}[{index}]: {message}")
+                kind = deprecation_kind(driver, message)
+                out.append((f"trigger.{conn}[{index}]: {message}", kind))
     return out
 
 

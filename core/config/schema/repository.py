@@ -139,7 +139,7 @@ _JOB_FIELDS: dict[Any, Any] = {
     "failure-url": Str,
     "hold-following-changes": Bool,
     "voting": Bool,
-    "semaphore": Str,
+    "semaphore": SEMAPHORE_REF,
     "semaphores": OneOrList(SEMAPHORE_REF, "semaphores"),
     "tags": Overridable(StrList),
     "provides": Overridable(StrList),

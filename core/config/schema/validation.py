@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import voluptuous as vs
-from lockgate.config.schema.pipeline import PIPELINE, _pipeline_schema_for
+from lockgate.config.schema.pipeline import PIPELINE, UnknownConnection, _pipeline_schema_for
 from lockgate.config.schema.repository import (
     JOB,
     NODESET,
@@ -92,6 +92,12 @@ def _phrase(err: vs.Invalid, where: str) -> SchemaProblem:
         hint = f" (did you mean '{err.suggestion}'?)" if err.suggestion else ""
         return SchemaProblem(
             f"unknown attribute '{err.key}' in {where}{at}{hint}", path, "unknown-attribute"
+        )
+    if isinstance(err, UnknownConnection):
+        return SchemaProblem(
+            f"invalid value for '{format_path(path)}' in {where}: {err.error_message}",
+            path,
+            "unknown-connection",
         )
     if isinstance(err, MissingAttribute):
         return SchemaProblem(f"{err.error_message} in {where}{at}", path, "missing-attribute")

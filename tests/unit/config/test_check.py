@@ -94,7 +94,8 @@ def test_json_output(tmp_path):
     assert code == 1 and data["error_count"] == 1
     (tenant,) = data["tenants"]
     (error,) = tenant["errors"]
-    assert error["name"] == "unknown-nodeset" and error["line"] == 4
+    assert error["name"] == "Nodeset Not Found" and error["detail"] == "unknown-nodeset"
+    assert error["line"] == 4
     assert error["object_type"] == "job" and error["object_name"] == "x"
     assert error["location"].startswith(f"{config}/zuul.yaml:4: job 'x': ")
     assert tenant["counts"]["job"] == 2

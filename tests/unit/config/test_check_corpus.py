@@ -193,13 +193,13 @@ def _reported(result) -> tuple[set[tuple[str, str]], list[dict]]:
     refs = set()
     for error in errors:
         name = re.findall(r"'([^']*)'", error["error"])[-1]
-        refs.add((error["name"], name))
+        refs.add((error["detail"], name))
     return refs, errors
 
 
 def _assert_only_dangling_references(result, expected):
     refs, errors = _reported(result)
-    others = [e["location"] for e in errors if e["name"] not in REFERENCE_KEYS]
+    others = [e["location"] for e in errors if e["detail"] not in REFERENCE_KEYS]
     assert others == []
     for error in errors:  # each one points at a file and a line
         assert error["source_context"]["path"].endswith(".yaml")
@@ -274,9 +274,9 @@ def test_positional_form_in_readme_order(repos_dir):
     refs, errors = _reported(result)
     # Without include rules, base-jobs' nodesets load too; one of them is also
     # defined by openstack-zuul-jobs, which is a real conflict in this setting.
-    duplicates = [e for e in errors if e["name"] == "duplicate"]
+    duplicates = [e for e in errors if e["detail"] == "duplicate"]
     assert [re.findall(r"'([^']*)'", e["error"])[0] for e in duplicates] == ["ubuntu-xenial"]
-    result["tenants"][0]["errors"] = [e for e in errors if e["name"] != "duplicate"]
+    result["tenants"][0]["errors"] = [e for e in errors if e["detail"] != "duplicate"]
     _assert_only_dangling_references(result, expected)
     assert code == 1
     assert result["tenants"][0]["unchecked_project_references"] > 0

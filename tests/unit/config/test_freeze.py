@@ -693,10 +693,16 @@ def test_attribute_control_final():
       vars: {final: true}
 - job: {name: c, parent: p, vars: {locked: false}}
 - job: {name: fine, parent: p, tags: [x]}
+- project:
+    check: {jobs: [fine]}
+    gate: {jobs: [c]}
 """,
         )
     )
-    assert messages(layout) == [
+    # As in Zuul, only when the job is frozen: c is an error where it runs.
+    assert messages(layout) == []
+    assert graph(layout, pipeline="check").errors == []
+    assert [e.message for e in graph(layout, pipeline="gate").errors] == [
         "job 'c' may not change attribute 'vars': it is final (attribute-control in zuul.yaml:2)"
     ]
 
@@ -987,3 +993,17 @@ def test_override_tag_in_project_pipeline_variant():
     )
     job = only_job(layout, "j")
     assert job.vars == {"b": 2} and job.tags == ["y"]
+
+
+def test_a_variant_changing_a_final_job_is_an_error_only_where_it_is_frozen():
+    config = """
+- job: {name: f, final: true, run: f.yaml}
+- job: {name: f, branches: stable, vars: {x: 1}}
+- project:
+    check: {jobs: [f]}
+"""
+    layout = layout_of(repo("org/project", {"master": config, "stable": config}))
+    assert messages(layout) == []  # Zuul: not an error until that variant is applied
+    assert graph(layout).errors == []
+    (error,) = graph(layout, branch="stable").errors
+    assert error.key == "final-variant" and "may not change 'vars'" in error.message

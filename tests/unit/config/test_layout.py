@@ -91,10 +91,11 @@ def test_unknown_references_each_reported_once():
             "project 'org/project' refers to unknown pipeline 'nonexistent-pipeline'",
         ]
     )
-    # The item learns about the missing nodeset and the missing job too.
+    # The item learns about the missing template and job, and what stops j.
     g = freeze_job_graph(layout, "check", "org/project", "master")
     assert [e.message for e in g.errors] == [
-        "job 'j' uses unknown nodeset 'missing-nodes'",
+        "project 'org/project' uses unknown project-template 'missing-template'",
+        "job 'j' uses unknown secret 'missing-secret'",
         "job 'missing-job' is not defined",
     ]
 
@@ -255,9 +256,21 @@ def test_untrusted_project_may_only_configure_itself():
     assert freeze_job_graph(layout, "check", "org/other", "master").job_names == ["noop"]
 
 
-def test_config_project_stanza_for_a_project_outside_the_tenant_is_ignored():
-    layout = layout_of(repo("config2", "- project: {name: x/elsewhere}", trusted=True))
-    assert messages(layout) == [] and layout.project_configs == {}
+def test_config_project_stanza_for_a_project_outside_the_tenant_is_reported():
+    # Zuul reports "project not found" rather than dropping the stanza (and
+    # the templates and jobs it names) without a word.
+    layout = layout_of(
+        repo(
+            "config2",
+            "- project: {name: x/elsewhere, templates: [t], check: {jobs: [j]}}",
+            trusted=True,
+        )
+    )
+    assert messages(layout) == ["project 'x/elsewhere' is not a project of this tenant"]
+    (error,) = layout.errors
+    assert error.key == "project-not-found" and error.context.line == 1
+    assert error.to_api()["name"] == "Project Not Found"
+    assert layout.project_configs == {}
 
 
 def test_tenant_limits():
@@ -409,7 +422,8 @@ def test_errors_are_plain_data_for_the_api():
         "error": "job 'foo' has unknown parent 'bar'",
         "short_error": "job 'foo' has unknown parent 'bar'",
         "severity": "error",
-        "name": "unknown-parent",
+        "name": "Job Not Found",
+        "detail": "unknown-parent",
         "line": 1,
         "object_type": "job",
         "object_name": "foo",
@@ -419,9 +433,7 @@ def test_errors_are_plain_data_for_the_api():
 def test_unknown_pipeline_in_project_is_a_warning_not_an_error():
     # One repository serves several tenants whose pipelines differ; Zuul
     # skips such sections, so they must not fail a check or block a change.
-    layout = layout_of(
-        repo("org/project", "- project:\n    experimental:\n      jobs: [noop]\n")
-    )
+    layout = layout_of(repo("org/project", "- project:\n    experimental:\n      jobs: [noop]\n"))
     (err,) = layout.errors
     assert err.key == "unknown-pipeline"
     assert err.severity.value == "warning"
