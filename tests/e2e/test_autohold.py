@@ -2,7 +2,8 @@
 ``System``): an autohold made through the admin API with a token; the job's
 next failing build (real Ansible on a local node) leaves its node HOLD with
 the hold's reason and expiry; the node is reachable over SSH with the
-executor's key; ``lockgate client autohold-delete`` releases it and the
+executor's key, and listed by the nodes endpoint with the hold; ``lockgate
+client autohold-delete`` releases it and the
 launcher deletes it."""
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def test_a_failing_builds_node_is_held_reachable_and_released(lockgate: Lockgate
     assert hold["current_count"] == 1 and hold["nodes"][0]["build"] == build["uuid"]
     [node] = wait_for(lambda: held_nodes(lockgate), 30, "the held node")
     assert node.id in hold["nodes"][0]["nodes"]
-    shown = node.to_api()
+    [shown] = [n for n in lockgate.api(f"/api/tenant/{TENANT}/nodes") if n["id"] == node.id]
     assert shown["state"] == "hold" and shown["comment"] == "why does it fail?"
     assert shown["hold_expiration"] == 3600 and shown["hold_until"] > node.held_at
     # Still there once the scheduler is done with the build: reachable.
