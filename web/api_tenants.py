@@ -1,5 +1,6 @@
 """Service and tenant endpoints: ``/api``, ``/api/info``, ``/api/tenants``,
-``/api/tenant/{t}/info``, ``/status``, ``/pipelines``, ``/config-errors``.
+``/api/tenant/{t}/info``, ``/pipelines``, ``/config-errors`` (``/status``
+is ``lockgate.web.api_status``).
 
 Tenants, pipelines and configuration errors come from the ``TenantLayoutState``
 each scheduler publishes in ZooKeeper; queue contents from the pipelines'
@@ -88,26 +89,6 @@ async def tenants(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-async def status(request: web.Request) -> web.Response:
-    ctx = context(request)
-    Query(request.query, [])
-    layout = await ctx.layout(request.match_info["tenant"])
-    pipelines = await ctx.cluster.pipeline_status(layout)
-    lengths = await ctx.cluster.event_queue_lengths(layout.tenant)
-    body = {
-        "zuul_version": ctx.version,
-        "last_reconfigured": int(layout.loaded_at * 1000),
-        "trigger_event_queue": {"length": lengths.get("trigger", 0)},
-        "management_event_queue": {"length": lengths.get("management", 0)},
-        "result_event_queue": {"length": lengths.get("result", 0)},
-        "connection_event_queues": {},
-        "pipelines": pipelines,
-    }
-    response = web.json_response(body)
-    response.headers["Cache-Control"] = f"public, max-age={max(1, int(ctx.cluster.ttl))}"
-    return response
-
-
 async def pipelines(request: web.Request) -> web.Response:
     ctx = context(request)
     Query(request.query, [])
@@ -148,6 +129,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/info", info)
     app.router.add_get("/api/tenants", tenants)
     app.router.add_get("/api/tenant/{tenant}/info", tenant_info)
-    app.router.add_get("/api/tenant/{tenant}/status", status)
     app.router.add_get("/api/tenant/{tenant}/pipelines", pipelines)
     app.router.add_get("/api/tenant/{tenant}/config-errors", config_errors)

@@ -21,6 +21,7 @@ from lockgate.web import (
     api_builds,
     api_config,
     api_nodes,
+    api_status,
     api_tenants,
     console_stream,
     cors,
@@ -90,6 +91,7 @@ def make_app(context: WebContext) -> web.Application:
     api_tenants.add_routes(app)
     api_builds.add_routes(app)
     api_nodes.add_routes(app)
+    api_status.add_routes(app)
     api_config.add_routes(app)  # after the admin routes: its project/{project} is greedy
     console_stream.add_routes(app)
     logs.add_routes(app)

@@ -54,6 +54,8 @@ class ClusterState(Protocol):
 
     def layout_sources(self, tenant: str) -> Any: ...
 
+    def pipeline_snapshot(self, tenant: str) -> Any: ...
+
     def components(self) -> list[Any]: ...
 
     def nodes(self) -> list[Any]: ...
@@ -113,6 +115,12 @@ class ClusterView:
     async def layout_sources(self, tenant: str) -> Any:
         """What the tenant's layout was built from (``lockgate.zk.layout_sources``)."""
         return await self._call(self.state.layout_sources, tenant)
+
+    async def pipeline_snapshot(self, tenant: str) -> Any:
+        """The tenant's pipelines and a fingerprint of their records
+        (``lockgate.zk.pipeline_reader``); never cached here: the status
+        cache decides when to ask."""
+        return await self._call(self.state.pipeline_snapshot, tenant)
 
     async def components(self) -> list[Any]:
         return await self._cached(("components", ""), self.state.components)

@@ -23,6 +23,7 @@ from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.web.cluster import ClusterView
 from lockgate.web.errors import not_found, unavailable
 from lockgate.web.layouts import LayoutCache
+from lockgate.web.status_cache import StatusCache
 
 T = TypeVar("T")
 
@@ -45,6 +46,7 @@ class WebContext:
     # Seconds a health check waits for the database or ZooKeeper.
     health_timeout: float = 5.0
     _layouts: LayoutCache | None = field(default=None, repr=False)
+    _status: StatusCache | None = field(default=None, repr=False)
 
     async def db_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking ``Database`` method off the loop; 503 if the database fails."""
@@ -65,6 +67,13 @@ class WebContext:
         if self._layouts is None:
             self._layouts = LayoutCache(self.cluster)
         return state, await self._layouts.get(state)
+
+    @property
+    def status(self) -> StatusCache:
+        """The tenant status answers (``lockgate.web.status_cache``)."""
+        if self._status is None:
+            self._status = StatusCache(self.cluster, self.db, self.version, ttl=self.cluster.ttl)
+        return self._status
 
     async def layout(self, tenant: str) -> TenantLayoutState:
         """The tenant's published layout, or 404 naming the unknown tenant."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from lockgate.zk.client import ZKClient
 from lockgate.zk.components import ComponentInfo, list_components
 from lockgate.zk.errors import ZKError
 from lockgate.zk.layout_sources import LayoutSources, load_sources
+from lockgate.zk.pipeline_reader import PipelineReader, PipelineSnapshot
 from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.queues import EventQueue
 from lockgate.zk.requests import NodeRequestStore, NodeStore
@@ -75,6 +77,8 @@ def zk_client_from_config(config: ServiceConfig) -> ZKClient:
 class ZKClusterState:
     def __init__(self, client: ZKClient) -> None:
         self.client = client
+        self._readers: dict[str, PipelineReader] = {}
+        self._readers_lock = threading.Lock()
 
     def connected(self) -> bool:
         return self.client.connected
@@ -117,6 +121,17 @@ class ZKClusterState:
         self, tenant: str
     ) -> tuple[LayoutSources, dict[tuple[str, str], dict[str, str]]] | None:
         return load_sources(self.client, tenant)
+
+    @_guarded
+    def pipeline_snapshot(self, tenant: str) -> PipelineSnapshot:
+        """One reader per tenant, kept: it decodes only records that changed
+        since its last read (one read at a time per tenant)."""
+        with self._readers_lock:
+            reader = self._readers.get(tenant)
+            if reader is None:
+                reader = self._readers[tenant] = PipelineReader(self.client, tenant)
+        with reader.lock:
+            return reader.read()
 
     @_guarded
     def components(self) -> list[ComponentInfo]:
