@@ -92,8 +92,11 @@ def run_process(
     output: Path,
     timeout: float | None,
     abort: Abort,
+    pass_fds: tuple[int, ...] = (),
 ) -> ProcessOutcome:
-    """Run ``cmd`` with stdout and stderr to ``output``; stop it on timeout or abort."""
+    """Run ``cmd`` with stdout and stderr to ``output``; stop it on timeout or abort.
+    ``pass_fds``: descriptors the process inherits (a playbook's in-memory
+    secrets files)."""
     started = time.monotonic()
     if abort.is_set():
         return ProcessOutcome(Status.ABORTED, None, 0.0)
@@ -106,6 +109,7 @@ def run_process(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
     woken = threading.Event()
     waiter = threading.Thread(

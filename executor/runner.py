@@ -59,10 +59,13 @@ from lockgate.executor.repos import (
     prepare_repos,
 )
 from lockgate.executor.result_data import BuildReturn, read_result_file
+from lockgate.executor.secrets import SecretFiles, mask
 from lockgate.executor.settings import ExecutorSettings
 from lockgate.executor.ssh_agent import SshAgent, SshAgentError
 from lockgate.executor.zuul_vars import build_zuul_vars
 from lockgate.git import RepoCache
+from lockgate.keys.keystore import KeySource, KeystoreError, KeystorePasswordError
+from lockgate.keys.secrets import KeyLookup, SecretError, check_secrets, memo, playbook_secrets
 from lockgate.model.builds import BuildRequest, BuildResult
 from lockgate.model.jobs import FrozenJob, PlaybookRef
 from lockgate.model.nodes import Node
@@ -111,6 +114,8 @@ class _Context:
     ssh_auth_sock: Path | None
     runs: list[PlaybookRun] = field(default_factory=list)
     pause: Callable[[BuildReturn], None] | None = None
+    # (connection, project) -> secrets key, asked once per project per build.
+    key_for: KeyLookup | None = None
 
 
 def _level(ref: PlaybookRef) -> int:
@@ -120,17 +125,20 @@ def _level(ref: PlaybookRef) -> int:
 class JobRunner:
     """Runs builds; ``sources`` (by connection name) let it fetch playbook
     projects that are not among a build's repositories (the config project
-    with the base job's playbooks)."""
+    with the base job's playbooks); ``keys`` (the keystore) decrypts
+    secrets and gives post-review jobs their project's SSH key."""
 
     def __init__(
         self,
         settings: ExecutorSettings,
         cache: RepoCache | None = None,
         sources: Mapping[str, Sources] | None = None,
+        keys: KeySource | None = None,
     ):
         self.settings = settings
         self.cache = cache or RepoCache(settings.git_root)
         self.sources = dict(sources or {})
+        self.keys = keys
 
     # ------------------------------------------------------------------
 
@@ -161,11 +169,14 @@ class JobRunner:
                 f"Job console starting: build {request.uuid}, job {job.name}, "
                 f"attempt {request.attempt} of {job.attempts}",
             )
+            key_for = memo(self._secrets_key)
             try:
                 checkouts, network = self._prepare(request, nodes, jobdir)
+                _check_secrets(request, key_for)
                 if network:
                     agent = SshAgent(self.settings.private_key_file)
                     agent.start()
+                    self._add_project_key(agent, request)
             except BuildError as e:
                 console.write_lines(jobdir.job_output_txt, f"ERROR: {e}")
                 return BuildOutcome(e.result, str(e), elapsed=time.monotonic() - started)
@@ -180,6 +191,7 @@ class JobRunner:
                 network,
                 agent.socket_path if agent else None,
                 pause=pause,
+                key_for=key_for,
             )
             try:
                 result, detail = self._run_phases(ctx)
@@ -367,17 +379,17 @@ class JobRunner:
             raise BuildError(BuildResult.ERROR, str(e)) from None
         var_files = [jobdir.extra_vars_file]
         own_vars = dict(phase_vars or {})
-        own_vars.update(_secret_parent_vars(ctx.request))
-        own_vars.update(self._secrets(ctx, ref))
         own: Path | None = None
         if own_vars:
-            # This playbook's own variables (its secrets): the file exists
-            # only while it runs, so later playbooks of the build (which
-            # see the build directory) cannot read another's secrets.
+            # This playbook's own variables: the file exists only while it runs.
             own = jobdir.ansible_root / f"vars-{phase}-{index}.yaml"
             _dump(own, own_vars)
             os.chmod(own, 0o600)
             var_files.append(own)
+        # Its secrets, decrypted now, in memory only (never in the build tree).
+        secret_files = self._secret_files(ctx, ref)
+        if secret_files is not None:
+            var_files.append(secret_files.vars_path)
         var_files.append(jobdir.zuul_vars_file)
         command = playbook_command(jobdir, path, var_files)
         command = self.settings.sandbox.wrap(
@@ -386,6 +398,7 @@ class JobRunner:
             trusted=ref.trusted,
             network=ctx.network,
             extra_rw=[str(ctx.ssh_auth_sock.parent)] if ctx.ssh_auth_sock else None,
+            data_files=secret_files.data_files if secret_files is not None else (),
         )
         env = ansible_env(
             jobdir,
@@ -397,6 +410,8 @@ class JobRunner:
             ssh_auth_sock=ctx.ssh_auth_sock,
             ssh_control_dir=self._control_dir(ctx),
         )
+        if secret_files is not None:
+            env.update(secret_files.env)
         raw = jobdir.raw_log_root / f"{phase}-{index}.log"
         console.write_lines(jobdir.job_output_txt, f"{name} START: [{label}]")
         try:
@@ -407,11 +422,18 @@ class JobRunner:
                 output=raw,
                 timeout=timeout,
                 abort=abort or ctx.abort,
+                pass_fds=secret_files.fds if secret_files is not None else (),
             )
         finally:
             if own is not None:
                 own.unlink(missing_ok=True)
+            if secret_files is not None:
+                secret_files.close()
         text = raw.read_text(errors="replace").strip() if raw.exists() else ""
+        if secret_files is not None and secret_files.masked and text:
+            # Ansible's own messages (warnings, errors) may quote a value.
+            text = mask(text, secret_files.masked)
+            raw.write_text(text + "\n")
         if text:
             console.write_lines(jobdir.job_output_txt, text)
         entry = console.last_json_entry(jobdir.job_output_json, phase, index)
@@ -463,34 +485,63 @@ class JobRunner:
         ctx.runs.append(run)
         return run
 
-    def _secrets(self, ctx: _Context, ref: PlaybookRef) -> dict[str, Any]:
-        """The secrets this playbook may read, as variables named after them."""
-        out: dict[str, Any] = {}
-        secrets = ctx.request.job.secrets
-        for i in getattr(ref, "secrets", []) or []:
-            if not 0 <= i < len(secrets):
-                raise BuildError(
-                    BuildResult.ERROR, f"playbook {ref.path}: secret index {i} out of range"
+    def _secrets_key(self, connection: str, project: str) -> Any:
+        if self.keys is None:
+            raise KeystorePasswordError(
+                "this executor has no keystore ([keystore] password is not configured)"
+            )
+        return self.keys.secrets_key(connection, project)
+
+    def _secret_files(self, ctx: _Context, ref: PlaybookRef) -> SecretFiles | None:
+        """The secrets this playbook may read (and what its parents returned
+        as ``secret_data``), decrypted now, as in-memory files."""
+        variables = _secret_parent_vars(ctx.request)
+        masked: list[str] = []
+        if ref.secrets:
+            try:
+                found = playbook_secrets(
+                    ctx.request.job.secrets, ref.secrets, ctx.key_for or self._secrets_key
                 )
-            secret = secrets[i]
-            if _encrypted(secret.get("data")):
-                raise BuildError(
-                    BuildResult.ERROR,
-                    f"secret {secret.get('secret')}: encrypted "
-                    "secrets cannot be decrypted by this executor yet",
-                )
-            out[secret["name"]] = secret.get("data")
-        return out
+            except SecretError as e:
+                raise BuildError(BuildResult.ERROR, f"playbook {ref.path}: {e}") from None
+            variables.update(found.variables)
+            masked = found.masked
+        if not variables:
+            return None
+        return SecretFiles.open(
+            variables, masked, sandboxed=self.settings.sandbox.kind == "bubblewrap"
+        )
+
+    def _add_project_key(self, agent: SshAgent, request: BuildRequest) -> None:
+        """Zuul's project key: a post-review build gets its project's SSH key
+        in the agent (made now if the project has none yet: the build waits
+        for that key only)."""
+        if not request.zuul_vars.get("post_review") or self.keys is None:
+            return
+        project = request.project
+        try:
+            pem = self.keys.ssh_private_pem(project.connection, project.project)
+        except KeystoreError as e:
+            raise BuildError(BuildResult.ERROR, f"project SSH key: {e}") from None
+        try:
+            agent.add_key_data(pem, f"the SSH key of project {project.project}")
+        except SshAgentError as e:
+            raise BuildError(BuildResult.ERROR, str(e)) from None
 
 
-def _encrypted(value: Any) -> bool:
-    if isinstance(value, dict):
-        if "encrypted" in value and "ciphertext" in value:
-            return True
-        return any(_encrypted(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_encrypted(v) for v in value)
-    return False
+def _check_secrets(request: BuildRequest, key_for: KeyLookup) -> None:
+    """Every secret some playbook will read must decrypt: else the build is
+    an error before anything runs (not half-way, without its post-run)."""
+    job = request.job
+    used = [
+        i for ref in (*job.pre_run, *job.run, *job.post_run, *job.cleanup_run) for i in ref.secrets
+    ]
+    if not used:
+        return
+    try:
+        check_secrets(job.secrets, used, key_for)
+    except SecretError as e:
+        raise BuildError(BuildResult.ERROR, str(e)) from None
 
 
 def _secret_parent_vars(request: BuildRequest) -> dict[str, Any]:

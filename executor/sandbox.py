@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,8 +118,12 @@ class SandboxPolicy:
         trusted: bool,
         network: bool,
         extra_rw: list[str] | None = None,
+        data_files: Sequence[tuple[int, str]] = (),
     ) -> list[str]:
-        """The command line that runs ``command`` in this build's sandbox."""
+        """The command line that runs ``command`` in this build's sandbox.
+        ``data_files``: ``(fd, path)`` -- the content of the (inherited)
+        descriptor appears read-only at ``path`` inside, in memory only (a
+        playbook's secrets)."""
         if self.kind == "none":
             return command
         args = [self.bwrap, "--unshare-all", "--die-with-parent"]
@@ -160,6 +165,8 @@ class SandboxPolicy:
         for path in rw:
             if os.path.exists(path):
                 args += ["--bind", path, path]
+        for fd, path in data_files:
+            args += ["--ro-bind-data", str(fd), path]
         # The sandbox's own root (a tmpfs holding the mount points) becomes
         # read-only: nothing can be written but the binds above and /tmp.
         args += ["--remount-ro", "/", "--chdir", str(jobdir.work_root), "--"]

@@ -41,6 +41,7 @@ from lockgate.executor.merger import MergeServer, fetch_env_of
 from lockgate.executor.runner import JobRunner
 from lockgate.executor.settings import ExecutorSettings, ensure_dirs
 from lockgate.git.merge_runner import MergeRunner
+from lockgate.keys.keystore import keystore_from_config
 from lockgate.model.builds import BuildState
 from lockgate.service_config import ServiceConfig
 from lockgate.zk import (
@@ -103,6 +104,7 @@ class Executor:
         if not self.client.connected:
             self.client.connect()
         self.builds = BuildRequestStore(self.client, self.settings.zone)
+        self.runner.keys = keystore_from_config(self.config, self.client)
         self.nodes = NodeStore(self.client)
         self.console.start()
         self.component = register(

@@ -77,6 +77,21 @@ class SshAgent:
             self.stop()
             raise SshAgentError(f"ssh-add {self.key_file}: {added.stderr.strip()}")
 
+    def add_key_data(self, private_pem: str, name: str) -> None:
+        """Add a key given as (unencrypted) PEM text -- a project's SSH key --
+        through ssh-add's standard input, so it never touches a file."""
+        env = {"SSH_AUTH_SOCK": str(self.socket_path), "PATH": os.environ.get("PATH", "")}
+        added = subprocess.run(
+            ["ssh-add", "-q", "-"],
+            env=env,
+            input=private_pem,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if added.returncode != 0:
+            raise SshAgentError(f"ssh-add of {name}: {added.stderr.strip()}")
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if self.directory is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -63,6 +64,8 @@ def add_parsers(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lockgate keys ...`` or ``lockgate encrypt``; the exit status."""
+    # A command's output is its result lines, not ZooKeeper's connection log.
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
     try:
         if args.command == "encrypt":
             return _encrypt(args)
@@ -148,13 +151,15 @@ def _import(args: argparse.Namespace, config: ServiceConfig) -> int:
         if args.source_password_file
         else None
     )
+    try:
+        transfer.parse_export(text)  # a file that is not one fails before connecting
+    except transfer.TransferError as e:
+        raise CommandError(f"{args.file}: {e}") from None
     keystore, client = _keystore(config, password)
     try:
         report = transfer.import_keys(
             keystore, text, password=password, overwrite=args.force, source_password=source
         )
-    except transfer.TransferError as e:
-        raise CommandError(f"{args.file}: {e}") from None
     except ZKError as e:
         raise CommandError(str(e)) from None
     finally:

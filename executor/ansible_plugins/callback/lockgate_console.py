@@ -20,6 +20,20 @@ import os
 
 from ansible.plugins.callback import CallbackBase
 
+
+def _load_masking():
+    """``../masking.py``: the secrets this playbook must never show."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "masking.py")
+    spec = importlib.util.spec_from_file_location("lockgate_masking", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_masking = _load_masking()
+
 DOCUMENTATION = """
     name: lockgate_console
     type: stdout
@@ -76,12 +90,14 @@ class CallbackModule(CallbackBase):
         path = os.environ.get("LOCKGATE_JOB_OUTPUT") or os.devnull
         self._out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         self._play_hosts = []
+        self._masked = _masking.load()
 
     # -- writing -----------------------------------------------------------
 
     def _line(self, text=""):
         stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
-        for part in str(text).splitlines() or [""]:
+        text = _masking.mask(str(text), self._masked) if self._masked else str(text)
+        for part in text.splitlines() or [""]:
             self._out.write(f"{stamp} | {part}\n")
         self._out.flush()
 
@@ -90,6 +106,8 @@ class CallbackModule(CallbackBase):
             self._line(f"{host} | {part}")
 
     def _show_output(self, host, data):
+        # Before formatting: a value shown as JSON is escaped, masked first.
+        data = _masking.mask_tree(data, self._masked)
         if data.get("_ansible_no_log") or data.get("censored"):
             self._line(f"{host} | Output suppressed because no_log was given")
             return

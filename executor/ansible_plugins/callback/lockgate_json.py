@@ -23,6 +23,20 @@ import os
 
 from ansible.plugins.callback import CallbackBase
 
+
+def _load_masking():
+    """``../masking.py``: the secrets this playbook must never show."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "masking.py")
+    spec = importlib.util.spec_from_file_location("lockgate_masking", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_masking = _load_masking()
+
 DOCUMENTATION = """
     name: lockgate_json
     type: notification
@@ -50,6 +64,7 @@ class CallbackModule(CallbackBase):
         self._path = os.environ.get("LOCKGATE_JOB_JSON")
         self._plays = []
         self._tasks_by_id = {}
+        self._masked = _masking.load()
 
     def _record(self, result, status):
         task = getattr(result, "task", None) or result._task
@@ -132,6 +147,7 @@ class CallbackModule(CallbackBase):
             "plays": self._plays,
             "stats": summary,
         }
+        entry = _masking.mask_tree(entry, self._masked)
         if not self._path:
             return
         try:

@@ -216,7 +216,12 @@ def test_encrypted_secret_is_an_error_naming_it(upstream, tmp_path: Path):
         "secret": "site-creds",
         "data": {"token": {"encrypted": "pkcs1-oaep", "ciphertext": ["abc"]}},
     }
+    secret.update(project="org/app", connection="git")
     request = make_request(tree, run=run, secrets=[secret])
-    outcome = JobRunner(settings).run(request, [])
+    outcome = JobRunner(settings).run(request, [])  # no keystore
     assert outcome.result is BuildResult.ERROR
-    assert "secret site-creds" in outcome.error_detail
+    assert outcome.playbooks == []
+    assert outcome.error_detail == (
+        "secret 'site-creds' of project 'org/app' cannot be decrypted: this executor has no "
+        "keystore ([keystore] password is not configured)"
+    )
