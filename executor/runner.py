@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 from lockgate.executor import console
 from lockgate.executor.ansible_setup import ansible_env, playbook_command, write_ansible_cfg
+from lockgate.executor.file_comments import map_returned_comments
 from lockgate.executor.inventory import (
     InventoryError,
     build_inventory,
@@ -199,6 +200,7 @@ class JobRunner:
                 console.write_lines(jobdir.job_output_txt, f"ERROR: {e}")
                 result, detail = e.result, str(e)
             returned = read_result_file(jobdir.result_data_file, job.name)
+            map_returned_comments(request, ctx.projects.checkouts, returned)
             for warning in returned.warnings:
                 console.write_lines(jobdir.job_output_txt, f"WARNING: {warning}")
             console.write_lines(jobdir.job_output_txt, f"Job result: {result.value}")

@@ -40,6 +40,8 @@ from lockgate.db import Database, DatabaseError
 from lockgate.drivers.base import Connection, EventSourceHooks
 from lockgate.drivers.registry import get_driver, make_connections
 from lockgate.git import RepoCache
+from lockgate.keys.generator import KeyGenerator
+from lockgate.keys.keystore import keystore_from_config
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.matching import project_branches_in
 from lockgate.scheduler.processor import TenantProcessor
@@ -150,6 +152,7 @@ class Scheduler:
         self._poked = threading.Event()
         self._reconfigure = threading.Event()
         self.passes = 0  # completed passes over every tenant (tests watch it)
+        self.key_generator: KeyGenerator | None = None
 
     # --- start and stop -----------------------------------------------------------------
 
@@ -177,6 +180,7 @@ class Scheduler:
         self.registry.load_all()
         for name in self.registry.names():
             self._watch(name)
+        self._start_key_generator()
         self.component = register(
             self.client, "scheduler", {"state": "running"}, hostname=self.hostname
         )
@@ -188,6 +192,8 @@ class Scheduler:
         )
 
     def stop(self) -> None:
+        if self.key_generator is not None:
+            self.key_generator.stop()
         for source in self.sources:
             source.stop()
         for stop_watch in self._stops:
@@ -228,7 +234,26 @@ class Scheduler:
         self._stops.append(result_queue(self.client, tenant).watch(self._poke))
         self._stops.append(management_queue(self.client, tenant).watch(self._poke))
 
+    def _start_key_generator(self) -> None:
+        """Project keys are made in the background (``lockgate.keys.generator``):
+        tenants load and run jobs without waiting for them."""
+        keystore = keystore_from_config(self.config, self.client)
+        if keystore is None:
+            return
+        self.key_generator = KeyGenerator(keystore)
+        self.key_generator.start()
+        assert self.registry is not None
+        for name in self.registry.names():
+            tenant = self.registry.get(name)
+            if tenant is not None:
+                self._want_keys(tenant)
+
+    def _want_keys(self, tenant: Tenant) -> None:
+        if self.key_generator is not None:
+            self.key_generator.want((p.connection, p.name) for p in tenant.spec.projects)
+
     def _reconfigured(self, tenant: Tenant) -> None:
+        self._want_keys(tenant)
         self._watch(tenant.name)
         for source in self.sources:
             source.refresh()
