@@ -24,7 +24,7 @@ import sys
 from aiohttp import web
 from lockgate.db import Database, DatabaseError
 from lockgate.service_config import ServiceConfig, ServiceConfigError
-from lockgate.web import api_admin, api_nodes, webhooks
+from lockgate.web import api_admin, api_keys, api_nodes, webhooks
 from lockgate.web.app import make_app
 from lockgate.web.cluster import ClusterView
 from lockgate.web.context import WebContext
@@ -71,6 +71,7 @@ class WebServer:
         webhooks.configure(self.app, config, self.zk)
         api_nodes.configure(self.app, config)
         api_admin.configure(self.app, config, self.zk)
+        api_keys.configure(self.app, config, self.zk)
         self._runner: web.AppRunner | None = None
         self._zk_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
