@@ -10,8 +10,10 @@ executor's merge half, ``lockgate.executor.merger_main``);
 autohold...) to the web with a token, and ``lockgate create-auth-token``
 makes one for an HS256 realm (``lockgate.client``);
 ``lockgate config check`` validates configuration offline
-(``lockgate.config.check``).  Components are imported by name only when
-asked for, so the command line does not tie the four processes together.
+(``lockgate.config.check``); ``lockgate keys export|import`` and ``lockgate
+encrypt`` handle project keys and secrets (``lockgate.keys.cli``).
+Components are imported by name only when asked for, so the command line
+does not tie the four processes together.
 
 A bad service config is one line on stderr and exit status 2, never a
 traceback (the contract in doc/operating.md).
@@ -27,6 +29,7 @@ import sys
 from collections.abc import Sequence
 
 from lockgate import client as admin_client
+from lockgate.keys import cli as keys_cli
 from lockgate.service_config import DEFAULT_PATH, ServiceConfig, ServiceConfigError
 from lockgate.service_keys import ignored_settings
 
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", metavar="CONFIG_COMMAND")
     config_sub.add_parser("check", help="validate Zuul configuration offline", add_help=False)
     admin_client.add_parsers(sub)
+    keys_cli.add_parsers(sub)
     return parser
 
 
@@ -106,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from lockgate.up import main as up_main
 
             return up_main(args)
+        if args.command in ("keys", "encrypt"):
+            return keys_cli.run(args)
         config = ServiceConfig.load(args.config)
         # zuul.conf keys with no effect here: said once, at start.
         for setting in ignored_settings(config, args.command):

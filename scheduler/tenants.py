@@ -172,6 +172,7 @@ class TenantLoader:
             tenant=spec.name,
             config_errors=[e.to_api() for e in layout.errors],
             projects=[p.name for p in spec.projects],
+            project_connections={p.name: p.connection for p in spec.projects},
             pipelines=list(layout.pipelines),
             pipeline_info=pipeline_info(layout, self.connections),
         )

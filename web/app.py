@@ -20,6 +20,7 @@ from lockgate.web import (
     api_admin,
     api_builds,
     api_config,
+    api_keys,
     api_nodes,
     api_status,
     api_tenants,
@@ -88,6 +89,7 @@ def make_app(context: WebContext) -> web.Application:
     app = web.Application(middlewares=[errors])
     app[CONTEXT] = context
     api_admin.add_routes(app)  # first: its /project/{project}/<action> paths
+    api_keys.add_routes(app)
     api_tenants.add_routes(app)
     api_builds.add_routes(app)
     api_nodes.add_routes(app)

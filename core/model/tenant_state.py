@@ -31,6 +31,8 @@ class TenantLayoutState:
     # dict): its authentication realm, admin and access rules and their
     # conditions, for the web to authorize admin actions.
     auth: dict[str, Any] = field(default_factory=dict)
+    # project -> its connection (the web finds a project's keys with it).
+    project_connections: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
