@@ -53,6 +53,8 @@ from lockgate.zk import (
 from lockgate.zk.holds import hold_build_nodes
 
 NODE_LOCK_TIMEOUT = 30.0
+# Seconds a playbook gets between SIGTERM and SIGKILL when the executor stops.
+SHUTDOWN_GRACE = 2.0
 USABLE_NODE_STATES = (NodeState.READY, NodeState.IN_USE)
 
 
@@ -101,7 +103,7 @@ class BuildWorker:
         """Stop the build (from any thread).  ``shutdown``: leave no result."""
         if shutdown:
             self.shutdown = True
-        self.abort_flag.set(reason)
+        self.abort_flag.set(reason, grace=SHUTDOWN_GRACE if shutdown else None)
         self._wake.set()
 
     def lock_lost(self) -> None:

@@ -87,18 +87,25 @@ class MergeServer:
         self._dispatcher.start()
         log.info("serving merge requests (%s at once)", self.max_merges)
 
-    def stop(self) -> None:
-        """Stop claiming; merges under way finish (they are short) and are stored."""
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop claiming; merges under way finish (they are short) and are
+        stored, for at most ``timeout`` seconds: one still running then is
+        left to its claim, which goes with the session (a peer takes it)."""
         if self._stopping.is_set():
             return
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
         if self._stop_watch:
             self._stop_watch()
         if self._dispatcher:
-            self._dispatcher.join(STOP_TIMEOUT)
+            self._dispatcher.join(max(0.0, deadline - time.monotonic()))
         if self._pool:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            while self.active and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.active:
+                log.warning("stopping with merges still running: %s", ", ".join(self.active))
 
     @property
     def active(self) -> list[str]:

@@ -13,8 +13,9 @@ identity, which is what lets an executor rebuild exactly the same commits.
 
 Registration: a ``merger`` component (``lockgate.zk.components``).
 Stopping (SIGTERM, SIGINT): no new claims; merges under way are finished and
-stored.  Killed: its claims vanish with its session and other mergers serve
-the requests.
+stored, for at most ``STOP_TIMEOUT`` seconds (the process exits within
+``lockgate.lifecycle``'s deadline whatever ZooKeeper does).  Killed: its
+claims vanish with its session and other mergers serve the requests.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockgate.executor.lifecycle import serve
 from lockgate.executor.merger import MergeServer, fetch_env_of, sources_of
 from lockgate.git.merge_runner import MergeRunner
 from lockgate.git.repo_cache import RepoCache
+from lockgate.lifecycle import serve
 from lockgate.service_config import ServiceConfig
 from lockgate.zk import Component, ZKClient, ZKError, register
 from lockgate.zk.client import client_from_config
 
 log = logging.getLogger("lockgate.merger")
+
+# Seconds ``stop`` waits for merges under way.
+STOP_TIMEOUT = 5.0
 
 
 @dataclass
@@ -91,9 +95,14 @@ class Merger:
         self.server.start()
         log.info("merger %s started", self.component.name)
 
+    def request_stop(self) -> None:
+        """The process is stopping: no ZooKeeper call waits for a lost connection."""
+        if self._own_client and self.client is not None:
+            self.client.begin_shutdown()
+
     def stop(self) -> None:
         if self.server is not None:
-            self.server.stop()
+            self.server.stop(STOP_TIMEOUT)
         if self.component is not None:
             try:
                 self.component.unregister()

@@ -5,6 +5,10 @@ its own process group (``start_new_session``), so stopping it reaches
 everything it started (Ansible workers, ssh, the sandbox): SIGTERM to the
 group, then SIGKILL after a grace period.  Waiting costs no polling: a
 thread blocks in ``wait()`` and wakes the caller, and so does ``Abort.set``.
+
+The groups of running playbooks are remembered, so that an executor ended
+before it could stop them (past its stop deadline, or a second SIGTERM)
+kills them on its way out (``kill_all``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KILL_GRACE = 5.0
+
+# Process groups of the playbooks running now (their leaders' pids).
+_running: set[int] = set()
+
+
+def kill_all() -> None:
+    """SIGKILL every running playbook's process group, without waiting (an
+    executor's last act before a forced exit: nothing of a build outlives it)."""
+    for pgid in list(_running):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 class Status(enum.StrEnum):
@@ -42,11 +59,16 @@ class Abort:
         self._waiters: set[threading.Event] = set()
         self._lock = threading.Lock()
         self.reason = ""
+        # How long a stopped playbook gets between SIGTERM and SIGKILL.
+        self.grace = KILL_GRACE
 
-    def set(self, reason: str = "aborted") -> None:
+    def set(self, reason: str = "aborted", *, grace: float | None = None) -> None:
+        """``grace``: shorter than ``KILL_GRACE`` when the executor is stopping."""
         with self._lock:
             if not self._set.is_set():
                 self.reason = reason
+            if grace is not None:
+                self.grace = min(self.grace, grace)
             self._set.set()
             for waiter in self._waiters:
                 waiter.set()
@@ -111,6 +133,7 @@ def run_process(
             start_new_session=True,
             pass_fds=pass_fds,
         )
+    _running.add(proc.pid)
     woken = threading.Event()
     waiter = threading.Thread(
         target=lambda: (proc.wait(), woken.set()), daemon=True, name=f"wait-{proc.pid}"
@@ -122,8 +145,9 @@ def run_process(
         if proc.poll() is not None:
             return ProcessOutcome(Status.NORMAL, proc.returncode, time.monotonic() - started)
         status = Status.ABORTED if abort.is_set() else Status.TIMED_OUT
-        stop_group(proc)
+        stop_group(proc, abort.grace if status is Status.ABORTED else KILL_GRACE)
         return ProcessOutcome(status, proc.returncode, time.monotonic() - started)
     finally:
+        _running.discard(proc.pid)
         abort._remove(woken)
         waiter.join(timeout=1.0)

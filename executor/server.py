@@ -23,8 +23,12 @@ serves each running build's ``job-output.txt``; its address is registered in
 ZooKeeper per build (``lockgate.zk.streams``) for the web's console-stream.
 
 Stopping (``stop()``, SIGTERM, SIGINT): no new claims, running playbooks are
-stopped, their requests released without a result (re-submitted by the
-scheduler), nodes set USED, the registration removed.
+stopped, their requests released without a result (the scheduler sees them
+lost and retries them on another executor), nodes set USED, the
+registration removed -- within ``STOP_TIMEOUT`` even with ZooKeeper away
+(``request_stop`` makes every ZooKeeper call fail fast instead of waiting).
+Past the process's stop deadline (``lockgate.lifecycle``) the playbooks'
+process groups are killed on the way out (``process.kill_all``).
 """
 
 from __future__ import annotations
@@ -32,16 +36,18 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 
 from lockgate.drivers.registry import make_connections
 from lockgate.executor.build import BuildWorker
 from lockgate.executor.console_stream import ConsoleStreamServer, ConsoleStreamSettings
-from lockgate.executor.lifecycle import serve
 from lockgate.executor.merger import MergeServer, fetch_env_of
+from lockgate.executor.process import kill_all
 from lockgate.executor.runner import JobRunner
 from lockgate.executor.settings import ExecutorSettings, ensure_dirs
 from lockgate.git.merge_runner import MergeRunner
 from lockgate.keys.keystore import keystore_from_config
+from lockgate.lifecycle import serve
 from lockgate.model.builds import BuildState
 from lockgate.service_config import ServiceConfig
 from lockgate.zk import (
@@ -58,7 +64,8 @@ from lockgate.zk.streams import StreamLocation, register_stream, unregister_stre
 log = logging.getLogger("lockgate.executor")
 
 RESCAN_INTERVAL = 5.0
-STOP_TIMEOUT = 60.0
+# Seconds ``stop`` may take: builds aborted and handed back, merges finished.
+STOP_TIMEOUT = 6.0
 
 
 class Executor:
@@ -153,10 +160,19 @@ class Executor:
             else:
                 path.unlink(missing_ok=True)
 
+    def request_stop(self) -> None:
+        """The process is stopping (a signal): no ZooKeeper call of ours
+        waits for a lost connection any more.  ``stop`` does the rest."""
+        if self._own_client and self.client is not None:
+            self.client.begin_shutdown()
+        self._wake.set()
+
     def stop(self) -> None:
-        """Stop claiming, abort running builds (no result: they are re-submitted), unregister."""
+        """Stop claiming, abort running builds (no result: they are retried
+        elsewhere), unregister; within ``STOP_TIMEOUT`` seconds."""
         if self._stopping.is_set():
             return
+        deadline = time.monotonic() + STOP_TIMEOUT
         self._stopping.set()
         self._wake.set()
         if self._stop_watch:
@@ -166,17 +182,18 @@ class Executor:
                 self.component.update_state(state="stopping", accepting=False)
             except ZKError:
                 pass
+        # The dispatcher first, so that no build is claimed after the aborts.
+        if self._dispatcher:
+            self._dispatcher.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
             workers = list(self.workers.values())
             threads = list(self._threads.values())
         for worker in workers:
             worker.abort("executor stopping", shutdown=True)
         for thread in threads:
-            thread.join(STOP_TIMEOUT)
-        if self._dispatcher:
-            self._dispatcher.join(STOP_TIMEOUT)
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self.merger is not None:
-            self.merger.stop()
+            self.merger.stop(max(0.5, deadline - time.monotonic()))
         self.console.stop()
         if self.component is not None:
             try:
@@ -320,4 +337,4 @@ class Executor:
 
 def main(config: ServiceConfig) -> int:
     """Run an executor until SIGTERM or SIGINT; the exit status for ``lockgate executor``."""
-    return serve("executor", lambda: Executor(config), log)
+    return serve("executor", lambda: Executor(config), log, force=kill_all)

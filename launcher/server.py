@@ -28,15 +28,18 @@ A node belongs to the launcher that made it: ``provider_data["launcher"]`` is
 machine with several state directories) never delete each other's nodes.
 
 Everything runs on one thread (the loop); ZooKeeper watches only wake it.
+
+Stopping (SIGTERM, SIGINT; ``lockgate.lifecycle``): ``request_stop`` makes
+ZooKeeper calls fail fast instead of waiting for a lost connection, then
+``stop`` deletes this launcher's nodes for at most ``STOP_TIMEOUT`` seconds;
+what is left then is found and removed by the next start.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +48,7 @@ from pathlib import Path
 from lockgate.launcher.planning import Action, deletion_reason, plan_request
 from lockgate.launcher.providers import load_providers
 from lockgate.launcher.providers.base import CapacityError, LaunchError, Provider, ProviderError
+from lockgate.lifecycle import serve
 from lockgate.logs import get_logger
 from lockgate.model.events import ResultEvent
 from lockgate.model.nodes import Node, NodeRequest, NodeRequestState, NodeState
@@ -71,6 +75,8 @@ log = logging.getLogger("lockgate.launcher")
 LAUNCH_ATTEMPTS = 3
 POLL_INTERVAL = 1.0  # a safety net: watches wake the loop at once
 RETRY_DELETE_AFTER = 5.0
+# Seconds a graceful stop may take (the loop's last pass, deleting nodes).
+STOP_TIMEOUT = 6.0
 
 
 class Launcher:
@@ -150,13 +156,22 @@ class Launcher:
             ", ".join(f"{p.name} ({', '.join(sorted(p.labels))})" for p in self.providers),
         )
 
+    def request_stop(self) -> None:
+        """The process is stopping: no ZooKeeper call waits for a lost connection."""
+        if self._own_client:
+            self.client.begin_shutdown()
+        self._stopping.set()
+        self._wake.set()
+
     def stop(self, delete_nodes: bool = True) -> None:
         """Stop the loop; with ``delete_nodes`` (a graceful stop) delete every
-        node of this launcher first, then unregister and disconnect."""
+        node of this launcher first, then unregister and disconnect; within
+        ``STOP_TIMEOUT`` seconds."""
+        deadline = time.monotonic() + STOP_TIMEOUT
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self._hold_timer is not None:
             self._hold_timer.cancel()
         for unwatch in [*self._unwatch, *self._watched.values()]:
@@ -166,7 +181,7 @@ class Launcher:
         self.client.remove_callback(self._wake.set)
         if delete_nodes and self.nodes is not None:
             try:
-                self._delete_all()
+                self._delete_all(deadline)
             except ZKError as e:
                 log.error("could not delete every node at stop: %s", e)
         for provider in self.providers:
@@ -512,10 +527,13 @@ class Launcher:
                 except (RecordConflict, RecordNotFound):
                     pass
 
-    def _delete_all(self) -> None:
+    def _delete_all(self, deadline: float) -> None:
         assert self.nodes is not None
         for versioned in self.nodes.list():
             node = versioned.record
+            if time.monotonic() > deadline:
+                log.warning("out of time at stop: the next start removes the nodes left")
+                return
             if self._ours(node):
                 for _ in range(3):
                     if self._delete(node.id, "launcher stopping", None):
@@ -532,24 +550,6 @@ class Launcher:
 
 def main(config: ServiceConfig) -> int:
     """Run a launcher until SIGINT/SIGTERM; the exit status for ``lockgate launcher``."""
-    try:
-        launcher = Launcher(config)
-    except (ServiceConfigError, ProviderError, ZKError) as e:
-        print(f"lockgate launcher: {e}", file=sys.stderr)
-        return 2 if isinstance(e, ServiceConfigError) else 1
-    stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        try:
-            launcher.start()
-        except (ZKError, ProviderError, OSError) as e:
-            print(f"lockgate launcher: {e}", file=sys.stderr)
-            return 1
-        stop.wait()
-        launcher.stop()
-        return 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return serve(
+        "launcher", lambda: Launcher(config), log, fatal=(ZKError, ProviderError, OSError)
+    )

@@ -20,6 +20,12 @@ What it runs:
 
 Several schedulers may run at once: each pass takes the tenant's lock, so a
 tenant is processed by one at a time, and all state lives in ZooKeeper.
+
+Stopping (SIGTERM, SIGINT; ``lockgate.lifecycle``): ``request_stop`` makes
+ZooKeeper calls fail fast instead of waiting for a lost connection and ends
+the pass under way at the next tenant; ``stop`` stops the event sources
+(at most ``SOURCE_STOP_TIMEOUT`` seconds, all at once) and unregisters.  A
+pass cut short is safe: every decision is applied in a crash-safe order.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from lockgate.drivers.registry import get_driver, make_connections
 from lockgate.git import RepoCache
 from lockgate.keys.generator import KeyGenerator
 from lockgate.keys.keystore import keystore_from_config
+from lockgate.lifecycle import Shutdown
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.matching import project_branches_in
 from lockgate.scheduler.processor import TenantProcessor
@@ -60,6 +67,7 @@ from lockgate.zk.state import JsonState
 log = logging.getLogger("lockgate.scheduler")
 
 TICK = 5.0  # seconds between passes when nothing wakes the loop
+SOURCE_STOP_TIMEOUT = 3.0  # seconds the event sources get to stop, together
 TIMER = "timer"
 
 
@@ -107,10 +115,13 @@ class EventSourceRunner:
                 getattr(self.source, method)()
                 return
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         if self.source is not None:
             try:
-                self.source.stop()
+                if timeout is None:
+                    self.source.stop()
+                else:
+                    self.source.stop(timeout=timeout)
             except Exception:
                 log.exception("event source %s did not stop cleanly", self.name)
             self.source = None
@@ -151,6 +162,7 @@ class Scheduler:
         self._wake: asyncio.Event | None = None
         self._poked = threading.Event()
         self._reconfigure = threading.Event()
+        self._stopping = threading.Event()
         self.passes = 0  # completed passes over every tenant (tests watch it)
         self.key_generator: KeyGenerator | None = None
 
@@ -194,8 +206,19 @@ class Scheduler:
     def stop(self) -> None:
         if self.key_generator is not None:
             self.key_generator.stop()
-        for source in self.sources:
-            source.stop()
+        # Every source at once: each may wait on its own server (a Gerrit's
+        # SSH stream, a git ls-remote), and they are daemon threads anyway.
+        stoppers = [
+            threading.Thread(
+                target=source.stop, kwargs={"timeout": SOURCE_STOP_TIMEOUT}, daemon=True
+            )
+            for source in self.sources
+        ]
+        for thread in stoppers:
+            thread.start()
+        deadline = time.monotonic() + SOURCE_STOP_TIMEOUT + 0.5
+        for thread in stoppers:
+            thread.join(max(0.0, deadline - time.monotonic()))
         for stop_watch in self._stops:
             stop_watch()
         self._stops.clear()
@@ -210,6 +233,13 @@ class Scheduler:
         if self._own_db and self.database is not None:
             self.database.close()
         log.info("scheduler %s stopped", self.hostname)
+
+    def request_stop(self) -> None:
+        """The process is stopping (a signal, from another thread): end the
+        pass under way at the next tenant; ZooKeeper calls fail fast."""
+        self._stopping.set()
+        if self._own_client:
+            self.client.begin_shutdown()
 
     # --- waking -------------------------------------------------------------------------
 
@@ -366,6 +396,8 @@ class Scheduler:
                 log.warning("event source %s: %s", source.name, e)
         worked = False
         for name in self.registry.names():
+            if self._stopping.is_set():
+                break
             try:
                 worked |= self.processor.process(name)
             except Exception:
@@ -430,39 +462,41 @@ def main(config: ServiceConfig | str) -> int:
     except (ServiceConfigError, ZKError) as e:
         print(f"lockgate scheduler: {e}", file=sys.stderr)
         return 2 if isinstance(e, ServiceConfigError) else 1
-    # A signal during start-up (loading tenants may take a while) stops the
-    # scheduler as soon as it is up, cleanly.
-    stopping = threading.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in signals}
-    # SIGHUP during start-up: re-read at the first pass (the flag is all it touches).
-    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: scheduler._reconfigure.set())
+    # SIGTERM/SIGINT: a stop within the deadline, a second one at once.  A
+    # signal during start-up (loading tenants may take a while) makes its
+    # ZooKeeper calls give up, then the scheduler stops.
+    shutdown = Shutdown("scheduler", log)
+    shutdown.install()
+    shutdown.on_request(scheduler.request_stop)
+    # SIGHUP: re-read the tenant config at the next pass (the handler only
+    # sets a flag and wakes the loop).
+    previous_hup = signal.signal(signal.SIGHUP, lambda *_: scheduler.request_reconfigure())
     try:
         try:
             scheduler.start()
         except (TenantConfigError, ZKError, DatabaseError, OSError) as e:
-            print(f"lockgate scheduler: {e}", file=sys.stderr)
             scheduler.stop()
+            if shutdown.requested.is_set():
+                shutdown.finished(0)
+                return 0
+            print(f"lockgate scheduler: {e}", file=sys.stderr)
             return 1
 
         async def run() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
-            for sig in signals:
-                loop.add_signal_handler(sig, stop.set)
-            loop.add_signal_handler(signal.SIGHUP, scheduler.request_reconfigure)
-            if stopping.is_set():
-                stop.set()
+            shutdown.on_request(lambda: loop.call_soon_threadsafe(stop.set))
             await scheduler.run(stop)
 
         try:
             asyncio.run(run())
         finally:
             scheduler.stop()
+        shutdown.finished(0)
         return 0
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        shutdown.restore()
+        signal.signal(signal.SIGHUP, previous_hup)
 
 
 __all__ = ["Scheduler", "main"]

@@ -11,6 +11,10 @@ status 1; a config problem exits 2 (as every command does).
 Build logs are served from ``[executor] log_root``, or ``<[executor]
 state_dir>/logs`` when that is not set — the executor writes there by the
 same rule.
+
+Stopping (SIGTERM, SIGINT; ``lockgate.lifecycle``): ``request_stop`` (safe
+from any thread) ends ``run``, which closes the listener, ZooKeeper (bounded)
+and the database.
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 
 from aiohttp import web
 from lockgate.db import Database, DatabaseError
+from lockgate.lifecycle import Shutdown
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 from lockgate.web import api_admin, api_keys, api_nodes, webhooks
 from lockgate.web.app import make_app
@@ -75,6 +79,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._zk_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
@@ -119,16 +124,18 @@ class WebServer:
             await loop.run_in_executor(None, self.db.close)
 
     def request_stop(self) -> None:
-        self._stopping.set()
+        """End ``run`` (from any thread: a signal's, a test's)."""
+        if self._own_zk:
+            self.zk.begin_shutdown()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stopping.set)
+        else:
+            self._stopping.set()
 
     async def run(self) -> None:
-        """Serve until SIGINT/SIGTERM (or ``request_stop``)."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self.request_stop)
-            except (NotImplementedError, RuntimeError):  # not the main thread
-                pass
+        """Serve until ``request_stop``."""
+        self._loop = asyncio.get_running_loop()
         await self.start()
         try:
             await self._stopping.wait()
@@ -146,6 +153,9 @@ def main(config: ServiceConfig) -> int:
     except DatabaseError as e:
         print(f"lockgate web: {e}", file=sys.stderr)
         return 1
+    shutdown = Shutdown("web", log)
+    shutdown.install()
+    shutdown.on_request(server.request_stop)
     try:
         asyncio.run(server.run())
     except DatabaseError as e:
@@ -158,4 +168,7 @@ def main(config: ServiceConfig) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        shutdown.restore()
+    shutdown.finished(0)
     return 0

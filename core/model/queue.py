@@ -117,6 +117,10 @@ class JobState:
     # ``requires``: the artifacts of the builds that provide them, fixed when
     # the job starts (``lockgate.scheduler.manager.provides``).
     requirement_artifacts: list[dict[str, Any]] | None = None
+    # Attempts of builds that were reset (their paused parent was retried):
+    # not counted against the job's ``attempts``; ``attempt`` keeps counting
+    # so every build has its own uuid.
+    reset_attempts: int = 0
 
     def __post_init__(self) -> None:
         self.status = JobStatus(self.status)
@@ -129,6 +133,11 @@ class JobState:
     @property
     def done(self) -> bool:
         return self.status is JobStatus.COMPLETED
+
+    @property
+    def tries(self) -> int:
+        """The current attempt as the job's ``attempts`` counts it (1-based)."""
+        return self.attempt - self.reset_attempts
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -351,7 +360,7 @@ def _job_json(item: QueueItem, js: JobState, now: float) -> dict[str, Any]:
         "pipeline": item.pipeline,
         "canceled": js.result == "CANCELED",
         "retry": None,
-        "tries": js.attempt,
+        "tries": js.tries,
         "queued": js.status is JobStatus.BUILD_REQUESTED and js.start_time is None,
         "waiting_status": _waiting_status(js),
         "node_labels": [list(n.name) for n in js.job.nodes],

@@ -6,9 +6,17 @@ the gated demo project), then launcher and executor (so the first build
 finds them), then the scheduler and the web.  When everything is ready it
 pushes one commit to the demo project and proposes one change in Gerrit, so
 a fresh machine shows a real build and a real review vote within seconds,
-and prints where the dashboard is and how to start more.  Ctrl-C (or
-SIGTERM) stops the components by PID, then the review system, then
-ZooKeeper.
+and prints where the dashboard is and how to start more.
+
+Stopping: Ctrl-C, SIGTERM or SIGHUP stops the components by PID (all at
+once; each exits within 10 s), then the review system, then ZooKeeper; a
+second one kills what is left at once.  Whatever happens to the output (a
+pipe closed: ``lockgate up | head -1``, a ``tee`` killed by the same
+Ctrl-C) ``up`` goes on to stop what it started: progress that cannot be
+written is dropped (``say``).  Every process it starts is recorded in
+``STATE/run/processes.json`` (``lockgate.up.pids``), so that what a killed
+``up`` left running is stopped by the next ``up`` on the same state
+directory.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -24,21 +33,43 @@ from pathlib import Path
 from types import FrameType
 
 from lockgate.up import demo, prereqs, seed
+from lockgate.up.pids import UP, PidFile, alive, identity, record_of, signal_record, stop_records
 from lockgate.up.review import ReviewServer
-from lockgate.up.supervisor import ComponentProcess, wait_until
+from lockgate.up.supervisor import ComponentProcess, stop_all, wait_until
 from lockgate.zk import ZKClient, ZKError, list_components
 from lockgate.zk.server import ServerTLS, ZooKeeperServer
 from lockgate.zk.tenants import load_layout
 
 COMPONENTS = ("launcher", "executor", "scheduler", "web")
+# Each stops ``up``; SIGHUP too (the terminal closed), or it would die
+# without stopping what it started.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Stop(Exception):
     """Raised by the signal handler to unwind start-up or the wait loop."""
 
 
-def say(message: str, *, end: str = "\n") -> None:
-    print(message, end=end, flush=True)
+def say(message: str, *, end: str = "\n", stream: str = "stdout") -> None:
+    """Print progress; never raise.  Once the stream cannot be written (its
+    reader is gone: a closed pipe, a killed ``tee``) it is pointed at
+    /dev/null, so that neither this nor the interpreter's last flush can
+    stop ``up`` before it has stopped what it started."""
+    out = sys.stdout if stream == "stdout" else sys.stderr
+    try:
+        out.write(message + end)
+        out.flush()
+    except (OSError, ValueError):
+        _silence(out)
+
+
+def _silence(out) -> None:  # type: ignore[no-untyped-def]
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def step(label: str):  # type: ignore[no-untyped-def]
@@ -106,17 +137,42 @@ class System:
         self.zookeeper: ZooKeeperServer | None = None
         self.client: ZKClient | None = None
         self.components: list[ComponentProcess] = []
+        self.pids = PidFile(self.state.root / "run" / "processes.json")
 
     @property
     def web_url(self) -> str:
         host = "127.0.0.1" if self.web_listen in ("0.0.0.0", "::") else self.web_listen
         return f"http://{host}:{self.web_port}"
 
+    def stop_leftovers(self) -> None:
+        """Stop what an earlier ``up`` on this state directory left running
+        (it was killed before it could); refuse if that ``up`` still runs."""
+        records = self.pids.records()
+        for record in records:
+            if record.name == UP and record.pid != os.getpid() and alive(record):
+                raise RuntimeError(
+                    f"another lockgate up (pid {record.pid}) runs on {self.state.root}; "
+                    "stop it first (Ctrl-C, or kill it: the next up cleans up after it)"
+                )
+        leftovers = [r for r in records if r.name != UP]
+        if leftovers:
+            say("  cleaning up after an earlier lockgate up that did not stop")
+            # The components first (they unregister from ZooKeeper), then the rest.
+            stop_records(
+                [r for r in leftovers if r.group and r.name != "zookeeper"], grace=15, say=say
+            )
+            stop_records(
+                [r for r in leftovers if not r.group or r.name == "zookeeper"], grace=15, say=say
+            )
+        self.pids.clear()
+        self.pids.add(record_of(UP, os.getpid(), identity_argv()))
+
     def start(self) -> None:
         state = self.state
         say(f"Starting Lockgate in {state.root}")
+        state.root.mkdir(parents=True, exist_ok=True)
+        self.stop_leftovers()
         with step("keys, certificates and demo repositories"):
-            state.root.mkdir(parents=True, exist_ok=True)
             seed.ensure_ssh_key(state)
             tls = seed.ensure_tls(state)
             seed.seed_repositories(state, self.projects, self.config_files)
@@ -128,8 +184,13 @@ class System:
                 state.zookeeper, tls=ServerTLS.from_files(tls.server), client_tls=tls.client
             )
             self.zookeeper.start()
+            zk_process = self.zookeeper.process
+            assert zk_process is not None
+            self.pids.add(record_of("zookeeper", zk_process.pid, zk_process.args, group=True))
         with step("Gerrit (the review system, loopback)"):
             self.review.start(self.review_projects)
+            gerrit = self.review.emulator.process
+            self.pids.add(record_of("gerrit", gerrit.pid, gerrit.args))
         config = seed.write_service_config(
             state,
             zk_hosts=self.zookeeper.hosts,
@@ -152,6 +213,8 @@ class System:
                 proc = ComponentProcess(name, config, state.logs / f"{name}.log")
                 self.components.append(proc)
                 proc.start()
+                assert proc.process is not None
+                self.pids.add(record_of(name, proc.process.pid, proc.process.args, group=True))
                 if not wait_until(lambda p=proc, n=name: self._ready(p, n), timeout=60):
                     raise RuntimeError(self._failure(proc))
         with step(f"tenant '{seed.TENANT}' configuration"):
@@ -212,6 +275,30 @@ class System:
             time.sleep(0.5)
         return None
 
+    def wait_for_buildset(
+        self, newrev: str, pipeline: str = "post", timeout: float = 180
+    ) -> dict | None:  # type: ignore[type-arg]
+        """The completed buildset of ``pipeline`` for commit ``newrev``, with
+        its builds (the REST API's single-buildset shape), or None in time."""
+        api = f"{self.web_url}/api/tenant/{seed.TENANT}"
+        query = f"newrev={newrev}&pipeline={pipeline}&complete=true"
+
+        def completed() -> dict | None:  # type: ignore[type-arg]
+            self.check_alive()
+            found = http_json(f"{api}/buildsets?{query}")
+            if not isinstance(found, list) or not found:
+                return None
+            detail = http_json(f"{api}/buildset/{found[0]['uuid']}")
+            return detail if isinstance(detail, dict) else None
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            buildset = completed()
+            if buildset:
+                return buildset
+            time.sleep(0.5)
+        return None
+
     def wait_for_review(
         self, number: int, votes: tuple[int, ...] = (1, -1), timeout: float = 180
     ) -> dict | None:  # type: ignore[type-arg]
@@ -240,11 +327,14 @@ class System:
                 raise RuntimeError(self._failure(proc))
 
     def stop(self) -> None:
-        for proc in reversed(self.components):
-            if proc.process is not None:
-                say(f"  stopping {proc.name} (pid {proc.pid})")
-                proc.stop()
+        """Stop everything this system started: the components at once, then
+        the Gerrit, then ZooKeeper; then forget their records."""
+        running = [p for p in self.components if p.process is not None]
+        for proc in reversed(running):
+            say(f"  stopping {proc.name} (pid {proc.pid})")
+        stop_all(list(reversed(running)))
         if self.client is not None:
+            self.client.begin_shutdown()
             self.client.disconnect()
         if self.review.emulator is not None:
             say("  stopping Gerrit")
@@ -252,6 +342,14 @@ class System:
         if self.zookeeper is not None:
             say("  stopping ZooKeeper")
             self.zookeeper.stop()
+        self.pids.clear()
+
+    def kill_now(self) -> None:
+        """SIGKILL everything recorded (a second Ctrl-C while stopping): safe
+        from a signal handler, it only sends signals."""
+        for record in self.pids.records():
+            if record.name != UP:
+                signal_record(record, signal.SIGKILL)
 
     def print_welcome(self) -> None:
         clone = self.state.work_clone(seed.DEMO_PROJECT)
@@ -317,19 +415,19 @@ def main(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise Stop()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    def hurry(signum: int, frame: FrameType | None) -> None:
+        # A second signal while stopping: what is left goes now.
+        system.kill_now()
+
+    # A pipe's reader gone is an error on write (handled by say), not death.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     code = 0
     try:
         system.start()
         if seed.DEMO_PROJECT in system.projects:
-            say("Running the demo build (job 'hello' in pipeline 'post') ...")
-            newrev = system.push(seed.DEMO_PROJECT, message="Demo build")
-            build = system.wait_for_build(newrev)
-            if build is None:
-                say("  the demo build did not finish in time; see the dashboard and logs")
-            else:
-                say(f"  demo build: {build.get('result')}  log: {build.get('log_url')}")
+            demo_buildset(system)
         if seed.GATED_PROJECT in system.review_projects:
             review_demo(system)
         system.print_welcome()
@@ -339,10 +437,30 @@ def main(args: argparse.Namespace) -> int:
     except Stop:
         say("\nStopping Lockgate ...")
     except (RuntimeError, OSError, ZKError) as e:
-        print(f"lockgate up: {e}", file=sys.stderr)
+        say(f"lockgate up: {e}", stream="stderr")
         code = 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, hurry)
         system.stop()
     return code
+
+
+def identity_argv() -> tuple[str, ...]:
+    """This process's own command line, as /proc shows it."""
+    found = identity(os.getpid())
+    return found[1] if found else ()
+
+
+def demo_buildset(system: System) -> None:
+    """Push one commit to the demo project and report its buildset's jobs by name."""
+    say(f"Running the demo buildset ({seed.DEMO_PROJECT}, pipeline 'post') ...")
+    newrev = system.push(seed.DEMO_PROJECT, message="Demo build")
+    buildset = system.wait_for_buildset(newrev)
+    if buildset is None:
+        say("  the demo buildset did not finish in time; see the dashboard and logs")
+        return
+    say(f"  demo buildset: {buildset.get('result')}")
+    builds = [b for b in buildset.get("builds", []) if b.get("final") is not False]
+    for build in sorted(builds, key=lambda b: str(b.get("job_name"))):
+        say(f"    {build.get('job_name')}: {build.get('result')}  log: {build.get('log_url')}")

@@ -1,8 +1,11 @@
 """The component processes of ``lockgate up``, started and stopped by PID.
 
 Each component is ``python -m lockgate.cli -c CONF <component>``, its output
-in ``<state>/logs/<component>.log``.  Stopping sends SIGTERM (components
-finish or abort their work cleanly), then SIGKILL after a grace period.
+in ``<state>/logs/<component>.log``, in a session of its own (Ctrl-C at the
+terminal reaches only ``lockgate up``, which stops them in order).  Stopping
+sends SIGTERM (components finish or abort their work cleanly and exit
+within 10 s), then SIGKILL to the whole process group after a grace period;
+``stop_all`` does that for several at once.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+# Components exit within 10 s of SIGTERM (lockgate.lifecycle); a little more.
+STOP_GRACE = 12.0
 
 
 @dataclass
@@ -43,17 +49,23 @@ class ComponentProcess:
     def exited(self) -> int | None:
         return self.process.poll() if self.process else None
 
-    def stop(self, grace: float = 20.0) -> None:
-        proc = self.process
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        stop_all([self], grace)
+
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM); ``stop_all`` waits."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL its whole process group (what it started too)."""
+        if self.process is not None:
             try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _close_log(self) -> None:
         if self._log:
             self._log.close()
             self._log = None
@@ -64,6 +76,25 @@ class ComponentProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_all(procs: list[ComponentProcess], grace: float = STOP_GRACE) -> None:
+    """SIGTERM every one at once, wait up to ``grace`` seconds for all, then
+    SIGKILL the process groups of those still there."""
+    for proc in procs:
+        proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        if proc.process is None:
+            continue
+        try:
+            proc.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.process.wait(5)
+        # Whatever it started in its group goes with it.
+        proc.kill()
+        proc._close_log()
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:  # type: ignore[no-untyped-def]

@@ -21,6 +21,13 @@ changes into three promises:
 Callbacks run on a worker thread of this client (never on kazoo's connection
 thread, where ZooKeeper calls would deadlock); keep them short and hand work to
 the process's own loop.
+
+Stopping: a process told to stop calls :meth:`ZKClient.begin_shutdown`.  From
+then on nothing waits for ZooKeeper to come back: an operation made while
+disconnected, or one kazoo is retrying, fails at once with
+:class:`ZKConnectionError`, so a component stops in seconds even with
+ZooKeeper down (its ephemeral nodes and locks go with its session).
+:meth:`ZKClient.disconnect` is bounded too.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from kazoo.exceptions import (
     SessionExpiredError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.retry import InterruptedError as RetryInterrupted
 from kazoo.retry import KazooRetry
 from lockgate.zk.errors import ZKConnectionError, translate_kazoo_errors
 
@@ -48,6 +56,9 @@ log = logging.getLogger("lockgate.zk.client")
 
 Callback = Callable[[], None]
 T = TypeVar("T")
+
+#: How long ``disconnect`` waits for kazoo to close the session cleanly.
+DISCONNECT_TIMEOUT = 3.0
 
 
 @dataclass
@@ -97,6 +108,7 @@ class ZKClient:
         self._lost_since_connect = False
         self._state = KazooState.LOST
         self._connected_event = threading.Event()
+        self._shutting_down = threading.Event()
         self._closing = False
         self._kazoo: KazooClient | None = None
 
@@ -122,6 +134,7 @@ class ZKClient:
                 backoff=2,
                 max_delay=1.0,
                 deadline=self.retry_deadline,
+                interrupt=self._shutting_down.is_set,
             ),
             **kwargs,
         )
@@ -161,16 +174,43 @@ class ZKClient:
         finally:
             kz.chroot = saved
 
-    def disconnect(self) -> None:
-        """Close the session: ephemeral nodes and locks are released at once."""
+    def begin_shutdown(self) -> None:
+        """This process is stopping: from now on no operation waits for a
+        lost connection to come back; it raises :class:`ZKConnectionError`."""
+        self._shutting_down.set()
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutting_down.is_set()
+
+    def disconnect(self, timeout: float = DISCONNECT_TIMEOUT) -> None:
+        """Close the session: ephemeral nodes and locks are released at once.
+
+        With ZooKeeper unreachable kazoo may take a session timeout to give
+        up; after ``timeout`` seconds this returns anyway (the server expires
+        the session by itself)."""
         self._closing = True
         kz, self._kazoo = self._kazoo, None
-        if kz is not None:
+        self._connected_event.clear()
+        if kz is None:
+            return
+
+        def close() -> None:
             try:
                 kz.stop()
+            except Exception as e:  # noqa: BLE001 - closing regardless
+                log.debug("closing the ZooKeeper session: %s", e)
             finally:
-                kz.close()
-        self._connected_event.clear()
+                try:
+                    kz.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+        closer = threading.Thread(target=close, name="zk-disconnect", daemon=True)
+        closer.start()
+        closer.join(timeout)
+        if closer.is_alive():
+            log.warning("ZooKeeper at %s did not close the session within %ss", self.hosts, timeout)
 
     def __enter__(self) -> ZKClient:
         if self._kazoo is None:
@@ -205,19 +245,42 @@ class ZKClient:
         kazoo queues a request made while disconnected until the connection is
         back, however long that takes; this waits at most ``retry_deadline``
         for the connection first, then raises :class:`ZKConnectionError`, so a
-        caller (a web request, a loop iteration) is never stuck for good."""
-        if not self._connected_event.wait(self.retry_deadline):
-            what = getattr(func, "__name__", "call")
-            where = f" {args[0]}" if args and isinstance(args[0], str) else ""
-            raise ZKConnectionError(
-                f"cannot {what}{where}: ZooKeeper at {self.hosts} unavailable "
-                f"for {self.retry_deadline}s"
+        caller (a web request, a loop iteration) is never stuck for good.
+        After :meth:`begin_shutdown` it does not wait at all."""
+        what = getattr(func, "__name__", "call")
+        where = f" {args[0]}" if args and isinstance(args[0], str) else ""
+        if not self._wait_usable(self.retry_deadline):
+            reason = (
+                "stopping"
+                if self._shutting_down.is_set()
+                else f"unavailable for {self.retry_deadline}s"
             )
-        return self.kazoo.retry(func, *args, **kwargs)
+            raise ZKConnectionError(f"cannot {what}{where}: ZooKeeper at {self.hosts} {reason}")
+        try:
+            return self.kazoo.retry(func, *args, **kwargs)
+        except RetryInterrupted:
+            raise ZKConnectionError(
+                f"cannot {what}{where}: ZooKeeper at {self.hosts} unreachable while stopping"
+            ) from None
+
+    def _wait_usable(self, timeout: float) -> bool:
+        """Wait for the connection, at most ``timeout`` s; never once stopping."""
+        deadline = time.monotonic() + timeout
+        while not self._connected_event.is_set():
+            remaining = deadline - time.monotonic()
+            if self._shutting_down.is_set() or remaining <= 0:
+                return False
+            self._connected_event.wait(min(0.2, remaining))
+        return True
 
     def wait_connected(self, timeout: float | None = None) -> bool:
-        """Block until connected (or ``timeout``); True if connected."""
-        return self._connected_event.wait(timeout)
+        """Block until connected (or ``timeout``, or a shutdown); True if connected."""
+        if timeout is None:
+            while not self._wait_usable(3600.0):
+                if self._shutting_down.is_set():
+                    return False
+            return True
+        return self._wait_usable(timeout)
 
     # --- callbacks ---------------------------------------------------------------
 
@@ -312,7 +375,9 @@ class ZKClient:
 
     def _restore(self, eph: _Ephemeral) -> None:
         deadline = time.monotonic() + max(30.0, 3 * self.session_timeout)
-        while not self._closing and time.monotonic() < deadline:
+        while (
+            not self._closing and not self._shutting_down.is_set() and time.monotonic() < deadline
+        ):
             try:
                 self._create_ephemeral(eph)
                 return

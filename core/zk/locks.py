@@ -28,7 +28,7 @@ from kazoo.exceptions import NoNodeError
 from kazoo.recipe.lock import Lock
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
-from lockgate.zk.errors import LockLost, LockTimeout, translate_kazoo_errors
+from lockgate.zk.errors import LockLost, LockTimeout, ZKConnectionError, translate_kazoo_errors
 
 log = logging.getLogger("lockgate.zk.locks")
 
@@ -69,7 +69,16 @@ class SessionAwareLock:
 
     def acquire(self, *, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take the lock.  Non-blocking: True/False at once.  Blocking with
-        ``timeout``: :class:`LockTimeout` when it runs out."""
+        ``timeout``: :class:`LockTimeout` when it runs out.
+
+        ZooKeeper away: kazoo would queue the lock's requests until it is back,
+        however long; this waits at most the client's ``retry_deadline`` (not
+        at all once the process is stopping), then raises
+        :class:`ZKConnectionError`."""
+        if not self.client.wait_connected(self.client.retry_deadline):
+            raise ZKConnectionError(
+                f"cannot lock {self.path}: ZooKeeper at {self.client.hosts} away"
+            )
         try:
             got = self._lock.acquire(blocking=blocking, timeout=timeout)
         except KazooLockTimeout as exc:
@@ -117,6 +126,11 @@ class SessionAwareLock:
         self.client.remove_callback(self._session_lost)
         if self._held:
             self._held = False
+            if self.client.shutting_down and not self.client.connected:
+                # kazoo would queue the delete until ZooKeeper is back; the
+                # process is stopping and the node goes with its session.
+                log.info("lock %s left to the session (ZooKeeper away at stop)", self.path)
+                return
             try:
                 self._lock.release()
             except NoNodeError:

@@ -289,7 +289,7 @@ def make_build_request(
         "jobtags": list(job.tags),
         "timeout": job.timeout,
         "post_timeout": job.post_timeout,
-        "attempts": js.attempt,
+        "attempts": js.tries,
         "max_attempts": job.attempts,
         "event_id": item.event_id,
     }
@@ -313,7 +313,7 @@ def make_build_request(
         node_ids=list(js.node_ids),
         node_request_id=js.node_request_id,
         zone=js.zone,
-        attempt=js.attempt,
+        attempt=js.tries,
         zuul_vars=zuul_vars,
         created=now,
         parent_data=parent_data,

@@ -364,6 +364,7 @@ def _reset_descendants(ctx: Context, item: QueueItem, js: JobState) -> None:
         other.result = other.error_detail = other.log_url = other.worker = None
         other.paused = False
         other.requirement_artifacts = None
+        other.reset_attempts = other.attempt
         _take_returned(other, {}, {}, [])
     ctx.info(f"jobs depending on {js.name} start again with its next attempt", item)
 
@@ -382,13 +383,13 @@ def _retry(
         js.paused = False
         _reset_descendants(ctx, item, js)
     _take_returned(js, {}, {}, [])
-    if js.attempt >= js.job.attempts:
+    if js.tries >= js.job.attempts:
         _complete(
             ctx,
             item,
             js,
             BuildResult.RETRY_LIMIT.value,
-            detail=f"{why} (attempt {js.attempt} of {js.job.attempts})",
+            detail=f"{why} (attempt {js.tries} of {js.job.attempts})",
             end_time=end_time,
             log_url=log_url,
         )

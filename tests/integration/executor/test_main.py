@@ -112,5 +112,5 @@ def test_bad_config_is_one_line_and_status_2(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        f"{path}: [executor] max_builds: expected an integer, got 'lots'"
+        f"lockgate executor: {path}: [executor] max_builds: expected an integer, got 'lots'"
     )

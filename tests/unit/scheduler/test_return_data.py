@@ -274,7 +274,11 @@ def test_a_paused_job_that_is_lost_runs_its_children_again():
     w.hold = lambda req: False
     run(w, steps=25)
     assert len(builds_of(w, "parent-job")) == 2
-    assert len(builds_of(w, "child-b")) == 2, "the child ran against the lost build; again"
+    children = builds_of(w, "child-b")
+    assert len(children) == 2, "the child ran against the lost build; again"
+    # The reset build does not count as one of the child's attempts.
+    assert [b.attempt for b in children] == [1, 1]
+    assert children[0].uuid != children[1].uuid
     assert w.reports[-1][1] == "SUCCESS"
 
 
