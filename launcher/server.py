@@ -550,6 +550,4 @@ class Launcher:
 
 def main(config: ServiceConfig) -> int:
     """Run a launcher until SIGINT/SIGTERM; the exit status for ``lockgate launcher``."""
-    return serve(
-        "launcher", lambda: Launcher(config), log, fatal=(ZKError, ProviderError, OSError)
-    )
+    return serve("launcher", lambda: Launcher(config), log, fatal=(ZKError, ProviderError, OSError))
