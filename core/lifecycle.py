@@ -66,6 +66,7 @@ class Shutdown:
         self._on_request: list[Callback] = []
         self._on_force: list[Callback] = []
         self._finished = threading.Event()
+        self._fired = False  # the request callbacks have been taken
         self._code = 0
         self._signals = 0
         self._previous: dict[int, object] = {}
@@ -88,9 +89,10 @@ class Shutdown:
         self._previous.clear()
 
     def on_request(self, callback: Callback) -> None:
-        """Run ``callback`` at the first signal (now, if it came already)."""
+        """Run ``callback`` at the first signal (now, if it came already),
+        before ``requested`` is set: before the main thread calls ``stop``."""
         with self._lock:
-            if not self.requested.is_set():
+            if not self._fired:
                 self._on_request.append(callback)
                 return
         self._call(callback)
@@ -134,10 +136,11 @@ class Shutdown:
             self.deadline,
         )
         with self._lock:
-            self.requested.set()
+            self._fired = True
             callbacks = list(self._on_request)
         for callback in callbacks:
             self._call(callback)
+        self.requested.set()
         if not self._finished.wait(max(0.0, self.deadline - (time.monotonic() - started))):
             self.log.error("did not stop within %.0f s; exiting anyway", self.deadline)
             self._exit(1, "")
