@@ -417,7 +417,9 @@ def item_status_json(item: QueueItem, now: float | None = None) -> dict[str, Any
         "owner": ref["owner"],
         "live": True,
         "active": item.state is not ItemState.PREPARING,
-        "item_ahead": None,
+        # Dependent pipelines: the item whose speculative state this one is
+        # tested on (set below: ``items_behind`` too).
+        "item_ahead": item.item_ahead,
         "items_behind": [],
         "failing_reasons": [
             j.name
@@ -449,6 +451,12 @@ def pipeline_status_json(
         if not present:
             continue
         heads = [[item_status_json(i, now) for i in present]]
+        behind: dict[str, list[str]] = {}
+        for entry in heads[0]:
+            if entry["item_ahead"]:
+                behind.setdefault(entry["item_ahead"], []).append(entry["id"])
+        for entry in heads[0]:
+            entry["items_behind"] = behind.get(entry["id"], [])
         queues.append({"name": q.name, "heads": heads, "window": q.window})
     entry: dict[str, Any] = {
         "name": name,
