@@ -1,9 +1,12 @@
-"""The minimal HTML pages: tenants at ``/``, recent builds at ``/t/{tenant}/builds``."""
+"""The dashboard's page and files: one HTML page for every dashboard path,
+the scripts and stylesheet, and the server-rendered tables of the tenants
+and builds pages for browsers without JavaScript."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from lockgate.db import Database, RefInfo
 
 from tests.fixtures.web import WebHarness
@@ -17,11 +20,41 @@ def test_index_lists_tenants(web: WebHarness, publish: Callable[..., object]) ->
     publish("a&b")
     reply = web.get("/")
     assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/html")
+    assert "<script type='module' src='/static/js/app.js'></script>" in reply.text
     assert "href='/t/demo/builds'" in reply.text
     assert "href='/t/a%26b/builds'" in reply.text and ">a&amp;b<" in reply.text
+    csp = reply.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
 
 
-def test_builds_page(web: WebHarness, sqlite_db: Database, publish: Callable[..., object]) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/t/demo",
+        "/t/demo/",
+        "/t/demo/status",
+        "/t/demo/status/change/12,3",
+        "/t/demo/stream/5a1e?logfile=console.log",
+        "/t/demo/build/5a1e",
+        "/t/demo/buildsets?project=demo/app",
+        "/t/demo/project/org/app",
+        "/t/demo/job/tox-py311",
+        "/t/demo/config-errors",
+    ],
+)
+def test_every_dashboard_path_is_the_page(
+    web: WebHarness, publish: Callable[..., object], path: str
+) -> None:
+    publish("demo")
+    reply = web.get(path)
+    assert reply.status == 200, reply.text
+    assert "/static/js/app.js" in reply.text and "<div id='app'>" in reply.text
+    assert reply.headers["Cache-Control"] == "no-cache"
+
+
+def test_builds_page_without_javascript(
+    web: WebHarness, sqlite_db: Database, publish: Callable[..., object]
+) -> None:
     publish("demo")
     sqlite_db.create_buildset("bs1", "demo", "post", [REF])
     sqlite_db.create_build("b1", "bs1", "hello-<script>", start_time=1_700_000_000)
@@ -34,12 +67,11 @@ def test_builds_page(web: WebHarness, sqlite_db: Database, publish: Callable[...
     page = web.get("/t/demo/builds")
     assert page.status == 200
     text = page.text
-    assert "hello-&lt;script&gt;" in text and "<script>" not in text
+    assert "hello-&lt;script&gt;" in text and "hello-<script>" not in text
     assert "href='http://127.0.0.1:9000/logs/b1/'" in text
     assert "javascript:" not in text
     assert "class='SUCCESS'>SUCCESS" in text and "class='running'>running" in text
     assert "12s" in text and "abcdef1234" in text and "2023-11-14T22:13:20" in text
-    assert "href='/api/tenant/demo/build/b1'" in text
     filtered = web.get("/t/demo/builds?result=FAILURE").text
     assert "evil-link" in filtered and "running-job" not in filtered
 
@@ -59,8 +91,31 @@ def test_builds_page_pages(
     assert "newer" in second and "older" not in second
 
 
-def test_unknown_tenant_page_is_html_404(web: WebHarness) -> None:
-    reply = web.get("/t/nope/builds")
+@pytest.mark.parametrize(
+    ("query", "name"), [("skip=-1", "skip"), ("change=" + str(2**40), "change"), ("x=1", "x")]
+)
+def test_builds_page_bad_parameters(
+    web: WebHarness, publish: Callable[..., object], query: str, name: str
+) -> None:
+    publish("demo")
+    reply = web.get(f"/t/demo/builds?{query}")
+    assert reply.status == 400 and f"&#x27;{name}&#x27;" in reply.text
+
+
+@pytest.mark.parametrize("path", ["/t/nope/builds", "/t/nope/status", "/t/nope"])
+def test_unknown_tenant_page_is_html_404(web: WebHarness, path: str) -> None:
+    reply = web.get(path)
     assert reply.status == 404
     assert reply.headers["Content-Type"].startswith("text/html")
     assert "Unknown tenant: nope" in reply.text
+
+
+def test_static_files(web: WebHarness) -> None:
+    script = web.get("/static/js/app.js")
+    assert script.status == 200
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert "export function navigate" in script.text
+    style = web.get("/static/lockgate.css")
+    assert style.headers["Content-Type"].startswith("text/css")
+    for path in ("/static/../pages.py", "/static/%2e%2e/pages.py", "/static/js/nope.js"):
+        assert web.get(path).status == 404, path

@@ -1,0 +1,140 @@
+// The dashboard's entry point: the header, the router, and navigation
+// without reloading.  Each page is a module with render(ctx); ctx carries
+// the tenant, the path's arguments, the query, the page's container, an
+// AbortSignal that fires when the user leaves the page (pages stop polling
+// and close websockets on it), and the tenant's API.
+
+import { tenantApi } from "./api.js";
+import { append, clear, h, message } from "./dom.js";
+import * as builds from "./pages/builds.js";
+import * as build from "./pages/build.js";
+import * as errors from "./pages/errors.js";
+import * as jobs from "./pages/jobs.js";
+import * as projects from "./pages/projects.js";
+import * as status from "./pages/status.js";
+import * as stream from "./pages/stream.js";
+import * as tenants from "./pages/tenants.js";
+
+const T = "/t/([^/]+)";
+const ROUTES = [
+  [/^\/(tenants)?$/, tenants.render, null],
+  [new RegExp(`^${T}/?$`), status.render, "status"],
+  [new RegExp(`^${T}/status$`), status.render, "status"],
+  [new RegExp(`^${T}/status/change/(.+)$`), status.renderChange, "status"],
+  [new RegExp(`^${T}/stream/([^/]+)$`), stream.render, "status"],
+  [new RegExp(`^${T}/builds$`), builds.renderBuilds, "builds"],
+  [new RegExp(`^${T}/buildsets$`), builds.renderBuildsets, "buildsets"],
+  [new RegExp(`^${T}/build/([^/]+)$`), build.renderBuild, "builds"],
+  [new RegExp(`^${T}/buildset/([^/]+)$`), build.renderBuildset, "buildsets"],
+  [new RegExp(`^${T}/jobs$`), jobs.renderJobs, "jobs"],
+  [new RegExp(`^${T}/job/(.+)$`), jobs.renderJob, "jobs"],
+  [new RegExp(`^${T}/projects$`), projects.renderProjects, "projects"],
+  [new RegExp(`^${T}/project/(.+)$`), projects.renderProject, "projects"],
+  [new RegExp(`^${T}/config-errors$`), errors.render, "config-errors"],
+];
+
+const SECTIONS = [
+  ["status", "Status"],
+  ["projects", "Projects"],
+  ["jobs", "Jobs"],
+  ["builds", "Builds"],
+  ["buildsets", "Buildsets"],
+  ["config-errors", "Config errors"],
+];
+
+let current = null; // the AbortController of the page on screen
+
+function header(tenant, section) {
+  const nav = tenant
+    ? SECTIONS.map(([key, label]) =>
+        h(
+          "a",
+          {
+            href: `/t/${encodeURIComponent(tenant)}/${key}`,
+            "data-nav": "",
+            class: key === section ? "active" : null,
+            "aria-current": key === section ? "page" : null,
+          },
+          label,
+        ),
+      )
+    : [];
+  return h(
+    "header",
+    { class: "top" },
+    h("a", { href: "/", "data-nav": "", class: "brand" }, "Lockgate"),
+    tenant ? h("span", { class: "tenant", title: "tenant" }, tenant) : null,
+    h("nav", {}, nav),
+  );
+}
+
+async function route() {
+  if (current) current.abort();
+  const controller = new AbortController();
+  current = controller;
+  const path = location.pathname;
+  const match = ROUTES.map(([re, fn, section]) => [path.match(re), fn, section]).find(
+    ([m]) => m,
+  );
+  const root = document.getElementById("app");
+  clear(root);
+  const main = h("main", { id: "main" });
+  if (!match) {
+    root.append(header(null, null), main);
+    main.append(message("error", `No such page: ${path}`));
+    document.title = "Not found - Lockgate";
+    return;
+  }
+  const [m, render, section] = match;
+  const args = m.slice(1).map((a) => (a === undefined ? a : decodeURIComponent(a)));
+  const tenant = section ? args[0] : null;
+  root.append(header(tenant, section), main);
+  const ctx = {
+    tenant,
+    args: section ? args.slice(1) : [],
+    query: new URLSearchParams(location.search),
+    main,
+    // Append to the page (null and false are left out, arrays flattened).
+    show: (...children) => append(main, children),
+    signal: controller.signal,
+    api: tenant ? tenantApi(tenant) : null,
+    title(text) {
+      document.title = `${text}${tenant ? ` - ${tenant}` : ""} - Lockgate`;
+    },
+    // Replace the query string (filters, paging) without a new history entry.
+    setQuery(params) {
+      const search = new URLSearchParams();
+      for (const [k, v] of Object.entries(params)) if (v) search.set(k, v);
+      const text = search.toString();
+      history.replaceState(null, "", location.pathname + (text ? `?${text}` : ""));
+      ctx.query = search;
+    },
+    navigate,
+  };
+  try {
+    await render(ctx);
+  } catch (e) {
+    if (e.name === "AbortError" || controller.signal.aborted) return;
+    main.append(message("error", e.message || String(e)));
+    console.error(e);
+  }
+}
+
+export function navigate(path) {
+  history.pushState(null, "", path);
+  route();
+}
+
+document.addEventListener("click", (event) => {
+  const a = event.target.closest("a[data-nav]");
+  if (!a || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin) return;
+  event.preventDefault();
+  if (url.pathname + url.search === location.pathname + location.search) return;
+  navigate(url.pathname + url.search + url.hash);
+});
+
+window.addEventListener("popstate", route);
+route();
