@@ -102,6 +102,7 @@ from lockgate.zk.pipelines import ItemCache, LoadedPipeline, PipelineStore
 from lockgate.zk.queues import result_queue, trigger_queue
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
 from lockgate.zk.semaphores import Semaphore, read_holders
+from lockgate.zk.views import sync_watches
 
 log = logging.getLogger("lockgate.scheduler")
 
@@ -634,35 +635,40 @@ class TenantProcessor:
     def observe(
         self, tenant: str, pipeline: str
     ) -> tuple[dict[str, NodeRequest], dict[str, ObservedBuild]]:
-        """This pipeline's node and build requests, as they are now (records
-        unchanged since the last look are not decoded again: read-only)."""
+        """This pipeline's node and build requests, as they are now.
+
+        Read from views that ZooKeeper watches keep (``lockgate.zk.views``):
+        after the barrier (``sync_watches``: every change made before it,
+        this scheduler's own writes included, has marked its record), only
+        the records and locks that changed since the last look are read.
+        The records are shared with the views: read-only."""
+        sync_watches(self.client)
         nodes = {
-            v.record.id: v.record
-            for v in self.node_requests.list_cached()
+            request_id: v.record
+            for request_id, v in self.node_requests.record_view().refresh(synced=True).items()
             if v.record.tenant == tenant and v.record.pipeline == pipeline
         }
         builds: dict[str, ObservedBuild] = {}
         store = self.build_store(DEFAULT_ZONE)
-        mine = [
-            v.record
-            for v in store.list_cached()
-            if v.record.tenant == tenant and v.record.pipeline == pipeline
-        ]
-        # Every lock checked at once (pipelined), not one round trip each.
-        held = store.locked(req.uuid for req in mine)
-        for req in mine:
-            locked = held[req.uuid]
+        requests = store.record_view().refresh(synced=True)
+        held = store.lock_view().refresh(synced=True)
+        for uuid, found in requests.items():
+            req = found.record
+            if req.tenant != tenant or req.pipeline != pipeline:
+                continue
+            locked = uuid in held
             lost = False
             if req.state is BuildState.RUNNING and not locked:
-                # Read again after seeing no lock: an executor finishing sets
-                # COMPLETED before it lets go, so RUNNING now means it died.
-                again = store.get(req.uuid)
+                # Read again, directly, after seeing no lock: an executor
+                # finishing sets COMPLETED before it lets go, so RUNNING now
+                # means it died -- never a view that lags behind.
+                again = store.get(uuid)
                 if again is None:
                     continue
                 req = again.record
-                lost = req.state is BuildState.RUNNING and not store.is_locked(req.uuid)
-                locked = not lost and store.is_locked(req.uuid)
-            builds[req.uuid] = ObservedBuild(req, locked=locked, lost=lost)
+                locked = store.is_locked(uuid)
+                lost = req.state is BuildState.RUNNING and not locked
+            builds[uuid] = ObservedBuild(req, locked=locked, lost=lost)
         return nodes, builds
 
 

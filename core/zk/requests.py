@@ -31,6 +31,7 @@ import builtins
 import logging
 import time
 import uuid as uuidlib
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
@@ -49,6 +50,7 @@ from lockgate.zk.errors import (
     LockTimeout,
     RecordNotFound,
     ZKConnectionError,
+    ZKError,
     translate_kazoo_errors,
 )
 from lockgate.zk.locks import SessionAwareLock, is_locked, remove_lock_path
@@ -56,9 +58,11 @@ from lockgate.zk.records import (
     MAX_NODE_BYTES,
     RecordStore,
     Versioned,
+    decode_envelope,
     encode_inline,
     pipelined,
 )
+from lockgate.zk.views import ChildRead, FolderView
 
 log = logging.getLogger("lockgate.zk.requests")
 
@@ -77,8 +81,8 @@ class _LockableStore(Generic[T]):
     def __init__(self, client: ZKClient) -> None:
         self.client = client
         self.records = RecordStore(client, schema=SCHEMA)
-        # record id -> the record as last read by ``list_cached``.
-        self._cache: dict[str, tuple[tuple[int, int], Versioned[T]]] = {}
+        self._record_view: FolderView[Versioned[T]] | None = None
+        self._lock_view: FolderView[bool] | None = None
 
     # Paths, given by subclasses.
     def _folder(self) -> str:
@@ -88,6 +92,10 @@ class _LockableStore(Generic[T]):
         raise NotImplementedError
 
     def _lock_path(self, record_id: str) -> str:
+        raise NotImplementedError
+
+    def _lock_folder(self) -> str:
+        """The folder holding every record's lock folder (``lock_view``)."""
         raise NotImplementedError
 
     # --- records ----------------------------------------------------------------------
@@ -142,52 +150,49 @@ class _LockableStore(Generic[T]):
                 out.append(Versioned(self._decode(record_id, found.data), found.version))
         return out
 
-    def list_cached(self) -> list[Versioned[T]]:
-        """``list``, decoding only what changed since this store's last
-        ``list_cached``: a pipelined stat of every record, then a pipelined
-        read of the new and changed ones (a record's version moves with every
-        write, tombstones included).  For a reader that lists every round (the
-        scheduler): the records of a big gate are large and decoding them
-        costs far more than reading them.  The records returned are shared
-        with the cache: treat them as read-only (copy before changing one)."""
-        ids = self.ids()
-        record_paths = {record_id: self._path(record_id) for record_id in ids}
-        stats = pipelined(self.client, "exists_async", record_paths.values())
-        stale: dict[str, tuple[int, int] | None] = {}
-        for record_id, path in record_paths.items():
-            stat = stats[path]
-            if isinstance(stat, BaseException) or stat is None:
-                stale[record_id] = None
-                continue
-            # Creation zxid too: a record deleted and created again restarts
-            # at version 0.
-            key = (stat.czxid, stat.version)
-            cached = self._cache.get(record_id)
-            if cached is None or cached[0] != key:
-                stale[record_id] = key
-        loaded = self.records.load_many(record_paths[record_id] for record_id in stale)
-        fresh: dict[str, Versioned[T]] = {}
-        for record_id, key in stale.items():
-            found = loaded[record_paths[record_id]]
-            if found is None:
-                self._cache.pop(record_id, None)
-                continue
-            fresh[record_id] = Versioned(self._decode(record_id, found.data), found.version)
-            if key is None or key[1] != found.version:
-                # Changed between the stat and the read (or no stat): read
-                # it again next time.
-                self._cache.pop(record_id, None)
-            else:
-                self._cache[record_id] = (key, fresh[record_id])
-        for record_id in set(self._cache) - set(record_paths):
-            del self._cache[record_id]
-        out = []
-        for record_id in ids:
-            if record_id in fresh:
-                out.append(fresh[record_id])
-            elif record_id in self._cache:
-                out.append(self._cache[record_id][1])
-        return out
+    # --- views kept by watches (the scheduler's pass) ----------------------------------
+
+    def record_view(self) -> FolderView[Versioned[T]]:
+        """Every record of this store, kept in memory by ZooKeeper watches
+        (``lockgate.zk.views``): ``refresh()`` gives record id -> Versioned,
+        having read only the records written since the last refresh.  For a
+        reader that looks at all of them often (the scheduler, each pass).
+        One per store, made on first use.  The records are shared with the
+        view: treat them as read-only (copy before changing one)."""
+        if self._record_view is None:
+            self._record_view = FolderView(
+                self.client, self._folder(), ChildRead.DATA, self._from_answer
+            )
+        return self._record_view
+
+    def lock_view(self) -> FolderView[bool]:
+        """Which records' locks are held, kept by watches as ``record_view``:
+        ``refresh()`` gives record id -> True for each lock someone holds or
+        waits for (``is_locked`` of every record, without a request each)."""
+        if self._lock_view is None:
+            self._lock_view = FolderView(
+                self.client, self._lock_folder(), ChildRead.CHILDREN, _held
+            )
+        return self._lock_view
+
+    def _from_answer(self, record_id: str, answer: tuple[bytes, Any]) -> Versioned[T] | None:
+        """A record from the bytes a view read (None: a deletion's tombstone).
+        As ``RecordStore.load_many`` decodes them: a sharded record or one
+        of a newer schema goes through ``RecordStore.load``."""
+        raw, stat = answer
+        path = self._path(record_id)
+        try:
+            envelope = decode_envelope(raw)
+        except (ValueError, zlib.error, ZKError) as exc:
+            raise ZKError(f"record {path} is not readable: {exc}") from exc
+        if envelope.get("deleted"):
+            return None
+        if int(envelope.get("schema", 0)) > self.records.max_schema or "sharded" in envelope:
+            loaded = self.records.load(path)
+            if loaded is None:
+                return None
+            return Versioned(self._decode(record_id, loaded.data), loaded.version)
+        return Versioned(self._decode(record_id, envelope.get("data") or {}), stat.version)
 
     # --- claims ---------------------------------------------------------------------
 
@@ -341,6 +346,12 @@ class _LockableStore(Generic[T]):
         return None
 
 
+def _held(_record_id: str, contenders: list[str]) -> bool | None:
+    """A lock folder's children as ``lock_view`` shows them: True while
+    someone holds or waits for the lock, else left out."""
+    return True if any(paths.LOCK_CHILD_MARK in child for child in contenders) else None
+
+
 # The public seam for other lock-claimed stores of this package (merges.py).
 LockableStore = _LockableStore
 
@@ -360,6 +371,9 @@ class NodeRequestStore(_LockableStore[NodeRequest]):
 
     def _lock_path(self, record_id: str) -> str:
         return paths.node_request_lock(record_id)
+
+    def _lock_folder(self) -> str:
+        return paths.node_request_locks()
 
     def submit(self, request: NodeRequest) -> str:
         """Store a new request; set and return its id."""
@@ -385,6 +399,9 @@ class NodeStore(_LockableStore[Node]):
 
     def _lock_path(self, record_id: str) -> str:
         return paths.node_lock(record_id)
+
+    def _lock_folder(self) -> str:
+        return paths.node_locks()
 
     def create(self, node: Node) -> str:
         """Store a new node; set and return its id."""
@@ -415,6 +432,9 @@ class BuildRequestStore(_LockableStore[BuildRequest]):
 
     def _lock_path(self, record_id: str) -> str:
         return paths.build_request_lock(self.zone, record_id)
+
+    def _lock_folder(self) -> str:
+        return paths.build_request_locks(self.zone)
 
     def submit(self, request: BuildRequest) -> str:
         """Store a new build request under its uuid (:class:`RecordConflict`

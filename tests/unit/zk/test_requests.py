@@ -224,31 +224,3 @@ def test_locked_checks_many_locks_at_once(zk_client, zk_connect):
     }
     lock.release()
     assert scheduler.locked([held.uuid]) == {held.uuid: False}
-
-
-def test_list_cached_decodes_only_what_changed(zk_client, zk_connect):
-    scheduler = BuildRequestStore(zk_client)
-    a, b, c = build_request(), build_request(), build_request()
-    for request in (a, b, c):
-        scheduler.submit(request)
-    first = {v.record.uuid: v for v in scheduler.list_cached()}
-    assert set(first) == {a.uuid, b.uuid, c.uuid}
-    executor = BuildRequestStore(zk_connect())
-    got = executor.get(a.uuid)
-    got.record.state = BuildState.RUNNING
-    executor.update(got.record, got.version)
-    executor.delete(b.uuid)
-    recreated = build_request()
-    recreated.uuid = c.uuid
-    executor.delete(c.uuid)
-    recreated.buildset_uuid = "bs2"
-    executor.submit(recreated)  # again at version 0, other contents
-    d = build_request()
-    executor.submit(d)
-    second = {v.record.uuid: v for v in scheduler.list_cached()}
-    assert set(second) == {a.uuid, c.uuid, d.uuid}
-    assert second[a.uuid].record.state is BuildState.RUNNING
-    assert second[c.uuid].record.buildset_uuid == "bs2"
-    assert second == {v.record.uuid: v for v in scheduler.list()}
-    third = {v.record.uuid: v for v in scheduler.list_cached()}
-    assert all(third[u] is second[u] for u in third)  # nothing changed: not decoded again
