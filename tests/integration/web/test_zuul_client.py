@@ -1,0 +1,137 @@
+"""Zuul's own command line client (PyPI ``zuul-client`` 14) against a running
+Lockgate: every read command, unchanged, on ``lockgate up``'s whole system
+(each component its own process) after one real build.
+
+What is checked is what a user reads: the command succeeds and its table or
+text names the build, job, project or node it should.  Errors come back in
+Zuul's shape, so the client prints ``error: description``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.test_spine import play, project
+from tests.fixtures.system import TENANT, LockgateSystem
+from tests.fixtures.waiting import wait_for
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the local cloud needs root"),
+]
+
+ZUUL_CLIENT = shutil.which("zuul-client", path=os.path.dirname(sys.executable))
+PROJECT = "e2e/client"
+JOB = "client-job"
+PROJECTS: dict[str, dict[str, str | bytes]] = {
+    PROJECT: project(
+        JOB,
+        {"playbooks/run.yaml": play("    - ansible.builtin.command: /bin/true\n")},
+        run="playbooks/run.yaml",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def lockgate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LockgateSystem]:
+    system = LockgateSystem(tmp_path_factory.mktemp("lockgate-zuul-client"), PROJECTS)
+    try:
+        system.start()
+        yield system
+    finally:
+        system.stop()
+
+
+@pytest.fixture(scope="module")
+def build(lockgate: LockgateSystem) -> dict:
+    wait_for(
+        lambda: requests.get(f"{lockgate.web_url}/api/tenant/{TENANT}/jobs", timeout=10).ok,
+        90,
+        "the web to build the tenant's layout",
+    )
+    newrev = lockgate.push(PROJECT, message="Build for zuul-client")
+    found = lockgate.wait_for_build(newrev, JOB)
+    assert found["result"] == "SUCCESS"
+    return found
+
+
+def zuul_client(lockgate: LockgateSystem, *args: str, ok: bool = True) -> str:
+    assert ZUUL_CLIENT is not None, "zuul-client is not installed (pip install -e .[test])"
+    done = subprocess.run(
+        [ZUUL_CLIENT, "--zuul-url", lockgate.web_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, HOME=str(lockgate.root)),  # no ~/.zuul.conf of the user's
+    )
+    if ok:
+        assert done.returncode == 0, f"zuul-client {args}: {done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def test_builds_and_build_info(lockgate: LockgateSystem, build: dict) -> None:
+    table = zuul_client(lockgate, "builds", "--tenant", TENANT, "--job", JOB)
+    assert build["uuid"] in table and PROJECT in table and "SUCCESS" in table
+    by_project = zuul_client(lockgate, "builds", "--tenant", TENANT, "--project", PROJECT)
+    assert build["uuid"] in by_project
+    info = zuul_client(lockgate, "build-info", "--tenant", TENANT, "--uuid", build["uuid"])
+    assert f"UUID: {build['uuid']}" in info
+    assert "Result: SUCCESS" in info and f"Job: {JOB}" in info
+    assert f"Project: {PROJECT}" in info
+
+
+def test_job_graph_and_freeze_job(lockgate: LockgateSystem, build: dict) -> None:
+    where = ["--tenant", TENANT, "--pipeline", "post", "--project", PROJECT, "--branch", "main"]
+    graph = zuul_client(lockgate, "job-graph", *where)
+    assert JOB in graph
+    frozen = zuul_client(lockgate, "freeze-job", *where, "--job", JOB)
+    assert f"Job: {JOB}" in frozen and "playbooks/run.yaml" in frozen
+
+
+def test_node_and_request_lists(lockgate: LockgateSystem, build: dict) -> None:
+    nodes = zuul_client(lockgate, "node-list", "--tenant", TENANT)
+    assert "UUID" in nodes and "State" in nodes
+    requests_table = zuul_client(lockgate, "nodeset-request-list", "--tenant", TENANT)
+    assert "Labels" in requests_table
+
+
+def test_autohold_list(lockgate: LockgateSystem, build: dict) -> None:
+    table = zuul_client(lockgate, "autohold-list", "--tenant", TENANT)
+    assert "No autohold requests found" in table  # none made: the list is empty, not an error
+
+
+def test_errors_show_zuuls_error_and_description(lockgate: LockgateSystem, build: dict) -> None:
+    out = zuul_client(lockgate, "build-info", "--tenant", TENANT, "--uuid", "nope", ok=False)
+    assert "Not Found: Build not found: nope" in out
+    out = zuul_client(lockgate, "builds", "--tenant", "nobody", ok=False)
+    assert "Unknown tenant: nobody" in out
+
+
+def test_encrypt_with_the_projects_public_key(
+    lockgate: LockgateSystem, build: dict, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    out = zuul_client(
+        lockgate,
+        "encrypt",
+        "--tenant",
+        TENANT,
+        "--project",
+        PROJECT,
+        "--infile",
+        str(secret),
+        "--secret-name",
+        "token",
+        "--field-name",
+        "value",
+    )
+    assert "!encrypted/pkcs1-oaep" in out
