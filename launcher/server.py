@@ -138,7 +138,12 @@ class Launcher:
         self.component = register(
             self.client,
             "launcher",
-            {"state": "initializing", "providers": sorted(self._by_name)},
+            {
+                "state": "initializing",
+                "providers": sorted(self._by_name),
+                # What the web's /api/tenant/{t}/labels lists.
+                "labels": sorted({label for p in self.providers for label in p.labels}),
+            },
             hostname=self.hostname,
         )
         self._cleanup_leaks()
