@@ -209,3 +209,35 @@ def test_a_closed_view_refuses_to_refresh(zk_client):
     view.close()
     with pytest.raises(ZKError, match="closed"):
         view.refresh()
+
+
+def test_a_dropped_connection_reads_everything_again(own_zk_server):
+    """kazoo drops every watch when the connection drops, even when the
+    session survives: the next refresh must not trust the view."""
+    env = own_zk_server
+    scheduler_client = env.client("/views", session_timeout=20.0)
+    executor_client = env.client("/views", session_timeout=20.0)
+    scheduler_client.connect()
+    executor_client.connect()
+    try:
+        scheduler = BuildRequestStore(scheduler_client)
+        executor = BuildRequestStore(executor_client)
+        request = build_request()
+        scheduler.submit(request)
+        view = scheduler.record_view()
+        assert view.refresh()[request.uuid].record.state is BuildState.REQUESTED
+        session = scheduler_client.session_id
+        reconnected = threading.Event()
+        scheduler_client.on_reconnect(reconnected.set)
+        env.server.kill()
+        env.server.start()
+        wait_for(reconnected.is_set, 30, "the scheduler's client reconnected")
+        assert scheduler_client.session_id == session  # the same session
+        set_state(executor, request.uuid, BuildState.RUNNING)
+        assert view.refresh()[request.uuid].record.state is BuildState.RUNNING
+        # And watched again from then on.
+        set_state(executor, request.uuid, BuildState.COMPLETED)
+        assert view.refresh()[request.uuid].record.state is BuildState.COMPLETED
+    finally:
+        scheduler_client.disconnect()
+        executor_client.disconnect()
