@@ -16,17 +16,48 @@ from lockgate.web import auth
 from lockgate.web.context import WebContext, context
 from lockgate.web.params import Query
 
+# The API's index (``/api``), Zuul's keys and paths.
 ENDPOINTS = {
     "info": "/api/info",
+    "connections": "/api/connections",
+    "components": "/api/components",
+    "authorizations": "/api/authorizations",
     "tenants": "/api/tenants",
     "tenant_info": "/api/tenant/{tenant}/info",
     "status": "/api/tenant/{tenant}/status",
+    "status_change": "/api/tenant/{tenant}/status/change/{change}",
+    "jobs": "/api/tenant/{tenant}/jobs",
+    "job": "/api/tenant/{tenant}/job/{job_name}",
+    "projects": "/api/tenant/{tenant}/projects",
+    "project": "/api/tenant/{tenant}/project/{project:.*}",
+    "project_freeze_jobs": "/api/tenant/{tenant}/pipeline/{pipeline}/"
+    "project/{project:.*}/branch/{branch:.*}/freeze-jobs",
+    "project_freeze_job": "/api/tenant/{tenant}/pipeline/{pipeline}/"
+    "project/{project:.*}/branch/{branch:.*}/freeze-job/{job_name}",
     "pipelines": "/api/tenant/{tenant}/pipelines",
+    "semaphores": "/api/tenant/{tenant}/semaphores",
+    "labels": "/api/tenant/{tenant}/labels",
+    "nodes": "/api/tenant/{tenant}/nodes",
+    "nodeset_requests": "/api/tenant/{tenant}/nodeset-requests",
+    "key": "/api/tenant/{tenant}/key/{project:.*}.pub",
+    "project_ssh_key": "/api/tenant/{tenant}/project-ssh-key/{project:.*}.pub",
+    "console_stream": "/api/tenant/{tenant}/console-stream",
+    "badge": "/api/tenant/{tenant}/badge",
     "builds": "/api/tenant/{tenant}/builds",
     "build": "/api/tenant/{tenant}/build/{uuid}",
     "buildsets": "/api/tenant/{tenant}/buildsets",
     "buildset": "/api/tenant/{tenant}/buildset/{uuid}",
+    "build_times": "/api/tenant/{tenant}/build-times",
     "config_errors": "/api/tenant/{tenant}/config-errors",
+    "tenant_authorizations": "/api/tenant/{tenant}/authorizations",
+    "tenant_status": "/api/tenant/{tenant}/tenant-status",
+    "autohold": "/api/tenant/{tenant}/project/{project:.*}/autohold",
+    "autohold_list": "/api/tenant/{tenant}/autohold",
+    "autohold_by_request_id": "/api/tenant/{tenant}/autohold/{request_id}",
+    "autohold_delete": "/api/tenant/{tenant}/autohold/{request_id}",
+    "enqueue": "/api/tenant/{tenant}/project/{project:.*}/enqueue",
+    "dequeue": "/api/tenant/{tenant}/project/{project:.*}/dequeue",
+    "promote": "/api/tenant/{tenant}/promote",
 }
 
 

@@ -140,3 +140,43 @@ async def _check(cache: StatusCache, state: TenantLayoutState) -> None:
     await cache.get(state)
     assert entry.refreshing is not None
     await entry.refreshing
+
+
+def test_status_is_served_gzipped_to_clients_that_take_it(
+    web: WebHarness, zk_client: ZKClient, publish: Callable[..., object]
+) -> None:
+    import gzip
+    import json
+    import urllib.request
+
+    publish("t", projects=["demo/app"], pipelines=["check"])
+    _enqueue(zk_client, _item("i1", None))
+    plain = web.get("/api/tenant/t/status")
+    assert "Content-Encoding" not in plain.headers
+    request = urllib.request.Request(
+        web.url + "/api/tenant/t/status", headers={"Accept-Encoding": "gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert reply.headers["Content-Encoding"] == "gzip"
+        assert reply.headers["Vary"] == "Accept-Encoding"
+        body = gzip.decompress(reply.read())
+    assert json.loads(body)["pipelines"][0]["name"] == "check"
+
+
+def test_every_path_of_the_index_is_served(web: WebHarness) -> None:
+    """Each path ``/api`` lists is a route (none is a 404 for want of one)."""
+    import re
+
+    for name, path in web.get_json("/api").items():
+        concrete = re.sub(r"\{[^}]*\}", "x", path)
+        reply = web.get(concrete)
+        if name == "console_stream":
+            continue  # a websocket: a plain GET is refused by design
+        body = (
+            reply.json()
+            if reply.headers.get("Content-Type", "").startswith("application/json")
+            else {}
+        )
+        assert not (
+            reply.status == 404 and str(body.get("description", "")).startswith("no such path")
+        ), f"{name}: {path} has no route"
