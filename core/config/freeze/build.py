@@ -333,6 +333,9 @@ def state_origin(state: JobState) -> Job:
 
 
 def _role_dict(layout: Layout, role: Any) -> dict[str, Any]:
+    """A role as the executor reads it (``zuul``/``project``, ``connection``,
+    ``name``) and as Zuul's freeze-job answer shows it (``target_name``,
+    ``project_canonical_name``, ``implicit``)."""
     out = role.to_dict()
     if role.kind == "zuul":
         resolved = layout.resolve_project(role.source) or role.source
@@ -340,4 +343,7 @@ def _role_dict(layout: Layout, role: Any) -> dict[str, Any]:
         view = layout.project_view(resolved)
         if view is not None and view.connection:
             out["connection"] = view.connection
+        out["target_name"] = role.name
+        out["project_canonical_name"] = (view.canonical_name if view else None) or resolved
+        out["implicit"] = bool(role.implicit)
     return out

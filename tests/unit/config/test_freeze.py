@@ -351,6 +351,9 @@ def test_the_project_of_a_job_definition_is_an_implicit_role_source():
         "implicit": True,
         "project": "org/project",
         "connection": "gerrit",
+        # As Zuul's freeze-job answer names them.
+        "target_name": "project",
+        "project_canonical_name": "org/project",
     }
     assert [(r["project"], r.get("implicit", False)) for r in run.roles] == [
         ("org/project", True),
