@@ -7,6 +7,8 @@ import threading
 
 from lockgate.executor.process import Abort, Status, run_process
 
+from tests.fixtures.waiting import wait_for
+
 
 def alive(pid: int) -> bool:
     try:
@@ -43,7 +45,9 @@ def test_timeout_kills_the_whole_group(tmp_path):
         abort=Abort(),
     )
     assert out.status is Status.TIMED_OUT
-    assert not alive(int((tmp_path / "pid").read_text()))
+    grandchild = int((tmp_path / "pid").read_text())
+    # SIGKILL to the group is delivered asynchronously: wait for its effect.
+    wait_for(lambda: not alive(grandchild), 30, "the grandchild to die")
 
 
 def test_abort_wakes_the_wait(tmp_path):
