@@ -16,10 +16,11 @@ for aliases), never a slow load.
 
 Why these numbers (``doc/config.md``, "Bounds"): the largest file of the
 real OpenDev configuration in the test corpus is 133 KB (10,259 YAML nodes),
-its largest project-branch 232 KB; YAML costs about 1.5 µs per node, and a
-file can hold one node per byte or two.  The defaults leave real
-configuration four times the room it uses and keep the worst file under
-the cost of loading that whole tenant (``bench/config_hostile.py``).
+its largest project-branch 232 KB and about 1,100 objects; reading costs
+about 2 µs of CPU per YAML node (a file can hold one node per two bytes)
+and 70 µs per object.  The defaults leave real configuration twice to five
+times the room it uses, and keep the costliest file under the cost of
+loading that whole tenant (``bench/config_hostile.py`` measures both).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ class ReadLimits:
     """The bounds of one read of configuration."""
 
     # One file, before it is parsed.
-    max_file_bytes: int = 512 * 1024
+    max_file_bytes: int = 192 * 1024
     # All the files of one project-branch together.
-    max_branch_bytes: int = 2 * 1024 * 1024
+    max_branch_bytes: int = 768 * 1024
     # Nodes reached through YAML aliases (an alias counts what it expands
     # to), over one project-branch: aliases may share, not multiply.
     max_alias_nodes: int = 100_000
+    # Configuration objects (top-level items) of one project-branch.
+    max_objects: int = 3_000
 
 
 # What the scheduler and ``lockgate config check`` use for repositories.
@@ -48,6 +51,7 @@ TENANT_CONFIG_LIMITS = ReadLimits(
     max_file_bytes=64 * 1024 * 1024,
     max_branch_bytes=64 * 1024 * 1024,
     max_alias_nodes=1_000_000,
+    max_objects=1_000_000,
 )
 
 
@@ -58,6 +62,7 @@ class ReadBudget:
     limits: ReadLimits = DEFAULT_LIMITS
     bytes_read: int = 0
     alias_nodes: int = 0
+    objects: int = 0
     # Set once the branch total is exceeded, so that it is said once.
     exhausted: bool = field(default=False)
 
@@ -66,6 +71,13 @@ class ReadBudget:
         if self.bytes_read + size > self.limits.max_branch_bytes:
             return False
         self.bytes_read += size
+        return True
+
+    def take_object(self) -> bool:
+        """Count one more configuration object; False once over the bound."""
+        if self.objects >= self.limits.max_objects:
+            return False
+        self.objects += 1
         return True
 
     def take_alias_nodes(self, count: int) -> bool:

@@ -169,7 +169,13 @@ class Job:
 
     @property
     def location(self) -> str:
-        return f"{self.context.project}@{self.context.branch}:{self.context.location()}"
+        # Kept once computed: every chain that applies this definition
+        # records it (functools.cached_property takes a lock per call).
+        found = self.__dict__.get("_location")
+        if found is None:
+            ctx = self.context
+            found = self.__dict__["_location"] = f"{ctx.project}@{ctx.branch}:{ctx.location()}"
+        return found  # type: ignore[no-any-return]
 
 
 # Every field of ``Job`` in declaration order, with its default (required

@@ -101,6 +101,8 @@ def parse_files(
             trusted=project.trusted,
             connection=project.connection,
         )
+        if budget.objects >= limits.max_objects:
+            continue  # said once, where the bound was reached
         if len(text) <= limits.max_file_bytes and not budget.take_bytes(len(text)):
             result.errors.append(
                 ConfigError(

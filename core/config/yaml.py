@@ -556,6 +556,17 @@ def load_config_yaml(
         expansion = _Expansion() if _ALIAS_SYNTAX.search(text) else None
         for node in root.value:
             line = node.start_mark.line + 1
+            if not budget.take_object():
+                doc.errors.append(
+                    _error(
+                        context,
+                        line,
+                        f"more than {budget.limits.max_objects:,} configuration objects in "
+                        "this project-branch (the limit); this one and the rest are not read",
+                        "too-many-objects",
+                    )
+                )
+                break
             if expansion is not None and not _within_alias_budget(
                 expansion, node, budget, context, line, doc
             ):

@@ -165,11 +165,13 @@ def _chain_state(
 ) -> JobState:
     """The state of ``name``'s inheritance chain on ``branch``.
 
-    Walks up from the job until an ancestor whose chain is already cached
-    (or the base job), then applies the levels below it, caching each
+    Walks up from the job until an ancestor whose chain is already known
+    (cached) or the base job, then applies the levels below it, caching each
     ancestor's state on the way down: every level is walked and applied
     once per layout, branch and overrides, however many jobs share it, so a
-    deep chain costs its depth, not its depth squared.
+    chain of n jobs costs n, not n squared.  A chain deeper than
+    ``MAX_INHERITANCE_DEPTH`` is refused, for every job below the bound at
+    once (each such job's cache entry is the error).
     """
     default_oc, per_project = overrides
     per_project_map = dict(per_project)
@@ -186,6 +188,7 @@ def _chain_state(
     levels: list[tuple[str, list[Job]]] = []
     on_path: set[str] = set()
     start: JobState | None = None
+    too_deep: InheritanceError | None = None
     current: str | None = name
     child: Job | None = None
     while current is not None:
@@ -199,28 +202,29 @@ def _chain_state(
                 "inheritance-cycle",
             )
             error.cycle = tuple(cycle)  # type: ignore[attr-defined]
+            _remember(layout, levels, branch, overrides, error)
             raise error
         if levels:
             cached = layout.cache.get(("chain", current, branch, overrides))
             if isinstance(cached, JobState):
                 start = cached
                 break
-        if len(levels) >= MAX_INHERITANCE_DEPTH:
-            error = InheritanceError(
-                f"job '{name}' has an inheritance chain deeper than "
-                f"{MAX_INHERITANCE_DEPTH} jobs (from '{name}' up to '{current}')",
-                levels[0][1][0],
-                "inheritance-depth",
-            )
-            error.cycle = (current,)  # type: ignore[attr-defined]
-            raise error
+            if isinstance(cached, InheritanceError) and cached.key == "inheritance-depth":
+                too_deep = cached
+                break
+            if isinstance(cached, (InheritanceError, _NotRun)):
+                # The walk from here would fail the same way: so do all below.
+                _remember(layout, levels, branch, overrides, cached)
+                raise cached.with_traceback(None)
         variants = layout.jobs.get(current)
         if not variants:
             if child is None:
                 raise _NotRun(f"job '{name}' is not defined")
-            raise InheritanceError(
+            failure: InheritanceError | _NotRun = InheritanceError(
                 f"job '{child.name}' has unknown parent '{current}'", child, "unknown-parent"
             )
+            _remember(layout, levels, branch, overrides, failure)
+            raise failure
         matching = [
             v
             for v in variants
@@ -229,9 +233,11 @@ def _chain_state(
         if not matching:
             if child is None:
                 raise _NotRun(f"no variant of job '{name}' matches branch '{branch}'")
-            raise _NotRun(
+            failure = _NotRun(
                 f"job '{child.name}' has no variant of its parent '{current}' for branch '{branch}'"
             )
+            _remember(layout, levels, branch, overrides, failure)
+            raise failure
         levels.append((current, matching))
         on_path.add(current)
         explicit = next((v for v in matching if v.base_job or v.parent is not None), None)
@@ -242,26 +248,65 @@ def _chain_state(
             current = None
         else:
             current = layout.default_parent
+    # Root first: the chain from the base job down to ``name``.
+    above = list(start.level_names) if start is not None else []
+    chain = above + [level for level, _ in reversed(levels)]
+    bound = getattr(too_deep, "cycle", None)
+    if bound is None and len(chain) > MAX_INHERITANCE_DEPTH:
+        bound = (chain[MAX_INHERITANCE_DEPTH],)
     state = start if start is not None else JobState(name)
-    above: tuple[str, bool] | None = None
+    previous: tuple[str, bool] | None = None
     if start is not None:
-        above = (start.level_names[-1] if start.level_names else start.name, start.intermediate)
-    for level_name, variants in reversed(levels):
-        for index, variant in enumerate(variants):
-            _check_refs(layout, variant)
-            state = apply_definition(state, variant, inheriting=index == 0)
-            state.name = level_name  # a new state (apply_definition copies)
-        if above is not None and above[1] and not state.abstract:
-            raise InheritanceError(
-                f"job '{level_name}' inherits from intermediate job "
-                f"'{above[0]}' and so must be abstract",
+        previous = (above[-1] if above else start.name, start.intermediate)
+    pending = list(reversed(levels))
+    for depth, (level_name, variants) in enumerate(pending, start=len(above)):
+        if bound is not None and (too_deep is not None or depth >= MAX_INHERITANCE_DEPTH):
+            error = InheritanceError(
+                f"job '{level_name}' has an inheritance chain deeper than "
+                f"{MAX_INHERITANCE_DEPTH} jobs (the bound is passed at '{bound[0]}')",
                 variants[0],
-                "intermediate",
+                "inheritance-depth",
             )
-        above = (level_name, state.intermediate)
+            error.cycle = bound  # type: ignore[attr-defined]
+            layout.cache[("chain", level_name, branch, overrides)] = error
+            continue
+        try:
+            for index, variant in enumerate(variants):
+                _check_refs(layout, variant)
+                state = apply_definition(state, variant, inheriting=index == 0)
+                state.name = level_name  # a new state (apply_definition copies)
+            if previous is not None and previous[1] and not state.abstract:
+                raise InheritanceError(
+                    f"job '{level_name}' inherits from intermediate job "
+                    f"'{previous[0]}' and so must be abstract",
+                    variants[0],
+                    "intermediate",
+                )
+        except InheritanceError as exc:
+            # Every job below this level fails the same way.
+            _remember(layout, pending[depth - len(above) :], branch, overrides, exc)
+            raise
+        previous = (level_name, state.intermediate)
         if level_name != name:
             layout.cache.setdefault(("chain", level_name, branch, overrides), state)
+    if bound is not None:
+        raise layout.cache[("chain", name, branch, overrides)]
     return state
+
+
+def _remember(
+    layout: Layout,
+    levels: Sequence[tuple[str, list[Job]]],
+    branch: str | None,
+    overrides: tuple[Any, ...],
+    failure: Exception,
+) -> None:
+    """Cache ``failure`` as the chain of each job of ``levels``: the chain of
+    each passes through the same failing point, so walking it again would
+    only fail again (and a hostile ring or ladder of jobs would cost the
+    square of its length)."""
+    for level_name, _ in levels:
+        layout.cache.setdefault(("chain", level_name, branch, overrides), failure)
 
 
 def _check_final_job(

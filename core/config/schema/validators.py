@@ -409,13 +409,40 @@ AnsibleVersion = Either(Str, Int, _type_check(float, "a number"), what="an Ansib
 RESERVED_VARS = frozenset({"zuul", "nodepool", "unsafe_vars"})
 
 
-def _encrypted_at(value: Any) -> list[Any] | None:
-    """The path of the first ``!encrypted`` value inside ``value``, if any.
+_CONTAINERS = (dict, list, Encrypted, Inherit, Override)
 
-    Containers shared through YAML aliases are visited once.
-    """
+
+def _has_encrypted(value: Any) -> bool:
+    """Whether an ``!encrypted`` value is anywhere inside ``value`` (a walk
+    that builds nothing per node: variables can be large).  Containers
+    shared through YAML aliases are visited once."""
     seen: set[int] = set()
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Encrypted):
+            return True
+        if isinstance(current, (Inherit, Override)):
+            current = current.value
+        if isinstance(current, dict):
+            children: Any = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        stack.extend(child for child in children if isinstance(child, _CONTAINERS))
+    return False
+
+
+def _encrypted_at(value: Any) -> list[Any] | None:
+    """The path of the first ``!encrypted`` value inside ``value``, if any."""
+    if not _has_encrypted(value):
+        return None
     stack: list[tuple[Any, list[Any]]] = [(value, [])]
+    seen: set[int] = set()
     while stack:
         current, path = stack.pop()
         if isinstance(current, Encrypted):
@@ -428,7 +455,7 @@ def _encrypted_at(value: Any) -> list[Any] | None:
             seen.add(id(current))
             pairs = current.items() if isinstance(current, dict) else enumerate(current)
             stack.extend((child, [*path, key]) for key, child in reversed(list(pairs)))
-    return None
+    return None  # pragma: no cover - _has_encrypted found one
 
 
 def Vars(value: Any) -> Any:  # noqa: N802

@@ -176,7 +176,7 @@ def test_a_large_file_on_disk_is_not_read_whole(tmp_path):
     (tmp_path / "zuul.yaml").write_bytes(b"- job: {name: a}\n" + b"#" * (1024 * 1024))
     code, out = run_check(tmp_path)
     assert code == 1
-    assert "zuul.yaml: file is larger than 512 KiB" in out
+    assert "zuul.yaml: file is larger than 192 KiB" in out
 
 
 def test_deep_nesting_is_an_error_not_a_crash():
@@ -333,3 +333,16 @@ def test_an_unreadable_subfolder_is_reported(tmp_path):
         in proc.stdout
     )
     assert "1 job" in proc.stdout
+
+
+def test_the_objects_of_a_project_branch_are_bounded():
+    project = TenantProject("org/p", "git", trusted=False)
+    limits = ReadLimits(max_objects=25)
+    files = {
+        f"zuul.d/{n}.yaml": "".join(f"- job: {{name: {n}{i}}}\n" for i in range(10)) for n in "abcd"
+    }
+    result = parse_files(files, project, "master", limits=limits)
+    assert len(result.objects) == 25
+    (error,) = result.errors
+    assert error.key == "too-many-objects" and error.context.path == "zuul.d/c.yaml"
+    assert error.context.line == 6 and "more than 25 configuration objects" in error.message
