@@ -85,6 +85,7 @@ def requirement_dequeues(
                     event_id=event.event_id,
                     pipelines=(pipeline,),
                     patchset=change.patchset,
+                    patchset_id=change.patchset_id,
                 )
             )
     return out
@@ -108,6 +109,7 @@ def supersede_dequeues(pev: PipelineEvent, pipeline: Any) -> list[ChangeDequeue]
             event_id=pev.event.event_id,
             pipelines=(other,),
             patchset=change.patchset,
+            patchset_id=change.patchset_id,
             report=False,
         )
         for other in names

@@ -276,6 +276,8 @@ class ManagementHandler:
             event_id=event.event_id,
             pipelines=(event.pipeline,),
             patchset=int(patchset) if patchset and patchset.isdigit() else None,
+            # A pull request's head sha names that head only.
+            patchset_id=patchset if patchset and not patchset.isdigit() else "",
         )
 
     def _promote_keys(self, tenant: Tenant, change_ids: list[str]) -> list[ChangeKey]:

@@ -144,8 +144,10 @@ class Change:
     ref: str = ""
     # A patchset's name where the review system has no patchset numbers: a
     # GitHub pull request's head sha ("" for Gerrit, whose ``patchset`` is
-    # the name).  ``patchset`` is then a number that grows with new heads
-    # (see ``lockgate.drivers.github.changes``), for ordering only.
+    # the name).  ``patchset`` is then the head commit's date, for display
+    # only: two heads may share it and a newer head may have an older one,
+    # so patchsets are compared by this sha and ordered by GitHub's order
+    # (``lockgate.scheduler.manager.changes.same_patchset``/``matches``).
     patchset_id: str = ""
     parents: list[str] = field(default_factory=list)
     status: ChangeStatus = ChangeStatus.NEW

@@ -30,6 +30,11 @@ def newer(candidate: Change, current: Change | None) -> bool:
     """Whether ``candidate`` should replace ``current`` in the cache."""
     if current is None:
         return True
+    if candidate.patchset_id and current.patchset_id:
+        # A pull request: GitHub's update time orders its versions; its
+        # patchset number (the head commit's date) does not, so at a tie
+        # the later write (the later answer) wins.
+        return candidate.updated >= current.updated
     return (candidate.updated, candidate.patchset) >= (current.updated, current.patchset)
 
 

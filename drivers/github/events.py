@@ -41,9 +41,16 @@ reconfigure the tenant.
 
 Patchsets.  ``patchset_id`` is the head sha (Zuul's patchset);
 ``patchset`` is ``lookup.patchset_number(project, sha)`` — the head commit's
-committer time, which grows with every new head in practice (a push of an
-older commit is the exception) and is the same for the event and for the
-change the source reads, so the scheduler's "older patchset" rule works.
+committer time, the same for the event and for the change the source reads,
+for display only: a rebase keeping dates or a force-push of an older commit
+gives a newer head an older date.  Heads are ordered by GitHub instead:
+deliveries are mapped in the order GitHub sent them, and a ``synchronize``
+whose head is no longer the pull request's head (a delivery that came late:
+redelivered, or retried while GitHub was away) announces nothing new — it
+maps to ``pull_request``/``changed`` (``extra["stale_head"]``, triggers still
+match) rather than ``patchset-created``, so it removes no item; the newer
+head's own delivery does that.  The scheduler then removes the items of
+every head but the announced one (``lockgate.scheduler.manager.changes``).
 
 Dedup keys are ``github:<connection>:<delivery id>:<n>``: a redelivery has
 the same ``X-GitHub-Delivery`` id, and processing the same stored delivery
@@ -204,10 +211,25 @@ def _pull_request(delivery: Delivery, body: Mapping[str, Any], lookup: PullLooku
         extra["title_edited"] = isinstance(changes, Mapping) and "title" in changes
     if action == "closed":
         extra["merged"] = bool(pr.get("merged"))
+    if action == "synchronize" and _stale_head(body, pr, lookup):
+        kind = "pull_request"
+        extra["stale_head"] = True
     event = _pr_event(delivery, body, pr, lookup, kind, "pull_request", zuul_action, extra)
     if kind == "change-merged" and pr.get("merge_commit_sha"):
         event = _replace(event, newrev=pr["merge_commit_sha"])
     return event
+
+
+def _stale_head(body: Mapping[str, Any], pr: Mapping[str, Any], lookup: PullLookup) -> bool:
+    """Whether the pushed head is no longer the pull request's head: GitHub
+    has a newer one (what the pull request says now; unknown: not stale)."""
+    project = _project(body) or _nested(pr, "base", "repo", "full_name")
+    number = pr.get("number")
+    if not project or not isinstance(number, int):
+        return False
+    now = lookup.pull_request(str(project), number)
+    current = _nested(now, "head", "sha") if now is not None else None
+    return bool(current) and current != _nested(pr, "head", "sha")
 
 
 def _issue_comment(

@@ -286,17 +286,42 @@ def _format_start(text: str, item: QueueItem) -> str:
 # --- dequeues ---------------------------------------------------------------------------
 
 
+def same_patchset(a: Change, b: Change) -> bool:
+    """Whether ``a`` and ``b`` are one patchset of one change.  A pull
+    request's patchset is its head sha (``patchset_id``): its ``patchset``
+    number, the head commit's date, may be shared by two heads and says
+    nothing about which came first."""
+    if a.key != b.key:
+        return False
+    if a.patchset_id and b.patchset_id:
+        return a.patchset_id == b.patchset_id
+    return a.patchset == b.patchset
+
+
+def _at_patchset(change: Change, dequeue: ChangeDequeue) -> bool:
+    if dequeue.patchset_id and change.patchset_id:
+        return change.patchset_id == dequeue.patchset_id
+    return change.patchset == dequeue.patchset
+
+
 def matches(dequeue: ChangeDequeue, item: QueueItem, own: Sequence[Change] | None = None) -> bool:
     """Whether ``dequeue`` removes ``item``; ``own`` are the item's own
-    changes (its manager says: the change, or a dependent pipeline's cycle)."""
+    changes (its manager says: the change, or a dependent pipeline's cycle).
+
+    A new pull request head removes the items of every other head: heads
+    have no order of their own (a rebase keeping dates or a force-push of an
+    older commit gives a newer head an older date), and the GitHub driver
+    announces a new head only while it is the pull request's head in
+    GitHub's order (``lockgate.drivers.github.events``), so any other head
+    is an older one.  Gerrit's patchsets are numbered: the lower ones leave."""
     change = item.change
     if dequeue.ref:
         return change is None and item.ref == dequeue.ref and item.project == dequeue.project
     if change is None:
         return False
-    if dequeue.patchset is not None:
+    if dequeue.patchset is not None or (dequeue.patchset_id and not dequeue.new_patchset):
         return any(
-            c.key == dequeue.key and c.patchset == dequeue.patchset
+            c.key == dequeue.key and _at_patchset(c, dequeue)
             for c in (own if own is not None else (change,))
         )
     if dequeue.new_patchset:
@@ -305,10 +330,7 @@ def matches(dequeue: ChangeDequeue, item: QueueItem, own: Sequence[Change] | Non
         if dequeue.below_patchset is None:
             return True
         if dequeue.patchset_id and change.patchset_id:
-            return (
-                change.patchset_id != dequeue.patchset_id
-                and change.patchset <= dequeue.below_patchset
-            )
+            return change.patchset_id != dequeue.patchset_id
         return change.patchset < dequeue.below_patchset
     return any(c.key == dequeue.key for c in item.changes) or change.key == dequeue.key
 

@@ -140,7 +140,7 @@ class DependentPipelineManager(PipelineManager):
             if item is None:
                 continue
             for c in item.changes:
-                if c.key == change.key and c.patchset == change.patchset:
+                if changes.same_patchset(c, change):
                     return item
         return None
 

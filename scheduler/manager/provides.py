@@ -29,6 +29,7 @@ from lockgate.model.change import Change, ChangeKey
 from lockgate.model.queue import JobState, QueueItem
 from lockgate.scheduler.manager import returned
 from lockgate.scheduler.manager.actions import LookupProvides
+from lockgate.scheduler.manager.changes import same_patchset
 from lockgate.scheduler.manager.context import Context
 
 SUCCESS = "SUCCESS"
@@ -103,7 +104,7 @@ def _live_item_of(ctx: Context, item: QueueItem, change: Change) -> QueueItem | 
     for other in ctx.items.values():
         if other is item or other.change is None:
             continue
-        if other.change.key == change.key and other.change.patchset == change.patchset:
+        if same_patchset(other.change, change):
             return other
     return None
 

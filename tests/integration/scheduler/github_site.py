@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from lockgate.drivers.github.event_source import delivery_queue
 from lockgate.executor.merger import MergeServer
 from lockgate.git import RepoCache
 from lockgate.git.merge_runner import MergeRunner
@@ -26,6 +27,7 @@ from lockgate.model.builds import BuildRequest
 from lockgate.scheduler.server import Scheduler
 from lockgate.service_config import ServiceConfig
 from lockgate.zk.client import ZKClient
+from lockgate.zk.queues import trigger_queue
 
 from tests.fixtures.github.client import GitHubControl
 from tests.fixtures.github.fixture import GitHubEmulator
@@ -195,3 +197,11 @@ def build_for(
         return None
 
     return wait_for(find, timeout, f"a build request for {project}#{number}")
+
+
+def events_settled(client: ZKClient, tenant: str, connection: str = "github") -> bool:
+    """Every stored delivery of ``connection`` mapped, and every trigger
+    event of ``tenant`` taken by the scheduler."""
+    return (
+        not delivery_queue(client, connection).list() and not trigger_queue(client, tenant).list()
+    )

@@ -11,11 +11,18 @@ run for the result."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from lockgate.zk.pipelines import read_pipelines
 
 from tests.fixtures.waiting import wait_for
-from tests.integration.scheduler.github_site import GithubSite, build_for, github_system
+from tests.integration.scheduler.github_site import (
+    GithubSite,
+    build_for,
+    events_settled,
+    github_system,
+)
 from tests.integration.scheduler.harness import build_requests, complete_build
 
 MAIN_YAML = """
@@ -281,3 +288,54 @@ def test_depends_on_another_pull_request_is_tested_together(site):
     assert items == [("acme/lib", str(lib["number"])), ("acme/app", str(top["number"]))]
     complete_build(site.client, build.uuid, "SUCCESS")
     assert wait_status(site, "acme/app", top["number"], "success")
+
+
+def test_heads_are_ordered_by_github_not_by_commit_dates(site):
+    """A PR's newer head may carry an older commit date (a rebase keeping
+    dates, a force-push of an older commit): it still replaces the old
+    head.  And a late delivery of a head that was replaced meanwhile (GitHub's
+    "Redeliver" of a failed delivery) does not remove the current head."""
+    c = site.control
+    pr = c.open_pull("acme/app", "dated", {"a.py": "1\n"}, title="A")
+    n = pr["number"]
+    first = build_for(site.client, "acme/app", n)
+    # Force-pushed: a commit on the base dated a day before the first head.
+    base = c.repo("acme/app")["branches"]["main"]
+    older = c.push_to_pull(
+        "acme/app", n, {"a.py": "2\n"}, parent=base, date=int(time.time()) - 86400
+    )
+
+    def build_of(sha: str):  # noqa: ANN202
+        found = build_for(site.client, "acme/app", n)
+        return found if found.zuul_vars["patchset"] == sha else None
+
+    wait_for(lambda: build_of(older), 60, "the older-dated head's build")
+    wait_for(
+        lambda: first.uuid not in {r.uuid for r in build_requests(site.client)},
+        60,
+        "the first head's build released",
+    )
+    # A push whose delivery fails (the receiver unreachable), then a newer one.
+    web_hook = f"{site.web_url}/api/connection/github/payload"
+    before = len(c.deliveries())
+    c.set_webhook(url="http://127.0.0.1:9/unreachable")
+    lost = c.push_to_pull("acme/app", n, {"a.py": "3\n"})
+    c.wait_deliveries_done()
+    c.set_webhook(url=web_hook)
+    failed = [d for d in c.deliveries(since=before) if d["action"] == "synchronize"]
+    assert failed and failed[-1]["status_code"] is None
+    current = c.push_to_pull("acme/app", n, {"a.py": "4\n"})
+    latest = wait_for(lambda: build_of(current), 60, "the current head's build")
+    # The late delivery of the replaced head: it must not dequeue the current one.
+    c.redeliver(failed[-1]["id"])
+    wait_for(
+        lambda: [a["status"] for a in c.delivery(failed[-1]["id"])["attempts"]][-1] == 200,
+        30,
+        "the redelivery accepted",
+    )
+    wait_for(lambda: events_settled(site.client, "demo"), 60, "the redelivery processed")
+    assert latest.uuid in {r.uuid for r in build_requests(site.client)}
+    complete_build(site.client, latest.uuid, "SUCCESS")
+    done = wait_status(site, "acme/app", n, "success")
+    assert done["sha"] == current
+    assert lost not in {s["sha"] for s in statuses(site, "acme/app", n)}

@@ -113,6 +113,31 @@ def test_synchronize_is_a_new_patchset_with_a_growing_number():
     assert e.patchset == lookup.patchset_number("", payload["pull_request"]["head"]["sha"])
 
 
+def test_a_synchronize_of_the_current_head_is_a_new_patchset():
+    payload = load("pull_request", "synchronize.payload.json")
+    pr = payload["pull_request"]
+    project = payload["repository"]["full_name"]
+    lookup = AnsweringLookup([pull(project, pr["number"], pr["head"]["sha"])])
+    (e,) = events_from_delivery(delivery("pull_request", payload), lookup)
+    assert e.type == "patchset-created" and "stale_head" not in e.extra
+    assert ("pull_request", pr["number"]) in lookup.asked
+
+
+def test_a_synchronize_of_a_head_replaced_meanwhile_announces_no_new_patchset():
+    """A delivery that came late (redelivered, or retried while GitHub was
+    away) after a newer head was pushed: the pull request's head is another
+    one, so it must not remove that head's items; triggers still see
+    pull_request/changed."""
+    payload = load("pull_request", "synchronize.payload.json")
+    pr = payload["pull_request"]
+    project = payload["repository"]["full_name"]
+    lookup = AnsweringLookup([pull(project, pr["number"], "f" * 40)])
+    (e,) = events_from_delivery(delivery("pull_request", payload), lookup)
+    assert e.type == "pull_request" and e.extra["stale_head"] is True
+    assert (e.extra["event"], e.extra["action"]) == ("pull_request", "changed")
+    assert e.patchset_id == pr["head"]["sha"]
+
+
 def test_labeled_carries_the_label():
     payload = load("pull_request", "labeled.payload.json")
     (e,) = events_from_delivery(delivery("pull_request", payload), AnsweringLookup())
