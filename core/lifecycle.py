@@ -26,6 +26,7 @@ handler itself.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -142,7 +143,14 @@ class Shutdown:
             self._call(callback)
         self.requested.set()
         if not self._finished.wait(max(0.0, self.deadline - (time.monotonic() - started))):
-            self.log.error("did not stop within %.0f s; exiting anyway", self.deadline)
+            self.log.error(
+                "did not stop within %.0f s; exiting anyway (what each thread was doing follows)",
+                self.deadline,
+            )
+            try:
+                faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            except (OSError, ValueError, AttributeError):
+                pass  # no usable stderr
             self._exit(1, "")
         # Stopped: the process exits by itself, unless a thread lingers.
         time.sleep(max(0.0, self.deadline - (time.monotonic() - started)))

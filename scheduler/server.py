@@ -68,6 +68,7 @@ log = logging.getLogger("lockgate.scheduler")
 
 TICK = 5.0  # seconds between passes when nothing wakes the loop
 SOURCE_STOP_TIMEOUT = 3.0  # seconds the event sources get to stop, together
+PASS_STOP_WAIT = 3.0  # seconds a stop waits for the pass under way
 TIMER = "timer"
 
 
@@ -422,9 +423,48 @@ class Scheduler:
                 break
             self._wake.clear()
             self._poked.clear()
-            worked = await asyncio.to_thread(self.process_all)
+            worked = await self._pass(stop)
             if worked:
                 self._wake.set()  # more may be waiting (events beyond one pass's batch)
+
+    async def _pass(self, stop: asyncio.Event) -> bool:
+        """One ``process_all`` on a daemon thread.  Told to stop, wait for it
+        at most ``PASS_STOP_WAIT`` seconds, then leave it: a pass cut short is
+        a crash the next pass (here or on a peer) recovers from, and a daemon
+        thread cannot keep the process from exiting."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+
+        def deliver(result: bool | None, error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(bool(result))
+
+        def target() -> None:
+            result, error = None, None
+            try:
+                result = self.process_all()
+            except BaseException as e:  # noqa: BLE001 - handed to the loop
+                error = e
+            try:
+                loop.call_soon_threadsafe(deliver, result, error)
+            except RuntimeError:
+                pass  # the loop is gone: the scheduler stopped without this pass
+
+        threading.Thread(target=target, name="scheduler-pass", daemon=True).start()
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({done, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not done.done():
+            await asyncio.wait({done}, timeout=PASS_STOP_WAIT)
+        if not done.done():
+            log.warning("stopping with a pass still running; the next pass takes over")
+            done.cancel()
+            return False
+        return done.result()
 
     def run_in_thread(self) -> Callable[[], None]:
         """Run the loop in a thread of its own (``lockgate up``, tests);

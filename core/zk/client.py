@@ -26,7 +26,10 @@ Stopping: a process told to stop calls :meth:`ZKClient.begin_shutdown`.  From
 then on nothing waits for ZooKeeper to come back: an operation made while
 disconnected, or one kazoo is retrying, fails at once with
 :class:`ZKConnectionError`, so a component stops in seconds even with
-ZooKeeper down (its ephemeral nodes and locks go with its session).
+ZooKeeper down (its ephemeral nodes and locks go with its session).  A
+request kazoo already queued while disconnected would wait for the
+connection however long; so once stopping, a lost connection closes the
+kazoo session at once, which fails every queued request.
 :meth:`ZKClient.disconnect` is bounded too.
 """
 
@@ -109,6 +112,7 @@ class ZKClient:
         self._state = KazooState.LOST
         self._connected_event = threading.Event()
         self._shutting_down = threading.Event()
+        self._abandoning: threading.Thread | None = None
         self._closing = False
         self._kazoo: KazooClient | None = None
 
@@ -178,6 +182,27 @@ class ZKClient:
         """This process is stopping: from now on no operation waits for a
         lost connection to come back; it raises :class:`ZKConnectionError`."""
         self._shutting_down.set()
+        if not self._connected_event.is_set():
+            self._abandon_session()
+
+    def _abandon_session(self) -> None:
+        """Stopping without a connection: close kazoo's session now (on a
+        thread of its own: kazoo's stop joins its connection thread), so that
+        requests it queued fail instead of waiting for ZooKeeper."""
+        with self._lock:
+            kz = self._kazoo
+            if kz is None or self._abandoning is not None:
+                return
+
+            def stop() -> None:
+                try:
+                    kz.stop()
+                except Exception as e:  # noqa: BLE001 - closing regardless
+                    log.debug("closing the ZooKeeper session early: %s", e)
+
+            self._abandoning = threading.Thread(target=stop, name="zk-abandon", daemon=True)
+        log.info("stopping with ZooKeeper at %s away: closing the session now", self.hosts)
+        self._abandoning.start()
 
     @property
     def shutting_down(self) -> bool:
@@ -206,9 +231,12 @@ class ZKClient:
                 except Exception:  # noqa: BLE001
                     pass
 
+        deadline = time.monotonic() + timeout
+        if self._abandoning is not None:
+            self._abandoning.join(timeout)
         closer = threading.Thread(target=close, name="zk-disconnect", daemon=True)
         closer.start()
-        closer.join(timeout)
+        closer.join(max(0.1, deadline - time.monotonic()))
         if closer.is_alive():
             log.warning("ZooKeeper at %s did not close the session within %ss", self.hosts, timeout)
 
@@ -354,6 +382,8 @@ class ZKClient:
                 self._kazoo.handler.spawn(self._after_reconnect, lost)
         else:
             self._connected_event.clear()
+            if self._shutting_down.is_set():
+                self._abandon_session()
             if state == KazooState.LOST:
                 log.warning("ZooKeeper session at %s lost", self.hosts)
                 self._lost_since_connect = True
