@@ -13,13 +13,12 @@ by hand (tests, speculative edits) cannot crash it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lockgate.config.errors import SourceContext
-from lockgate.config.matchers import BranchMatcher, RegexError, parse_regexes
+from lockgate.config.matchers import BranchMatcher, RegexError, compile_regex, parse_regexes
 from lockgate.config.model import (
     ATTRIBUTE_CONTROL_ATTRIBUTES,
     DEFAULT_MESSAGES,
@@ -645,9 +644,9 @@ def interpret_project(
     """A ``project`` stanza; ``resolved``/``branch_matcher`` come from the layout."""
     regex = None
     if name.startswith("^"):
-        try:
-            regex = re.compile(name)
-        except re.error as exc:
+        try:  # RE2 first, as Zuul: a hostile expression cannot backtrack
+            regex = compile_regex(name)
+        except RegexError as exc:
             raise InterpretError(f"invalid project name regex {name!r}: {exc}", "regex") from None
     if "branches" in body:
         branch_matcher = BranchMatcher(_regexes(body["branches"], f"project '{name}' branches"))

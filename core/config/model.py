@@ -16,7 +16,6 @@ attributes, so the freezer only visits those.
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -331,7 +330,7 @@ class ProjectConfig:
     defined_in: str  # tenant project holding the stanza
     trusted: bool = False
     project: str | None = None
-    regex: re.Pattern[str] | None = None
+    regex: Any = None  # a compiled regular expression (RE2 when it accepts it)
     branch_matcher: BranchMatcher | None = None
     description: str | None = None
     templates: tuple[str, ...] = ()

@@ -310,7 +310,12 @@ def _remember(
 
 
 def _check_final_job(
-    state: JobState, name: str, pp_variants: Sequence[Job], project: str, pipeline: Pipeline
+    state: JobState,
+    name: str,
+    pp_variants: Sequence[Job],
+    project: str,
+    pipeline: Pipeline,
+    layout: Layout | None = None,
 ) -> None:
     origin = pp_variants[0] if pp_variants else None
     if origin is None:
@@ -319,7 +324,11 @@ def _check_final_job(
         raise InheritanceError(
             f"job '{name}' is abstract and may not be run directly", origin, "abstract"
         )
-    if state.allowed_projects is not None and project not in state.allowed_projects:
+    allowed = state.allowed_projects
+    if allowed is not None and layout is not None:
+        # Written as any name the tenant knows (short, full or canonical).
+        allowed = frozenset(layout.resolve_project(p) or p for p in allowed)
+    if allowed is not None and project not in allowed:
         if not any(v.trusted for v in pp_variants):
             raise InheritanceError(
                 f"job '{name}' may not be used by project '{project}' "

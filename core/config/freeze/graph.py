@@ -142,7 +142,7 @@ def freeze_job_graph(
             state, template = _frozen_template(layout, job_name, pp_variants, branch, pvars)
             if state.allowed_projects is not None:
                 project_specific = True
-            _check_final_job(state, job_name, pp_variants, name, pipeline_obj)
+            _check_final_job(state, job_name, pp_variants, name, pipeline_obj, layout)
             if not _files_allow(
                 layout, state, changed_files, previous_layout, job_name, pipeline, name, branch
             ):
