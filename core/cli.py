@@ -29,6 +29,7 @@ import sys
 from collections.abc import Sequence
 
 from lockgate import client as admin_client
+from lockgate import logs
 from lockgate.keys import cli as keys_cli
 from lockgate.service_config import DEFAULT_PATH, ServiceConfig, ServiceConfigError
 from lockgate.service_keys import ignored_settings
@@ -36,7 +37,6 @@ from lockgate.service_keys import ignored_settings
 COMPONENTS = ("scheduler", "executor", "launcher", "web", "merger")
 # Where each component's ``main(config)`` lives, when not ``lockgate.NAME.server``.
 MODULES = {"merger": "lockgate.executor.merger_main"}
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,9 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check.main(argv[argv.index("config") + 2 :])
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO, format=LOG_FORMAT, stream=sys.stderr
-    )
+    logs.configure(debug=args.debug)
     if args.command is None:
         parser.print_help()
         return 2
@@ -113,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("keys", "encrypt"):
             return keys_cli.run(args)
         config = ServiceConfig.load(args.config)
+        # [logging] format = json: one JSON object per line (lockgate.logs).
+        logs.configure(debug=args.debug, fmt=logs.log_format(config))
         # zuul.conf keys with no effect here: said once, at start.
         for setting in ignored_settings(config, args.command):
             logging.getLogger("lockgate").warning("%s", setting)

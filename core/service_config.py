@@ -49,12 +49,18 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
         # and the most a request may ask (0: until the hold is deleted).
         "default_hold_expiration": "0",
         "max_hold_expiration": "0",
+        # The /metrics endpoint (lockgate.metrics): unset, none; 0, any free port.
+        "prometheus_port": None,
+        "prometheus_addr": None,
     },
     "merger": {
         "state_dir": "/var/lib/lockgate/merger",
         "git_dir": None,
         "hostname": None,
         "max_merges": "4",
+        # The /metrics endpoint (lockgate.metrics): unset, none; 0, any free port.
+        "prometheus_port": None,
+        "prometheus_addr": None,
     },
     "executor": {
         "state_dir": "/var/lib/lockgate/executor",
@@ -81,12 +87,28 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
         # Where running builds' consoles are served to the web (port 0: any).
         "console_stream_listen_address": "127.0.0.1",
         "console_stream_port": "0",
+        # The /metrics endpoint (lockgate.metrics): unset, none; 0, any free port.
+        "prometheus_port": None,
+        "prometheus_addr": None,
     },
-    "launcher": {"state_dir": "/var/lib/lockgate/launcher", "hostname": None},
+    "launcher": {
+        "state_dir": "/var/lib/lockgate/launcher",
+        "hostname": None,
+        # The /metrics endpoint (lockgate.metrics): unset, none; 0, any free port.
+        "prometheus_port": None,
+        "prometheus_addr": None,
+    },
     "web": {
         "listen_address": "127.0.0.1",
         "port": "9000",
+        # The /metrics endpoint (lockgate.metrics): unset, none; 0, any free port.
+        "prometheus_port": None,
+        "prometheus_addr": None,
     },
+    # Zuul's statsd section: every component sends its metrics there.
+    "statsd": {"server": None, "port": "8125", "prefix": None},
+    # Lockgate's own: how log lines are written (lockgate.logs).
+    "logging": {"format": "text"},
     "database": {
         "dburi": "sqlite:////var/lib/lockgate/lockgate.db",
         "table_prefix": "",

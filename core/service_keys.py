@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lockgate.service_config import ServiceConfig
 
-_PROMETHEUS = "Lockgate serves no Prometheus endpoint yet"
 _NO_SOCKET = (
     "Lockgate has no command socket: SIGTERM stops a component, "
     "SIGHUP makes the scheduler re-read its tenant config"
 )
 _LOG_CONFIG = "logging is set by the command line (-d for debug)"
 _PIDFILE = "Lockgate writes no PID file; its supervisor knows the PID"
-_STATSD = "Lockgate sends no statsd metrics yet"
+_STATS_GRAPHS = "the dashboard draws no graphs from statsd"
 _TRACING = "Lockgate exports no OpenTelemetry traces"
 _FINGER = "Lockgate has no finger gateway: the web streams live consoles"
 _ONE_ANSIBLE = "Lockgate runs the Ansible installed with it"
@@ -42,7 +41,6 @@ _GIT_LIMITS = "git runs without Zuul's transfer limits"
 #: section -> {key: why Lockgate ignores it}.  Sections named here and not in
 #: ``KNOWN_SECTIONS`` are accepted whole.
 IGNORED: dict[str, dict[str, str]] = {
-    "statsd": {"server": _STATSD, "port": _STATSD, "prefix": _STATSD},
     "tracing": {
         key: _TRACING
         for key in (
@@ -66,8 +64,6 @@ IGNORED: dict[str, dict[str, str]] = {
         "log_config": _LOG_CONFIG,
         "pidfile": _PIDFILE,
         "relative_priority": "node requests are not prioritised by queue position",
-        "prometheus_port": _PROMETHEUS,
-        "prometheus_addr": _PROMETHEUS,
     },
     "merger": {
         "command_socket": _NO_SOCKET,
@@ -80,8 +76,6 @@ IGNORED: dict[str, dict[str, str]] = {
         "rebuild exactly the commits the merger made",
         "log_config": _LOG_CONFIG,
         "pidfile": _PIDFILE,
-        "prometheus_port": _PROMETHEUS,
-        "prometheus_addr": _PROMETHEUS,
     },
     "executor": {
         "command_socket": _NO_SOCKET,
@@ -106,8 +100,6 @@ IGNORED: dict[str, dict[str, str]] = {
         "paused_on_start": "an executor takes builds as soon as it starts",
         "allow_unzoned": "a zoned executor takes only its zone's builds",
         "sigterm_method": "SIGTERM always hands running builds back to be retried elsewhere",
-        "prometheus_port": _PROMETHEUS,
-        "prometheus_addr": _PROMETHEUS,
     },
     "web": {
         "command_socket": _NO_SOCKET,
@@ -116,8 +108,8 @@ IGNORED: dict[str, dict[str, str]] = {
         "root": "links in reports and the dashboard are not built from it yet",
         "status_url": "reports carry no status link yet",
         "websocket_url": "the console stream is served by the web itself",
-        "stats_url": _STATSD,
-        "stats_type": _STATSD,
+        "stats_url": _STATS_GRAPHS,
+        "stats_type": _STATS_GRAPHS,
         "static_path": "the dashboard's files are served from the package",
         "static_cache_expiry": "the dashboard's files are served without a cache header",
         "zone": "the web reaches every executor's console directly",
