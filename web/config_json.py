@@ -26,12 +26,16 @@ def context_json(ctx: SourceContext | None) -> dict[str, Any] | None:
 def nodeset_json(layout: Any, nodeset: str | Nodeset | None) -> dict[str, Any] | None:
     """A nodeset (named ones looked up in ``layout``) as Zuul's ``NodeSet.toDict``."""
     if isinstance(nodeset, str):
-        found = layout.nodesets.get(nodeset)
+        found: Nodeset | None = layout.nodesets.get(nodeset)
         if found is None:
             return {"name": nodeset, "nodes": [], "groups": [], "alternatives": []}
-        nodeset = found
+        return _nodeset_dict(layout, found)
     if nodeset is None:
         return None
+    return _nodeset_dict(layout, nodeset)
+
+
+def _nodeset_dict(layout: Any, nodeset: Nodeset) -> dict[str, Any]:
     return {
         "name": nodeset.name,
         "nodes": [

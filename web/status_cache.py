@@ -74,13 +74,14 @@ class _Tenant:
     estimated_at: float = 0.0
 
 
+def _key(job: dict[str, Any], item: dict[str, Any]) -> DurationKey:
+    """(job, project, branch) of a job of a status item: what its estimate is of."""
+    ref = item["refs"][0] if item.get("refs") else {}
+    return (str(job["name"]), str(ref.get("project") or item.get("project")), ref.get("branch"))
+
+
 def _duration_keys(data: dict[str, Any]) -> set[DurationKey]:
-    keys = set()
-    for item in _items(data):
-        ref = item["refs"][0] if item.get("refs") else {}
-        for job in item.get("jobs", ()):
-            keys.add((job["name"], ref.get("project") or item.get("project"), ref.get("branch")))
-    return keys
+    return {_key(job, item) for item in _items(data) for job in item.get("jobs", ())}
 
 
 def _items(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -98,11 +99,9 @@ def apply_estimates(data: dict[str, Any], estimates: dict[DurationKey, float]) -
     whether some build is running (then the answer ages with the clock)."""
     running = False
     for item in _items(data):
-        ref = item["refs"][0] if item.get("refs") else {}
         remaining: list[int] = []
         for job in item.get("jobs", ()):
-            key = (job["name"], ref.get("project") or item.get("project"), ref.get("branch"))
-            seconds = estimates.get(key)
+            seconds = estimates.get(_key(job, item))
             if seconds is not None:
                 job["estimated_time"] = round(seconds, 1)
             if job.get("start_time") is not None and job.get("result") is None:
