@@ -4,7 +4,7 @@ is ``lockgate.web.api_status``).
 
 Tenants, pipelines and configuration errors come from the ``TenantLayoutState``
 each scheduler publishes in ZooKeeper; queue contents from the pipelines'
-state (``ClusterView.pipeline_status``).  Shapes follow Zuul's API.
+state (the status answer of ``WebContext.status``).  Shapes follow Zuul's API.
 """
 
 from __future__ import annotations
@@ -113,7 +113,9 @@ async def tenants(request: web.Request) -> web.Response:
         layout = await ctx.cluster.tenant_layout(name)
         if layout is None:  # deleted between the listing and the read
             continue
-        pipelines = await ctx.cluster.pipeline_status(layout)
+        # The kept status answer (built once per change of state), not a
+        # fresh read of every item per request.
+        pipelines = (await ctx.status.get(layout)).data.get("pipelines", [])
         out.append(
             {"name": name, "projects": len(layout.projects), "queue": _queued_items(pipelines)}
         )

@@ -9,7 +9,9 @@ What is read (written by the scheduler):
 
 - one ``TenantLayoutState`` per tenant at ``lockgate.zk.paths.tenant_layout``:
   the tenant list, its projects and pipelines, its configuration errors;
-- the pipelines' queues, for ``/status`` (through ``pipeline_status``).
+- the pipelines' queues, for ``/status`` (through ``pipeline_snapshot``, which
+  the status cache asks when it decides to; ``pipeline_status`` reads and
+  shapes them all at once).
 - where a running build's console is served (``console_stream``, the
   executor's registration in ``lockgate.zk.streams``), for ``console-stream``.
 
