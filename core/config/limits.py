@@ -17,10 +17,10 @@ for aliases), never a slow load.
 Why these numbers (``doc/config.md``, "Bounds"): the largest file of the
 real OpenDev configuration in the test corpus is 133 KB (10,259 YAML nodes),
 its largest project-branch 232 KB and about 1,100 objects; reading costs
-about 2 µs of CPU per YAML node (a file can hold one node per two bytes)
-and 70 µs per object.  The defaults leave real configuration twice to five
-times the room it uses, and keep the costliest file under the cost of
-loading that whole tenant (``bench/config_hostile.py`` measures both).
+about 1.5 µs of CPU per YAML node (a file can hold one node per two bytes)
+and some 70 µs per object.  The defaults leave real configuration 1.4 to 3
+times the room it uses, and keep the costliest single file under the cost
+of loading that whole tenant (``bench/config_hostile.py`` measures both).
 """
 
 from __future__ import annotations

@@ -291,3 +291,36 @@ def test_positional_form_first_folder_only_trusted(repos_dir):
         if "base jobs may only be defined in config projects" in e["error"]
     ]
     assert code == 1 and len(base_job_errors) == 3
+
+
+def test_openstack_tenant_with_a_service_config(repos_dir, tmp_path):
+    # OpenDev's connections as its zuul.conf names them: every pipeline's
+    # triggers, requirements and reporters pass the gerrit, github and git
+    # drivers' schemas, and nothing else changes.
+    service = tmp_path / "zuul.conf"
+    service.write_text(
+        "[connection gerrit]\ndriver = gerrit\nserver = review.opendev.org\n\n"
+        "[connection github]\ndriver = github\n\n"
+        "[connection googlesource]\ndriver = git\n\n"
+        "[connection smtp]\ndriver = smtp\n"
+    )
+    argv = [
+        "-c",
+        str(service),
+        "--tenant-config",
+        str(repos_dir / "openstack/project-config/zuul/main.yaml"),
+        "--tenant",
+        "openstack",
+        "--repos",
+        str(repos_dir),
+    ]
+    code, result = _run_in_process(argv)
+    expected = _expected(_tenant_includes("openstack"), lambda repo, name: True)
+    _assert_only_dangling_references(result, expected)
+    assert code == 1 and result["tenants"][0]["counts"]["pipeline"] == 19
+    assert result["tenants"][0]["warning_count"] == 0
+    # Without the smtp connection, the pipelines reporting to it are refused.
+    service.write_text(service.read_text().replace("[connection smtp]\ndriver = smtp\n", ""))
+    code, result = _run_in_process(argv)
+    smtp = [e for e in result["tenants"][0]["errors"] if e["name"] == "Unknown Connection"]
+    assert len(smtp) == 5 and all("unknown connection 'smtp'" in e["error"] for e in smtp)
