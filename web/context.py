@@ -75,6 +75,11 @@ class WebContext:
             self._status = StatusCache(self.cluster, self.db, self.version, ttl=self.cluster.ttl)
         return self._status
 
+    def close(self) -> None:
+        """Stop background work (status checks under way)."""
+        if self._status is not None:
+            self._status.close()
+
     async def layout(self, tenant: str) -> TenantLayoutState:
         """The tenant's published layout, or 404 naming the unknown tenant."""
         layout = await self.cluster.tenant_layout(tenant)

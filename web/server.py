@@ -116,6 +116,7 @@ class WebServer:
             self._zk_task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
+        self.context.close()
         self.cluster.close()
         loop = asyncio.get_running_loop()
         if self._own_zk:
