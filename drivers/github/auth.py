@@ -11,9 +11,13 @@ token (``POST /app/installations/{id}/access_tokens``).  Tokens are kept per
 installation and fetched again ``refresh_margin`` seconds before GitHub says
 they expire, so a call never goes out with a token about to lapse.  A
 repository the App is not installed on falls back to ``api_token`` if the
-connection has one (Zuul does the same), else ``AuthError``.  An
-installation that was removed (404 on the exchange) is forgotten and looked
-up again once.
+connection has one (Zuul does the same), else ``NotInstalled`` naming the
+repository.  An installation that was removed (404 on the exchange, a token
+GitHub no longer takes — ``invalidate`` — or an ``installation`` webhook —
+``forget_installation``) is forgotten and looked up again once.  GitHub
+refusing the App's JWT itself (401: a rotated or revoked ``app_key``, a
+wrong ``app_id``) is ``AppRefused``: every repository of the connection is
+concerned, and the message says which key to replace.
 
 The HTTP exchange is the client's (``Exchange``), so rate limits and errors
 are handled in one place; nothing here logs a token.
@@ -38,7 +42,25 @@ JWT_BACKDATE = 60  # clocks drift; GitHub's advice
 
 
 class AuthError(Exception):
-    """No credentials for a repository, or GitHub refused them."""
+    """No credentials for a repository, or GitHub refused them.  ``project``
+    names the one repository concerned; None: the whole connection."""
+
+    project: str | None = None
+
+
+class NotInstalled(AuthError):
+    """The App is not (or no longer) installed on ``project``: only that
+    repository is concerned, until someone installs the App on it."""
+
+    def __init__(self, message: str, project: str) -> None:
+        super().__init__(message)
+        self.project = project
+
+
+class AppRefused(AuthError):
+    """GitHub refused the App's JWT: ``app_key`` or ``app_id`` is wrong (a key
+    rotated or revoked in the App's settings).  Every repository of the
+    connection is concerned until the key is replaced."""
 
 
 class Exchange(Protocol):
@@ -97,6 +119,8 @@ class GithubAuth:
         self._installations: dict[str, int | None] = {}  # "owner/repo" -> id (None: not installed)
         self._tokens: dict[int, InstallationToken] = {}
         self._jwt: tuple[str, float] | None = None
+        # Repositories whose installation went away while known (for messages).
+        self._lost: set[str] = set()
         # Counters for logs and tests.
         self.tokens_issued = 0
 
@@ -141,21 +165,68 @@ class GithubAuth:
         if installation is None:
             if self.api_token:
                 return self.api_token
-            raise AuthError(f"the GitHub App {self.app_id} is not installed on {project}")
+            if project in self._lost:
+                raise NotInstalled(
+                    f"the GitHub App {self.app_id} is no longer installed on {project} "
+                    "(its installation was removed; install the App again, or remove the "
+                    "project from the tenants)",
+                    project,
+                )
+            raise NotInstalled(
+                f"the GitHub App {self.app_id} is not installed on {project} "
+                "(install it on the repository's owner, or remove the project from the tenants)",
+                project,
+            )
         try:
             return self._installation_token(installation)
         except _InstallationGone:
             with self._lock:
                 self._installations.pop(project, None)
                 self._tokens.pop(installation, None)
+                self._lost.add(project)
             installation = self.installation_id(project)
             if installation is None:
                 if self.api_token:
                     return self.api_token
-                raise AuthError(
-                    f"the GitHub App {self.app_id} is no longer installed on {project}"
+                raise NotInstalled(
+                    f"the GitHub App {self.app_id} is no longer installed on {project} "
+                    "(its installation was removed; install the App again, or remove the "
+                    "project from the tenants)",
+                    project,
                 ) from None
             return self._installation_token(installation)
+
+    def invalidate(self, project: str | None) -> bool:
+        """GitHub refused the token used for ``project`` (401 Bad credentials:
+        revoked with its installation, or expired early): forget it and the
+        repository's installation, so the next call looks both up again.
+        False when there was no App token to forget (a personal token)."""
+        if not self.uses_app or project is None:
+            return False
+        with self._lock:
+            installation = self._installations.pop(project, None)
+            if installation is None:
+                return False
+            self._tokens.pop(installation, None)
+            self._lost.add(project)
+        log.info(
+            "GitHub App %s: the token of installation %s was refused for %s; looking again",
+            self.app_id,
+            installation,
+            project,
+        )
+        return True
+
+    def forget_installation(self, installation: int) -> list[str]:
+        """An installation was removed (GitHub's ``installation`` event): its
+        token and the repositories it served are forgotten; returns those."""
+        with self._lock:
+            self._tokens.pop(installation, None)
+            gone = sorted(p for p, i in self._installations.items() if i == installation)
+            for project in gone:
+                del self._installations[project]
+            self._lost.update(gone)
+        return gone
 
     def installation_id(self, project: str) -> int | None:
         with self._lock:
@@ -166,10 +237,14 @@ class GithubAuth:
             found = None
         elif status == 200 and isinstance(body, dict) and isinstance(body.get("id"), int):
             found = int(body["id"])
+        elif status == 401:
+            raise self._refused(f"looking up the App installation of {project}", status, body)
         else:
             raise AuthError(f"looking up the App installation of {project}: {_said(status, body)}")
         with self._lock:
             self._installations[project] = found
+            if found is not None:
+                self._lost.discard(project)
         log.info("GitHub App %s: %s is served by installation %s", self.app_id, project, found)
         return found
 
@@ -184,6 +259,8 @@ class GithubAuth:
         )
         if status == 404:
             raise _InstallationGone()
+        if status == 401:
+            raise self._refused(f"getting a token for installation {installation}", status, body)
         if status not in (200, 201) or not isinstance(body, dict) or not body.get("token"):
             raise AuthError(
                 f"getting a token for installation {installation}: {_said(status, body)}"
@@ -199,6 +276,15 @@ class GithubAuth:
             expires - now,
         )
         return str(body["token"])
+
+    def _refused(self, what: str, status: int, body: Any) -> AppRefused:
+        with self._lock:
+            self._jwt = None  # signed again next time (a key replaced meanwhile)
+        return AppRefused(
+            f"{what}: GitHub refused the App's JWT ({_said(status, body)}): app_key is not "
+            f"a private key of GitHub App {self.app_id} (rotated or revoked in the App's "
+            "settings?) or app_id is wrong; generate a key, point app_key at it and restart"
+        )
 
 
 class _InstallationGone(Exception):

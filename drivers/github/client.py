@@ -9,23 +9,40 @@ Rate limits are waited out, never hammered: a 403 or 429 that carries
 until ``X-RateLimit-Reset``; a 403 that says "secondary rate limit" without
 either waits a minute, doubling.  Each wait is logged (with the call and
 how long); a call that would wait past ``max_rate_limit_wait`` in total
-fails with ``GithubRateLimited``.  Answers of 502/503/504 and broken
-connections are retried with back-off (``server_retries`` times).  Calls are
-counted per installation (or token) and, with ``rate_limit_logging``, the
-remaining budget GitHub reports is logged at debug level.
+fails with ``GithubRateLimited``.  GitHub failing (500/502/503/504) or out of
+reach (no answer) is retried with back-off (0.5 s, doubling, at most 10 s
+apart) for up to ``api_retry_timeout`` seconds (a minute by default); then
+the call fails with a ``transient`` ``GithubHTTPError`` saying for how long.
+Calls are counted per installation (or token) and, with
+``rate_limit_logging``, the remaining budget GitHub reports is logged at
+debug level.
 
-Errors are ``GithubHTTPError`` with the status and GitHub's ``message``; no
-message carries a token.
+Redirects are followed by hand: GitHub answers a renamed (or transferred)
+repository's old name with 301 Moved Permanently for GET and HEAD and 307
+for other methods, to ``/repositories/{id}/...``; both are followed (a 301 or
+302 for a write is not: it would turn the write into a read).  The first
+redirect of a repository is logged as a warning naming its new name (asked
+of GitHub once) and kept in ``renamed``: the tenant configuration should say
+the new name.  A token GitHub no longer takes (401 for an App's installation
+token: its installation removed, or revoked) is dropped and the call made
+once more with a fresh one (``GithubAuth.invalidate``).
+
+Errors are ``GithubHTTPError`` with the status and GitHub's ``message``;
+``GithubAuthError`` when Lockgate has no credentials GitHub takes (its
+``project`` set when only that repository is concerned).  No message
+carries a token.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from lockgate.drivers.github.auth import AuthError, GithubAuth
@@ -38,18 +55,38 @@ log = logging.getLogger("lockgate.drivers.github.api")
 ACCEPT = "application/vnd.github+json"
 API_VERSION = "2022-11-28"
 SECONDARY_WAIT = 60.0
-SERVER_RETRY_STATUSES = frozenset({502, 503, 504})
+SERVER_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+RETRY_FIRST = 0.5
+RETRY_MAX = 10.0
+_REPOSITORY_ID = re.compile(r"/repositories/([0-9]+)(?:/|$)")
 
 
 class GithubHTTPError(Exception):
     """GitHub answered with an error (``status``) or could not be reached
-    (``status`` 0).  ``str()`` names the call and what GitHub said."""
+    (``status`` 0).  ``str()`` names the call and what GitHub said.
+    ``transient``: GitHub failed or was out of reach for the whole retry
+    budget (it may work later); otherwise GitHub refused the call."""
 
-    def __init__(self, what: str, status: int, message: str, body: Any = None) -> None:
+    def __init__(
+        self, what: str, status: int, message: str, body: Any = None, *, transient: bool = False
+    ) -> None:
         super().__init__(f"{what}: " + (f"HTTP {status}: {message}" if status else message))
         self.status = status
         self.message = message
         self.body = body
+        self.transient = transient
+
+
+class GithubAuthError(GithubHTTPError):
+    """No credentials GitHub takes: ``project`` names the one repository
+    concerned (the App is not installed on it); None: the whole connection
+    (the App's key refused)."""
+
+    def __init__(self, what: str, message: str, project: str | None) -> None:
+        super().__init__(what, 0, message)
+        self.project = project
 
 
 class GithubRateLimited(GithubHTTPError):
@@ -95,7 +132,7 @@ class GithubClient:
         *,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
-        server_retries: int = 3,
+        retry_timeout: float | None = None,
     ) -> None:
         self.config = config
         self.base = config.api_url.rstrip("/")
@@ -111,7 +148,7 @@ class GithubClient:
         self.clock = clock
         self._stop = threading.Event()
         self.sleep = sleep or (lambda seconds: self._stop.wait(seconds) and None)
-        self.server_retries = server_retries
+        self.retry_timeout = config.api_retry_timeout if retry_timeout is None else retry_timeout
         self.auth = GithubAuth(
             api_token=config.api_token,
             app_id=config.app_id,
@@ -120,6 +157,9 @@ class GithubClient:
         )
         self.calls: Counter[str] = Counter()
         self.rate_limit_waits = 0
+        self.server_retries = 0
+        # Repositories GitHub redirected (renamed or transferred): old -> new name.
+        self.renamed: dict[str, str] = {}
 
     def close(self) -> None:
         self._stop.set()
@@ -138,20 +178,41 @@ class GithubClient:
         accept: str | None = None,
     ) -> requests.Response:
         """One API call about ``project`` (whose installation's token is
-        used); raises ``GithubHTTPError`` for any answer of 400 or more."""
+        used); raises ``GithubHTTPError`` for any answer of 300 or more that
+        is not followed."""
         what = f"GitHub {self.config.name}: {method} {path.split('?')[0]}"
-        try:
-            authorization = self.auth.header(project)
-        except AuthError as e:
-            raise GithubHTTPError(what, 0, str(e)) from None
-        headers = {"Authorization": authorization} if authorization else {}
-        if accept:
-            headers["Accept"] = accept
         url = path if path.startswith("http") else f"{self.base}{path}"
-        response = self._send(what, method, url, headers, json, params, who=project or "-")
-        if response.status_code >= 400:
+        for attempt in (1, 2):
+            try:
+                authorization = self.auth.header(project)
+            except AuthError as e:
+                raise GithubAuthError(what, str(e), e.project) from None
+            headers = {"Authorization": authorization} if authorization else {}
+            if accept:
+                headers["Accept"] = accept
+            response = self._send(
+                what,
+                method,
+                url,
+                headers,
+                json,
+                params,
+                who=project or "-",
+                on_redirect=(lambda old, new: self._moved(project, old, new)) if project else None,
+            )
+            if response.status_code == 401 and attempt == 1 and self.auth.invalidate(project):
+                continue  # a token GitHub no longer takes: once more with a fresh one
+            break
+        status = response.status_code
+        if status >= 300:
+            message = _message(response)
+            if status in REDIRECT_STATUSES:
+                message = f"{message} (to {response.headers.get('Location')}; not followed)"
+            failing = getattr(response, "lockgate_failing", None)
+            if failing:
+                message = f"{message} (failing for {failing[1]:.0f}s, {failing[0]} attempts)"
             raise GithubHTTPError(
-                what, response.status_code, _message(response), _json_or_none(response)
+                what, status, message, _json_or_none(response), transient=bool(failing)
             )
         return response
 
@@ -201,11 +262,16 @@ class GithubClient:
         params: dict[str, Any] | None,
         *,
         who: str,
+        on_redirect: Callable[[str, str], None] | None = None,
     ) -> requests.Response:
         waited = 0.0
         backoff = SECONDARY_WAIT
         failures = 0
+        spent = 0.0  # seconds failing: answers and pauses, against retry_timeout
+        delay = RETRY_FIRST
+        hops = 0
         while True:
+            started = time.monotonic()
             try:
                 response = self.session.request(
                     method,
@@ -214,24 +280,52 @@ class GithubClient:
                     json=body,
                     params=params,
                     timeout=self.config.timeout,
+                    allow_redirects=False,
                 )
             except requests.RequestException as e:
                 failures += 1
-                if failures > self.server_retries:
-                    raise GithubHTTPError(what, 0, f"cannot reach GitHub: {e}") from None
-                delay = min(2.0 ** (failures - 1), 30.0)
-                log.warning("%s: %s; retrying in %.3gs", what, e, delay)
-                self.sleep(delay)
+                spent += time.monotonic() - started
+                if spent >= self.retry_timeout:
+                    raise GithubHTTPError(
+                        what,
+                        0,
+                        f"cannot reach GitHub (failing for {spent:.0f}s, {failures} attempts): {e}",
+                        transient=True,
+                    ) from None
+                pause = min(delay, self.retry_timeout - spent)
+                log.warning("%s: %s; retrying in %.3gs", what, e, pause)
+                self.server_retries += 1
+                self.sleep(pause)
+                spent += pause
+                delay = min(delay * 2, RETRY_MAX)
                 continue
             self.calls[who] += 1
             self._log_budget(what, who, response)
             status = response.status_code
-            if status in SERVER_RETRY_STATUSES and failures < self.server_retries:
+            location = response.headers.get("Location")
+            if status in REDIRECT_STATUSES and location and hops < MAX_REDIRECTS:
+                if method in ("GET", "HEAD") or status in (307, 308):
+                    hops += 1
+                    target = urljoin(url, location)
+                    if urlsplit(target).netloc != urlsplit(url).netloc:
+                        headers = {k: v for k, v in headers.items() if k != "Authorization"}
+                    if on_redirect is not None:
+                        on_redirect(url, target)
+                    url, params = target, None  # the Location carries the query
+                    continue
+            if status in SERVER_RETRY_STATUSES:
                 failures += 1
-                delay = min(2.0 ** (failures - 1), 30.0)
-                log.warning("%s: HTTP %d; retrying in %.3gs", what, status, delay)
-                self.sleep(delay)
-                continue
+                spent += time.monotonic() - started
+                if spent < self.retry_timeout:
+                    pause = min(delay, self.retry_timeout - spent)
+                    log.warning("%s: HTTP %d; retrying in %.3gs", what, status, pause)
+                    self.server_retries += 1
+                    self.sleep(pause)
+                    spent += pause
+                    delay = min(delay * 2, RETRY_MAX)
+                    continue
+                response.lockgate_failing = (failures, spent)  # type: ignore[attr-defined]
+                return response
             wait = rate_limit_wait(status, response.headers, _message(response), self.clock())
             if wait is None:
                 return response
@@ -256,6 +350,33 @@ class GithubClient:
             )
             waited += wait
             self.sleep(wait)
+
+    def _moved(self, project: str | None, old: str, new: str) -> None:
+        """A redirect for ``project``: the first one is logged with the
+        repository's new name (asked of GitHub) and kept in ``renamed``."""
+        if project is None or project in self.renamed:
+            return
+        self.renamed[project] = "?"
+        now = None
+        found = _REPOSITORY_ID.search(urlsplit(new).path)
+        if found is not None:
+            try:
+                data = self.request("GET", f"/repositories/{found.group(1)}", project=project)
+                now = data.json().get("full_name")
+            except (GithubHTTPError, ValueError, AttributeError):
+                now = None
+        if isinstance(now, str) and now and now != project:
+            self.renamed[project] = now
+        log.warning(
+            "GitHub %s: %s has moved%s: GitHub redirects its old name (%s -> %s); Lockgate "
+            "follows, but the tenant configuration should name the repository %s",
+            self.config.name,
+            project,
+            f" to {now}" if isinstance(now, str) and now else "",
+            urlsplit(old).path,
+            urlsplit(new).path,
+            now if isinstance(now, str) and now else "by its new name",
+        )
 
     def _log_budget(self, what: str, who: str, response: requests.Response) -> None:
         if not self.config.rate_limit_logging:

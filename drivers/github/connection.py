@@ -25,7 +25,9 @@ Lockgate extensions: ``baseurl`` (the web root, default ``https://{server}``;
 an ``http://`` root serves tests and the emulator), ``api_url`` (default
 derived as above from ``server``, or ``{baseurl}/api/v3`` when ``baseurl``
 is given), ``timeout`` (30 s per HTTP request), ``max_rate_limit_wait``
-(900 s: the longest a rate-limited call waits before it fails).
+(900 s: the longest a rate-limited call waits before it fails),
+``api_retry_timeout`` (60 s: how long a call keeps retrying while GitHub
+fails — 5xx — or cannot be reached, before it fails).
 
 ``GithubConfig`` is the parsed section (pure; its ``repr`` hides secrets);
 ``GithubConnection`` adds the HTTP client (made on first use) and hands out
@@ -72,6 +74,7 @@ KEYS = {
     "api_url",
     "timeout",
     "max_rate_limit_wait",
+    "api_retry_timeout",
 }
 
 
@@ -97,6 +100,7 @@ class GithubConfig:
     max_threads_per_installation: int = 1
     timeout: float = 30.0
     max_rate_limit_wait: float = 900.0
+    api_retry_timeout: float = 60.0
 
     def __repr__(self) -> str:
         # Never show a token, a key or the webhook secret in a log line or a traceback.
@@ -187,6 +191,7 @@ class GithubConfig:
             max_threads_per_installation=threads,
             timeout=timeout,
             max_rate_limit_wait=_non_negative(section, "max_rate_limit_wait", 900.0),
+            api_retry_timeout=_non_negative(section, "api_retry_timeout", 60.0),
         )
 
     # --- derived names --------------------------------------------------------------

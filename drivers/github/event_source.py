@@ -19,6 +19,26 @@ waits on the queue, retried with back-off (``retry_delay`` doubling up to
 A payload that cannot be mapped (``EventParseError``) is logged and acked:
 no retry can help it.  Deliveries of projects no tenant has, and events
 Lockgate does not use, are acked after one debug line.
+
+Bad input from GitHub's side, and what happens:
+
+- GitHub failing or out of reach (``GithubQueryError``, not permanent): the
+  delivery waits at the head of the queue, retried with back-off, so the
+  order of events holds and nothing is lost — however long it takes;
+- the App's own key refused (``connection_wide``): the same, logged as an
+  error that says to replace ``app_key`` (every repository of the
+  connection is concerned; other connections have their own sources);
+- a repository GitHub will not answer about (``permanent``: the App not
+  installed on it — uninstalled —, the repository gone, access refused):
+  logged as an error naming the repository, the delivery and what to do,
+  and acked, so the deliveries behind it, of other repositories, go on;
+- ``installation`` deleted or suspended: the App's tokens and
+  installations of those repositories are forgotten at once, and the
+  tenants' projects it served are named in an error;
+- ``repository`` renamed or transferred: an error naming the old and new
+  names when the old one is a tenant's project (its events now carry the
+  new name, which no tenant has, until the configuration is changed: such
+  deliveries are skipped with a warning that says so, not a debug line).
 """
 
 from __future__ import annotations
@@ -30,7 +50,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lockgate.drivers.base import ChangeQueryError, EventSourceHooks
-from lockgate.drivers.github.events import EventParseError, events_from_delivery, ignored
+from lockgate.drivers.github.events import (
+    EventParseError,
+    InstallationRemoved,
+    RepositoryRenamed,
+    app_notice,
+    events_from_delivery,
+    ignored,
+)
 from lockgate.drivers.github.webhook import Delivery
 from lockgate.zk import paths
 from lockgate.zk.queues import EventQueue
@@ -91,6 +118,9 @@ class GithubEventSource:
         self.skipped = 0
         self.malformed = 0
         self.retries = 0
+        self.failed = 0  # deliveries GitHub would not let us map (permanent errors)
+        # New names of renamed tenant projects -> their old names.
+        self.renamed: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -168,13 +198,32 @@ class GithubEventSource:
         if why is not None:
             log.debug("%s: ignored (%s)", prefix, why)
             return True
+        try:
+            notice = app_notice(delivery)
+        except EventParseError as e:
+            self.malformed += 1
+            log.warning("%s: cannot be used: %s", prefix, e)
+            return True
+        if notice is not None:
+            self._notice(prefix, notice)
+            return True
         repo = delivery.payload.get("repository")
         project = repo.get("full_name") if isinstance(repo, Mapping) else None
         if project is not None and not self._served(str(project)):
             self.skipped += 1
-            log.debug("%s: %s is in no tenant; skipped", prefix, project)
+            old = self._old_name(str(project))
+            if old is not None:
+                log.warning(
+                    "%s: %s is in no tenant; skipped — it is %s renamed: rename the project "
+                    "in the tenant configuration",
+                    prefix,
+                    project,
+                    old,
+                )
+            else:
+                log.debug("%s: %s is in no tenant; skipped", prefix, project)
             return True
-        from lockgate.drivers.github.source import GithubSource
+        from lockgate.drivers.github.source import GithubQueryError, GithubSource
 
         source = GithubSource(self.connection)
         try:
@@ -184,7 +233,20 @@ class GithubEventSource:
             log.warning("%s: cannot be used: %s", prefix, e)
             return True
         except ChangeQueryError as e:
-            log.warning("%s: GitHub could not answer (%s); will retry", prefix, e)
+            if isinstance(e, GithubQueryError) and e.permanent:
+                self.failed += 1
+                log.error(
+                    "%s: not used: %s — GitHub will not answer about %s until that is fixed "
+                    "(redeliver it from GitHub afterwards); the deliveries behind it go on",
+                    prefix,
+                    e,
+                    project or "its repository",
+                )
+                return True
+            if isinstance(e, GithubQueryError) and e.connection_wide:
+                log.error("%s: GitHub refuses this connection (%s); will retry", prefix, e)
+            else:
+                log.warning("%s: GitHub could not answer (%s); will retry", prefix, e)
             return False
         for event in events:
             if event.change_number is not None:
@@ -209,6 +271,63 @@ class GithubEventSource:
         if not events:
             log.debug("%s: no event (no open pull request concerned)", prefix)
         return True
+
+    def _notice(self, prefix: str, notice: InstallationRemoved | RepositoryRenamed) -> None:
+        if isinstance(notice, InstallationRemoved):
+            forgotten = self.connection.client().auth.forget_installation(notice.installation)
+            owner = notice.account.lower()
+            served = sorted(
+                p
+                for p in self._projects_now()
+                if p in notice.repositories or p.split("/")[0].lower() == owner
+            )
+            what = "uninstalled from" if notice.action == "deleted" else "suspended on"
+            if served:
+                log.error(
+                    "%s: the GitHub App was %s %s (installation %d): %s get no events and "
+                    "cannot be reported on until it is installed again",
+                    prefix,
+                    what,
+                    notice.account,
+                    notice.installation,
+                    ", ".join(served),
+                )
+            else:
+                log.info(
+                    "%s: the GitHub App was %s %s (installation %d; %d repositories "
+                    "forgotten); no tenant project is concerned",
+                    prefix,
+                    what,
+                    notice.account,
+                    notice.installation,
+                    len(forgotten),
+                )
+            return
+        self.renamed[notice.new] = notice.old
+        if self._served(notice.old):
+            log.error(
+                "%s: %s was renamed to %s on GitHub: its events now name %s, which no tenant "
+                "has — rename the project in the tenant configuration (meanwhile Lockgate "
+                "follows GitHub's redirects for the old name)",
+                prefix,
+                notice.old,
+                notice.new,
+                notice.new,
+            )
+        else:
+            log.info("%s: %s was renamed to %s", prefix, notice.old, notice.new)
+
+    def _old_name(self, project: str) -> str | None:
+        """The tenant project ``project`` was before a rename, if known."""
+        old = self.renamed.get(project)
+        if old is None:
+            client = self.connection.client()
+            old = next((o for o, n in client.renamed.items() if n == project), None)
+        return old if old is not None and self._served(old) else None
+
+    def _projects_now(self) -> set[str]:
+        self._served("")  # refreshes the list when it is old
+        return set(self._projects)
 
     def _served(self, project: str) -> bool:
         now = time.monotonic()

@@ -33,7 +33,12 @@ push (branch or tag; created/deleted)  ref-updated            push
 =====================================  =====================  ==================
 
 Anything else (ping, release, check_suite, a comment on an issue, an
-unhandled action) maps to no event: ``ignored(delivery)`` says why.  The
+unhandled action) maps to no event: ``ignored(delivery)`` says why.  Two
+more are kept for what they tell the connection rather than the pipelines
+(``app_notice``): ``installation`` deleted or suspended (the App's tokens
+for those repositories are dead; ``InstallationRemoved``) and
+``repository`` renamed or transferred (the tenant configuration names the
+old name; ``RepositoryRenamed``).  The
 Gerrit names make the scheduler's generic rules apply unchanged: a new head
 (``patchset-created``) dequeues items of older heads; a closed, unmerged PR
 (``change-abandoned``) dequeues the change; a push (``ref-updated``) may
@@ -60,6 +65,7 @@ twice (a scheduler dying between queueing and acking) gives the same keys.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lockgate.drivers.github.webhook import Delivery
@@ -81,6 +87,25 @@ CHECK_RUN_ACTIONS = frozenset({"rerequested", "completed", "requested_action"})
 HANDLED = frozenset(
     {"pull_request", "issue_comment", "pull_request_review", "push", "status", "check_run"}
 )
+NOTICES = {"installation": {"deleted", "suspend"}, "repository": {"renamed", "transferred"}}
+
+
+@dataclass(frozen=True)
+class InstallationRemoved:
+    """The App was uninstalled from (or suspended on) ``account``."""
+
+    installation: int
+    account: str
+    repositories: tuple[str, ...]  # as the payload lists them (may be empty)
+    action: str
+
+
+@dataclass(frozen=True)
+class RepositoryRenamed:
+    """A repository's name changed (``old`` -> ``new``, full names)."""
+
+    old: str
+    new: str
 
 
 class EventParseError(ValueError):
@@ -108,6 +133,10 @@ def ignored(delivery: Delivery) -> str | None:
     when it may map to some."""
     kind, body = delivery.event, delivery.payload
     action = body.get("action")
+    if kind in NOTICES:
+        if action not in NOTICES[kind]:
+            return f"{kind} action '{action}' is not used"
+        return None
     if kind not in HANDLED:
         return f"'{kind}' events are not used"
     if kind == "pull_request" and action not in PR_ACTIONS and action != "closed":
@@ -127,9 +156,41 @@ def ignored(delivery: Delivery) -> str | None:
     return None
 
 
+def app_notice(delivery: Delivery) -> InstallationRemoved | RepositoryRenamed | None:
+    """What an ``installation`` or ``repository`` delivery tells the
+    connection (None: nothing, or another event)."""
+    if delivery.event not in NOTICES or ignored(delivery) is not None:
+        return None
+    body = delivery.payload
+    if delivery.event == "installation":
+        inst = body.get("installation")
+        ident = inst.get("id") if isinstance(inst, Mapping) else None
+        if not isinstance(ident, int):
+            raise EventParseError("installation: no 'installation.id'")
+        account = _nested(inst, "account", "login") or ""
+        repos = tuple(
+            str(r["full_name"])
+            for r in body.get("repositories") or []
+            if isinstance(r, Mapping) and r.get("full_name")
+        )
+        return InstallationRemoved(ident, str(account), repos, str(body.get("action")))
+    new = _project(body)
+    if new is None:
+        raise EventParseError(f"repository {body.get('action')}: no 'repository.full_name'")
+    owner, _, name = new.partition("/")
+    changes = body.get("changes")
+    old_name = _nested(changes, "repository", "name", "from")
+    old_owner = _nested(changes, "owner", "from", "user", "login") or _nested(
+        changes, "owner", "from", "organization", "login"
+    )
+    old = f"{old_owner or owner}/{old_name or name}"
+    return RepositoryRenamed(old, new) if old != new else None
+
+
 def events_from_delivery(delivery: Delivery, lookup: PullLookup) -> list[TriggerEvent]:
-    """The trigger events of one delivery (none for an ignored one)."""
-    if ignored(delivery) is not None:
+    """The trigger events of one delivery (none for an ignored one, nor for
+    an ``app_notice``)."""
+    if ignored(delivery) is not None or delivery.event in NOTICES:
         return []
     body = delivery.payload
     kind = delivery.event

@@ -21,8 +21,12 @@ Merges use the project's merge mode (``submit(change, merge_mode=...)``;
 GitHub's ``merge``, ``squash`` or ``rebase``), with the head sha the item
 tested, so a PR pushed to meanwhile is not merged.  A refusal (405 not
 mergeable or blocked by branch protection, 409 head moved, 422) is
-``ReportError(permanent=True)`` carrying GitHub's message; an unreachable
-GitHub is ``ReportError(permanent=False)``.
+``ReportError(permanent=True)`` carrying GitHub's message, as is a
+repository the App is not installed on, and GitHub failing or out of reach
+for the client's whole retry budget (``api_retry_timeout``: the patience is
+spent, so the item reports the error rather than wait on); the App's own key
+refused is ``ReportError(permanent=False)`` (it works again once the key is
+replaced).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from lockgate.drivers.base import ReportError
-from lockgate.drivers.github.client import GithubHTTPError
+from lockgate.drivers.github.client import GithubAuthError, GithubHTTPError
 from lockgate.model.change import Change
 
 if TYPE_CHECKING:
@@ -292,7 +296,7 @@ class GithubReporter:
                 return None
             raise ReportError(
                 f"GitHub {self.connection.name}: check runs of {change.describe()}: {e}",
-                permanent=e.status in PERMANENT_STATUSES,
+                permanent=permanent(e),
             ) from None
         return None
 
@@ -304,9 +308,8 @@ class GithubReporter:
                 method, f"/repos/{change.project}/{path}", project=change.project, json=body
             )
         except GithubHTTPError as e:
-            permanent = e.status in PERMANENT_STATUSES
             said = f"HTTP {e.status}: {e.message}" if e.status else e.message
-            raise ReportError(f"{full}: {said}", permanent=permanent) from None
+            raise ReportError(f"{full}: {said}", permanent=permanent(e)) from None
         log.info("%s: done", full)
         if response.status_code == 204 or not response.content:
             return None
@@ -314,6 +317,15 @@ class GithubReporter:
             return response.json()
         except ValueError:
             return None
+
+
+def permanent(error: GithubHTTPError) -> bool:
+    """Whether sending the same report again cannot help: GitHub refused it,
+    the App is not installed on the repository, or GitHub failed for the
+    whole retry budget already."""
+    if isinstance(error, GithubAuthError):
+        return error.project is not None
+    return error.transient or error.status in PERMANENT_STATUSES
 
 
 def _names(value: Any) -> list[str]:

@@ -4,7 +4,10 @@ Who calls it: the scheduler (branches, branch heads, pull requests and
 their dependencies, ``Depends-On:`` URLs) and the executor (clone URLs).  It
 implements ``Source`` and ``ChangeSource`` from ``lockgate.drivers.base``.
 Every call may do network I/O; GitHub's errors come back as
-``ChangeQueryError`` naming the pull request and what GitHub said.
+``GithubQueryError`` (a ``ChangeQueryError``) naming the pull request and
+what GitHub said, and whether asking again can help (``permanent``: the App
+not installed on the repository, the repository or commit gone, access
+refused; ``connection_wide``: the App's own key refused).
 
 Git goes over HTTPS: ``clone_url`` is ``{baseurl}/{owner}/{repo}.git`` with
 ``x-access-token:<token>`` in the URL (the installation's token for an App;
@@ -24,6 +27,7 @@ have a PR of that number, so only a fallback).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -31,14 +35,44 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from lockgate.drivers.base import ChangeQueryError
-from lockgate.drivers.github.auth import parse_time
+from lockgate.drivers.github.auth import AuthError, parse_time
 from lockgate.drivers.github.changes import head_number, pull_to_change
-from lockgate.drivers.github.client import GithubHTTPError
+from lockgate.drivers.github.client import GithubAuthError, GithubHTTPError
 from lockgate.git import ls_remote
 from lockgate.model.change import Change
 
 if TYPE_CHECKING:
     from lockgate.drivers.github.connection import GithubConnection
+
+
+class GithubQueryError(ChangeQueryError):
+    """GitHub could not answer about a repository.  ``permanent``: asking
+    again cannot help until someone acts on GitHub (installs the App,
+    restores the repository, grants access); ``connection_wide``: nothing
+    of this connection can be asked (the App's key refused); otherwise
+    GitHub failed or was out of reach and may answer later."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, connection_wide: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.connection_wide = connection_wide
+
+
+def query_error(what: str, error: GithubHTTPError) -> GithubQueryError:
+    """``error`` as the ``ChangeQueryError`` the scheduler and event source see."""
+    if isinstance(error, GithubAuthError):
+        return GithubQueryError(
+            f"{what}: {error}",
+            permanent=error.project is not None,
+            connection_wide=error.project is None,
+        )
+    refused = error.status in (401, 403, 404, 410, 451) and not error.transient
+    return GithubQueryError(f"{what}: {error}", permanent=refused)
+
+
+log = logging.getLogger("lockgate.drivers.github.source")
 
 _PULL_PATH = re.compile(r"^/(?P<project>[^/]+/[^/]+)/pull/(?P<number>[0-9]+)(?:/.*)?$")
 
@@ -90,7 +124,15 @@ class GithubSource:
             # The server's prefix (no repository, so no token to ask for).
             return self.connection.config.baseurl + "/"
         url = self.connection.config.git_url(project)
-        token = self.connection.client().git_token(project)
+        try:
+            token = self.connection.client().git_token(project)
+        except (AuthError, GithubHTTPError) as e:
+            # Callers take a URL, not an error: git says what it cannot reach
+            # (nothing, for a public repository); this says why.
+            log.warning(
+                "GitHub %s: git for %s without a token: %s", self.connection.name, project, e
+            )
+            return url
         if not token:
             return url
         parts = urlsplit(url)
@@ -108,7 +150,7 @@ class GithubSource:
                 for b in client.paginate(f"/repos/{project}/branches", project=project)
             )
         except GithubHTTPError as e:
-            raise ChangeQueryError(f"branches of {project}: {e}") from None
+            raise query_error(f"branches of {project}", e) from None
 
     def get_ref_sha(self, project: str, ref: str) -> str | None:
         """A branch's head from the API; any other ref from git (``ls-remote``)."""
@@ -121,7 +163,7 @@ class GithubSource:
             except GithubHTTPError as e:
                 if e.status == 404:
                     return None
-                raise ChangeQueryError(f"branch {branch} of {project}: {e}") from None
+                raise query_error(f"branch {branch} of {project}", e) from None
             return _nested(data, "commit", "sha")
         return ls_remote(self.clone_url(project), env=self.git_env()).get(ref)
 
@@ -174,7 +216,7 @@ class GithubSource:
                 )
             )
         except GithubHTTPError as e:
-            raise ChangeQueryError(f"{what}: {e}") from None
+            raise query_error(what, e) from None
         self.remember_project(project, number)
         return pull_to_change(
             self.connection.name,
@@ -235,7 +277,7 @@ class GithubSource:
                         break
                     out.append(self.get_pull(project, int(pr["number"])))
             except GithubHTTPError as e:
-                raise ChangeQueryError(f"pull requests of {project} updated since: {e}") from None
+                raise query_error(f"pull requests of {project} updated since", e) from None
         return out
 
     # --- helpers the event source shares ------------------------------------------------
@@ -249,7 +291,7 @@ class GithubSource:
         except GithubHTTPError as e:
             if e.status in (404, 422):
                 return []
-            raise ChangeQueryError(f"pull requests of {project} at {sha[:12]}: {e}") from None
+            raise query_error(f"pull requests of {project} at {sha[:12]}", e) from None
         return [
             pr
             for pr in pulls or []
@@ -264,13 +306,13 @@ class GithubSource:
         except GithubHTTPError as e:
             if e.status == 404:
                 return None
-            raise ChangeQueryError(f"pull request {project}#{number}: {e}") from None
+            raise query_error(f"pull request {project}#{number}", e) from None
 
     def head_number(self, project: str, sha: str) -> int:
         try:
             return head_number(self._commit(project, sha))
         except GithubHTTPError as e:
-            raise ChangeQueryError(f"commit {sha[:12]} of {project}: {e}") from None
+            raise query_error(f"commit {sha[:12]} of {project}", e) from None
 
     _commits: dict[tuple[str, str], Mapping[str, Any]] = {}
 

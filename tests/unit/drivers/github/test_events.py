@@ -7,6 +7,9 @@ import copy
 import pytest
 from lockgate.drivers.github.events import (
     EventParseError,
+    InstallationRemoved,
+    RepositoryRenamed,
+    app_notice,
     events_from_delivery,
     ignored,
 )
@@ -251,3 +254,34 @@ def test_unknown_events_and_actions_say_why_they_are_ignored():
         delivery("pull_request", load("pull_request", "assigned.payload.json"))
     )
     assert "no repository" in ignored(delivery("push", {"ref": "refs/heads/x"}))
+
+
+def test_installation_deleted_is_kept_as_a_notice_naming_its_repositories():
+    payload = {
+        "action": "deleted",
+        "installation": {"id": 42, "account": {"login": "acme"}},
+        "repositories": [{"full_name": "acme/app"}, {"full_name": "acme/lib"}],
+        "sender": {"login": "acme"},
+    }
+    d = delivery("installation", payload)
+    assert ignored(d) is None  # the web stores it
+    assert events_from_delivery(d, AnsweringLookup()) == []
+    assert app_notice(d) == InstallationRemoved(42, "acme", ("acme/app", "acme/lib"), "deleted")
+    created = delivery("installation", {**payload, "action": "created"})
+    assert ignored(created) and app_notice(created) is None
+
+
+def test_repository_renamed_and_transferred_name_the_old_and_new_names():
+    renamed = {
+        "action": "renamed",
+        "changes": {"repository": {"name": {"from": "app"}}},
+        "repository": {"full_name": "acme/app2"},
+    }
+    assert app_notice(delivery("repository", renamed)) == RepositoryRenamed("acme/app", "acme/app2")
+    moved = {
+        "action": "transferred",
+        "changes": {"owner": {"from": {"organization": {"login": "old-org"}}}},
+        "repository": {"full_name": "acme/app"},
+    }
+    assert app_notice(delivery("repository", moved)) == RepositoryRenamed("old-org/app", "acme/app")
+    assert ignored(delivery("repository", {**renamed, "action": "created"}))
