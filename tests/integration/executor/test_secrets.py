@@ -29,8 +29,9 @@ from lockgate.executor.runner import JobRunner
 from lockgate.keys import crypto
 from lockgate.keys.keystore import KeyStore
 from lockgate.model.builds import BuildRequest, BuildResult
+from lockgate.model.jobs import NodeSpec
 
-from tests.fixtures.executor import make_settings, repo_state
+from tests.fixtures.executor import make_request, make_settings, playbooks, repo_state
 
 TOKEN = "tok-" + uuid.uuid4().hex
 HALF = len(TOKEN) // 2
@@ -315,3 +316,42 @@ def test_bad_secrets_fail_the_build_before_it_runs_naming_secret_and_project(
         other.pre_run = []  # no base playbook: no upload_creds
         good = runner.run(request_for(other, *repos), [])
         assert good.result is BuildResult.SUCCESS, good
+
+
+AGENT_KEYS = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: ssh-add -L
+      delegate_to: localhost
+      register: agent
+    - copy:
+        content: "{{ agent.stdout }}"
+        dest: "{{ zuul.executor.log_root }}/agent-keys.txt"
+      delegate_to: localhost
+"""
+
+
+def test_post_review_builds_get_their_projects_ssh_key(upstream, sshd_node, zk_client, tmp_path):
+    """Zuul's project key: in the agent of post-review builds only, made on
+    first need (this project has no keys yet)."""
+    settings = make_settings(tmp_path, private_key_file=str(sshd_node.key.private))
+    tree = upstream.create("org/app", {"run.yaml": AGENT_KEYS})
+    keystore = KeyStore(zk_client, PASSWORD)
+    runner = JobRunner(settings, keys=keystore)
+    seen = {}
+    for post_review in (True, False):
+        request = make_request(
+            tree,
+            run=playbooks(tree, ["run.yaml"]),
+            nodes=[NodeSpec(name=["node"], label="test-node")],
+        )
+        request.zuul_vars["post_review"] = post_review
+        outcome = runner.run(request, [sshd_node.node])
+        assert outcome.result is BuildResult.SUCCESS, outcome
+        seen[post_review] = (settings.log_root / request.uuid / "agent-keys.txt").read_text()
+    project_key = keystore.ssh_public_key("git", "org/app").split()[1]
+    assert project_key in seen[True]
+    assert project_key not in seen[False]
+    assert len(seen[False].splitlines()) == 1  # the executor's key alone
+    assert keystore.made == 1
