@@ -110,6 +110,9 @@ class Layout:
     # the tenant's ``label`` objects); None when nothing says which exist,
     # and then labels are not checked.
     labels: frozenset[str] | None = None
+    # The providers' labels as given to ``build_layout`` (a speculative
+    # layout is built with the same).
+    provider_labels: frozenset[str] | None = field(default=None, repr=False, compare=False)
     errors: list[ConfigError] = field(default_factory=list)
     # Tenant projects by every name they answer to (name, canonical, short).
     _names: dict[str, str] = field(default_factory=dict, repr=False)
@@ -339,6 +342,7 @@ def build_layout(
         project_view = ProjectView.of(tp)
         builder.layout.inputs.append((project_view, list(objects)))
         builder.load_project(project_view, objects)
+    builder.layout.provider_labels = None if labels is None else frozenset(labels)
     builder.layout.labels = _known_labels(builder.layout, labels)
     builder.check_references()
     if validate:

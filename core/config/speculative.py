@@ -170,4 +170,6 @@ def _untrusted(base: Layout, edits: Sequence[ConfigEdit]) -> list[ConfigEdit]:
 
 
 def _build(like: Layout, inputs: list[tuple[ProjectView, list[ConfigObject]]]) -> Layout:
-    return build_layout(like.tenant, inputs, branches=dict(like.branches))
+    return build_layout(
+        like.tenant, inputs, branches=dict(like.branches), labels=like.provider_labels
+    )

@@ -436,3 +436,16 @@ def test_a_proposed_change_with_a_bad_pipeline_is_reported_by_the_scheduler():
     assert result is not None
     joined = "\n".join(result.errors)
     assert "patchset-createdd" in joined and "'gerit'" in joined
+
+
+def test_a_proposed_change_is_checked_against_the_same_labels():
+    spec, config = tenant({"org/a": ""})
+    (app,) = spec.untrusted_projects
+    objects = parse_files({"zuul.yaml": BASE}, config, "master").objects
+    layout = build_layout(spec, [(config, objects), (app, [])], branches={}, labels={"ubuntu"})
+    state = SimpleNamespace(spec=spec, layout=layout, config_digests={})
+    change = "- job: {name: j, nodeset: {nodes: [{name: n, label: gpu}]}}\n"
+    result = speculate(state, {"org/a": {"master": {".zuul.yaml": change}}})
+    assert result is not None
+    (error,) = result.errors
+    assert "uses label 'gpu', which no provider of the tenant offers" in error
