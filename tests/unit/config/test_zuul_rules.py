@@ -449,3 +449,51 @@ def test_a_proposed_change_is_checked_against_the_same_labels():
     assert result is not None
     (error,) = result.errors
     assert "uses label 'gpu', which no provider of the tenant offers" in error
+
+
+# ---- the same answer from both paths --------------------------------------------
+
+BOTH_PATHS = {
+    "duplicate key": "- job:\n    name: j\n    run: a.yaml\n    run: b.yaml\n",
+    "not base64": "- secret:\n    name: s\n    data: {k: !encrypted/pkcs1-oaep 'no!'}\n",
+    "encrypted in vars": "- job: {name: j, vars: {k: !encrypted/pkcs1-oaep QUJD}}\n",
+    "alias bomb": "- job:\n    name: j\n    vars:\n      a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"      a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 8)),
+    "cycle": "- job: {name: a, parent: b}\n- job: {name: b, parent: a}\n",
+    "another project": "- project: {name: org/other, check: {jobs: [base]}}\n",
+    "allowed-projects": "- job: {name: j, allowed-projects: [org/gone]}\n",
+    "missing template": "- project: {templates: [gone]}\n",
+    "regex stanza": "- project: {name: ^org/.*$, check: {jobs: [base]}}\n",
+    "unused final variant": "- job: {name: f, final: true}\n- job: {name: f, branches: stable, vars: {x: 1}}\n",
+    "semaphore mapping": "- semaphore: {name: s}\n- job: {name: j, semaphore: {name: s, resources-first: true}}\n",
+}
+
+
+def test_config_check_and_a_proposed_change_give_the_same_answer(tmp_path):
+    main = tmp_path / "main.yaml"
+    main.write_text(
+        "- tenant:\n    name: t\n    source:\n      gerrit:\n"
+        "        config-projects: [config]\n        untrusted-projects: [org/app]\n"
+    )
+    repos = tmp_path / "repos"
+    write(repos / "config", {"zuul.yaml": BASE})
+    spec, config = tenant({"org/app": ""})
+    (app,) = spec.untrusted_projects
+    objects = parse_files({"zuul.yaml": BASE}, config, "master").objects
+    base_layout = build_layout(spec, [(config, objects), (app, [])], branches={})
+    state = SimpleNamespace(spec=spec, layout=base_layout, config_digests={})
+    for case, text in BOTH_PATHS.items():
+        write(repos / "org/app", {".zuul.yaml": text})
+        code, out = run_check(["--tenant-config", str(main), "--repos", str(repos), "--json"])
+        checked = {
+            e["location"].replace(f"{repos / 'org/app'}/", "")
+            for e in json.loads(out)["tenants"][0]["errors"]
+            if e["severity"] == "error"
+        }
+        result = speculate(
+            state, {"org/app": {"master": {".zuul.yaml": text}}}, {"gerrit": "gerrit"}
+        )
+        proposed = set(result.errors) if result is not None else set()
+        assert checked == proposed, case
+        expect_clean = case in ("unused final variant", "semaphore mapping")
+        assert (code == 0) is expect_clean and (not proposed) is expect_clean, case
