@@ -341,8 +341,8 @@ function drawItem(ctx, item, queueItems, dependent) {
   return h(
     "div",
     {
-      class: `item card ${state}${item.live === false ? " not-live" : ""}`,
-      dataset: { item: item.id, change: changeId || "" },
+      class: `item card${item.live === false ? " not-live" : ""}`,
+      dataset: { item: item.id, change: changeId || "", state },
     },
     header,
     aheadNote,
