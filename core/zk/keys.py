@@ -73,7 +73,7 @@ class KeyRecords:
             connections = self.client.retry(kz.get_children, paths.keys_root())
         except NoNodeError:
             return []
-        out = []
+        out: list[tuple[str, str]] = []
         for quoted in connections:
             connection = paths.unsegment(quoted)
             try:
