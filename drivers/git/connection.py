@@ -9,7 +9,10 @@ Keys, as in Zuul's git driver:
   project's refs; fractional values are accepted (tests and demos poll
   several times a second);
 - ``canonical_hostname`` (default: the host of ``baseurl``, or
-  ``localhost`` for a path): the first part of a project's canonical name.
+  ``localhost`` for a path): the first part of a project's canonical name;
+- ``poll_workers`` (Lockgate's, default 16): how many projects one poll
+  round asks at once (``git ls-remote`` each), so that a round over many
+  projects costs about one ``ls-remote``, not one per project.
 
 Built by ``GitDriver.make_connection`` from the service config; the
 scheduler asks it for a ``GitSource`` and a ``GitPoller``.
@@ -27,9 +30,10 @@ from lockgate.drivers.git.source import GitSource
 from lockgate.service_config import Section
 
 DEFAULT_POLL_DELAY = 7200.0
+DEFAULT_POLL_WORKERS = 16
 # ``name`` is accepted (and ignored) because older ``zuul.conf`` files repeat
 # the section's name inside it.
-KEYS = {"driver", "name", "baseurl", "poll_delay", "canonical_hostname"}
+KEYS = {"driver", "name", "baseurl", "poll_delay", "canonical_hostname", "poll_workers"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class GitConnection:
     baseurl: str
     poll_delay: float = DEFAULT_POLL_DELAY
     canonical_hostname: str = "localhost"
+    poll_workers: int = DEFAULT_POLL_WORKERS
 
     @property
     def driver_name(self) -> str:
@@ -57,7 +62,16 @@ class GitConnection:
                 f"must be a positive number of seconds, got {section.get('poll_delay')!r}",
             )
         hostname = section.get("canonical_hostname") or urlsplit(baseurl).hostname or "localhost"
-        return cls(name=name, baseurl=baseurl, poll_delay=poll_delay, canonical_hostname=hostname)
+        workers = section.get_int("poll_workers", DEFAULT_POLL_WORKERS)
+        if workers is None or workers < 1:
+            raise section.error("poll_workers", f"must be at least 1, got {workers}")
+        return cls(
+            name=name,
+            baseurl=baseurl,
+            poll_delay=poll_delay,
+            canonical_hostname=hostname,
+            poll_workers=workers,
+        )
 
     def clone_url(self, project: str) -> str:
         return f"{self.baseurl}/{project.strip('/')}"

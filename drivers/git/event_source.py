@@ -17,6 +17,13 @@ emitted again, except the one event whose save was cut short by a crash
 (delivery is at least once).  A project seen for the first time has its
 refs recorded without any event: there is no "before" to compare with.
 
+Projects are polled concurrently, at most ``poll_workers`` at once (the
+connection's setting): a round over fifty repositories costs about one
+``ls-remote``, not fifty in a row.  Each project is compared, emitted and
+saved by one worker, so its events keep their order; ``hooks.sink`` and
+``hooks.state_set`` are called from several threads (the scheduler's are
+ZooKeeper writes, safe from any thread).
+
 One failing project (server down, repository gone) is logged and skipped;
 the others are still polled, and it is retried next round.  Only one poller
 per connection should run at a time; the scheduler arranges that.
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from lockgate.drivers.base import EventSourceHooks
@@ -98,19 +106,29 @@ class GitPoller(RoundLoop):
         except Exception:  # noqa: BLE001 - the scheduler's callback; retry next round
             log.exception("git connection %s: cannot list projects", self.connection.name)
             return 0
-        emitted = 0
-        for project in projects:
-            if self._stopping:
-                break
-            try:
-                emitted += self.poll_project(project)
-            except GitError as e:
-                log.warning("git connection %s: project %s: %s", self.connection.name, project, e)
-            except Exception:  # noqa: BLE001 - a sink or store failure; retried next round
-                log.exception(
-                    "git connection %s: project %s: polling failed", self.connection.name, project
-                )
-        return emitted
+        if not projects:
+            return 0
+        workers = min(self.connection.poll_workers, len(projects))
+        if workers == 1:
+            return sum(self._poll_guarded(project) for project in projects)
+        with ThreadPoolExecutor(
+            workers, thread_name_prefix=f"git-poll-{self.connection.name}"
+        ) as pool:
+            return sum(pool.map(self._poll_guarded, projects))
+
+    def _poll_guarded(self, project: str) -> int:
+        """``poll_project``, its failure logged (the round goes on); 0 once stopping."""
+        if self._stopping:
+            return 0
+        try:
+            return self.poll_project(project)
+        except GitError as e:
+            log.warning("git connection %s: project %s: %s", self.connection.name, project, e)
+        except Exception:  # noqa: BLE001 - a sink or store failure; retried next round
+            log.exception(
+                "git connection %s: project %s: polling failed", self.connection.name, project
+            )
+        return 0
 
     def poll_project(self, project: str) -> int:
         """Compare ``project``'s refs with the saved state; emit and save. Returns events emitted."""

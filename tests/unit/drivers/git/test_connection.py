@@ -71,3 +71,11 @@ def test_unknown_key_suggests_the_right_one():
 
 def test_option_looking_baseurl_is_refused():
     assert "baseurl: not a URL or path" in error("driver=git\nbaseurl=--upload-pack=x\n")
+
+
+def test_poll_workers_bound_the_concurrent_polls():
+    assert connection("driver=git\nbaseurl=/srv/git\n").poll_workers == 16
+    assert connection("driver=git\nbaseurl=/srv/git\npoll-workers=2\n").poll_workers == 2
+    assert "[connection src] poll_workers: must be at least 1, got 0" in error(
+        "driver=git\nbaseurl=/srv/git\npoll_workers=0\n"
+    )

@@ -232,3 +232,38 @@ def test_ref_updates_is_pure_and_sorted():
         ("refs/heads/b", "1" * 40, ZERO_SHA),
         ("refs/tags/t", ZERO_SHA, "4" * 40),
     ]
+
+
+def test_projects_are_polled_concurrently_within_the_bound(upstream):
+    """A round asks several projects at once: three polls must be under way
+    together to pass the barrier (one at a time, it breaks), and never more
+    than ``poll_workers``."""
+    projects = [f"org/p{i}" for i in range(6)]
+    works = {p: upstream.create(p) for p in projects}
+    h = Harness(projects)
+    barrier = threading.Barrier(3, timeout=20)
+    inside = {"now": 0, "most": 0}
+    guard = threading.Lock()
+
+    def state_get(project):
+        with guard:
+            inside["now"] += 1
+            inside["most"] = max(inside["most"], inside["now"])
+        try:
+            barrier.wait()
+            return h.state.get(project)
+        finally:
+            with guard:
+                inside["now"] -= 1
+
+    hooks = h.hooks()
+    hooks = EventSourceHooks(
+        sink=hooks.sink, projects=hooks.projects, state_get=state_get, state_set=hooks.state_set
+    )
+    polling = GitPoller(GitConnection("src", str(upstream.root), poll_workers=3), hooks)
+    assert polling.poll_once() == 0
+    assert sorted(h.state) == projects  # every project recorded: the barrier held
+    pushed = {name: works[name].commit_and_push({"f": name}) for name in projects}
+    assert polling.poll_once() == len(projects)
+    assert {e.project: e.newrev for e in h.take()} == pushed
+    assert inside["most"] == 3
