@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from lockgate.drivers.registry import make_connections
 from lockgate.git.merge_runner import MergeRunner
 from lockgate.logs import get_logger
+from lockgate.metrics import Metrics
+from lockgate.metrics.catalog import MERGE_DURATION, MERGES_FINISHED, RUNNING_MERGES
 from lockgate.model.events import ResultEvent
 from lockgate.model.merges import MergeRequest, MergeResult, MergeState
 from lockgate.service_config import ServiceConfig
@@ -58,6 +60,7 @@ class MergeServer:
         *,
         max_merges: int = 2,
         rescan_interval: float = RESCAN_INTERVAL,
+        metrics: Metrics | None = None,
     ):
         if max_merges < 1:
             raise ValueError("max_merges must be at least 1")
@@ -77,6 +80,9 @@ class MergeServer:
         self._stop_watch = None
         #: Requests this server completed (for tests and the benchmark).
         self.served = 0
+        # The component's metrics (the executor's, or lockgate merger's).
+        self.metrics = metrics or Metrics("merger")
+        self.metrics.add_gauges(lambda: [(RUNNING_MERGES, {}, float(len(self._active)))])
 
     def start(self) -> None:
         self._pool = ThreadPoolExecutor(self.max_merges, thread_name_prefix="merge")
@@ -215,10 +221,13 @@ class MergeServer:
             )
             result_queue(self.client, request.tenant).put(event.to_dict())
             self.served += 1
+            seconds = time.monotonic() - started
+            self.metrics.inc(MERGES_FINISHED, result=result.status.value)
+            self.metrics.observe(MERGE_DURATION, seconds, result=result.status.value)
             rlog.info(
                 "merge %s in %.0f ms (%d step(s))%s",
                 result.status.value,
-                (time.monotonic() - started) * 1000,
+                seconds * 1000,
                 len(request.steps),
                 f": {result.conflict or result.error}" if not result.ok else "",
             )

@@ -29,6 +29,7 @@ from lockgate.executor.merger import MergeServer, fetch_env_of, sources_of
 from lockgate.git.merge_runner import MergeRunner
 from lockgate.git.repo_cache import RepoCache
 from lockgate.lifecycle import serve
+from lockgate.metrics import Metrics
 from lockgate.service_config import ServiceConfig
 from lockgate.zk import Component, ZKClient, ZKError, register
 from lockgate.zk.client import client_from_config
@@ -71,6 +72,7 @@ class Merger:
         self.fetch_env = fetch_env_of(sources_of(config))
         self.component: Component | None = None
         self.server: MergeServer | None = None
+        self.metrics = Metrics.for_component(config, "merger", self.settings.hostname)
 
     def start(self) -> None:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +80,7 @@ class Merger:
             self.client = client_from_config(self.config.require_section("zookeeper").values)
         if not self.client.connected:
             self.client.connect()
+        self.metrics.start(self.client)
         self.component = register(
             self.client,
             "merger",
@@ -90,9 +93,14 @@ class Merger:
             fetch_env=self.fetch_env,
         )
         self.server = MergeServer(
-            self.client, runner, self.component.name, max_merges=self.settings.max_merges
+            self.client,
+            runner,
+            self.component.name,
+            max_merges=self.settings.max_merges,
+            metrics=self.metrics,
         )
         self.server.start()
+        self.metrics.ready()
         log.info("merger %s started", self.component.name)
 
     def request_stop(self) -> None:
@@ -110,6 +118,7 @@ class Merger:
                 pass
         if self._own_client and self.client is not None:
             self.client.disconnect()
+        self.metrics.stop()
         log.info("merger stopped")
 
 

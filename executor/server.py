@@ -48,6 +48,14 @@ from lockgate.executor.settings import ExecutorSettings, ensure_dirs
 from lockgate.git.merge_runner import MergeRunner
 from lockgate.keys.keystore import keystore_from_config
 from lockgate.lifecycle import serve
+from lockgate.metrics import Metrics
+from lockgate.metrics.catalog import (
+    BUILD_DURATION,
+    BUILDS_FINISHED,
+    BUILDS_STARTED,
+    MAX_BUILDS,
+    RUNNING_BUILDS,
+)
 from lockgate.model.builds import BuildState
 from lockgate.service_config import ServiceConfig
 from lockgate.zk import (
@@ -100,6 +108,13 @@ class Executor:
         self._stop_watch = None
         #: Completed looks for work (tests wait on it to know a scan happened).
         self.scans = 0
+        self.metrics = Metrics.for_component(config, "executor", self.settings.hostname)
+        self.metrics.add_gauges(
+            lambda: [
+                (RUNNING_BUILDS, {}, float(len(self.workers))),
+                (MAX_BUILDS, {}, float(self.settings.max_builds)),
+            ]
+        )
 
     # ------------------------------------------------------------------
 
@@ -110,6 +125,7 @@ class Executor:
             self.client = client_from_config(self.config.require_section("zookeeper").values)
         if not self.client.connected:
             self.client.connect()
+        self.metrics.start(self.client)
         self.builds = BuildRequestStore(self.client, self.settings.zone)
         self.runner.keys = keystore_from_config(self.config, self.client)
         self.nodes = NodeStore(self.client)
@@ -137,9 +153,14 @@ class Executor:
                 self.runner.cache, self.settings.state_dir / "merger", fetch_env=self._fetch_env
             )
             self.merger = MergeServer(
-                self.client, runner, self.component.name, max_merges=self.max_merges
+                self.client,
+                runner,
+                self.component.name,
+                max_merges=self.max_merges,
+                metrics=self.metrics,
             )
             self.merger.start()
+        self.metrics.ready()
         log.info(
             "executor %s started (zone %s, max_builds %s)",
             self.component.name,
@@ -202,6 +223,7 @@ class Executor:
                 pass
         if self._own_client and self.client is not None:
             self.client.disconnect()
+        self.metrics.stop()
         log.info("executor stopped")
 
     def cancel(self, uuid: str) -> bool:
@@ -282,8 +304,12 @@ class Executor:
 
     def _run_worker(self, worker: BuildWorker) -> None:
         self._console_started(worker)
+        request = worker.request
+        self.metrics.inc(BUILDS_STARTED, tenant=request.tenant, pipeline=request.pipeline)
+        started = time.monotonic()
         try:
             worker.run()
+            self._count_finished(worker, time.monotonic() - started)
         finally:
             self._console_ended(worker)
             with self._lock:
@@ -292,6 +318,16 @@ class Executor:
                 count = len(self.workers)
             self._report_load(count)
             self._wake.set()  # capacity freed: look for more work
+
+    def _count_finished(self, worker: BuildWorker, seconds: float) -> None:
+        """A build with a result (not one handed back at a stop)."""
+        request = worker.request
+        if request.result and not worker.shutdown:
+            tenant, pipeline, result = request.tenant, request.pipeline, request.result
+            self.metrics.inc(BUILDS_FINISHED, tenant=tenant, pipeline=pipeline, result=result)
+            self.metrics.observe(
+                BUILD_DURATION, seconds, tenant=tenant, pipeline=pipeline, result=result
+            )
 
     @property
     def _console_host(self) -> str:

@@ -42,6 +42,7 @@ import os
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,6 +51,8 @@ from lockgate.launcher.providers import load_providers
 from lockgate.launcher.providers.base import CapacityError, LaunchError, Provider, ProviderError
 from lockgate.lifecycle import serve
 from lockgate.logs import get_logger
+from lockgate.metrics import Metrics
+from lockgate.metrics.catalog import NODE_REQUESTS, NODE_REQUESTS_FINISHED, NODE_WAIT
 from lockgate.model.events import ResultEvent
 from lockgate.model.nodes import Node, NodeRequest, NodeRequestState, NodeState
 from lockgate.service_config import ServiceConfig, ServiceConfigError
@@ -124,6 +127,7 @@ class Launcher:
         self._hold_timer_at = 0.0
         #: Counters for the component state, logs and tests.
         self.stats = {"fulfilled": 0, "failed": 0, "deleted": 0, "leaked": 0}
+        self.metrics = Metrics.for_component(config, "launcher", self.hostname)
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -132,6 +136,7 @@ class Launcher:
         Path(self.state_dir).mkdir(parents=True, exist_ok=True)
         if self._own_client:
             self.client.connect()
+        self.metrics.start(self.client)
         self.requests = NodeRequestStore(self.client)
         self.nodes = NodeStore(self.client)
         self.holds = HoldRequestStore(self.client)
@@ -155,6 +160,7 @@ class Launcher:
         self.component.update_state(state="running")
         self._thread = threading.Thread(target=self._run, name="launcher", daemon=True)
         self._thread.start()
+        self.metrics.ready()
         log.info(
             "launcher %s running with providers %s",
             self.identity,
@@ -198,6 +204,7 @@ class Launcher:
                 pass
         if self._own_client:
             self.client.disconnect()
+        self.metrics.stop()
         log.info("launcher %s stopped", self.identity)
 
     def wake(self) -> None:
@@ -224,10 +231,15 @@ class Launcher:
     def run_once(self) -> None:
         """One pass: fulfil what can be fulfilled, delete what should go."""
         assert self.requests is not None
-        for versioned in self.requests.pending():
+        requests = self.requests.list()  # what ``pending()`` reads, states counted
+        counts = Counter(v.record.state for v in requests)
+        for state in NodeRequestState:
+            self.metrics.set(NODE_REQUESTS, counts[state], state=state.value)
+        for versioned in requests:
             if self._stopping.is_set():
                 return
-            self._consider(versioned.record)
+            if versioned.record.state is NodeRequestState.REQUESTED:
+                self._consider(versioned.record)
         self._delete_done_nodes()
 
     # --- requests ------------------------------------------------------------------------
@@ -340,6 +352,9 @@ class Launcher:
         for node in nodes:
             self._watch_node(node.id)
         self.stats["failed" if failure else "fulfilled"] += 1
+        result = request.state.value
+        self.metrics.inc(NODE_REQUESTS_FINISHED, result=result)
+        self.metrics.observe(NODE_WAIT, max(0.0, time.time() - request.created), result=result)
         self._announce(request)
 
     def _announce(self, request: NodeRequest) -> None:

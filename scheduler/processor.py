@@ -36,6 +36,8 @@ from dataclasses import replace
 
 from lockgate.drivers.base import ChangeQueryError
 from lockgate.logs import get_logger
+from lockgate.metrics import Metrics
+from lockgate.metrics.catalog import PIPELINE_ITEMS, TENANT_PASS, TRIGGER_EVENTS
 from lockgate.model.builds import BuildState
 from lockgate.model.change import Change, ChangeKey
 from lockgate.model.events import TriggerEvent
@@ -127,8 +129,10 @@ class TenantProcessor:
         max_events: int = 100,
         max_rounds: int = 25,
         on_reconfigured: Callable[[Tenant], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.client = client
+        self.metrics = metrics or Metrics("scheduler")
         self.registry = registry
         self.resolver = resolver
         self.reporter = reporter
@@ -161,7 +165,8 @@ class TenantProcessor:
         if not lock.acquire(blocking=False):
             return False
         try:
-            return self._process(name, lock)
+            with self.metrics.timer(TENANT_PASS, tenant=name):
+                return self._process(name, lock)
         finally:
             lock.release()
 
@@ -229,6 +234,7 @@ class TenantProcessor:
         self._ack(triggers, acks)
         admin.ack()
         self._ack(results, [entry_id for entry_id, _ in result_entries])
+        self.metrics.inc(TRIGGER_EVENTS, len(trigger_entries) - waiting, tenant=name)
         return worked
 
     def _ack(self, queue, entry_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -549,8 +555,10 @@ class TenantProcessor:
         if pipeline is None and not loaded.state.queues:
             store.delete_pipeline(pname)
             log.info("tenant %s: pipeline %s removed from ZooKeeper", tenant.name, pname)
+            self.metrics.forget(PIPELINE_ITEMS, tenant=tenant.name, pipeline=pname)
         else:
             store.remember(loaded, self.item_cache)
+            self.metrics.set(PIPELINE_ITEMS, len(loaded.items), tenant=tenant.name, pipeline=pname)
         return worked
 
     def semaphores(self, tenant: Tenant) -> dict[str, SemaphoreState]:

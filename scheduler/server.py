@@ -49,6 +49,8 @@ from lockgate.git import RepoCache
 from lockgate.keys.generator import KeyGenerator
 from lockgate.keys.keystore import keystore_from_config
 from lockgate.lifecycle import Shutdown
+from lockgate.metrics import Metrics
+from lockgate.metrics.readers import event_queues
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.matching import project_branches_in
 from lockgate.scheduler.processor import TenantProcessor
@@ -166,6 +168,8 @@ class Scheduler:
         self._stopping = threading.Event()
         self.passes = 0  # completed passes over every tenant (tests watch it)
         self.key_generator: KeyGenerator | None = None
+        # /metrics and [statsd] (lockgate.metrics); queues read at scrape time.
+        self.metrics = Metrics.for_component(config, "scheduler", self.hostname)
 
     # --- start and stop -----------------------------------------------------------------
 
@@ -175,6 +179,7 @@ class Scheduler:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if not self.client.connected:
             self.client.connect()
+        self.metrics.start(self.client)
         if self.database is None:
             self.database = Database.from_config(self.config)
         self.database.upgrade()
@@ -189,7 +194,9 @@ class Scheduler:
             Reporter(self.database, self.connections),
             clock=self.clock,
             on_reconfigured=self._reconfigured,
+            metrics=self.metrics,
         )
+        self.metrics.add_gauges(event_queues(self.client, self.registry.names, self.clock))
         self.registry.load_all()
         for name in self.registry.names():
             self._watch(name)
@@ -198,6 +205,7 @@ class Scheduler:
             self.client, "scheduler", {"state": "running"}, hostname=self.hostname
         )
         self._make_sources()
+        self.metrics.ready()
         log.info(
             "scheduler %s started: tenants %s",
             self.hostname,
@@ -233,6 +241,7 @@ class Scheduler:
             self.client.disconnect()
         if self._own_db and self.database is not None:
             self.database.close()
+        self.metrics.stop()
         log.info("scheduler %s stopped", self.hostname)
 
     def request_stop(self) -> None:

@@ -31,6 +31,7 @@ from lockgate.web import (
     pages,
     webhooks,
 )
+from lockgate.web import metrics as request_metrics
 from lockgate.web.context import CONTEXT, WebContext
 from lockgate.web.errors import ApiError
 
@@ -86,7 +87,8 @@ def _http_message(request: web.Request, e: web.HTTPException) -> str:
 
 
 def make_app(context: WebContext) -> web.Application:
-    app = web.Application(middlewares=[errors])
+    # Request metrics first: they see the status that ``errors`` answers with.
+    app = web.Application(middlewares=[request_metrics.record, errors])
     app[CONTEXT] = context
     api_admin.add_routes(app)  # first: its /project/{project}/<action> paths
     api_keys.add_routes(app)

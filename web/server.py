@@ -27,12 +27,14 @@ import sys
 from aiohttp import web
 from lockgate.db import Database, DatabaseError
 from lockgate.lifecycle import Shutdown
+from lockgate.metrics import Metrics
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 from lockgate.web import api_admin, api_keys, api_nodes, webhooks
 from lockgate.web.app import make_app
 from lockgate.web.cluster import ClusterView
 from lockgate.web.context import WebContext
 from lockgate.web.http import WebRunner
+from lockgate.web.metrics import METRICS
 from lockgate.web.zkstate import ZKClusterState, zk_client_from_config
 from lockgate.zk.client import ZKClient
 
@@ -72,6 +74,8 @@ class WebServer:
             db=self.db, cluster=self.cluster, log_root=log_root_from_config(config)
         )
         self.app = make_app(self.context)
+        self.metrics = Metrics.for_component(config, "web")
+        self.app[METRICS] = self.metrics
         webhooks.configure(self.app, config, self.zk)
         api_nodes.configure(self.app, config)
         api_admin.configure(self.app, config, self.zk)
@@ -99,6 +103,7 @@ class WebServer:
     async def start(self) -> None:
         """Migrate the database, start reaching ZooKeeper, and listen."""
         loop = asyncio.get_running_loop()
+        self.metrics.start(self.zk)
         await loop.run_in_executor(None, self.db.upgrade)
         self._runner = WebRunner(self.app, access_log=None)
         await self._runner.setup()
@@ -109,6 +114,7 @@ class WebServer:
         # Listening first: a taken port fails before anything else starts.
         if self._own_zk:
             self._zk_task = asyncio.create_task(self._connect_zk())
+        self.metrics.ready()
         log.info("web serving on %s", self.url)
 
     async def stop(self) -> None:
@@ -123,6 +129,7 @@ class WebServer:
             await loop.run_in_executor(None, self.zk.disconnect)
         if self._own_db:
             await loop.run_in_executor(None, self.db.close)
+        self.metrics.stop()
 
     def request_stop(self) -> None:
         """End ``run`` (from any thread: a signal's, a test's)."""

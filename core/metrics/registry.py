@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from lockgate.metrics import statsd_sink
 from lockgate.metrics.catalog import (
     BY_NAME,
     ZOOKEEPER_SESSION_LOSSES,
@@ -41,7 +42,6 @@ from lockgate.metrics.catalog import (
 )
 from lockgate.metrics.exporter import MetricsServer
 from lockgate.metrics.settings import MetricsSettings, settings_from_config
-from lockgate.metrics.statsd_sink import GAUGE_INTERVAL, StatsdSender
 from lockgate.service_config import ServiceConfig
 from prometheus_client import (
     CollectorRegistry,
@@ -84,8 +84,10 @@ class Metrics:
         *,
         hostname: str | None = None,
         settings: MetricsSettings | None = None,
-        statsd_interval: float = GAUGE_INTERVAL,
+        statsd_interval: float | None = None,
     ) -> None:
+        """``statsd_interval``: seconds between gauge sends (default
+        ``statsd_sink.GAUGE_INTERVAL``, read at ``start``)."""
         self.component = component
         self.hostname = hostname or socket.gethostname()
         self.settings = settings or MetricsSettings()
@@ -95,7 +97,7 @@ class Metrics:
         self.registry.register(_Readers(self))
         self.state = "initializing"
         self.server: MetricsServer | None = None
-        self.statsd: StatsdSender | None = None
+        self.statsd: statsd_sink.StatsdSender | None = None
         self._readers: list[GaugeReader] = []
         self._metrics: dict[str, Counter | Gauge | Histogram] = {}
         self._lock = threading.Lock()
@@ -131,7 +133,8 @@ class Metrics:
             self.server.start()
             log.info("%s metrics served at %s", self.component, self.server.url)
         if settings.statsd is not None and self.statsd is None:
-            self.statsd = StatsdSender(settings.statsd, self._statsd_gauges, self.statsd_interval)
+            interval = self.statsd_interval or statsd_sink.GAUGE_INTERVAL
+            self.statsd = statsd_sink.StatsdSender(settings.statsd, self._statsd_gauges, interval)
             self.statsd.start()
 
     def ready(self) -> None:

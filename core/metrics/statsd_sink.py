@@ -54,7 +54,7 @@ class StatsdSender:
     def count(self, key: str, amount: float) -> None:
         with self._lock:
             if not self._closed:
-                self.client.incr(key, amount)
+                self.client.incr(key, _number(amount))
 
     def timing(self, key: str, seconds: float) -> None:
         with self._lock:
@@ -69,7 +69,7 @@ class StatsdSender:
                 return 0
             pipe = self.client.pipeline()
             for key, value in gauges:
-                pipe.gauge(key, value)
+                pipe.gauge(key, _number(value))
             pipe.send()
         return len(gauges)
 
@@ -99,3 +99,8 @@ class StatsdSender:
         with self._lock:
             self._closed = True
             self.client.close()
+
+
+def _number(value: float) -> int | float:
+    """``3`` rather than ``3.0`` on the wire, as statsd's examples write it."""
+    return int(value) if float(value).is_integer() else value
