@@ -38,6 +38,7 @@ log = logging.getLogger("lockgate.merger")
 
 # Seconds ``stop`` waits for merges under way.
 STOP_TIMEOUT = 5.0
+UNHURRIED_STOP_TIMEOUT = 60.0  # a stop() not asked for by a signal
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Merger:
         self.fetch_env = fetch_env_of(sources_of(config))
         self.component: Component | None = None
         self.server: MergeServer | None = None
+        self._stop_timeout = UNHURRIED_STOP_TIMEOUT  # STOP_TIMEOUT once a signal asks
         self.metrics = Metrics.for_component(config, "merger", self.settings.hostname)
 
     def start(self) -> None:
@@ -107,10 +109,11 @@ class Merger:
         """The process is stopping: no ZooKeeper call waits for a lost connection."""
         if self._own_client and self.client is not None:
             self.client.begin_shutdown()
+        self._stop_timeout = STOP_TIMEOUT
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.stop(STOP_TIMEOUT)
+            self.server.stop(self._stop_timeout)
         if self.component is not None:
             try:
                 self.component.unregister()

@@ -74,6 +74,9 @@ log = logging.getLogger("lockgate.executor")
 RESCAN_INTERVAL = 5.0
 # Seconds ``stop`` may take: builds aborted and handed back, merges finished.
 STOP_TIMEOUT = 6.0
+# A ``stop()`` not asked for by a signal (tests, a caller embedding the
+# executor) may take longer: builds get the time to hand back cleanly.
+UNHURRIED_STOP_TIMEOUT = 60.0
 
 
 class Executor:
@@ -104,6 +107,7 @@ class Executor:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._stop_timeout = UNHURRIED_STOP_TIMEOUT  # STOP_TIMEOUT once a signal asks
         self._dispatcher: threading.Thread | None = None
         self._stop_watch = None
         #: Completed looks for work (tests wait on it to know a scan happened).
@@ -186,14 +190,16 @@ class Executor:
         waits for a lost connection any more.  ``stop`` does the rest."""
         if self._own_client and self.client is not None:
             self.client.begin_shutdown()
+        self._stop_timeout = STOP_TIMEOUT
         self._wake.set()
 
     def stop(self) -> None:
         """Stop claiming, abort running builds (no result: they are retried
-        elsewhere), unregister; within ``STOP_TIMEOUT`` seconds."""
+        elsewhere), unregister; within ``STOP_TIMEOUT`` seconds after
+        ``request_stop`` (a signal), ``UNHURRIED_STOP_TIMEOUT`` otherwise."""
         if self._stopping.is_set():
             return
-        deadline = time.monotonic() + STOP_TIMEOUT
+        deadline = time.monotonic() + self._stop_timeout
         self._stopping.set()
         self._wake.set()
         if self._stop_watch:

@@ -80,6 +80,9 @@ POLL_INTERVAL = 1.0  # a safety net: watches wake the loop at once
 RETRY_DELETE_AFTER = 5.0
 # Seconds a graceful stop may take (the loop's last pass, deleting nodes).
 STOP_TIMEOUT = 6.0
+# A ``stop()`` not asked for by a signal (tests, ``lockgate up`` in one
+# process) deletes every node, however long that takes.
+UNHURRIED_STOP_TIMEOUT = 600.0
 
 
 class Launcher:
@@ -118,6 +121,7 @@ class Launcher:
         self.component: Component | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._stop_timeout = UNHURRIED_STOP_TIMEOUT  # STOP_TIMEOUT once a signal asks
         self._thread: threading.Thread | None = None
         self._unwatch: list[Callable[[], None]] = []
         self._watched: dict[str, Callable[[], None]] = {}  # node id -> stop watching
@@ -171,14 +175,15 @@ class Launcher:
         """The process is stopping: no ZooKeeper call waits for a lost connection."""
         if self._own_client:
             self.client.begin_shutdown()
+        self._stop_timeout = STOP_TIMEOUT
         self._stopping.set()
         self._wake.set()
 
     def stop(self, delete_nodes: bool = True) -> None:
         """Stop the loop; with ``delete_nodes`` (a graceful stop) delete every
         node of this launcher first, then unregister and disconnect; within
-        ``STOP_TIMEOUT`` seconds."""
-        deadline = time.monotonic() + STOP_TIMEOUT
+        ``STOP_TIMEOUT`` seconds after ``request_stop`` (a signal)."""
+        deadline = time.monotonic() + self._stop_timeout
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:

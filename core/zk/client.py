@@ -61,7 +61,7 @@ Callback = Callable[[], None]
 T = TypeVar("T")
 
 #: How long ``disconnect`` waits for kazoo to close the session cleanly.
-DISCONNECT_TIMEOUT = 3.0
+DISCONNECT_TIMEOUT = 5.0
 
 
 @dataclass

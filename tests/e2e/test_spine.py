@@ -117,9 +117,16 @@ def test_push_runs_the_job_on_a_local_node(lockgate: LockgateSystem) -> None:
     # The playbook's marker is in the console log served at log_url.
     output = lockgate.get_text(build["log_url"] + "job-output.txt")
     assert f"LOCKGATE-MARKER-{newrev}-marker" in output
-    # And in the buildset listing.
-    buildsets = lockgate.api(f"/api/tenant/{TENANT}/buildsets?project=e2e/marker")
-    assert any(bs["result"] == "SUCCESS" for bs in buildsets)
+    # And in the buildset listing, once the item is reported (a step after
+    # its last build is recorded: wait for it).
+    wait_for(
+        lambda: any(
+            bs["result"] == "SUCCESS"
+            for bs in lockgate.api(f"/api/tenant/{TENANT}/buildsets?project=e2e/marker")
+        ),
+        60,
+        "the buildset reported",
+    )
 
 
 def test_failing_playbook_is_failure(lockgate: LockgateSystem) -> None:

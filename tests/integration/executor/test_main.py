@@ -83,11 +83,16 @@ def test_sigterm_aborts_builds_and_exits_cleanly(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert not _sleepers(3604)
+    # The playbook's group is killed, its members reaped by the kernel a
+    # moment later; the lock and registration go with the session, which
+    # the server may close only after the process is gone: wait for each.
+    wait_for(lambda: not _sleepers(3604), 30, "the playbook's command to end")
     record = store.get(uuid).record
     assert record.state is BuildState.RUNNING and record.result is None
-    assert [v.record.uuid for v in store.orphaned()] == [uuid]
-    assert list_components(zk_client, "executor") == []
+    wait_for(
+        lambda: [v.record.uuid for v in store.orphaned()] == [uuid], 30, "the request unlocked"
+    )
+    wait_for(lambda: list_components(zk_client, "executor") == [], 30, "the registration gone")
 
 
 def test_sigkill_takes_the_playbook_with_it(zk_server, zk_chroot, zk_client, upstream, tmp_path):

@@ -131,7 +131,8 @@ def test_failure_is_reported(site, scheduler):
     assert buildset.result == "FAILURE"
     builds = {b.job_name: b.result for b in db.get_buildset(buildset.uuid, "demo").builds}
     assert builds == {"build": "FAILURE", "test": "SKIPPED"}
-    assert build_requests(site.client) == []
+    # Removing the requests follows the report, in a later step: wait for it.
+    wait_for(lambda: build_requests(site.client) == [], 30, "the build requests removed")
 
 
 def test_event_for_a_project_not_in_the_pipeline_is_acknowledged(site, scheduler):
