@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lockgate.metrics import statsd_sink
 from lockgate.metrics.catalog import (
@@ -100,6 +100,9 @@ class Metrics:
         self.statsd: statsd_sink.StatsdSender | None = None
         self._readers: list[GaugeReader] = []
         self._metrics: dict[str, Counter | Gauge | Histogram] = {}
+        # (name, labels as given) -> the labelled metric: a second record of
+        # the same figure is one dictionary look-up.
+        self._children: dict[tuple[str, tuple[tuple[str, object], ...]], Any] = {}
         self._lock = threading.Lock()
         self._zk: ZKClient | None = None
         self._zk_lost = True
@@ -195,6 +198,10 @@ class Metrics:
         """Drop one label set of ``spec`` (a pipeline that is gone)."""
         metric = self._metrics.get(spec.name)
         if metric is not None:
+            wanted = {k: str(v) for k, v in labels.items()}
+            for key in [k for k in self._children if k[0] == spec.name]:
+                if {name: str(v) for name, v in key[1]} == wanted:
+                    self._children.pop(key, None)
             try:
                 metric.remove(*(str(labels[name]) for name in spec.labels))
             except KeyError:
@@ -238,6 +245,15 @@ class Metrics:
     # --- inside ----------------------------------------------------------------------------
 
     def _child(self, spec: MetricSpec, kind: Kind, labels: Mapping[str, object]):  # type: ignore[no-untyped-def]
+        key = (spec.name, tuple(labels.items()))
+        child = self._children.get(key)
+        if child is not None:
+            return child
+        child = self._make_child(spec, kind, labels)
+        self._children[key] = child
+        return child
+
+    def _make_child(self, spec: MetricSpec, kind: Kind, labels: Mapping[str, object]):  # type: ignore[no-untyped-def]
         if spec.kind is not kind:
             raise ValueError(f"metric {spec.name} is a {spec.kind.value}, not a {kind.value}")
         if len(labels) != len(spec.labels) or set(labels) != set(spec.labels):

@@ -180,3 +180,19 @@ def test_a_bad_port_names_the_key() -> None:
     assert str(raised.value) == (
         "/etc/lockgate.conf: [launcher] prometheus_port: expected a port number (0-65535), got 70000"
     )
+
+
+def test_a_forgotten_pipeline_leaves_the_scrape_and_may_come_back() -> None:
+    metrics = started()
+    try:
+        metrics.set(PIPELINE_ITEMS, 2, tenant="demo", pipeline="gate")
+        metrics.set(PIPELINE_ITEMS, 1, tenant="demo", pipeline="check")
+        metrics.forget(PIPELINE_ITEMS, pipeline="gate", tenant="demo")  # any label order
+        gone = scrape(metrics.url)  # type: ignore[arg-type]
+        metrics.set(PIPELINE_ITEMS, 5, tenant="demo", pipeline="gate")
+        back = scrape(metrics.url)  # type: ignore[arg-type]
+    finally:
+        metrics.stop()
+    assert value(gone, "lockgate_pipeline_items", tenant="demo", pipeline="gate") is None
+    assert value(gone, "lockgate_pipeline_items", tenant="demo", pipeline="check") == 1
+    assert value(back, "lockgate_pipeline_items", tenant="demo", pipeline="gate") == 5
