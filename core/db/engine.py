@@ -36,8 +36,10 @@ SQLITE_FILENAME = "lockgate.db"
 
 # Drivers tried, in order, for a dburi that names a backend but no driver.
 DEFAULT_DRIVERS = {"postgresql": ("psycopg2", "psycopg")}
-# What to install for a backend's driver (the line after "no driver").
+# What to install for a driver (the line after "no driver"), by the URI's
+# scheme, else by its backend.
 DRIVER_HINTS = {
+    "postgresql+psycopg": "install psycopg[binary], or write postgresql:// to use psycopg2",
     "postgresql": "install psycopg2-binary (pip install 'lockgate[postgresql]')",
     "mysql": "MySQL/MariaDB is untested; install PyMySQL and write mysql+pymysql://",
 }
@@ -101,8 +103,9 @@ def make_engine(dburi: str, *, pool_recycle: float | None = None, **kwargs: Any)
     try:
         return sa.create_engine(url, pool_pre_ping=True, future=True, **kwargs)
     except (sa.exc.NoSuchModuleError, ImportError) as e:
-        backend = _backend(url)
-        hint = DRIVER_HINTS.get(backend, "install the SQLAlchemy driver it names")
+        hint = DRIVER_HINTS.get(url.drivername) or DRIVER_HINTS.get(
+            _backend(url), "install the SQLAlchemy driver it names"
+        )
         raise DatabaseError(
             f"[database] dburi {redacted(dburi)}: no driver for {url.drivername} ({e}); {hint}"
         ) from None
