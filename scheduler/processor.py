@@ -772,9 +772,11 @@ class ZKEffects:
         self.p.reporter.build_changed(action)
 
     def item_reported(self, action: ItemReported) -> None:
+        self.lock.fence()  # a report a peer may be making too is not sent
         self.p.reporter.item_reported(action)
 
     def item_started(self, action: ItemStarted) -> None:
+        self.lock.fence()
         self.p.reporter.item_started(action)
 
     def submit_merge_request(self, action: SubmitMergeRequest) -> None:
@@ -814,6 +816,7 @@ class ZKEffects:
         return paths
 
     def submit_item(self, action: SubmitItem) -> None:
+        self.lock.fence()  # a merge only while this scheduler surely holds the tenant
         outcome = submit_item(action, self.p.resolver.connections)
         if outcome is not None:
             self.submits[action.item.uuid] = outcome

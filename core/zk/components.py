@@ -4,7 +4,8 @@ processes are alive, and their state.
 Who calls it: every process registers itself at start (``register``) and
 updates its state as it changes (``Component.update_state``: e.g. an executor's
 ``accepting`` flag and load); web's ``/api/components`` and operators'
-tools read it with ``list``.
+tools read it with ``list``; a scheduler ``watch``es its peers and the
+executors, to take over a dead one's work the moment its session ends.
 
 A registration is an ephemeral node ``components/<kind>/<hostname>-<uuid>``:
 it vanishes when the process dies or its session expires, so the registry is
@@ -15,16 +16,21 @@ latest state) in the new session.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kazoo.exceptions import NoNodeError
+from kazoo.recipe.watchers import ChildrenWatch
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import translate_kazoo_errors
+
+log = logging.getLogger("lockgate.zk.components")
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,37 @@ def register(
     component = Component(client, kind, hostname or socket.gethostname(), state or {})
     client.keep_ephemeral(component.path, component._data)
     return component
+
+
+@translate_kazoo_errors
+def watch_components(
+    client: ZKClient, kind: str, callback: Callable[[list[str]], None]
+) -> Callable[[], None]:
+    """Call ``callback(names)`` now and whenever a ``kind`` component comes
+    or goes (and after reconnecting).  A process that died is seen going when
+    its session expires -- the same moment its locks are freed -- so a peer
+    can take over its work at once rather than at its next periodic look.
+    Runs on a kazoo thread: keep it short.  Returns a function that stops it."""
+    kz = client.kazoo
+    folder = paths.component_kind(kind)
+    client.retry(kz.ensure_path, folder)
+    stopped = [False]
+
+    def on_children(children: list[str]) -> bool | None:
+        if stopped[0]:
+            return False
+        try:
+            callback(sorted(paths.unsegment(c) for c in children))
+        except Exception:
+            log.exception("component watch callback on %s failed", folder)
+        return None
+
+    ChildrenWatch(kz, folder, on_children)
+
+    def stop() -> None:
+        stopped[0] = True
+
+    return stop
 
 
 @translate_kazoo_errors

@@ -121,6 +121,25 @@ class SessionAwareLock:
         if self._lost.is_set():
             raise LockLost(f"lock {self.path} was lost with the ZooKeeper session")
 
+    def fence(self) -> None:
+        """Raise :class:`LockLost` unless the lock is held *and* its session is
+        connected right now: call before an effect outside ZooKeeper that a
+        peer must never repeat (a report to a review system, a merge).
+
+        ``check`` alone trusts a session until the client hears it expired;
+        a holder cut off from ZooKeeper (paused, partitioned) may already
+        have been replaced by a peer that took the lock.  A client notices
+        the silence (two thirds of the session timeout) before the server
+        expires the session, so refusing while disconnected closes that
+        window; the work is done again by whoever holds the lock next."""
+        self.check()
+        if not self._held:
+            raise LockLost(f"lock {self.path} is not held")
+        if not self.client.connected:
+            raise LockLost(
+                f"lock {self.path}: not connected to ZooKeeper, a peer may hold it by now"
+            )
+
     def release(self) -> None:
         """Release (idempotent; harmless after loss)."""
         self.client.remove_callback(self._session_lost)

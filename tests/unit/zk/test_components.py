@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lockgate.zk.components import list_components, register
+from lockgate.zk.components import list_components, register, watch_components
 
 from tests.fixtures.waiting import wait_for
 from tests.fixtures.zk import expire_session
@@ -45,3 +45,20 @@ def test_registration_comes_back_after_session_loss(zk_server, zk_client, zk_con
         20,
         "registration restored",
     )
+
+
+def test_watch_tells_when_a_component_comes_and_goes(zk_client, zk_connect):
+    seen: list[list[str]] = []
+    stop = watch_components(zk_client, "executor", seen.append)
+    try:
+        wait_for(lambda: seen == [[]], 10, "the first call")
+        other = zk_connect()
+        executor = register(other, "executor", hostname="ex1")
+        wait_for(lambda: seen[-1] == [executor.name], 10, "the registration seen")
+        other.disconnect()  # the process ends: its session with it
+        wait_for(lambda: seen[-1] == [], 10, "the end seen")
+        register(zk_client, "scheduler", hostname="s1")  # another kind: not told
+        assert list_components(zk_client, "scheduler")
+        assert seen[-1] == [] and len(seen) == 3
+    finally:
+        stop()

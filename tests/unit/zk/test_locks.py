@@ -78,3 +78,27 @@ def test_lock_lost_with_session_tells_the_holder(zk_server, zk_client, zk_connec
         lock.release()
         assert is_locked(peer_client, paths.tenant_lock("t"))
         assert not SessionAwareLock(zk_client, paths.tenant_lock("t")).acquire(blocking=False)
+
+
+def test_fence_refuses_while_released_or_cut_off(own_zk_server):
+    client = own_zk_server.client("/fence", session_timeout=6.0)
+    client.connect(timeout=15)
+    lock = tenant_lock(client, "t")
+    try:
+        with pytest.raises(LockLost, match="not held"):
+            lock.fence()  # never acquired
+        lock.acquire()
+        lock.fence()  # held and connected: a report may go out
+        own_zk_server.server.pause()
+        try:
+            wait_for(lambda: not client.connected, 15, "the client to notice the silence")
+            lock.check()  # the session is not known to be lost yet...
+            with pytest.raises(LockLost, match="not connected"):
+                lock.fence()  # ...but a peer may hold the lock by now
+        finally:
+            own_zk_server.server.resume()
+        lock.release()
+        with pytest.raises(LockLost, match="not held"):
+            lock.fence()
+    finally:
+        client.disconnect()
