@@ -19,7 +19,11 @@ What it runs:
   thread.  kazoo's threads meet the loop in exactly one place, ``_poke``.
 
 Several schedulers may run at once: each pass takes the tenant's lock, so a
-tenant is processed by one at a time, and all state lives in ZooKeeper.
+tenant is processed by one at a time, and all state lives in ZooKeeper.  A
+scheduler watches the registrations of its peers and of the executors: one
+that ends (its session expired: a crash) wakes the loop, whose next pass
+takes the tenants and event sources the peer held, and finds the builds the
+executor lost -- within the session timeout, not at the next tick.
 
 Stopping (SIGTERM, SIGINT; ``lockgate.lifecycle``): ``request_stop`` makes
 ZooKeeper calls fail fast instead of waiting for a lost connection and ends
@@ -60,7 +64,7 @@ from lockgate.scheduler.tenants import Tenant, TenantConfigError, TenantLoader, 
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient, client_from_config
-from lockgate.zk.components import Component, register
+from lockgate.zk.components import Component, register, watch_components
 from lockgate.zk.errors import ZKError
 from lockgate.zk.locks import SessionAwareLock
 from lockgate.zk.queues import management_queue, result_queue, trigger_queue
@@ -72,6 +76,8 @@ TICK = 5.0  # seconds between passes when nothing wakes the loop
 SOURCE_STOP_TIMEOUT = 3.0  # seconds the event sources get to stop, together
 PASS_STOP_WAIT = 3.0  # seconds a stop waits for the pass under way
 TIMER = "timer"
+# Components whose end frees work a scheduler takes over (``_poke`` on a change).
+PEER_KINDS = ("scheduler", "executor")
 
 
 def _git_dedup_key(event: TriggerEvent) -> str:
@@ -204,6 +210,11 @@ class Scheduler:
         self.component = register(
             self.client, "scheduler", {"state": "running"}, hostname=self.hostname
         )
+        # A peer or an executor gone (its session ended): its tenant and
+        # event-source locks, or its builds' locks, are free now -- take over
+        # at once, not at the next tick.
+        for kind in PEER_KINDS:
+            self._stops.append(watch_components(self.client, kind, lambda _: self._poke()))
         self._make_sources()
         self.metrics.ready()
         log.info(
