@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from lockgate.config.site import provider_labels
 from lockgate.db import Database, DatabaseError
 from lockgate.drivers.base import Connection, EventSourceHooks
 from lockgate.drivers.registry import get_driver, make_connections
@@ -191,7 +192,9 @@ class Scheduler:
         self.database.upgrade()
         cache = RepoCache(self.state_dir / "git")
         self.registry = TenantRegistry(
-            self.tenant_config, TenantLoader(self.connections, cache), self.client
+            self.tenant_config,
+            TenantLoader(self.connections, cache, labels=provider_labels(self.config)),
+            self.client,
         )
         self.processor = TenantProcessor(
             self.client,

@@ -104,9 +104,18 @@ def _unreadable(project: TenantProject, message: str) -> ConfigError:
 class TenantLoader:
     """Reads configuration from git and builds one tenant's layout."""
 
-    def __init__(self, connections: Mapping[str, Connection], repo_cache: RepoCache) -> None:
+    def __init__(
+        self,
+        connections: Mapping[str, Connection],
+        repo_cache: RepoCache,
+        labels: frozenset[str] | None = None,
+    ) -> None:
+        """``labels``: the node labels the site's providers offer (None: not
+        checked), so a job asking for a label nobody offers is a
+        configuration error rather than a node request that never ends."""
         self.connections = connections
         self.repo_cache = repo_cache
+        self.labels = labels
         self._fetched: set[str] = set()
 
     def url(self, project: TenantProject) -> str:
@@ -162,7 +171,7 @@ class TenantLoader:
                 return []
 
         drivers = {name: conn.driver_name for name, conn in self.connections.items()}
-        layout = load_tenant(spec, read_files, branches, drivers)
+        layout = load_tenant(spec, read_files, branches, drivers, labels=self.labels)
         layout.errors[:0] = read_errors
         filters, trigger_errors = compile_triggers(layout, self.connections)
         layout.errors.extend(trigger_errors)
