@@ -20,6 +20,9 @@ The exchange, over TCP:
      payload says why; then the server closes.
 
 A connection closed without ``E`` or ``X`` means the executor went away.
+The server reads the end of the client's side as the client leaving (it
+drops the follower at once), so a client must not shut down its sending
+side while it follows.
 Frames (rather than raw text, as Zuul's finger protocol has it) let the end
 of a build be told from a broken connection.
 """
