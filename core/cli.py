@@ -77,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _global_config(before: list[str]) -> list[str]:
+    """``-c FILE`` given before ``config check`` (``lockgate -c FILE config
+    check ...``), as ``config check``'s own option; $LOCKGATE_CONFIG is not
+    forwarded (config check reads a service config only when asked)."""
+    for i, arg in enumerate(before):
+        if arg in ("-c", "--config") and i + 1 < len(before):
+            return ["-c", before[i + 1]]
+        if arg.startswith("--config="):
+            return ["-c", arg.split("=", 1)[1]]
+        if arg.startswith("-c") and len(arg) > 2:
+            return ["-c", arg[2:]]
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # ``config check`` owns its own arguments: hand it everything after "check".
@@ -87,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         from lockgate.config import check
 
-        return check.main(argv[argv.index("config") + 2 :])
+        at = argv.index("config")
+        return check.main(_global_config(argv[:at]) + argv[at + 2 :])
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.configure(debug=args.debug)

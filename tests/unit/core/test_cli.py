@@ -41,6 +41,23 @@ def test_config_check_is_dispatched(tmp_path: Path) -> None:
     assert "did you mean 'voting'?" in result.stdout
 
 
+def test_config_check_takes_the_global_service_config(tmp_path: Path) -> None:
+    """``lockgate -c FILE config check`` checks labels against FILE's
+    providers, as ``lockgate config check -c FILE`` does."""
+    repo = tmp_path / "config"
+    repo.mkdir()
+    (repo / "zuul.yaml").write_text(
+        "- nodeset:\n    name: one\n    nodes:\n      - name: n\n        label: ubuntu\n"
+    )
+    site = tmp_path / "site.conf"
+    site.write_text("[provider local]\ndriver = local\nlabels = debian\n")
+    for args in (("-c", str(site), "config", "check"), (f"--config={site}", "config", "check")):
+        result = run(*args, str(repo))
+        assert result.returncode == 1, args
+        assert "uses label 'ubuntu', which no provider of the tenant offers" in result.stdout
+    assert run("config", "check", str(repo)).returncode == 0
+
+
 def test_no_command_prints_help() -> None:
     result = run()
     assert result.returncode == 2
