@@ -478,8 +478,9 @@ class Scheduler:
                 pass  # the loop is gone: the scheduler stopped without this pass
 
         threading.Thread(target=target, name="scheduler-pass", daemon=True).start()
-        stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({done, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        waiting: set[asyncio.Future[Any]] = {done, stopper}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         if not done.done():
             await asyncio.wait({done}, timeout=PASS_STOP_WAIT)
@@ -548,7 +549,10 @@ def main(config: ServiceConfig | str) -> int:
         async def run() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
-            shutdown.on_request(lambda: loop.call_soon_threadsafe(stop.set))
+            def wake_to_stop() -> None:
+                loop.call_soon_threadsafe(stop.set)
+
+            shutdown.on_request(wake_to_stop)
             await scheduler.run(stop)
 
         try:

@@ -19,11 +19,16 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 UP = "lockgate up"
+
+_Arg: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+#: A command line as ``subprocess.Popen.args`` holds it.
+Argv: TypeAlias = _Arg | Sequence[_Arg]
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,7 @@ def identity(pid: int) -> tuple[int, tuple[str, ...]] | None:
     return start_time, tuple(part.decode(errors="replace") for part in raw.split(b"\0") if part)
 
 
-def record_of(
-    name: str, pid: int, argv: Iterable[str | os.PathLike[str]], *, group: bool = False
-) -> ProcessRecord | None:
+def record_of(name: str, pid: int, argv: Argv, *, group: bool = False) -> ProcessRecord | None:
     """A record of the running process ``pid`` started with ``argv`` (None if
     it is already gone).
 
@@ -69,7 +72,8 @@ def record_of(
     if found is None:
         return None
     start_time, _ = found
-    return ProcessRecord(name, pid, start_time, tuple(os.fspath(a) for a in argv), group)
+    parts = [argv] if isinstance(argv, str | bytes | os.PathLike) else list(argv)
+    return ProcessRecord(name, pid, start_time, tuple(os.fsdecode(a) for a in parts), group)
 
 
 def alive(record: ProcessRecord) -> bool:
