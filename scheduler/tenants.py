@@ -44,7 +44,13 @@ from lockgate.model.events import TriggerEvent
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.scheduler.matching import TriggerFilter
 from lockgate.zk.client import ZKClient
-from lockgate.zk.layout_sources import LayoutSources, SourceFile, files_digest, save_sources
+from lockgate.zk.layout_sources import (
+    LayoutSources,
+    SourceFile,
+    files_digest,
+    load_sources_index,
+    save_sources,
+)
 from lockgate.zk.tenants import load_layout, save_layout
 
 log = logging.getLogger("lockgate.scheduler.tenants")
@@ -307,6 +313,19 @@ def pipeline_info(layout: Any, connections: Mapping[str, Connection]) -> dict[st
     return out
 
 
+def _canonical(data: Any) -> Any:
+    """``data`` as it reads back from ZooKeeper (JSON: tuples are lists)."""
+    return json.loads(json.dumps(data, sort_keys=True, default=str))
+
+
+def _canonical_sources(sources: LayoutSources) -> Any:
+    data = _canonical(sources.to_dict())
+    data["files"] = sorted(
+        data["files"], key=lambda f: (f["connection"], f["project"], f["branch"])
+    )
+    return data
+
+
 class TenantRegistry:
     """The tenants this scheduler runs; thread-safe."""
 
@@ -347,11 +366,51 @@ class TenantRegistry:
         return config
 
     def load_all(self) -> None:
-        """Read the tenant config and load (and publish) every tenant."""
+        """Read the tenant config and load every tenant.  Each layout is
+        published unless the one a peer published was built from the same
+        sources into the same state: then its identity is adopted, so that a
+        scheduler joining (or rejoining) running peers does not make every
+        one of them load every tenant again."""
         config = self.read_tenant_config()
         self._adopt(config)
         for spec in config.tenants.values():
-            self.reload(spec.name, "start")
+            tenant = self.reload(spec.name, "start", publish=False)
+            twin = self._published_twin(tenant)
+            if twin is not None:
+                tenant.state = twin
+                log.info(
+                    "tenant %s: layout %s published by a peer has the same sources; adopted",
+                    spec.name,
+                    twin.uuid[:12],
+                )
+            elif self.client is not None:
+                self._publish(tenant)
+
+    def _published_twin(self, tenant: Tenant) -> TenantLayoutState | None:
+        """The published layout of ``tenant``'s name if it is ``tenant`` but
+        for its identity: same tenant config, connections, branches and
+        configuration files, and the same published state."""
+        if self.client is None:
+            return None
+        published = load_layout(self.client, tenant.name)
+        if published is None:
+            return None
+        sources = load_sources_index(self.client, tenant.name)
+        if sources is None or sources.layout_uuid != published.uuid:
+            return None  # a publication under way, or none: ours goes out
+        mine = self._sources(tenant)
+        mine.layout_uuid = published.uuid
+        if _canonical_sources(mine) != _canonical_sources(sources):
+            return None
+        ours = replace(tenant.state, uuid=published.uuid, loaded_at=published.loaded_at)
+        if _canonical(ours.to_dict()) != _canonical(published.to_dict()):
+            return None
+        return published
+
+    def _publish(self, tenant: Tenant) -> None:
+        assert self.client is not None
+        self._publish_sources(tenant)
+        save_layout(self.client, tenant.state)
 
     def _adopt(self, config: TenantConfig) -> None:
         """Make ``config`` the tenant config; drop the tenants it no longer has
@@ -439,8 +498,7 @@ class TenantRegistry:
         for error in tenant.layout.errors:
             log.error("tenant %s: configuration error: %s", name, error.format())
         if publish and self.client is not None:
-            self._publish_sources(tenant)
-            save_layout(self.client, tenant.state)
+            self._publish(tenant)
         with self._lock:
             self.tenants[name] = tenant
         return tenant
@@ -451,28 +509,29 @@ class TenantRegistry:
         and the web's configuration endpoints wait for the next reload."""
         assert self.client is not None
         try:
-            sources = LayoutSources(
-                tenant=tenant.name,
-                layout_uuid=tenant.uuid,
-                tenant_config=self.config_text,
-                tenant_config_path=self.tenant_config,
-                connections={
-                    name: conn.driver_name for name, conn in self.loader.connections.items()
-                },
-                branches={p: list(b) for p, b in tenant.layout.branches.items()},
-                files=[
-                    SourceFile(
-                        tenant.spec.project(project).connection,  # type: ignore[union-attr]
-                        project,
-                        branch,
-                        files_digest(files),
-                    )
-                    for (project, branch), files in tenant.config_files.items()
-                ],
-            )
-            save_sources(self.client, sources, tenant.config_files)
+            save_sources(self.client, self._sources(tenant), tenant.config_files)
         except Exception as e:  # noqa: BLE001 - the layout itself must still be published
             log.warning("tenant %s: cannot publish the layout's sources: %s", tenant.name, e)
+
+    def _sources(self, tenant: Tenant) -> LayoutSources:
+        """What ``tenant``'s layout was built from (``lockgate.zk.layout_sources``)."""
+        return LayoutSources(
+            tenant=tenant.name,
+            layout_uuid=tenant.uuid,
+            tenant_config=self.config_text,
+            tenant_config_path=self.tenant_config,
+            connections={name: conn.driver_name for name, conn in self.loader.connections.items()},
+            branches={p: list(b) for p, b in tenant.layout.branches.items()},
+            files=[
+                SourceFile(
+                    tenant.spec.project(project).connection,  # type: ignore[union-attr]
+                    project,
+                    branch,
+                    files_digest(files),
+                )
+                for (project, branch), files in sorted(tenant.config_files.items())
+            ],
+        )
 
     def ensure_current(self, name: str) -> Tenant | None:
         """The tenant, reloaded first if a peer published a newer layout."""

@@ -105,6 +105,14 @@ def save_sources(
 
 
 @translate_kazoo_errors
+def load_sources_index(client: ZKClient, tenant: str) -> LayoutSources | None:
+    """The tenant's published sources without the files (their digests
+    only), or None: what a starting scheduler compares its own with."""
+    loaded = RecordStore(client, schema=SCHEMA).load(paths.tenant_layout_sources(tenant))
+    return None if loaded is None else LayoutSources.from_dict(loaded.data)
+
+
+@translate_kazoo_errors
 def load_sources(
     client: ZKClient, tenant: str
 ) -> tuple[LayoutSources, dict[tuple[str, str], dict[str, str]]] | None:
