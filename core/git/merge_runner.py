@@ -36,10 +36,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lockgate.config.limits import DEFAULT_LIMITS
 from lockgate.git import merger
 from lockgate.git.cmd import GitError, ls_remote
 from lockgate.git.repo_cache import RepoCache
 from lockgate.model.merges import MergeRequest, MergeResult, MergeStep
+
+# A proposed change's configuration files are read no larger than the
+# parser reads them (``lockgate.config.limits``): a huge blob is never loaded.
+CONFIG_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 
 log = logging.getLogger("lockgate.git.merge_runner")
 
@@ -162,7 +167,7 @@ class MergeRunner:
                 files = result.files.setdefault(project_name, [])
                 files.extend(merger.changed_files(work, base, sha))
                 result.config.setdefault(project_name, {})[branch] = merger.read_files_at(
-                    work, sha, request.config_files
+                    work, sha, request.config_files, max_bytes=CONFIG_FILE_BYTES
                 )
         result.files = {p: sorted(set(f)) for p, f in result.files.items()}
         for (project_name, branch), sha in state.items():

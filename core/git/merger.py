@@ -42,13 +42,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lockgate.git import tree_files
 from lockgate.git.cmd import DEFAULT_TIMEOUT, GitError, check_url, git_env, mask, remote_env
 from lockgate.model.merges import MERGE_MODES, MergeStep
 
 MERGER_NAME = "Lockgate Merger"
 MERGER_EMAIL = "merger@lockgate.invalid"
-
-_FILE_MODES = (b"100644", b"100755")
 
 
 class StepError(GitError):
@@ -486,43 +485,30 @@ def changed_files_many(
 
 
 def read_files_at(
-    repo: str | os.PathLike[str], commit: str, entries: Iterable[str]
+    repo: str | os.PathLike[str],
+    commit: str,
+    entries: Iterable[str],
+    max_bytes: int | None = None,
 ) -> dict[str, str]:
     """Text of files at ``commit``: ``entries`` are file paths, or
     directories ending with ``/`` (read recursively).  Missing paths are
-    absent; only regular files are read; text is UTF-8 with bad bytes replaced
-    (a stray byte becomes a configuration error later, not an exception)."""
-    exact = {e.strip("/") for e in entries if e.strip("/") and not e.endswith("/")}
-    dirs = {e.strip("/") + "/" for e in entries if e.strip("/") and e.endswith("/")}
+    absent; only regular files are read, none over ``max_bytes``
+    (``lockgate.git.tree_files``)."""
+    entries = list(entries)
+    exact, dirs = tree_files.wanted(
+        [e for e in entries if not e.endswith("/")], [e for e in entries if e.endswith("/")]
+    )
     if not exact and not dirs:
         return {}
-    listing = _run(repo, ["ls-tree", "-r", "-z", commit, "--", *sorted(exact), *sorted(dirs)])
+    listing = _run(repo, tree_files.ls_tree_args(commit, exact, dirs))
     if listing.returncode != 0:
         raise GitError(f"git ls-tree {commit[:12]}: {_why(listing)}")
-    order: list[tuple[str, str]] = []
-    for record in listing.stdout.split(b"\0"):
-        if not record:
-            continue
-        meta, _, name_b = record.partition(b"\t")
-        mode, kind, sha = meta.split(b" ")
-        name = name_b.decode("utf-8", "surrogateescape")
-        if kind != b"blob" or mode not in _FILE_MODES:
-            continue
-        if name in exact or any(name.startswith(d) for d in dirs):
-            order.append((name, sha.decode()))
-    if not order:
-        return {}
-    unique = list(dict.fromkeys(sha for _, sha in order))
-    proc = _run(repo, ["cat-file", "--batch"], input=("\n".join(unique) + "\n").encode())
-    if proc.returncode != 0:
-        raise GitError(f"git cat-file --batch: {_why(proc)}")
-    out, blobs, pos = proc.stdout, {}, 0
-    for _ in unique:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split(b" ")
-        if len(header) != 3:
-            raise GitError(f"git cat-file: unexpected answer {out[pos:end]!r}")
-        size = int(header[2])
-        blobs[header[0].decode()] = out[end + 1 : end + 1 + size]
-        pos = end + 1 + size + 1
-    return {name: blobs[sha].decode("utf-8", "replace") for name, sha in order}
+    files = tree_files.parse_listing(listing.stdout, exact, dirs)
+    shas = tree_files.to_read(files, max_bytes)
+    blobs: dict[str, bytes] = {}
+    if shas:
+        proc = _run(repo, ["cat-file", "--batch"], input=("\n".join(shas) + "\n").encode())
+        if proc.returncode != 0:
+            raise GitError(f"git cat-file --batch: {_why(proc)}")
+        blobs = tree_files.parse_batch(proc.stdout, len(shas))
+    return tree_files.texts(files, blobs, max_bytes)

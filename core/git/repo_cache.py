@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lockgate.git import tree_files
 from lockgate.git.cmd import (
     DEFAULT_TIMEOUT,
     GitError,
@@ -45,7 +46,6 @@ from lockgate.git.cmd import (
 
 # Modes of regular files in a git tree (symlinks, submodules and trees are
 # not files a configuration loader can read).
-_FILE_MODES = (b"100644", b"100755")
 
 
 class RepoCache:
@@ -173,67 +173,40 @@ class RepoCache:
         ref: str,
         paths: Iterable[str] = (),
         prefixes: Iterable[str] = (),
+        max_bytes: int | None = None,
     ) -> dict[str, str]:
         """Text of files at ``ref``, read from git objects: {path: text}.
 
         ``paths`` are exact file names (``zuul.yaml``); ``prefixes`` are
         directories whose files are read recursively (``zuul.d/``).  Missing
         paths are simply absent from the result; only regular files are read
-        (a symlink or submodule named ``zuul.yaml`` is not configuration).
-        Text is decoded as UTF-8 with undecodable bytes replaced, so a stray
-        byte surfaces as a configuration error with a line number rather
-        than an exception here.  Raises ``RefNotFound`` for an unknown ref.
+        (a symlink or submodule named ``zuul.yaml`` is not configuration); a
+        file over ``max_bytes`` is not read (``lockgate.git.tree_files``).
+        Raises ``RefNotFound`` for an unknown ref.
         """
-        exact = {p.strip("/") for p in paths if p.strip("/")}
-        dirs = {p.strip("/") + "/" for p in prefixes if p.strip("/")}
+        exact, dirs = tree_files.wanted(paths, prefixes)
         if not exact and not dirs:
             return {}
         path = self._ensure(url)
         with self._lock(path, exclusive=False):
             commit = self._resolve(url, path, ref)
             listing = run_git_bytes(
-                ["ls-tree", "-r", "-z", commit, "--", *sorted(exact), *sorted(dirs)],
-                path,
-                timeout=self.timeout,
+                tree_files.ls_tree_args(commit, exact, dirs), path, timeout=self.timeout
             )
-            order: list[tuple[str, str]] = []
-            for record in listing.split(b"\0"):
-                if not record:
-                    continue
-                meta, _, name_b = record.partition(b"\t")
-                mode, kind, sha_b = meta.split(b" ")
-                name = name_b.decode("utf-8", "surrogateescape")
-                if kind != b"blob" or mode not in _FILE_MODES:
-                    continue
-                if name not in exact and not any(name.startswith(d) for d in dirs):
-                    continue
-                order.append((name, sha_b.decode()))
-            if not order:
-                return {}
-            blobs = self._cat_blobs(path, [sha for _, sha in order])
-        return {name: blobs[sha].decode("utf-8", "replace") for name, sha in order}
+            files = tree_files.parse_listing(listing, exact, dirs)
+            shas = tree_files.to_read(files, max_bytes)
+            blobs = self._cat_blobs(path, shas) if shas else {}
+        return tree_files.texts(files, blobs, max_bytes)
 
     def _cat_blobs(self, path: Path, shas: list[str]) -> dict[str, bytes]:
         """Read many blobs with one ``git cat-file --batch``."""
-        unique = list(dict.fromkeys(shas))
         out = run_git_bytes(
             ["cat-file", "--batch"],
             path,
-            input=("\n".join(unique) + "\n").encode(),
+            input=("\n".join(shas) + "\n").encode(),
             timeout=self.timeout,
         )
-        blobs: dict[str, bytes] = {}
-        pos = 0
-        for _ in unique:
-            end = out.index(b"\n", pos)
-            header = out[pos:end].split(b" ")
-            if len(header) != 3:
-                raise GitError(f"git cat-file: unexpected answer {out[pos:end]!r}")
-            size = int(header[2])
-            start = end + 1
-            blobs[header[0].decode()] = out[start : start + size]
-            pos = start + size + 1  # the content is followed by a newline
-        return blobs
+        return tree_files.parse_batch(out, len(shas))
 
     # ------------------------------------------------------------------
     # Working trees
