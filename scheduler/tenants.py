@@ -35,6 +35,7 @@ from typing import Any
 from lockgate.auth.rules import tenant_auth
 from lockgate.config.discovery import CONFIG_ROOTS
 from lockgate.config.errors import ConfigError
+from lockgate.config.limits import DEFAULT_LIMITS
 from lockgate.config.loader import load_tenant
 from lockgate.config.tenant import TenantConfig, TenantProject, TenantSpec, parse_tenant_config
 from lockgate.drivers.base import Connection, TriggerFilterError
@@ -136,7 +137,10 @@ class TenantLoader:
         if url not in self._fetched:
             self.repo_cache.update(url)
             self._fetched.add(url)
-        return self.repo_cache.read_files(url, ref, files, dirs) or None
+        files_read = self.repo_cache.read_files(
+            url, ref, files, dirs, max_bytes=DEFAULT_LIMITS.max_file_bytes
+        )
+        return files_read or None
 
     def branches(self, project: TenantProject) -> list[str]:
         url = self.url(project)
