@@ -164,3 +164,5 @@ def configure(*, debug: bool = False, fmt: str = "text", stream: IO[str] | None 
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # kazoo's debug lines (one per ZooKeeper request) would drown Lockgate's own.
+    logging.getLogger("kazoo").setLevel(logging.INFO)
