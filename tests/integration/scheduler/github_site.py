@@ -5,7 +5,10 @@ the real merger; SQLite.  The launcher and executor are played by hand
 (``harness``).
 
 ``github_system(...)`` is a context manager the check and gate tests wrap
-in their fixtures with their own pipelines.
+in their fixtures with their own pipelines; ``connection_keys`` adds keys
+to ``[connection github]``, and ``other_githubs`` starts more emulators (a
+second GitHub, as a GitHub Enterprise server would be) with connections
+of those names, their webhooks going to the same web process.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lockgate.drivers.github.event_source import delivery_queue
@@ -42,6 +45,7 @@ class GithubSite:
     github: GitHubEmulator
     web_url: str
     root: Path
+    others: dict[str, GitHubEmulator] = field(default_factory=dict)
 
     @property
     def control(self) -> GitHubControl:
@@ -89,10 +93,22 @@ class WebProcess:
 
 
 def service_config_text(
-    root: Path, zk_server, chroot: str, upstream_root: Path, github: GitHubEmulator, web_port: int
-) -> str:  # noqa: ANN001
+    root: Path,
+    zk_server,  # noqa: ANN001
+    chroot: str,
+    upstream_root: Path,
+    github: GitHubEmulator,
+    web_port: int,
+    connection_keys: dict[str, str] | None = None,
+    others: dict[str, GitHubEmulator] | None = None,
+) -> str:
     tls = zk_server.tls.client
-    return f"""
+    extra = "".join(f"{k}={v}\n" for k, v in (connection_keys or {}).items())
+    extra += "".join(
+        "\n" + other.zuul_conf_text(name) for name, other in sorted((others or {}).items())
+    )
+    return (
+        f"""
 [zookeeper]
 hosts = {zk_server.server.hosts}
 tls_ca = {tls.ca}
@@ -120,7 +136,10 @@ driver = git
 baseurl = {upstream_root}
 poll_delay = 3600
 
-""" + github.zuul_conf_text()
+"""
+        + github.zuul_conf_text()
+        + extra
+    )
 
 
 @contextmanager
@@ -135,25 +154,38 @@ def github_system(
     config_yaml: str,
     repos: dict[str, dict[str, str]],
     repo_options: dict[str, dict] | None = None,
+    connection_keys: dict[str, str] | None = None,
+    other_githubs: dict[str, dict[str, dict[str, str]]] | None = None,
 ) -> Iterator[GithubSite]:
     """The emulator with ``repos`` (owner/name -> files), the config project
     in plain git, a web process taking the emulator's webhooks, the merger
     and a scheduler running in a thread."""
     github = GitHubEmulator(root / "github").start()
+    others: dict[str, GitHubEmulator] = {}
     web: WebProcess | None = None
     merger = sched = stop = None
     try:
         for name, files in repos.items():
             github.control.create_repo(name, files, **(repo_options or {}).get(name, {}))
+        for connection, other_repos in (other_githubs or {}).items():
+            others[connection] = GitHubEmulator(root / f"github-{connection}", app_id=8).start()
+            for name, files in other_repos.items():
+                others[connection].control.create_repo(name, files)
         (root / "main.yaml").write_text(main_yaml)
         upstream.create(
             "config", {"zuul.yaml": config_yaml, "playbooks/base.yaml": "- hosts: all\n"}
         )
         port = free_port()
         conf = root / "lockgate.conf"
-        conf.write_text(service_config_text(root, zk_server, chroot, upstream.root, github, port))
+        conf.write_text(
+            service_config_text(
+                root, zk_server, chroot, upstream.root, github, port, connection_keys, others
+            )
+        )
         web = WebProcess(conf, root / "web.log", port).start()
         github.control.set_webhook(url=f"{web.url}/api/connection/github/payload")
+        for connection, other in others.items():
+            other.control.set_webhook(url=f"{web.url}/api/connection/{connection}/payload")
         merger = MergeServer(
             client, MergeRunner(RepoCache(root / "merger-git"), root / "merger-work"), "test-merger"
         )
@@ -161,7 +193,7 @@ def github_system(
         sched = Scheduler(ServiceConfig.load(conf), tick=0.5)
         sched.start()
         stop = sched.run_in_thread()
-        yield GithubSite(client, github, web.url, root)
+        yield GithubSite(client, github, web.url, root, others)
     finally:
         if stop is not None:
             stop()
@@ -171,6 +203,8 @@ def github_system(
             merger.stop()
         if web is not None:
             web.stop()
+        for other in others.values():
+            other.stop()
         github.stop()
 
 
