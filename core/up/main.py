@@ -138,6 +138,7 @@ class System:
         self.client: ZKClient | None = None
         self.components: list[ComponentProcess] = []
         self.pids = PidFile(self.state.root / "run" / "processes.json")
+        self._owns_pids = False  # the records are ours (not another live up's)
 
     @property
     def web_url(self) -> str:
@@ -166,6 +167,7 @@ class System:
             )
         self.pids.clear()
         self.pids.add(record_of(UP, os.getpid(), identity_argv()))
+        self._owns_pids = True
 
     def start(self) -> None:
         state = self.state
@@ -342,7 +344,8 @@ class System:
         if self.zookeeper is not None:
             say("  stopping ZooKeeper")
             self.zookeeper.stop()
-        self.pids.clear()
+        if self._owns_pids:  # a refused start leaves the other up's records alone
+            self.pids.clear()
 
     def kill_now(self) -> None:
         """SIGKILL everything recorded (a second Ctrl-C while stopping): safe

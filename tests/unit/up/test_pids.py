@@ -128,4 +128,6 @@ def test_a_live_up_on_the_same_state_directory_is_not_touched(tmp_path: Path, sp
     system.pids.add(record_of("scheduler", child.pid, child.args, group=True))
     with pytest.raises(RuntimeError, match=f"another lockgate up \\(pid {other_up.pid}\\)"):
         system.stop_leftovers()
+    system.stop()  # what `up` does after a failed start: nothing of the other's
     assert other_up.poll() is None and child.poll() is None
+    assert [r.name for r in system.pids.records()] == [UP, "scheduler"]
