@@ -76,6 +76,10 @@ class Shutdown:
     # --- set-up (main thread) ------------------------------------------------------------
 
     def install(self) -> None:
+        """Take SIGTERM and SIGINT (only the main thread may; elsewhere, e.g. a
+        test running a ``main`` in a thread, nothing is installed)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
         read, write = os.pipe()
         os.set_blocking(write, False)
         self._pipe = (read, write)
