@@ -107,6 +107,11 @@ class Shutdown:
         with self._lock:
             self._on_force.append(hook)
 
+    @property
+    def asked(self) -> bool:
+        """A stop was asked for (its callbacks may still be running)."""
+        return self._fired or self.requested.is_set()
+
     def wait(self) -> None:
         """Block the main thread until a stop is requested."""
         while not self.requested.wait(1.0):
@@ -231,7 +236,7 @@ def serve(
             component.start()
         except fatal as e:
             _stop_quietly(component, log)
-            if shutdown.requested.is_set():  # told to stop while starting
+            if shutdown.asked:  # told to stop while starting
                 shutdown.finished(0)
                 return 0
             print(f"lockgate {name}: {e}", file=sys.stderr)

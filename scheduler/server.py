@@ -540,7 +540,7 @@ def main(config: ServiceConfig | str) -> int:
             scheduler.start()
         except (TenantConfigError, ZKError, DatabaseError, OSError) as e:
             scheduler.stop()
-            if shutdown.requested.is_set():
+            if shutdown.asked:  # told to stop while starting
                 shutdown.finished(0)
                 return 0
             print(f"lockgate scheduler: {e}", file=sys.stderr)
