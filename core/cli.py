@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--no-demo", action="store_true", help="do not create the demo repository and tenant"
     )
+    up.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="copies of each component (copy k's web on --web-port + k - 1)",
+    )
     console = sub.add_parser("console", help="follow a running build's console (through the web)")
     console.add_argument("uuid", help="the build's uuid")
     console.add_argument("--url", help="the web's base URL (default: $LOCKGATE_URL or [web])")

@@ -34,6 +34,7 @@ from types import FrameType
 
 from lockgate.up import demo, prereqs, seed
 from lockgate.up.pids import UP, PidFile, alive, identity, record_of, signal_record, stop_records
+from lockgate.up.replicas import replica_name, write_replica_configs
 from lockgate.up.review import ReviewServer
 from lockgate.up.supervisor import ComponentProcess, stop_all, wait_until
 from lockgate.zk import ZKClient, ZKError, list_components
@@ -115,10 +116,16 @@ class System:
         review_projects: dict[str, dict[str, str | bytes]] | None = None,
         extra_connections: str = "",
         extra_sources: dict[str, list[str]] | None = None,
+        replicas: int = 1,
     ) -> None:
         """``extra_connections``: more ``[connection ...]`` INI text for every
         component, ``extra_sources``: their untrusted projects in the tenant
-        (connection -> projects); tests use them for a GitHub emulator."""
+        (connection -> projects); tests use them for a GitHub emulator.
+        ``replicas``: copies of each component (``lockgate.up.replicas``;
+        copy k's web listens on ``web_port + k - 1``)."""
+        if replicas < 1:
+            raise ValueError(f"replicas must be at least 1, not {replicas}")
+        self.replicas = replicas
         self.state = seed.StateDir(Path(state_dir).expanduser().absolute())
         self.extra_connections = extra_connections
         self.extra_sources = extra_sources
@@ -210,15 +217,22 @@ class System:
             tls_key=str(tls.client.key),
         )
         self.client.connect(timeout=30)
+        configs = write_replica_configs(config, self.replicas)
         for name in COMPONENTS:
-            with step(name):
-                proc = ComponentProcess(name, config, state.logs / f"{name}.log")
-                self.components.append(proc)
-                proc.start()
-                assert proc.process is not None
-                self.pids.add(record_of(name, proc.process.pid, proc.process.args, group=True))
-                if not wait_until(lambda p=proc, n=name: self._ready(p, n), timeout=60):
-                    raise RuntimeError(self._failure(proc))
+            # The copies of one component start together.
+            labels = [replica_name(name, k) for k in range(1, len(configs) + 1)]
+            with step(" and ".join(labels)):
+                procs = []
+                for label, conf in zip(labels, configs, strict=True):
+                    proc = ComponentProcess(label, conf, state.logs / f"{label}.log", command=name)
+                    self.components.append(proc)
+                    proc.start()
+                    assert proc.process is not None
+                    self.pids.add(record_of(label, proc.process.pid, proc.process.args, group=True))
+                    procs.append(proc)
+                for k, proc in enumerate(procs, start=1):
+                    if not wait_until(lambda p=proc, n=name, k=k: self._ready(p, n, k), timeout=60):
+                        raise RuntimeError(self._failure(proc))
         with step(f"tenant '{seed.TENANT}' configuration"):
             if not wait_until(lambda: self._tenant_loaded(), timeout=60):
                 raise RuntimeError(
@@ -226,13 +240,18 @@ class System:
                     f"see {state.logs / 'scheduler.log'}"
                 )
 
-    def _ready(self, proc: ComponentProcess, name: str) -> bool:
+    def _ready(self, proc: ComponentProcess, name: str, k: int = 1) -> bool:
         if proc.exited() is not None:
             raise RuntimeError(self._failure(proc))
         if name == "web":
-            return http_json(f"{self.web_url}/api/info") is not None
+            return http_json(f"{self.replica_web_url(k)}/api/info") is not None
         assert self.client is not None
-        return bool(list_components(self.client, name))
+        return len(list_components(self.client, name)) >= k
+
+    def replica_web_url(self, k: int) -> str:
+        """Copy ``k``'s web (copy 1: ``web_url``)."""
+        host = "127.0.0.1" if self.web_listen in ("0.0.0.0", "::") else self.web_listen
+        return f"http://{host}:{self.web_port + k - 1}"
 
     def _failure(self, proc: ComponentProcess) -> str:
         code = proc.exited()
@@ -359,6 +378,8 @@ class System:
         say("")
         say(f"Lockgate is up.  Dashboard: {self.web_url}/t/{seed.TENANT}/builds")
         say(f"  REST API:      {self.web_url}/api/tenant/{seed.TENANT}/builds")
+        for k in range(2, self.replicas + 1):
+            say(f"  web copy {k}:    {self.replica_web_url(k)}/t/{seed.TENANT}/builds")
         say(f"  Logs of each component: {self.state.logs}/")
         say("To start a build, push a commit to the demo project:")
         say(f"  cd {clone}")
@@ -413,6 +434,7 @@ def main(args: argparse.Namespace) -> int:
         web_port=args.web_port,
         projects=projects,
         review_projects=review_projects,
+        replicas=args.replicas,
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -30,12 +30,16 @@ class ComponentProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
+    #: The ``lockgate`` command it runs; default ``name`` (a second copy is
+    #: named ``executor-2`` and runs ``executor``: ``lockgate.up.replicas``).
+    command: str | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
+        command = self.command or self.name
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lockgate.cli", "-c", str(self.config), self.name],
+            [sys.executable, "-m", "lockgate.cli", "-c", str(self.config), command],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
