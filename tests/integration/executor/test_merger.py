@@ -34,9 +34,14 @@ from tests.unit.git.test_merger import make_change
 
 def _request(steps, trees, **kw) -> MergeRequest:
     return MergeRequest(
-        uuid=uuid.uuid4().hex, tenant="t", pipeline="gate", item_uuid="item", event_id="ev",
+        uuid=uuid.uuid4().hex,
+        tenant="t",
+        pipeline="gate",
+        item_uuid="item",
+        event_id="ev",
         steps=list(steps),
-        repos=[RepoSpec("gerrit", t.project, str(t.upstream_path)) for t in trees], **kw,
+        repos=[RepoSpec("gerrit", t.project, str(t.upstream_path)) for t in trees],
+        **kw,
     )
 
 
@@ -46,8 +51,10 @@ def _completed(store, request_uuid):
 
 
 def _events(zk_client, tenant="t"):
-    return [(e["kind"], e["request_id"], e.get("result"))
-            for _id, e in result_queue(zk_client, tenant).list()]
+    return [
+        (e["kind"], e["request_id"], e.get("result"))
+        for _id, e in result_queue(zk_client, tenant).list()
+    ]
 
 
 @pytest.fixture
@@ -65,8 +72,7 @@ def executor(zk_client, tmp_path):
         ex.stop()
 
 
-def test_an_executor_serves_merge_requests_and_puts_result_events(zk_client, executor,
-                                                                   upstream):
+def test_an_executor_serves_merge_requests_and_puts_result_events(zk_client, executor, upstream):
     ex = executor()
     tree = upstream.create("org/app", {"shared.txt": "base\n"})
     a = make_change(tree, 1, {"a.txt": "a\n"})
@@ -85,8 +91,9 @@ def test_an_executor_serves_merge_requests_and_puts_result_events(zk_client, exe
     failed = wait_for(lambda: _completed(store, conflict.uuid), 60, "the conflict")
     assert "change 4,1 of org/app does not merge" in failed.result.conflict
     events = wait_for(lambda: len(_events(zk_client)) >= 2 and _events(zk_client), 10, "events")
-    assert sorted(events) == sorted([("merge-completed", good.uuid, "merged"),
-                                     ("merge-completed", conflict.uuid, "conflict")])
+    assert sorted(events) == sorted(
+        [("merge-completed", good.uuid, "merged"), ("merge-completed", conflict.uuid, "conflict")]
+    )
     wait_for(lambda: not store.is_locked(good.uuid), 10, "the claim to be released")
 
 
@@ -146,8 +153,9 @@ def _processes_with(text: str) -> list[str]:
     return found
 
 
-def test_a_killed_mergers_request_is_served_by_another(zk_server, zk_chroot, zk_client,
-                                                        zk_connect, upstream, tmp_path):
+def test_a_killed_mergers_request_is_served_by_another(
+    zk_server, zk_chroot, zk_client, zk_connect, upstream, tmp_path
+):
     tree = upstream.create("org/app")
     head = tree.upstream_sha("master")
     # The change is only reachable through a server that never answers, so
@@ -156,21 +164,40 @@ def test_a_killed_mergers_request_is_served_by_another(zk_server, zk_chroot, zk_
     hidden_url = f"git://127.0.0.1:{silent.port}/org/app"
     tree.git("checkout", "-q", "--detach", "master")
     sha = tree.commit({"c.txt": "c\n"}, "change 77")
-    step = MergeStep("gerrit", "org/app", "master", "refs/changes/77/77/1", sha, hidden_url,
-                     "merge-resolve", 77, 1)
+    step = MergeStep(
+        "gerrit",
+        "org/app",
+        "master",
+        "refs/changes/77/77/1",
+        sha,
+        hidden_url,
+        "merge-resolve",
+        77,
+        1,
+    )
     request = _request([step], [tree], repo_state={"org/app": {"master": head}})
     store = MergeRequestStore(zk_client)
     store.submit(request)
     stderr = open(tmp_path / "merger-one.stderr", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lockgate.cli", "-c",
-         str(_config(tmp_path, zk_server, zk_chroot, "merger-one")), "merger"],
-        stdout=subprocess.DEVNULL, stderr=stderr,
+        [
+            sys.executable,
+            "-m",
+            "lockgate.cli",
+            "-c",
+            str(_config(tmp_path, zk_server, zk_chroot, "merger-one")),
+            "merger",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
     )
     second: Merger | None = None
     try:
-        wait_for(lambda: store.get(request.uuid).record.state is MergeState.RUNNING, 60,
-                 "merger-one to claim the request")
+        wait_for(
+            lambda: store.get(request.uuid).record.state is MergeState.RUNNING,
+            60,
+            "merger-one to claim the request",
+        )
         assert store.get(request.uuid).record.worker.startswith("merger-one")
         wait_for(lambda: silent.conns, 30, "merger-one to fetch from the silent server")
         [registered] = list_components(zk_client, "merger")
@@ -182,8 +209,9 @@ def test_a_killed_mergers_request_is_served_by_another(zk_server, zk_chroot, zk_
         tree.push(f"{sha}:refs/changes/77/77/1")
         proc.kill()
         proc.wait(30)
-        done = wait_for(lambda: _completed(store, request.uuid), 60,
-                        "merger-two to serve the request")
+        done = wait_for(
+            lambda: _completed(store, request.uuid), 60, "merger-two to serve the request"
+        )
         assert done.worker == second.component.name
         assert done.result.ok, done.result.error
         assert done.result.repo_state == {"org/app": {"master": head}}
@@ -204,10 +232,16 @@ def test_a_killed_mergers_request_is_served_by_another(zk_server, zk_chroot, zk_
 def test_lockgate_merger_bad_config_is_one_line_and_status_2(tmp_path):
     path = tmp_path / "bad.conf"
     path.write_text("[zookeeper]\nhosts = 127.0.0.1:1\n[merger]\nmax_merges = 0\n")
-    proc = subprocess.run([sys.executable, "-m", "lockgate.cli", "-c", str(path), "merger"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockgate.cli", "-c", str(path), "merger"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"{path}: [merger] max_merges: must be at least 1"
+    assert (
+        proc.stderr.strip() == f"lockgate merger: {path}: [merger] max_merges: must be at least 1"
+    )
 
 
 def _three_changes(upstream):
@@ -240,7 +274,12 @@ def test_a_build_replays_a_three_step_speculative_state(upstream, tmp_path):
     assert checkout.commit == result.commits["org/app"]["master"]
     assert git("symbolic-ref", "--short", "HEAD", cwd=checkout.path) == "master"
     assert sorted(p.name for p in checkout.path.iterdir() if p.name != ".git") == [
-        "README", "a.txt", "b.txt", "c.txt", "m.txt"]
+        "README",
+        "a.txt",
+        "b.txt",
+        "c.txt",
+        "m.txt",
+    ]
     assert git("status", "--porcelain", cwd=checkout.path) == ""
 
 
