@@ -10,11 +10,14 @@ written to a real TLS ZooKeeper (``forceSync=no``, as in the tests).  Then,
 each time, one build request is completed (as an executor would: a
 different item's build each time) and the real ``TenantProcessor`` makes
 one pass over the tenant: take the tenant lock, read the queues, load the
-pipeline (500 items), list the node and build requests, decide, save, until
-nothing changes.  Printed: the pass's median and p95, beside baselines
-measured in the same run on the same records — the pure ``decide`` on the
-same snapshot (no I/O), the plain load of the pipeline plus the save of
-one item, and listing the requests (what a pass reads besides the items).
+pipeline (500 items), observe the node and build requests, decide, save,
+until nothing changes.  Printed: the pass's median and p95, beside
+baselines measured in the same run on the same records — the pure
+``decide`` on the same snapshot (no I/O), the plain load of the pipeline
+(no item cache) plus the save of one item, and listing the requests with
+every build's lock directly (what a pass read besides the items before the
+views of ``lockgate.zk.views``) — and what ``observe`` costs now, from the
+views that ZooKeeper watches keep.
 """
 
 from __future__ import annotations
@@ -176,6 +179,7 @@ def main() -> None:
         order = loaded.state.item_uuids()
         # One build of a different item each pass (the first job of item k).
         targets = [loaded.items[order[k]].jobs[0].build_uuid for k in range(1, args.passes + 1)]
+        del loaded  # at 500 items a decoded pipeline is large: keep one at a time
         passes = timed(
             args.passes,
             lambda i: complete_one(client, targets[i]),
@@ -189,6 +193,7 @@ def main() -> None:
             if js.result == "SUCCESS"
         ]
         assert len(done) == args.passes, f"{len(done)} results taken in {args.passes} passes"
+        del after
 
         # Baselines on the same records.
         def snapshot() -> PipelineSnapshot:
@@ -210,17 +215,26 @@ def main() -> None:
             )
 
         snaps: list[PipelineSnapshot] = []
-        decides = timed(
-            args.passes, lambda i: snaps.append(snapshot()), lambda i: decide(snaps[-1])
-        )
-        current: list[LoadedPipeline] = []
+
+        def take_snapshot(i: int) -> None:
+            snaps[:] = []  # the previous one freed first
+            snaps.append(snapshot())
+
+        decides = timed(args.passes, take_snapshot, lambda i: decide(snaps[-1]))
+        snaps.clear()
 
         def load_save(i: int) -> None:
             loaded = store.load("gate")
             store.save_items(loaded, {order[1]})
-            current.append(loaded)
 
         load_saves = timed(args.passes, lambda i: None, load_save)
+        nodes, builds = NodeRequestStore(client), BuildRequestStore(client, DEFAULT_ZONE)
+
+        def list_directly(i: int) -> None:
+            nodes.list()
+            builds.locked(v.record.uuid for v in builds.list())
+
+        lists = timed(args.passes, lambda i: None, list_directly)
         observes = timed(args.passes, lambda i: None, lambda i: processor.observe("demo", "gate"))
     finally:
         client.disconnect()
@@ -230,7 +244,8 @@ def main() -> None:
         ("scheduler pass (TenantProcessor, ZooKeeper)", passes),
         ("baseline: decide alone, same snapshot", decides),
         ("baseline: load pipeline + save one item", load_saves),
-        ("baseline: list node + build requests", observes),
+        ("baseline: list node + build requests, locks", lists),
+        ("observe: the same from views kept by watches", observes),
     ]
     print(f"\n{args.items} items x 5 jobs in one gate queue; one build result per pass")
     print(f"{'':46} {'median ms':>10} {'p95 ms':>8}")

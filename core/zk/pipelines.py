@@ -27,11 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kazoo.exceptions import NoNodeError
+from kazoo.protocol.states import ZnodeStat
 from lockgate.model.queue import PipelineState, QueueItem
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import RecordConflict, translate_kazoo_errors
-from lockgate.zk.records import RecordStore, pipelined
+from lockgate.zk.records import RecordStore
+from lockgate.zk.views import ChildRead, FolderView
 
 SCHEMA = 1
 
@@ -59,14 +61,22 @@ class _CachedItem:
     item: QueueItem
 
 
+def _stat_key(_name: str, stat: ZnodeStat) -> tuple[int, int]:
+    return (stat.czxid, stat.version)
+
+
 class ItemCache:
     """Decoded item records kept by the scheduler between its passes.
 
     Why: a dependent queue's items carry the changes ahead of them, so the
     bytes of a pipeline grow with the square of its length; decoding every
     item each pass cost seconds for a few hundred items while a pass changes
-    one or two.  ``PipelineStore.load(..., cache=)`` stats every item record
-    (pipelined) and decodes only those whose creation zxid or version moved.
+    one or two.  ``PipelineStore.load(..., cache=)`` decodes only the item
+    records whose creation zxid or version moved.  It learns those from a
+    view of the pipeline's item folder that ZooKeeper watches keep
+    (``lockgate.zk.views``, STAT): after the view's barrier, only the
+    records written since the last pass are stat'ed again, and the folder
+    is listed again only when an item came or went.
 
     Safety: ``load`` *takes* the entries it hands out, and ``remember`` puts
     back only what a pass that completed holds, so a pass that failed half
@@ -79,12 +89,25 @@ class ItemCache:
 
     def __init__(self) -> None:
         self._pipelines: dict[tuple[str, str], dict[str, _CachedItem]] = {}
+        self._views: dict[tuple[str, str], FolderView[tuple[int, int]]] = {}
 
     def take(self, tenant: str, pipeline: str) -> dict[str, _CachedItem]:
         return self._pipelines.pop((tenant, pipeline), {})
 
     def put(self, tenant: str, pipeline: str, entries: dict[str, _CachedItem]) -> None:
         self._pipelines[(tenant, pipeline)] = entries
+
+    def item_stats(
+        self, client: ZKClient, tenant: str, pipeline: str
+    ) -> dict[str, tuple[int, int]]:
+        """Every item record of the pipeline as it is now: uuid ->
+        (creation zxid, version), from the pipeline's view."""
+        view = self._views.get((tenant, pipeline))
+        if view is None:
+            folder = paths.pipeline_items(tenant, pipeline)
+            view = FolderView(client, folder, ChildRead.STAT, _stat_key)
+            self._views[(tenant, pipeline)] = view
+        return {paths.unsegment(name): key for name, key in view.refresh().items()}
 
     def forget(self, tenant: str | None = None) -> None:
         """Drop every entry (of one tenant, if given)."""
@@ -138,13 +161,14 @@ class PipelineStore:
         out = LoadedPipeline(state=state, items={}, state_version=version)
         listed = set(state.item_uuids())
         wanted: dict[str, str] = {}
-        for uuid in self._item_ids(pipeline):
+        stats = None if cache is None else cache.item_stats(self.client, self.tenant, pipeline)
+        for uuid in self._item_ids(pipeline) if stats is None else sorted(stats):
             if uuid in listed:
                 wanted[uuid] = paths.pipeline_item(self.tenant, pipeline, uuid)
             else:
                 out.orphans.add(uuid)
-        if cache is not None:
-            wanted = self._from_cache(out, wanted, cache.take(self.tenant, pipeline))
+        if cache is not None and stats is not None:
+            wanted = self._from_cache(out, wanted, cache.take(self.tenant, pipeline), stats)
         # All item records at once (pipelined): one round trip, not one each.
         found = self.records.load_many(wanted.values())
         for uuid, path in wanted.items():
@@ -159,31 +183,29 @@ class PipelineStore:
         return out
 
     def _from_cache(
-        self, out: LoadedPipeline, wanted: dict[str, str], cached: dict[str, _CachedItem]
+        self,
+        out: LoadedPipeline,
+        wanted: dict[str, str],
+        cached: dict[str, _CachedItem],
+        stats: dict[str, tuple[int, int]],
     ) -> dict[str, str]:
-        """Fill ``out`` with the cached items whose records did not move;
-        return the paths still to read (stat'ed: their czxid and version
-        noted for ``remember``)."""
-        stats = pipelined(self.client, "exists_async", wanted.values())
+        """Fill ``out`` with the cached items whose records did not move
+        (``stats``: uuid -> creation zxid and version, as they are now);
+        return the paths still to read (their czxid and version noted for
+        ``remember``)."""
         stale: dict[str, str] = {}
         for uuid, path in wanted.items():
-            stat = stats[path]
-            if stat is None or isinstance(stat, NoNodeError):
+            key = stats.get(uuid)
+            if key is None:
                 continue  # deleted since listed: as ``load_many`` would say
-            if isinstance(stat, BaseException):
-                stale[uuid] = path  # the read retries
-                continue
             entry = cached.get(uuid)
-            if entry is not None and (entry.czxid, entry.version) == (stat.czxid, stat.version):
+            if entry is not None and (entry.czxid, entry.version) == key:
                 out.items[uuid] = entry.item
                 out.item_versions[uuid] = entry.version
                 out.item_czxids[uuid] = entry.czxid
                 continue
-            out.item_versions[uuid] = stat.version
-            out.item_czxids[uuid] = stat.czxid
+            out.item_czxids[uuid], out.item_versions[uuid] = key
             stale[uuid] = path
-        for uuid in set(wanted) - set(out.items) - set(stale):
-            out.item_versions.pop(uuid, None)
         return stale
 
     def remember(self, loaded: LoadedPipeline, cache: ItemCache) -> None:

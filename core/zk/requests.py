@@ -23,6 +23,10 @@ for build requests.
 
 Lock nodes live in a sibling tree (``paths.node_request_lock`` ...) so that
 listing requests never shows locks; ``delete`` removes the lock's parent too.
+
+The scheduler, which looks at every request each pass, reads them from
+views that ZooKeeper watches keep (``record_view``, ``lock_view``; see
+``lockgate.zk.views``) instead of listing them.
 """
 
 from __future__ import annotations

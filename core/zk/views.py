@@ -63,6 +63,11 @@ class ChildRead(enum.Enum):
     """What a view reads of each child (and so which watch it sets)."""
 
     DATA = "data"  # get: (bytes, stat); fires when the data changes or it goes
+    # exists: the stat alone (for a reader that keeps the data itself); fires
+    # as DATA does.  A child deleted between the listing and its stat leaves
+    # a watch for its creation (ZooKeeper sets one on a missing node) until
+    # the connection drops: rare, and only with names that come and go.
+    STAT = "stat"
     CHILDREN = "children"  # get_children: names; fires when they change or it goes
 
 
@@ -93,11 +98,12 @@ def sync_watches(client: ZKClient, path: str = "/") -> None:
 class FolderView(Generic[V]):
     """The children of ``folder``, each read once and again only when it
     changed, converted by ``convert(name, answer)`` (answer: ``(bytes,
-    stat)`` for DATA, the child's own children for CHILDREN; None from
-    ``convert``: leave it out).  ``convert`` runs in ``refresh`` (it may
-    read ZooKeeper; an exception from it fails the refresh, which is then
-    tried again in full).  For DATA, a child read again with the same
-    creation zxid and version keeps its converted value."""
+    stat)`` for DATA, the stat for STAT, the child's own children for
+    CHILDREN; None from ``convert``: leave it out).  ``convert`` runs in
+    ``refresh`` (it may read ZooKeeper; an exception from it fails the
+    refresh, which is then tried again in full).  For DATA and STAT, a
+    child read again with the same creation zxid and version keeps its
+    converted value."""
 
     def __init__(
         self,
@@ -226,10 +232,11 @@ class FolderView(Generic[V]):
 
     def _read(self, names: list[str]) -> None:
         kz = self.client.kazoo
-        if self.read is ChildRead.DATA:
-            call: Callable[..., Any] = kz.get_async
-        else:
-            call = kz.get_children_async
+        call: Callable[..., Any] = {
+            ChildRead.DATA: kz.get_async,
+            ChildRead.STAT: kz.exists_async,
+            ChildRead.CHILDREN: kz.get_children_async,
+        }[self.read]
         for start in range(0, len(names), BATCH):
             batch = names[start : start + BATCH]
             pending = [self._send(call, f"{self.folder}/{name}", self._on_child) for name in batch]
@@ -237,6 +244,8 @@ class FolderView(Generic[V]):
                 try:
                     answer = self._answer(result)
                 except NoNodeError:
+                    answer = None
+                if answer is None:  # gone (``exists`` says None)
                     self._entries.pop(name, None)
                     continue
                 self.reads += 1
@@ -254,8 +263,8 @@ class FolderView(Generic[V]):
             raise
 
     def _store(self, name: str, answer: Any) -> None:
-        if self.read is ChildRead.DATA:
-            stat = answer[1]
+        if self.read is not ChildRead.CHILDREN:
+            stat = answer[1] if self.read is ChildRead.DATA else answer
             key = (stat.czxid, stat.version)
             old = self._entries.get(name)
             if old is not None and old.key == key:

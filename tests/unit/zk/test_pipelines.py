@@ -96,3 +96,26 @@ def test_items_written_by_the_pass_are_kept_with_their_new_versions(zk_client):
     assert rewritten.item_versions["a"] == again.item_versions["a"]
     fresh = store.load("gate", cache=cache)
     assert fresh.items["a"].ref == "refs/heads/rewritten"
+
+
+def test_items_that_come_and_go_between_passes(zk_client):
+    """The item folder is listed from a view kept by watches: an item
+    record written or deleted since the last pass is seen by the next."""
+    store = PipelineStore(zk_client, "t")
+    _write(store, ["a", "b"])
+    cache = ItemCache()
+    store.remember(store.load("gate", cache=cache), cache)
+    peer = PipelineStore(zk_client, "t")
+    theirs = peer.load("gate")
+    peer.delete_items(theirs, {"b"})
+    # Written but not (yet) listed by the pipeline record: an orphan.
+    peer.save_items(LoadedPipeline(state=theirs.state, items={"c": _item("c")}), {"c"})
+    second = store.load("gate", cache=cache)
+    assert set(second.items) == {"a"} and second.orphans == {"c"}
+    store.remember(second, cache)
+    listed = peer.load("gate")
+    listed.state.queues[0].items = ["a", "c"]
+    peer.save_state(listed)
+    third = store.load("gate", cache=cache)
+    assert set(third.items) == {"a", "c"} and not third.orphans
+    assert third.items["a"] is second.items["a"]
