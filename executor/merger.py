@@ -77,7 +77,7 @@ class MergeServer:
         self._stopping = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._dispatcher: threading.Thread | None = None
-        self._stop_watch = None
+        self._stop_watch: Callable[[], None] | None = None
         #: Requests this server completed (for tests and the benchmark).
         self.served = 0
         # The component's metrics (the executor's, or lockgate merger's).

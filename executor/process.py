@@ -135,9 +135,12 @@ def run_process(
         )
     _running.add(proc.pid)
     woken = threading.Event()
-    waiter = threading.Thread(
-        target=lambda: (proc.wait(), woken.set()), daemon=True, name=f"wait-{proc.pid}"
-    )
+
+    def wait_then_wake() -> None:
+        proc.wait()
+        woken.set()
+
+    waiter = threading.Thread(target=wait_then_wake, daemon=True, name=f"wait-{proc.pid}")
     waiter.start()
     abort._add(woken)
     try:

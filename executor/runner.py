@@ -555,7 +555,7 @@ def _secret_parent_vars(request: BuildRequest) -> dict[str, Any]:
     taken = set(job_variables(job, request.parent_data)) | set(job.extra_vars)
     for values in (*job.host_vars.values(), *job.group_vars.values()):
         taken |= set(values)
-    taken |= {s.get("name") for s in job.secrets}
+    taken |= {name for s in job.secrets if (name := s.get("name")) is not None}
     return {k: v for k, v in request.secret_parent_data.items() if k not in taken and k != "zuul"}
 
 

@@ -37,6 +37,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 
 from lockgate.drivers.registry import make_connections
 from lockgate.executor.build import BuildWorker
@@ -109,7 +110,7 @@ class Executor:
         self._stopping = threading.Event()
         self._stop_timeout = UNHURRIED_STOP_TIMEOUT  # STOP_TIMEOUT once a signal asks
         self._dispatcher: threading.Thread | None = None
-        self._stop_watch = None
+        self._stop_watch: Callable[[], None] | None = None
         #: Completed looks for work (tests wait on it to know a scan happened).
         self.scans = 0
         self.metrics = Metrics.for_component(config, "executor", self.settings.hostname)
@@ -275,7 +276,12 @@ class Executor:
 
     def _try_claim(self, uuid: str) -> None:
         holder: list[BuildWorker] = []
-        lock = self.builds.lock(uuid, on_lost=lambda: holder and holder[0].lock_lost())
+
+        def lost() -> None:
+            if holder:
+                holder[0].lock_lost()
+
+        lock = self.builds.lock(uuid, on_lost=lost)
         if lock is None:
             return  # another executor has it
         try:
@@ -286,7 +292,7 @@ class Executor:
         if fresh is None or fresh.record.state is not BuildState.REQUESTED:
             lock.release()
             return
-        assert self.component is not None
+        assert self.component is not None and self.client is not None
         worker = BuildWorker(
             self.client,
             self.builds,

@@ -706,8 +706,9 @@ _PIPELINE_SCALARS = {
 
 def interpret_pipeline(body: Mapping[str, Any], ctx: SourceContext) -> Pipeline:
     name = _str(body.get("name"), "pipeline name")
+    manager_name = body.get("manager")
     try:
-        manager = PipelineManager(body.get("manager"))
+        manager = PipelineManager(manager_name if isinstance(manager_name, str) else "")
     except ValueError:
         raise InterpretError(
             f"pipeline '{name}' manager must be one of independent, dependent, serial, supercedent",

@@ -420,10 +420,10 @@ class _Builder:
                 continue
             if obj.kind not in project.load_classes:
                 continue  # the tenant's include/exclude keep it out
-            pragma = pragmas.get((obj.context.branch, obj.context.path))
-            site = self._site(project, obj.context, pragma, branch_count)
+            file_pragma = pragmas.get((obj.context.branch, obj.context.path))
+            site = self._site(project, obj.context, file_pragma, branch_count)
             try:
-                self._load_object(project, obj, site, pragma, branch_count)
+                self._load_object(project, obj, site, file_pragma, branch_count)
             except InterpretError as exc:
                 self.error(str(exc), obj.context, obj.kind, obj.name, exc.key)
 

@@ -34,10 +34,12 @@ from lockgate.config.yaml import load_config_yaml
 class ProjectLike(Protocol):
     """What the parser needs of a ``TenantProject``."""
 
-    name: str
-    trusted: bool
-    connection: str
-
+    @property
+    def name(self) -> str: ...
+    @property
+    def trusted(self) -> bool: ...
+    @property
+    def connection(self) -> str: ...
     def loads(self, kind: str) -> bool: ...
 
 

@@ -452,11 +452,11 @@ def pipeline_status_json(
             continue
         heads = [[item_status_json(i, now) for i in present]]
         behind: dict[str, list[str]] = {}
-        for entry in heads[0]:
-            if entry["item_ahead"]:
-                behind.setdefault(entry["item_ahead"], []).append(entry["id"])
-        for entry in heads[0]:
-            entry["items_behind"] = behind.get(entry["id"], [])
+        for shown in heads[0]:
+            if shown["item_ahead"]:
+                behind.setdefault(shown["item_ahead"], []).append(shown["id"])
+        for shown in heads[0]:
+            shown["items_behind"] = behind.get(shown["id"], [])
         queues.append({"name": q.name, "heads": heads, "window": q.window})
     entry: dict[str, Any] = {
         "name": name,

@@ -44,5 +44,6 @@ def _field_names(cls: type) -> frozenset[str]:
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build ``cls`` from ``data``, ignoring keys the class does not know."""
-    names = _field_names(cls)
+    kind: type = cls  # every class is hashable; mypy does not see it through type[T]
+    names = _field_names(kind)
     return cls(**{k: v for k, v in data.items() if k in names})

@@ -302,7 +302,7 @@ class GerritSSH:
 
 
 def _read_all(channel: paramiko.Channel, recv: object) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = recv(65536)  # type: ignore[operator]
         if not chunk:

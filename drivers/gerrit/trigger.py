@@ -225,7 +225,7 @@ def event_view(change: Change, event: TriggerEvent) -> Change:
     if votes:
         updates["approvals"] = [*change.approvals, *votes]
     status = event.extra.get("status")
-    if status in ChangeStatus.__members__:
+    if isinstance(status, str) and status in ChangeStatus.__members__:
         updates["status"] = ChangeStatus(status)
     if isinstance(event.extra.get("wip"), bool):
         updates["wip"] = event.extra["wip"]

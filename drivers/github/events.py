@@ -466,7 +466,7 @@ def _object(body: Mapping[str, Any], key: str, kind: str) -> Mapping[str, Any]:
     return value
 
 
-def _nested(data: Mapping[str, Any], *keys: str) -> Any:
+def _nested(data: object, *keys: str) -> Any:
     value: Any = data
     for key in keys:
         if not isinstance(value, Mapping):

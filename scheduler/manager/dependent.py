@@ -69,20 +69,22 @@ def units_of(pev: PipelineEvent) -> list[tuple[Change, ...]]:
     for cycle in pev.cycles:
         for key in cycle:
             cycle_of[key] = tuple(cycle)
+    triggering = pev.change
+    assert triggering is not None, "units_of is given a change's event"
     out: list[tuple[Change, ...]] = []
     done: set[ChangeKey] = set()
     for change in pev.changes:
         if change.key in done:
             continue
-        cycle = cycle_of.get(change.key)
-        if cycle is None:
+        members = cycle_of.get(change.key)
+        if members is None:
             unit: tuple[Change, ...] = (change,)
         else:
-            unit = tuple(c for c in pev.changes if c.key in cycle)
+            unit = tuple(c for c in pev.changes if c.key in members)
         done.update(c.key for c in unit)
         out.append(unit)
     # The triggering change's unit goes last, whatever the order found.
-    last = next(i for i, u in enumerate(out) if any(c.key == pev.change.key for c in u))
+    last = next(i for i, u in enumerate(out) if any(c.key == triggering.key for c in u))
     out.append(out.pop(last))
     return out
 
