@@ -48,7 +48,14 @@ from pathlib import Path
 
 from lockgate.launcher.planning import Action, deletion_reason, plan_request
 from lockgate.launcher.providers import load_providers
-from lockgate.launcher.providers.base import CapacityError, LaunchError, Provider, ProviderError
+from lockgate.launcher.providers.base import (
+    CapacityError,
+    Fit,
+    LaunchError,
+    Provider,
+    ProviderError,
+    Sharing,
+)
 from lockgate.lifecycle import serve
 from lockgate.logs import get_logger
 from lockgate.metrics import Metrics
@@ -60,6 +67,7 @@ from lockgate.zk import (
     Component,
     HoldRequestStore,
     LockLost,
+    LockTimeout,
     NodeRequestStore,
     NodeStore,
     RecordConflict,
@@ -69,6 +77,8 @@ from lockgate.zk import (
     ZKClient,
     ZKError,
     client_from_config,
+    list_components,
+    paths,
     register,
     result_queue,
 )
@@ -80,6 +90,8 @@ POLL_INTERVAL = 1.0  # a safety net: watches wake the loop at once
 RETRY_DELETE_AFTER = 5.0
 # Seconds a graceful stop may take (the loop's last pass, deleting nodes).
 STOP_TIMEOUT = 6.0
+# Seconds to wait for a provider another launcher is making nodes of.
+SHARED_LOCK_TIMEOUT = 30.0
 # A ``stop()`` not asked for by a signal (tests, ``lockgate up`` in one
 # process) deletes every node, however long that takes.
 UNHURRIED_STOP_TIMEOUT = 600.0
@@ -152,6 +164,8 @@ class Launcher:
                 "providers": sorted(self._by_name),
                 # What the web's /api/tenant/{t}/labels lists.
                 "labels": sorted({label for p in self.providers for label in p.labels}),
+                # Whose nodes are whose: a peer adopts those of a launcher gone.
+                "identity": self.identity,
             },
             hostname=self.hostname,
         )
@@ -240,12 +254,81 @@ class Launcher:
         counts = Counter(v.record.state for v in requests)
         for state in NodeRequestState:
             self.metrics.set(NODE_REQUESTS, counts[state], state=state.value)
+        self._share(self.nodes.list() if self.nodes is not None else [])
         for versioned in requests:
             if self._stopping.is_set():
                 return
             if versioned.record.state is NodeRequestState.REQUESTED:
                 self._consider(versioned.record)
         self._delete_done_nodes()
+
+    # --- providers several launchers share ---------------------------------------------
+
+    def _scope(self, provider: Provider) -> str:
+        """The name under which launchers share ``provider``'s capacity."""
+        if provider.sharing is Sharing.MACHINE:
+            return f"{provider.name}@{self.hostname}"
+        return provider.name
+
+    def _share(self, nodes: list[Versioned[Node]]) -> None:
+        """Tell each provider which of its nodes other launchers hold, and
+        adopt those of a launcher that is gone (its registration ended with
+        its session), so that they are deleted in time and their capacity
+        comes back."""
+        live = self._live_launchers()
+        for provider in self.providers:
+            scope = self._scope(provider)
+            foreign: list[str] = []
+            for versioned in nodes:
+                node = versioned.record
+                if node.provider != provider.name or node.provider_data.get("scope") != scope:
+                    continue
+                owner = node.provider_data.get("launcher")
+                if owner == self.identity:
+                    continue
+                if live is not None and owner not in live and self._adopt(provider, versioned):
+                    continue
+                foreign.append(str(node.provider_data.get("external_id", "")))
+            provider.set_foreign(foreign)
+
+    def _live_launchers(self) -> set[str] | None:
+        """The identities of the launchers running now; None if one of them
+        does not say its own (then nothing is adopted)."""
+        try:
+            found = list_components(self.client, "launcher")
+        except ZKError as e:
+            log.warning("cannot list the launchers (nothing adopted): %s", e)
+            return None
+        live = {self.identity}
+        for component in found:
+            identity = component.state.get("identity")
+            if not identity:
+                return None
+            live.add(str(identity))
+        return live
+
+    def _adopt(self, provider: Provider, versioned: Versioned[Node]) -> bool:
+        """Make a dead launcher's node ours: the record first (a versioned
+        write: of two survivors one wins), then the provider."""
+        assert self.nodes is not None
+        node = versioned.record
+        previous = node.provider_data.get("launcher")
+        node.provider_data["launcher"] = self.identity
+        try:
+            version = self.nodes.update(node, versioned.version)
+        except (RecordConflict, RecordNotFound):
+            return False  # another launcher adopted it, or it went
+        if not provider.adopt(node):
+            log.warning("node %s of %s (gone) cannot be taken over here", node.id, previous)
+            node.provider_data["launcher"] = previous
+            try:
+                self.nodes.update(node, version)
+            except (RecordConflict, RecordNotFound):
+                pass
+            return False
+        log.info("node %s adopted from launcher %s (gone)", node.id, previous)
+        self._watch_node(node.id)
+        return True
 
     # --- requests ------------------------------------------------------------------------
 
@@ -276,11 +359,26 @@ class Launcher:
             return
         made: list[Node] = []
         provider = plan.provider
+        # Launchers sharing the provider make nodes one at a time, each
+        # counting the others' nodes as they are now.
+        shared = (
+            SessionAwareLock(self.client, paths.provider_lock(self._scope(provider)))
+            if provider is not None
+            else None
+        )
         try:
+            if shared is not None:
+                shared.acquire(timeout=SHARED_LOCK_TIMEOUT)
+                self._share(self.nodes.list() if self.nodes is not None else [])
+                if provider is not None and provider.fits(request.labels) is not Fit.NOW:
+                    return  # the room went to another launcher: wait
             for label in request.labels:
                 assert provider is not None
                 node = self._launch(provider, label, request, rlog)
                 made.append(node)
+        except LockTimeout:
+            rlog.info("a launcher sharing the provider is busy making nodes; request waits")
+            return
         except CapacityError as e:
             rlog.info("provider busy, request waits: %s", e)
             self._discard(made)
@@ -293,6 +391,9 @@ class Launcher:
         except BaseException:
             self._discard(made)
             raise
+        finally:
+            if shared is not None:
+                shared.release()
         self._finish(versioned, lock, made, provider.name if provider else None, None)
 
     def _launch(self, provider: Provider, label: str, request: NodeRequest, rlog) -> Node:  # type: ignore[no-untyped-def]
@@ -311,6 +412,7 @@ class Launcher:
                 continue
             node.allocated_to = request.id
             node.provider_data["launcher"] = self.identity
+            node.provider_data["scope"] = self._scope(provider)
             try:
                 self.nodes.create(node)
             except BaseException:
@@ -508,17 +610,22 @@ class Launcher:
                 log.error("could not give back node %s: %s", node.id or "?", e)
 
     def _cleanup_leaks(self) -> None:
-        """Remove what a crashed run left: provider objects no record names."""
+        """Remove what a crashed run left: provider objects no record names
+        (a node another launcher adopted meanwhile is its, not a leak)."""
         assert self.nodes is not None
         known: dict[str, set[str]] = {name: set() for name in self._by_name}
+        elsewhere: dict[str, set[str]] = {name: set() for name in self._by_name}
         for versioned in self.nodes.list():
             node = versioned.record
+            external = node.provider_data.get("external_id")
+            if not external or node.provider not in self._by_name:
+                continue
             if self._ours(node):
-                external = node.provider_data.get("external_id")
-                if external:
-                    known[node.provider].add(str(external))
+                known[node.provider].add(str(external))
+            else:
+                elsewhere[node.provider].add(str(external))
         for provider in self.providers:
-            removed = provider.cleanup_leaked(known[provider.name])
+            removed = provider.cleanup_leaked(known[provider.name], elsewhere[provider.name])
             dead = set(removed) & known[provider.name]
             leaked = [r for r in removed if r not in dead]
             if leaked:

@@ -202,6 +202,13 @@ def event_source_lock(connection: str) -> str:
     return join("locks", "event-source", segment(connection))
 
 
+def provider_lock(scope: str) -> str:
+    """Held by the launcher making nodes of a provider whose capacity several
+    launchers share (``scope``: the provider's name, with the machine's for
+    local nodes), so that together they never exceed it."""
+    return join("locks", "provider", segment(scope))
+
+
 def named_lock(name: str) -> str:
     """A lock for anything else (e.g. a periodic cleanup that one process runs)."""
     return join("locks", "named", segment(name))

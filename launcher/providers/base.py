@@ -7,6 +7,9 @@ launcher server (``lockgate.launcher.server``) is its only caller: it asks
 ``delete_node`` when the node was used or its request went away.  At start it
 calls ``cleanup_leaked`` with the nodes ZooKeeper still knows, so whatever a
 crashed launcher left behind is removed and nothing still in use is touched.
+Several launchers may run a provider of the same name (``Sharing``): the
+server tells each what the others hold (``set_foreign``) and hands it the
+nodes of one that died (``adopt``).
 
 Providers are synchronous and thread-confined: the server calls one provider
 from one thread at a time.
@@ -28,6 +31,17 @@ class Fit(enum.Enum):
     NOW = "now"
     LATER = "later"
     NEVER = "never"
+
+
+class Sharing(enum.Enum):
+    """Which launchers share a provider's capacity (``max_servers``, and for
+    static hosts the hosts themselves) when several run a provider of the
+    same name: they count each other's nodes (``set_foreign``), make nodes
+    one at a time under a lock in ZooKeeper, and one takes over (``adopt``)
+    the nodes of another that died."""
+
+    MACHINE = "machine"  # launchers on one machine: local nodes use its kernel
+    SITE = "site"  # every launcher: the same static hosts
 
 
 class ProviderError(Exception):
@@ -58,6 +72,7 @@ class Provider(Protocol):
     name: str
     labels: frozenset[str]
     max_servers: int
+    sharing: Sharing
 
     def fits(self, labels: Sequence[str]) -> Fit:
         """Whether ``create_node`` would succeed now for every one of ``labels``."""
@@ -72,11 +87,27 @@ class Provider(Protocol):
         Idempotent: deleting a node that is already gone is not an error."""
         ...
 
-    def cleanup_leaked(self, known_external_ids: Collection[str]) -> list[str]:
+    def cleanup_leaked(
+        self, known_external_ids: Collection[str], held_elsewhere: Collection[str] = ()
+    ) -> list[str]:
         """Remove every node of this provider whose external id is not in
         ``known_external_ids``; adopt the known ones that still work.  Returns
         the removed ids -- including known ones found dead, whose records the
-        launcher then marks FAILED."""
+        launcher then marks FAILED.  ``held_elsewhere``: nodes another
+        launcher holds now (it adopted them while this one was down): left
+        alone, neither removed nor counted as this launcher's."""
+        ...
+
+    def set_foreign(self, external_ids: Collection[str]) -> None:
+        """The external ids of this provider's nodes that other launchers
+        sharing it hold now: they count against ``max_servers`` (and a
+        static host among them is not free), as this launcher's own do."""
+        ...
+
+    def adopt(self, node: Node) -> bool:
+        """Take over ``node``, made by a launcher sharing this provider that
+        died: from now on this launcher deletes it.  False if it cannot
+        (a local node of another machine)."""
         ...
 
     def close(self) -> None:

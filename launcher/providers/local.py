@@ -20,7 +20,10 @@ anything is made), the node's root filesystem and its sshd files.  Every
 kernel object's name derives from TOKEN (namespace ``lockgate-NAME-TOKEN``,
 veths ``lgTOKENh``/``lgTOKENn``), so ``cleanup_leaked`` can remove all of a
 node from its directory alone, and never touches anything it did not list
-there itself.  One launcher per state directory and provider name.
+there itself.  One launcher per state directory and provider name; several
+launchers on one machine with a provider of the same name share its
+``max_servers`` (``Sharing.MACHINE``), and one adopts the nodes of another
+that died, deleting each from its directory (``provider_data["root"]``).
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from lockgate.launcher.providers import netns, sandbox
-from lockgate.launcher.providers.base import CapacityError, Fit, LaunchError, ProviderError
+from lockgate.launcher.providers.base import (
+    CapacityError,
+    Fit,
+    LaunchError,
+    ProviderError,
+    Sharing,
+)
 from lockgate.launcher.providers.options import (
     COMMON_KEYS,
     labels_of,
@@ -69,6 +78,9 @@ _TOKEN = re.compile(r"^[0-9a-f]{8}$")
 
 class LocalProvider:
     """Nodes in network namespaces and bubblewrap sandboxes on this machine."""
+
+    # Launchers of one machine share its ``max_servers`` (the same name).
+    sharing = Sharing.MACHINE
 
     def __init__(self, section: Section, state_dir: str | os.PathLike[str]) -> None:
         section.known(KEYS)
@@ -103,6 +115,10 @@ class LocalProvider:
         self.root = Path(state_dir) / "local" / self.name
         self._lock = threading.Lock()
         self._nodes: set[str] = set()  # external ids of our live nodes
+        # Nodes of this machine other launchers hold (``set_foreign``), and
+        # where the directories of nodes adopted from a dead one are.
+        self._foreign: set[str] = set()
+        self._roots: dict[str, Path] = {}
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
     @staticmethod
@@ -127,7 +143,7 @@ class LocalProvider:
         return f"lg{token}h", f"lg{token}n"
 
     def _dir(self, token: str) -> Path:
-        return self.root / token
+        return self._roots.get(token, self.root) / token
 
     def _new_token(self) -> str:
         while True:
@@ -142,14 +158,14 @@ class LocalProvider:
         if not set(labels) <= self.labels or len(labels) > self.max_servers:
             return Fit.NEVER
         with self._lock:
-            free = self.max_servers - len(self._nodes)
+            free = self.max_servers - len(self._nodes | self._foreign)
         return Fit.NOW if len(labels) <= free else Fit.LATER
 
     def create_node(self, label: str) -> Node:
         if label not in self.labels:
             raise LaunchError(f"provider {self.name} has no label {label!r}")
         with self._lock:
-            if len(self._nodes) >= self.max_servers:
+            if len(self._nodes | self._foreign) >= self.max_servers:
                 raise CapacityError(f"provider {self.name} is at max_servers={self.max_servers}")
             token = self._new_token()
             self._nodes.add(token)
@@ -206,6 +222,9 @@ class LocalProvider:
                 "namespace": namespace,
                 "host_interface": host_if,
                 "host_ip": network.host_ip,
+                # Where the node's directory is: another launcher of this
+                # machine that adopts the node deletes it from there.
+                "root": str(self.root),
             },
         )
 
@@ -213,22 +232,47 @@ class LocalProvider:
         token = str(node.provider_data.get("external_id", ""))
         if not _TOKEN.match(token):
             raise ProviderError(f"node {node.id or '?'} has no local external id: {token!r}")
+        root = node.provider_data.get("root")
+        if root and Path(str(root)) != self.root:
+            self._roots[token] = Path(str(root))  # adopted: its directory is elsewhere
         if not self._dir(token).exists():
             # Its directory goes last, so the node is already fully gone --
             # or was never ours: either way there is nothing of ours to touch.
             with self._lock:
                 self._nodes.discard(token)
+                self._roots.pop(token, None)
             return
         self._destroy(token)
 
-    def cleanup_leaked(self, known_external_ids: Collection[str]) -> list[str]:
+    def set_foreign(self, external_ids: Collection[str]) -> None:
+        with self._lock:
+            self._foreign = set(external_ids)
+
+    def adopt(self, node: Node) -> bool:
+        """A node of a launcher of this machine that died: deleted from its
+        own directory (``provider_data["root"]``) when its time comes."""
+        token = str(node.provider_data.get("external_id", ""))
+        root = Path(str(node.provider_data.get("root") or self.root))
+        if not _TOKEN.match(token) or not (root / token).is_dir():
+            return False  # another machine's node, or already gone
+        with self._lock:
+            if root != self.root:
+                self._roots[token] = root
+            self._nodes.add(token)
+            self._foreign.discard(token)
+        return True
+
+    def cleanup_leaked(
+        self, known_external_ids: Collection[str], held_elsewhere: Collection[str] = ()
+    ) -> list[str]:
         known = set(known_external_ids)
+        elsewhere = set(held_elsewhere)
         removed: list[str] = []
         if not self.root.is_dir():
             return removed
         for entry in sorted(self.root.iterdir()):
             token = entry.name
-            if not _TOKEN.match(token) or not entry.is_dir():
+            if not _TOKEN.match(token) or not entry.is_dir() or token in elsewhere:
                 continue
             if token in known and self._sandbox_alive(token):
                 with self._lock:
@@ -291,4 +335,5 @@ class LocalProvider:
             raise ProviderError(f"could not remove {self._dir(token)}")
         with self._lock:
             self._nodes.discard(token)
+            self._roots.pop(token, None)
         log.info("node %s of provider %s deleted", token, self.name)

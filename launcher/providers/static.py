@@ -19,6 +19,11 @@ One host per line (or separated by ``;``): the host name or address, then
 file of ``TYPE KEY`` lines; without it the host keys are read with
 ``ssh-keyscan`` each time the host is handed out, which also checks that it
 answers), ``name`` (default ``HOST`` or ``HOST:PORT``; the node's external id).
+
+Several launchers may list the same hosts under the same provider name
+(``Sharing.SITE``): the server tells each which hosts the others hold
+(``set_foreign``), so a host serves one build at a time whichever launcher
+hands it out, and one adopts the hosts of another that died.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from lockgate.launcher.providers.base import CapacityError, Fit, LaunchError, ProviderError
+from lockgate.launcher.providers.base import (
+    CapacityError,
+    Fit,
+    LaunchError,
+    ProviderError,
+    Sharing,
+)
 from lockgate.launcher.providers.options import (
     COMMON_KEYS,
     labels_of,
@@ -115,6 +126,10 @@ def parse_hosts(section: Section, default_labels: list[str] | None) -> list[Stat
 class StaticProvider:
     """Hands out listed hosts, one build at a time each; never deletes them."""
 
+    # Every launcher with a static provider of this name hands out the same
+    # hosts: none is handed out twice at once.
+    sharing = Sharing.SITE
+
     def __init__(self, section: Section, state_dir: str | os.PathLike[str] = "") -> None:
         section.known(KEYS)
         self.name = provider_name(section)
@@ -131,6 +146,7 @@ class StaticProvider:
         self.connect_timeout = timeout
         self._lock = threading.Lock()
         self._in_use: set[str] = set()
+        self._foreign: set[str] = set()  # hosts other launchers hand out now
 
     # --- capacity ---------------------------------------------------------------------
 
@@ -138,8 +154,9 @@ class StaticProvider:
         if len(labels) > self.max_servers or _assign(labels, self.hosts) is None:
             return Fit.NEVER
         with self._lock:
-            free = [h for h in self.hosts if h.name not in self._in_use]
-            room = self.max_servers - len(self._in_use)
+            taken = self._in_use | self._foreign
+            free = [h for h in self.hosts if h.name not in taken]
+            room = self.max_servers - len(taken)
         if len(labels) <= room and _assign(labels, free) is not None:
             return Fit.NOW
         return Fit.LATER
@@ -150,9 +167,10 @@ class StaticProvider:
         if label not in self.labels:
             raise LaunchError(f"provider {self.name} has no label {label!r}")
         with self._lock:
-            if len(self._in_use) >= self.max_servers:
+            taken = self._in_use | self._foreign
+            if len(taken) >= self.max_servers:
                 raise CapacityError(f"provider {self.name} is at max_servers={self.max_servers}")
-            free = [h for h in self.hosts if h.name not in self._in_use and label in h.labels]
+            free = [h for h in self.hosts if h.name not in taken and label in h.labels]
             if not free:
                 raise CapacityError(f"provider {self.name}: every host with {label!r} is in use")
             # The least versatile host first keeps the others for labels only they have.
@@ -211,7 +229,24 @@ class StaticProvider:
         with self._lock:
             self._in_use.discard(name)
 
-    def cleanup_leaked(self, known_external_ids: Collection[str]) -> list[str]:
+    def set_foreign(self, external_ids: Collection[str]) -> None:
+        with self._lock:
+            self._foreign = set(external_ids)
+
+    def adopt(self, node: Node) -> bool:
+        """A host another launcher handed out before it died: given back by
+        this one once its build is done."""
+        name = str(node.provider_data.get("external_id", ""))
+        if not any(h.name == name for h in self.hosts):
+            return False
+        with self._lock:
+            self._in_use.add(name)
+            self._foreign.discard(name)
+        return True
+
+    def cleanup_leaked(
+        self, known_external_ids: Collection[str], held_elsewhere: Collection[str] = ()
+    ) -> list[str]:
         """Hosts of known nodes stay in use; all others are free again.
         Nothing is removed from a static host, so the list is always empty."""
         ours = {h.name for h in self.hosts}

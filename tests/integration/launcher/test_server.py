@@ -267,3 +267,58 @@ def test_node_found_dead_at_restart_is_failed_and_deleted(make_launcher, zk_clie
     assert second.stats["leaked"] == 0
     wait_for(lambda: NodeStore(zk_client).get(node.id) is None, 30, "the dead node's record to go")
     assert not namespace_exists(node.provider_data["namespace"])
+
+
+def test_launchers_of_one_machine_share_its_max_servers(make_launcher, zk_client):
+    """Two launchers, one machine (the same hostname), a local provider of
+    the same name: together never more nodes than max_servers."""
+    name = f"t{secrets.token_hex(3)}"
+    a = make_launcher(max_servers=2, provider=name)
+    b = make_launcher(max_servers=2, provider=name)
+    requests = [submit(zk_client, "debian") for _ in range(3)]
+    nodes = NodeStore(zk_client)
+    wait_for(lambda: len(nodes.ids()) == 2, 60, "two nodes")
+    a.run_once()
+    b.run_once()
+    store = NodeRequestStore(zk_client)
+    states = [store.get(r.id).record.state for r in requests]
+    assert states.count(NodeRequestState.FULFILLED) == 2, states
+    assert len(nodes.ids()) == 2  # the third waits, whichever launcher looks
+    scopes = {v.record.provider_data["scope"] for v in nodes.list()}
+    assert scopes == {f"{name}@test-launcher"}
+    # One node freed: the third request gets one.
+    first = next(r for r in requests if store.get(r.id).record.state is NodeRequestState.FULFILLED)
+    node_id = store.get(first.id).record.node_ids[0]
+    finish_node(zk_client, node_id, use_node(zk_client, node_id))
+    third = next(r for r in requests if store.get(r.id).record.state is NodeRequestState.REQUESTED)
+    assert final(zk_client, third.id).state is NodeRequestState.FULFILLED
+    assert len(nodes.ids()) <= 2
+
+
+def test_a_dead_launchers_nodes_are_adopted_by_a_peer(make_launcher, zk_client):
+    name = f"t{secrets.token_hex(3)}"
+    dead = make_launcher(max_servers=1, provider=name)
+    request = submit(zk_client, "debian")
+    node_id = final(zk_client, request.id).node_ids[0]
+    nodes = NodeStore(zk_client)
+    node = nodes.get(node_id).record
+    lock = use_node(zk_client, node_id)  # a build runs on it
+    dead.stop(delete_nodes=False)  # gone as a crash goes: registration and loop
+    peer = make_launcher(max_servers=1, provider=name)
+    wait_for(
+        lambda: nodes.get(node_id).record.provider_data["launcher"] == peer.identity,
+        30,
+        "the peer to adopt the node",
+    )
+    # Still in use: the shared max_servers has no room; nothing touched it.
+    waiting = submit(zk_client, "debian")
+    peer.run_once()
+    assert NodeRequestStore(zk_client).get(waiting.id).record.state is NodeRequestState.REQUESTED
+    assert namespace_exists(node.provider_data["namespace"])
+    # The build ends: the peer deletes the node from the dead one's directory,
+    # and its room serves the waiting request.
+    finish_node(zk_client, node_id, lock)
+    wait_for(lambda: nodes.get(node_id) is None, 30, "the adopted node to go")
+    assert not namespace_exists(node.provider_data["namespace"])
+    assert not (Path(node.provider_data["root"]) / node.provider_data["external_id"]).exists()
+    assert final(zk_client, waiting.id).state is NodeRequestState.FULFILLED

@@ -131,3 +131,69 @@ def test_unreachable_host_fails_to_launch_and_stays_free(static_host):
     with pytest.raises(LaunchError, match="no SSH host key"):
         provider.create_node("debian")
     assert provider.in_use() == []
+
+
+def test_two_launchers_never_hand_out_one_host_twice(static_host, zk_connect, tmp_path):
+    """The same static provider in two launchers' configs (two machines, or
+    two copies on one): one host serves one build at a time, whichever
+    launcher hands it out; a launcher that dies leaves its host to a peer."""
+    from lockgate.launcher.server import Launcher
+    from lockgate.model.nodes import NodeRequest, NodeRequestState, NodeState
+    from lockgate.service_config import ServiceConfig
+    from lockgate.zk import NodeRequestStore, NodeStore
+
+    def launcher(name: str) -> Launcher:
+        config = ServiceConfig.parse(
+            f"[launcher]\nstate_dir = {tmp_path / name}\nhostname = {name}\n\n"
+            "[provider hosts]\ndriver = static\n"
+            f"nodes = {static_host.address} labels=debian port={static_host.port}\n",
+            f"/test/{name}.conf",
+        )
+        made = Launcher(config, client=zk_connect())
+        made.start()
+        return made
+
+    client = zk_connect()
+    requests, nodes = NodeRequestStore(client), NodeStore(client)
+
+    def submit() -> str:
+        request = NodeRequest(["debian"], "demo", "check", secrets.token_hex(8), "job", "e")
+        return requests.submit(request)
+
+    def state(request_id: str) -> NodeRequestState:
+        return requests.get(request_id).record.state
+
+    first, second = launcher("one"), launcher("two")
+    try:
+        ids = [submit(), submit()]
+        wait_for(lambda: NodeRequestState.FULFILLED in map(state, ids), 30, "one fulfilled")
+        first.run_once()
+        second.run_once()
+        assert sorted(map(state, ids)) == sorted(
+            [NodeRequestState.FULFILLED, NodeRequestState.REQUESTED]
+        )
+        (node,) = [v.record for v in nodes.list()]
+        # The launcher that handed the host out dies; the other adopts it,
+        # and hands it out again only once the build on it is done.
+        holder, peer = (first, second) if node.provider_data["launcher"] == first.identity else (
+            second, first)  # fmt: skip
+        lock = nodes.lock(node.id)
+        holder.stop(delete_nodes=False)
+        wait_for(
+            lambda: nodes.get(node.id).record.provider_data["launcher"] == peer.identity,
+            30,
+            "the peer to adopt the host",
+        )
+        peer.run_once()
+        waiting = next(i for i in ids if state(i) is NodeRequestState.REQUESTED)
+        current = nodes.get(node.id)
+        current.record.state = NodeState.USED
+        nodes.update(current.record, current.version)
+        lock.release()
+        assert wait_for(lambda: state(waiting) is NodeRequestState.FULFILLED, 30, "the host again")
+        (again,) = [v.record for v in nodes.list()]
+        assert again.id != node.id and again.provider_data["launcher"] == peer.identity
+    finally:
+        for each in (first, second):
+            if each._thread is not None and each._thread.is_alive():
+                each.stop()
