@@ -106,9 +106,12 @@ def tenant_config(
     review_connection: str | None = None,
     review_projects: list[str] | None = None,
     extra_sources: dict[str, list[str]] | None = None,
+    admin_user: str | None = None,
 ) -> str:
     """``extra_sources``: more connections' untrusted projects (connection ->
-    projects; tests add a GitHub's)."""
+    projects; tests add a GitHub's); ``admin_user``: the token subject the
+    tenant's admin rule accepts (admin actions: enqueue, dequeue, promote,
+    autohold)."""
     sources: dict[str, dict[str, list]] = {  # type: ignore[type-arg]
         connection: {
             "config-projects": [{name: {"load-branch": "main"}} for name in config_projects],
@@ -119,7 +122,11 @@ def tenant_config(
         sources[review_connection] = {"untrusted-projects": list(review_projects)}
     for name, projects in (extra_sources or {}).items():
         sources[name] = {"untrusted-projects": list(projects)}
-    return yaml.safe_dump(
-        [{"tenant": {"name": tenant, "source": sources}}],
-        sort_keys=False,
-    )
+    body: dict[str, object] = {"name": tenant, "source": sources}
+    objects: list[dict[str, object]] = []
+    if admin_user:
+        rule = f"{tenant}-admins"
+        objects.append({"authorization-rule": {"name": rule, "conditions": [{"sub": admin_user}]}})
+        body = {"name": tenant, "admin-rules": [rule], "source": sources}
+    objects.append({"tenant": body})
+    return yaml.safe_dump(objects, sort_keys=False)

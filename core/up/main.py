@@ -391,6 +391,11 @@ class System:
                 "  git commit --allow-empty -m 'Try the gate' && git push origin HEAD:refs/for/main"
             )
             say("  then approve it (Code-Review +2, Workflow +1) to gate and merge it.")
+        say("Admin actions (zuul-client or lockgate client) take a token from:")
+        say(
+            f"  lockgate -c {self.state.config_file} create-auth-token "
+            f"--auth-config {seed.AUTH_NAME} --user {seed.ADMIN_USER} --tenant {seed.TENANT}"
+        )
         say("Press Ctrl-C to stop.")
 
 

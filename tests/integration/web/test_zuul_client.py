@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from lockgate.up import seed
 
 from tests.e2e.test_spine import play, project
 from tests.fixtures.system import TENANT, LockgateSystem
@@ -135,3 +136,70 @@ def test_encrypt_with_the_projects_public_key(
         "value",
     )
     assert "!encrypted/pkcs1-oaep" in out
+
+
+def admin_token(lockgate: LockgateSystem) -> str:
+    """The token `lockgate up` tells its user to make."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lockgate.cli",
+            "-c",
+            str(lockgate.system.state.config_file),
+            "create-auth-token",
+            "--auth-config",
+            seed.AUTH_NAME,
+            "--user",
+            seed.ADMIN_USER,
+            "--tenant",
+            TENANT,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().removeprefix("Bearer ")
+
+
+def test_admin_commands_with_the_token_lockgate_up_offers(
+    lockgate: LockgateSystem, build: dict
+) -> None:
+    where = ["--tenant", TENANT, "--pipeline", "post", "--project", PROJECT]
+    refused = zuul_client(lockgate, "enqueue-ref", *where, "--ref", "refs/heads/main", ok=False)
+    assert "401" in refused or "Unauthorized" in refused or "token" in refused.lower()
+    token = ["--auth-token", admin_token(lockgate)]
+    before = {b["uuid"] for b in lockgate.builds(job_name=JOB)}
+    zuul_client(lockgate, *token, "enqueue-ref", *where, "--ref", "refs/heads/main")
+
+    def rebuilt() -> list[dict]:
+        return [
+            b
+            for b in lockgate.builds(job_name=JOB)
+            if b["uuid"] not in before and b.get("result") == "SUCCESS"
+        ]
+
+    assert wait_for(rebuilt, 180, "the enqueued ref's build")
+    zuul_client(
+        lockgate,
+        *token,
+        "autohold",
+        "--tenant",
+        TENANT,
+        "--project",
+        PROJECT,
+        "--job",
+        JOB,
+        "--reason",
+        "look at it",
+        "--count",
+        "1",
+    )
+    listed = zuul_client(lockgate, "autohold-list", "--tenant", TENANT)
+    assert "look at it" in listed
+    hold_id = requests.get(f"{lockgate.web_url}/api/tenant/{TENANT}/autohold", timeout=30).json()[
+        0
+    ]["id"]
+    zuul_client(lockgate, *token, "autohold-delete", "--tenant", TENANT, hold_id)
+    assert requests.get(f"{lockgate.web_url}/api/tenant/{TENANT}/autohold", timeout=30).json() == []
