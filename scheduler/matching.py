@@ -20,13 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from lockgate.drivers.base import TriggerFilter
 from lockgate.model.change import Change
 from lockgate.model.events import TriggerEvent
 from lockgate.scheduler.manager.snapshot import Target
-
-
-class TriggerFilter(Protocol):
-    def matches(self, event: TriggerEvent, change: Change | None = None) -> bool: ...
 
 
 class Requirement(Protocol):

@@ -38,12 +38,11 @@ from lockgate.config.errors import ConfigError
 from lockgate.config.limits import DEFAULT_LIMITS
 from lockgate.config.loader import load_tenant
 from lockgate.config.tenant import TenantConfig, TenantProject, TenantSpec, parse_tenant_config
-from lockgate.drivers.base import Connection, TriggerFilterError
+from lockgate.drivers.base import Connection, TriggerFilter, TriggerFilterError
 from lockgate.drivers.registry import resolve_trigger
 from lockgate.git import ZERO_SHA, GitError, RepoCache
 from lockgate.model.events import TriggerEvent
 from lockgate.model.tenant_state import TenantLayoutState
-from lockgate.scheduler.matching import TriggerFilter
 from lockgate.zk.client import ZKClient
 from lockgate.zk.layout_sources import (
     LayoutSources,
