@@ -103,7 +103,7 @@ from lockgate.zk.merges import MergeRequestStore
 from lockgate.zk.pipelines import ItemCache, LoadedPipeline, PipelineStore
 from lockgate.zk.queues import result_queue, trigger_queue
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
-from lockgate.zk.semaphores import Semaphore, read_holders
+from lockgate.zk.semaphores import SemaphoreSlots, read_holders
 from lockgate.zk.views import sync_watches
 
 log = logging.getLogger("lockgate.scheduler")
@@ -885,7 +885,7 @@ class ZKEffects:
 
     def acquire_semaphore(self, action: AcquireSemaphore) -> None:
         assert self.tenant is not None
-        sem = Semaphore(self.p.client, self.tenant.name, action.name, max=max(1, action.max))
+        sem = SemaphoreSlots(self.p.client, self.tenant.name, action.name, max=max(1, action.max))
         if not sem.acquire(action.holder):
             # Only after a crash between a save and its acquire, if another
             # pipeline took the slot meanwhile: the job runs one over.
@@ -895,4 +895,4 @@ class ZKEffects:
 
     def release_semaphore(self, action: ReleaseSemaphore) -> None:
         assert self.tenant is not None
-        Semaphore(self.p.client, self.tenant.name, action.name).release(action.holder)
+        SemaphoreSlots(self.p.client, self.tenant.name, action.name).release(action.holder)

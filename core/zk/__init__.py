@@ -36,7 +36,7 @@ from lockgate.zk.locks import SessionAwareLock, locked, pipeline_lock, tenant_lo
 from lockgate.zk.queues import EventQueue, management_queue, result_queue, trigger_queue
 from lockgate.zk.records import Loaded, RecordStore, Versioned
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore, NodeStore
-from lockgate.zk.semaphores import Semaphore
+from lockgate.zk.semaphores import SemaphoreSlots
 from lockgate.zk.state import JsonState, pipeline_state, tenant_layout
 
 __all__ = [
@@ -56,7 +56,7 @@ __all__ = [
     "RecordStore",
     "RecordTooLarge",
     "SchemaTooNew",
-    "Semaphore",
+    "SemaphoreSlots",
     "SessionAwareLock",
     "Versioned",
     "ZKClient",

@@ -22,8 +22,9 @@ from lockgate.zk.records import RecordStore
 from lockgate.zk.state import JsonState
 
 
-class Semaphore:
-    """One tenant semaphore allowing ``max`` holders at a time."""
+class SemaphoreSlots:
+    """One tenant semaphore's slots in ZooKeeper: at most ``max`` holders at a
+    time (the semaphore as configured is ``lockgate.config.model.Semaphore``)."""
 
     def __init__(self, client: ZKClient, tenant: str, name: str, max: int = 1) -> None:
         if max < 1:

@@ -11,7 +11,7 @@ from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.zk.client import ZKClient
 from lockgate.zk.components import register
 from lockgate.zk.layout_sources import LayoutSources, SourceFile, files_digest, save_sources
-from lockgate.zk.semaphores import Semaphore
+from lockgate.zk.semaphores import SemaphoreSlots
 
 from tests.fixtures.web import WebHarness
 
@@ -159,7 +159,7 @@ def test_freeze_jobs_and_freeze_job(configured: WebHarness) -> None:
 
 
 def test_semaphores_with_holders(configured: WebHarness, zk_client: ZKClient) -> None:
-    Semaphore(zk_client, "t", "db", 2).acquire("check/item-1/unit")
+    SemaphoreSlots(zk_client, "t", "db", 2).acquire("check/item-1/unit")
     [db] = configured.get_json("/api/tenant/t/semaphores")
     assert db == {
         "name": "db",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from lockgate.zk.semaphores import Semaphore
+from lockgate.zk.semaphores import SemaphoreSlots
 
 
 def test_acquire_release(zk_client):
-    sem = Semaphore(zk_client, "t", "db", max=2)
+    sem = SemaphoreSlots(zk_client, "t", "db", max=2)
     assert sem.acquire("a") and sem.acquire("b")
     assert not sem.acquire("c")
     assert sem.acquire("a")  # already a holder
@@ -18,15 +18,15 @@ def test_acquire_release(zk_client):
     assert sem.acquire("c")
     assert sem.holders() == ["b", "c"]
     with pytest.raises(ValueError, match="at least 1"):
-        Semaphore(zk_client, "t", "db", max=0)
+        SemaphoreSlots(zk_client, "t", "db", max=0)
 
 
 def test_racing_acquirers_never_exceed_max(zk_client, zk_connect):
-    sems = [Semaphore(zk_connect(), "t", "race", max=3) for _ in range(4)]
+    sems = [SemaphoreSlots(zk_connect(), "t", "race", max=3) for _ in range(4)]
     won: list[str] = []
     barrier = threading.Barrier(len(sems))
 
-    def run(n: int, sem: Semaphore) -> None:
+    def run(n: int, sem: SemaphoreSlots) -> None:
         barrier.wait()
         for i in range(5):
             if sem.acquire(f"{n}-{i}"):
@@ -38,4 +38,4 @@ def test_racing_acquirers_never_exceed_max(zk_client, zk_connect):
     for t in threads:
         t.join()
     assert len(won) == 3
-    assert sorted(Semaphore(zk_client, "t", "race", max=3).holders()) == sorted(won)
+    assert sorted(SemaphoreSlots(zk_client, "t", "race", max=3).holders()) == sorted(won)
