@@ -1,12 +1,15 @@
 """Architecture checks that can fail (STYLE.md points 1 and 6).
 
 (a) The import-linter contracts in ``pyproject.toml`` hold: the four processes
-    never import each other, and only ``lockgate.zk`` imports kazoo.  The
-    checks are themselves checked: a copy of the tree with a deliberate
+    never import each other, only ``lockgate.zk`` imports kazoo, and the
+    configuration freezer never imports the layout builder (which uses it).
+    The checks are themselves checked: a copy of the tree with a deliberate
     violation must make ``lint-imports`` fail.
 (b) No product module outside ``core/zk/paths.py`` spells a ``/lockgate``
     ZooKeeper path in a string literal (found with ``ast``, so comments and
     docstrings that merely mention the tree are fine, and f-strings count).
+(c) No product module imports another module's private (``_``) name: what
+    modules share is public, so a reader sees the seam.
 
 Why a mirror tree: ``lockgate`` maps several top-level folders into one
 package (setup.py), but import-linter's graph builder (grimp) finds a
@@ -86,16 +89,19 @@ def test_import_contracts_hold(tmp_path):
     tree = build_mirror(tmp_path / "tree")
     result = lint_imports(tree, REPO / "pyproject.toml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 3 kept, 0 broken." in result.stdout
+    assert "Contracts: 5 kept, 0 broken." in result.stdout
     assert "The four processes are independent KEPT" in result.stdout
     assert "The decision core does no I/O" in result.stdout
     assert "Only lockgate.zk imports kazoo KEPT" in result.stdout
+    assert "The freezer reads the Layout record, never the layout builder KEPT" in result.stdout
+    assert "The freezer's modules in layers (graph, recipes, chain, build) KEPT" in result.stdout
 
 
 def test_import_contracts_fail_when_violated(tmp_path):
     """A copy of the tree with a process importing another, a non-zk module
-    importing kazoo and a decision module reading ZooKeeper must break the
-    three contracts, naming the offenders."""
+    importing kazoo, a decision module reading ZooKeeper, a freezer module
+    importing the layout builder and the freezer's lowest layer importing
+    its highest must break the five contracts, naming the offenders."""
     tree = build_mirror(tmp_path / "tree", copy=True)
     pkg = tree / "lockgate"
     (pkg / "web" / "zz_bad_import.py").write_text("import lockgate.scheduler\n")
@@ -103,12 +109,18 @@ def test_import_contracts_fail_when_violated(tmp_path):
     (pkg / "scheduler" / "manager" / "zz_bad_io.py").write_text(
         "from lockgate.zk.pipelines import PipelineStore\n"
     )
+    freeze = pkg / "config" / "freeze"
+    (freeze / "zz_bad_builder.py").write_text("from lockgate.config.layout import build_layout\n")
+    with (freeze / "build.py").open("a") as build:
+        build.write("\nfrom lockgate.config.freeze.graph import JobGraph  # noqa\n")
     result = lint_imports(tree, REPO / "pyproject.toml")
     assert result.returncode != 0
-    assert "Contracts: 0 kept, 3 broken." in result.stdout, result.stdout + result.stderr
+    assert "Contracts: 0 kept, 5 broken." in result.stdout, result.stdout + result.stderr
     assert "lockgate.web.zz_bad_import" in result.stdout
     assert "lockgate.zz_bad_kazoo" in result.stdout
     assert "lockgate.scheduler.manager.zz_bad_io" in result.stdout
+    assert "lockgate.config.freeze.zz_bad_builder" in result.stdout
+    assert "lockgate.config.freeze.build -> lockgate.config.freeze.graph" in result.stdout
 
 
 def lockgate_literals(path: Path) -> list[tuple[int, str]]:
@@ -155,6 +167,44 @@ def test_no_zookeeper_path_literal_outside_paths_module():
 
 def test_paths_module_holds_the_root_literal():
     assert [text for _, text in lockgate_literals(PATHS_MODULE)] == ["/lockgate"]
+
+
+def private_imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, "module.name")`` for each ``_name`` that ``path`` imports
+    from a ``lockgate`` module (dunder names are not private)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lockgate"):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append((node.lineno, f"{node.module}.{alias.name}"))
+    return found
+
+
+def test_no_module_imports_a_private_name():
+    offenders = [
+        f"{path.relative_to(REPO)}:{line}: {name}"
+        for path in product_sources()
+        for line, name in private_imports(path)
+    ]
+    assert not offenders, (
+        "A name another module uses is public (drop its leading underscore):\n"
+        + "\n".join(offenders)
+    )
+
+
+def test_private_import_scanner_finds_what_it_should(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(
+        "from lockgate.config.freeze.chain import NotRun, _check\n"
+        "from lockgate.x import (\n    __version__,\n    _y as y,\n)\n"
+        "from os import _exit\n"
+    )
+    assert private_imports(path) == [
+        (1, "lockgate.config.freeze.chain._check"),
+        (2, "lockgate.x._y"),
+    ]
 
 
 @pytest.mark.parametrize(

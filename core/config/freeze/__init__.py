@@ -27,11 +27,15 @@ Then it resolves ``dependencies`` into a DAG: a hard dependency on a job
 that does not run is an error, a soft one is dropped, cycles are errors.
 Errors are returned in the graph (``JobGraph.errors``), never rais
 
-This package's modules, one job each: ``graph`` (``JobGraph``,
-``freeze_job_graph``, the dependency DAG), ``chain`` (inheritance chains
-and the rules on them; ``freeze_job``, ``validate_jobs``), ``build`` (the
-``FrozenJob``), ``recipes`` (cached templates and graphs, cloning).
-Callers import from here; the names below are re-exported.
+This package's modules, one job each, in layers (each uses only the ones
+below it, by their public names): ``graph`` (``JobGraph``,
+``freeze_job_graph``, the dependency DAG), ``recipes`` (cached templates
+and graphs, ``clone``), ``chain`` (inheritance chains and the rules on
+them, ``NotRun``; ``freeze_job``, ``validate_jobs``), ``build`` (the
+``FrozenJob``).  They read the ``Layout`` record
+(``lockgate.config.layout_model``), never the layout builder, which calls
+``validate_jobs`` (import-linter contracts in pyproject.toml keep both
+orders).  Callers import from here; the names below are re-exported.
 """
 
 from lockgate.config.freeze.build import state_origin

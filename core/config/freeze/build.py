@@ -16,7 +16,7 @@ from typing import Any
 
 from lockgate.config.errors import SourceContext
 from lockgate.config.inherit import InheritanceError, JobState, deep_merge
-from lockgate.config.layout import Layout
+from lockgate.config.layout_model import Layout
 from lockgate.config.model import Job, Nodeset
 from lockgate.model.jobs import FrozenJob, NodeSpec, PlaybookRef
 
@@ -205,7 +205,7 @@ def _playbook_refs(
     return refs
 
 
-def _build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, Any]) -> FrozenJob:
+def build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, Any]) -> FrozenJob:
     v = state.values
     # Nodes.
     nodeset_name = None

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from lockgate.config.errors import ConfigError
-from lockgate.config.freeze.build import _build_frozen_job
+from lockgate.config.freeze.build import build_frozen_job
 from lockgate.config.inherit import InheritanceError, JobState, apply_definition
-from lockgate.config.layout import NOOP_JOB_NAME, Layout, job_reference_problems
+from lockgate.config.layout_model import NOOP_JOB_NAME, Layout, job_reference_problems
 from lockgate.config.matchers import files_match, irrelevant_files_match
 from lockgate.config.model import Job, Pipeline
 from lockgate.model.jobs import FrozenJob
@@ -46,7 +46,7 @@ _FREEZE_ONLY_KEYS = frozenset({"final-variant", "attribute-control"})
 MAX_INHERITANCE_DEPTH = 64
 
 
-class _NotRun(Exception):
+class NotRun(Exception):
     """The job does not run for this item (not an error)."""
 
 
@@ -60,11 +60,11 @@ def freeze_job(
     """Freeze one job outside any pipeline (for the API's job pages and for
     tests).  Raises ``InheritanceError`` or ``LookupError``."""
     try:
-        state = _freeze_state(layout, job_name, tuple(project_pipeline_variants), branch)
-    except _NotRun as reason:
+        state = freeze_state(layout, job_name, tuple(project_pipeline_variants), branch)
+    except NotRun as reason:
         raise LookupError(str(reason)) from None
     pvars = layout.get_project_vars(project, branch) if project else {}
-    return _build_frozen_job(layout, state, pvars)
+    return build_frozen_job(layout, state, pvars)
 
 
 def validate_jobs(layout: Layout) -> None:
@@ -85,8 +85,8 @@ def validate_jobs(layout: Layout) -> None:
                 branches.append(v.context.branch)
         for branch in branches:
             try:
-                _freeze_state(layout, name, (), branch)
-            except _NotRun:
+                freeze_state(layout, name, (), branch)
+            except NotRun:
                 continue
             except InheritanceError as exc:
                 if exc.key in _REFERENCE_KEYS or exc.key in _FREEZE_ONLY_KEYS:
@@ -100,13 +100,13 @@ def validate_jobs(layout: Layout) -> None:
                     cycles.add((exc.key, members))
                 elif exc.origin.name != name:
                     continue
-                err = _error(exc)
+                err = config_error(exc)
                 if (err.message, err.context) not in seen:
                     seen.add((err.message, err.context))
                     layout.errors.append(err)
 
 
-def _error(exc: InheritanceError) -> ConfigError:
+def config_error(exc: InheritanceError) -> ConfigError:
     return ConfigError(str(exc), exc.origin.context, "job", exc.origin.name, key=exc.key)
 
 
@@ -137,7 +137,7 @@ def _check_refs(layout: Layout, job: Job) -> None:
         raise InheritanceError(message, job, kind)
 
 
-def _freeze_state(
+def freeze_state(
     layout: Layout, name: str, pp_variants: Sequence[Job], branch: str | None
 ) -> JobState:
     overrides = _override_checkouts(pp_variants)
@@ -146,7 +146,7 @@ def _freeze_state(
     if cached is None:
         try:
             cached = _chain_state(layout, name, branch, overrides)
-        except (InheritanceError, _NotRun) as exc:
+        except (InheritanceError, NotRun) as exc:
             cached = exc
         layout.cache[key] = cached
     if isinstance(cached, Exception):
@@ -212,15 +212,15 @@ def _chain_state(
             if isinstance(cached, InheritanceError) and cached.key == "inheritance-depth":
                 too_deep = cached
                 break
-            if isinstance(cached, (InheritanceError, _NotRun)):
+            if isinstance(cached, (InheritanceError, NotRun)):
                 # The walk from here would fail the same way: so do all below.
                 _remember(layout, levels, branch, overrides, cached)
                 raise cached.with_traceback(None)
         variants = layout.jobs.get(current)
         if not variants:
             if child is None:
-                raise _NotRun(f"job '{name}' is not defined")
-            failure: InheritanceError | _NotRun = InheritanceError(
+                raise NotRun(f"job '{name}' is not defined")
+            failure: InheritanceError | NotRun = InheritanceError(
                 f"job '{child.name}' has unknown parent '{current}'", child, "unknown-parent"
             )
             _remember(layout, levels, branch, overrides, failure)
@@ -232,8 +232,8 @@ def _chain_state(
         ]
         if not matching:
             if child is None:
-                raise _NotRun(f"no variant of job '{name}' matches branch '{branch}'")
-            failure = _NotRun(
+                raise NotRun(f"no variant of job '{name}' matches branch '{branch}'")
+            failure = NotRun(
                 f"job '{child.name}' has no variant of its parent '{current}' for branch '{branch}'"
             )
             _remember(layout, levels, branch, overrides, failure)
@@ -309,7 +309,7 @@ def _remember(
         layout.cache.setdefault(("chain", level_name, branch, overrides), failure)
 
 
-def _check_final_job(
+def check_final_job(
     state: JobState,
     name: str,
     pp_variants: Sequence[Job],
@@ -345,7 +345,7 @@ def _check_final_job(
         )
 
 
-def _check_state(state: JobState, name: str, origin: Job | None) -> None:
+def check_state(state: JobState, name: str, origin: Job | None) -> None:
     """Checks that depend on the frozen state only (cached with it)."""
     values = state.values
     pre, total = values.get("pre_timeout"), values.get("timeout")
@@ -370,7 +370,7 @@ def _check_state(state: JobState, name: str, origin: Job | None) -> None:
             )
 
 
-def _files_allow(
+def files_allow(
     layout: Layout,
     state: JobState,
     changed_files: Sequence[str] | None,
@@ -408,11 +408,11 @@ def _config_changed(
     if previous is layout:
         return False
     try:
-        old_state = _freeze_state(previous, name, old_pp_variants, branch)
-    except (InheritanceError, _NotRun):
+        old_state = freeze_state(previous, name, old_pp_variants, branch)
+    except (InheritanceError, NotRun):
         return True
-    return _comparable(_build_frozen_job(previous, old_state, {})) != _comparable(
-        _build_frozen_job(layout, state, {})
+    return _comparable(build_frozen_job(previous, old_state, {})) != _comparable(
+        build_frozen_job(layout, state, {})
     )
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.config.errors import ConfigError
-from lockgate.config.freeze.chain import _check_final_job, _error, _files_allow, _NotRun
-from lockgate.config.freeze.recipes import _NO_VARS, _clone, _frozen_template, _recipe_signature
+from lockgate.config.freeze.chain import NotRun, check_final_job, config_error, files_allow
+from lockgate.config.freeze.recipes import NO_VARS, clone, frozen_template, recipe_signature
 from lockgate.config.inherit import InheritanceError
-from lockgate.config.layout import Layout
+from lockgate.config.layout_model import Layout
 from lockgate.config.model import Job
 from lockgate.model.jobs import FrozenJob
 
@@ -103,19 +103,19 @@ def freeze_job_graph(
     # tenant lacks: the jobs that template would add cannot be known.
     graph.errors.extend(_missing_templates(layout, name, branch))
     pp_jobs = layout.get_project_pipeline_jobs(pipeline, name, branch)
-    pvars = layout.get_project_vars(name, branch) if project_vars and pp_jobs else _NO_VARS
-    pvars = pvars or _NO_VARS
+    pvars = layout.get_project_vars(name, branch) if project_vars and pp_jobs else NO_VARS
+    pvars = pvars or NO_VARS
     # Without file matching, the graph depends only on the configuration
     # that reaches it: projects configured alike (by the same templates)
     # share one recipe, and each call only copies its jobs.
     reusable = not changed_files and previous_layout is None
     recipe_key: tuple[Any, ...] = ()
     if reusable:
-        recipe_key = ("graph", pipeline, branch, id(pvars), _recipe_signature(pp_jobs))
+        recipe_key = ("graph", pipeline, branch, id(pvars), recipe_signature(pp_jobs))
         recipe = layout.cache.get(recipe_key)
         if recipe is not None and (recipe[0] is None or recipe[0] == name):
             _, recipe_jobs, deps, not_run, errors = recipe
-            graph.jobs = [_clone(t, deps[t["name"]][1]) for t in recipe_jobs]
+            graph.jobs = [clone(t, deps[t["name"]][1]) for t in recipe_jobs]
             graph.dependencies = {k: list(v[0]) for k, v in deps.items()}
             graph.not_run = dict(not_run)
             graph.errors.extend(errors)
@@ -139,22 +139,22 @@ def freeze_job_graph(
             )
             continue
         try:
-            state, template = _frozen_template(layout, job_name, pp_variants, branch, pvars)
+            state, template = frozen_template(layout, job_name, pp_variants, branch, pvars)
             if state.allowed_projects is not None:
                 project_specific = True
-            _check_final_job(state, job_name, pp_variants, name, pipeline_obj, layout)
-            if not _files_allow(
+            check_final_job(state, job_name, pp_variants, name, pipeline_obj, layout)
+            if not files_allow(
                 layout, state, changed_files, previous_layout, job_name, pipeline, name, branch
             ):
                 graph.not_run[job_name] = "no changed file matches the job's file matchers"
                 continue
-            frozen[job_name] = _clone(template, template["dependencies"])
+            frozen[job_name] = clone(template, template["dependencies"])
             templates.append(template)
-        except _NotRun as reason:
+        except NotRun as reason:
             graph.not_run[job_name] = str(reason)
             reason.__traceback__ = None  # cached: must not keep this frame alive
         except InheritanceError as exc:
-            graph.errors.append(_error(exc))
+            graph.errors.append(config_error(exc))
             exc.__traceback__ = None
     _resolve_dependencies(graph, frozen, pp_jobs)
     if reusable:

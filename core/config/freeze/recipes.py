@@ -2,9 +2,9 @@
 
 A job's frozen form is computed once per layout, branch, effective
 project-pipeline variants and project variables and kept as a *template*
-(its attributes, lists as tuples); each item gets a cheap ``_clone``.  A
+(its attributes, lists as tuples); each item gets a cheap ``clone``.  A
 graph without file matching is kept as a *recipe* keyed by what of the
-project's configuration can change it (``_recipe_signature``), so projects
+project's configuration can change it (``recipe_signature``), so projects
 configured alike share it.  Called by ``graph`` (this package).
 """
 
@@ -14,19 +14,19 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from lockgate.config.freeze.build import _build_frozen_job, state_origin
-from lockgate.config.freeze.chain import _check_state, _freeze_state, _NotRun
+from lockgate.config.freeze.build import build_frozen_job, state_origin
+from lockgate.config.freeze.chain import NotRun, check_state, freeze_state
 from lockgate.config.inherit import InheritanceError, JobState
-from lockgate.config.layout import Layout
+from lockgate.config.layout_model import Layout
 from lockgate.config.model import Job
 from lockgate.model.jobs import FrozenJob
 
 # One shared empty mapping, so jobs of projects without variables share a
 # cache entry (the cache keys on the identity of the project variables).
-_NO_VARS: dict[str, Any] = {}
+NO_VARS: dict[str, Any] = {}
 
 
-def _recipe_signature(pp_jobs: dict[str, list[Job]]) -> tuple[Any, ...]:
+def recipe_signature(pp_jobs: dict[str, list[Job]]) -> tuple[Any, ...]:
     """What of an item's project-pipeline variants can change its graph:
     per job, the variants that set something or carry a branch matcher
     (by identity), and whether any variant is trusted."""
@@ -43,7 +43,7 @@ def _recipe_signature(pp_jobs: dict[str, list[Job]]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _frozen_template(
+def frozen_template(
     layout: Layout,
     name: str,
     pp_variants: Sequence[Job],
@@ -53,16 +53,16 @@ def _frozen_template(
     """The frozen state and job, cached: many projects run the same job with
     no project-specific change (a template's plain job entry), and a
     project-pipeline entry that sets nothing changes nothing.  The job is
-    kept as a template for ``_clone`` (see ``_template``)."""
+    kept as a template for ``clone`` (see ``_template``)."""
     effective = tuple(v for v in pp_variants if v.explicit or v.branch_matcher is not None)
     key = ("frozen", name, branch, tuple(id(v) for v in effective), id(pvars))
     found = layout.cache.get(key)
     if found is None:
         try:
-            state = _freeze_state(layout, name, effective, branch)
-            _check_state(state, name, pp_variants[0] if pp_variants else state_origin(state))
-            found = (state, _template(_build_frozen_job(layout, state, pvars)), effective, pvars)
-        except (InheritanceError, _NotRun) as exc:
+            state = freeze_state(layout, name, effective, branch)
+            check_state(state, name, pp_variants[0] if pp_variants else state_origin(state))
+            found = (state, _template(build_frozen_job(layout, state, pvars)), effective, pvars)
+        except (InheritanceError, NotRun) as exc:
             found = exc
         layout.cache[key] = found
     if isinstance(found, Exception):
@@ -76,14 +76,14 @@ _LIST_FIELDS = tuple(
     for f in dataclasses.fields(FrozenJob)
     if f.name not in _DICT_FIELDS and f.default_factory is list  # type: ignore[comparison-overlap]
 )
-# What ``_clone`` copies as it is (``dependencies`` come resolved per item).
+# What ``clone`` copies as it is (``dependencies`` come resolved per item).
 _CLONED_LISTS = tuple(n for n in _LIST_FIELDS if n != "dependencies")
 _new_object = object.__new__
 
 
 def _template(job: FrozenJob) -> dict[str, Any]:
     """A frozen job as kept in the layout's cache: its attributes, with
-    tuples for its lists (see ``_clone``).
+    tuples for its lists (see ``clone``).
 
     Templates stay alive as long as the layout; tuples instead of lists
     keep them small and mostly out of the cyclic garbage collector's way
@@ -96,7 +96,7 @@ def _template(job: FrozenJob) -> dict[str, Any]:
     return data
 
 
-def _clone(template: dict[str, Any], dependencies: Sequence[dict[str, Any]]) -> FrozenJob:
+def clone(template: dict[str, Any], dependencies: Sequence[dict[str, Any]]) -> FrozenJob:
     """A new ``FrozenJob`` from a template, with ``dependencies`` (copied).
 
     The job's own lists and mappings are new, so a caller may add or replace

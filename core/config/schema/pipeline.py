@@ -8,7 +8,7 @@ schema module ``lockgate.drivers.<driver>.schema`` with any of the functions
 ``reject_schema()`` (each returning a voluptuous validator for one
 connection's section).  Otherwise any mapping or list of mappings is
 accepted.  Called through ``lockgate.config.schema.validate``, which asks
-``_pipeline_schema_for`` for a schema per connection map.
+``pipeline_schema_for`` for a schema per connection map.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from lockgate.config.schema.validators import (
     Str,
     StrList,
     Validator,
-    _guard_tags,
     describe,
+    guard_tags,
     suggest,
 )
 
@@ -199,12 +199,12 @@ def pipeline_schema(connections: Mapping[str, str] | None = None) -> Attrs:
     for section in _DRIVER_SECTIONS:
         key: Any = vs.Required(section) if section == "trigger" else section
         fields[key] = _connection_section(section, connections)
-    return Attrs(_guard_tags(fields))
+    return Attrs(guard_tags(fields))
 
 
 PIPELINE = pipeline_schema(None)
 
 
 @functools.lru_cache(maxsize=32)
-def _pipeline_schema_for(connections: tuple[tuple[str, str], ...]) -> Attrs:
+def pipeline_schema_for(connections: tuple[tuple[str, str], ...]) -> Attrs:
     return pipeline_schema(dict(connections))

@@ -33,9 +33,9 @@ from lockgate.config.schema.validators import (
     Validator,
     Vars,
     VarsByName,
-    _guard_tags,
-    _no_tags,
     describe,
+    guard_tags,
+    no_tags,
     suggest,
 )
 
@@ -230,7 +230,7 @@ _JOB_FIELDS: dict[Any, Any] = {
 }
 
 
-JOB = Attrs(_guard_tags(_JOB_FIELDS))
+JOB = Attrs(guard_tags(_JOB_FIELDS))
 # A job variant inside a project pipeline: the name is the mapping's key.
 JOB_VARIANT = JOB.without("name")
 
@@ -320,7 +320,7 @@ _PROJECT_FIELDS: dict[Any, Any] = {
     "vars": Vars,
     "queue": Str,
 }
-PROJECT = Attrs(_guard_tags(_PROJECT_FIELDS), extra=_pipeline_key(list(_PROJECT_FIELDS)))
+PROJECT = Attrs(guard_tags(_PROJECT_FIELDS), extra=_pipeline_key(list(_PROJECT_FIELDS)))
 
 _TEMPLATE_FIELDS: dict[Any, Any] = {
     vs.Required("name"): Str,
@@ -329,7 +329,7 @@ _TEMPLATE_FIELDS: dict[Any, Any] = {
     "vars": Vars,
 }
 PROJECT_TEMPLATE = Attrs(
-    _guard_tags(_TEMPLATE_FIELDS),
+    guard_tags(_TEMPLATE_FIELDS),
     extra=_pipeline_key(
         [str(getattr(k, "schema", k)) for k in _TEMPLATE_FIELDS],
         not_here=("merge-mode", "default-branch", "branches", "templates"),
@@ -344,7 +344,7 @@ def _secret_data(value: Any) -> Any:
 
 SECRET = Attrs(
     {
-        vs.Required("name"): _no_tags(Str),
+        vs.Required("name"): no_tags(Str),
         "data": _secret_data,
         "oidc": Attrs({"ttl": NonNegativeInt, "iss": Str, "algorithm": Str, "claims": Dict}),
     },
@@ -352,9 +352,9 @@ SECRET = Attrs(
     one_of=(("data", "oidc"),),
 )
 
-SEMAPHORE = Attrs(_guard_tags({vs.Required("name"): Str, "max": NonNegativeInt}))
+SEMAPHORE = Attrs(guard_tags({vs.Required("name"): Str, "max": NonNegativeInt}))
 QUEUE = Attrs(
-    _guard_tags(
+    guard_tags(
         {
             vs.Required("name"): Str,
             "per-branch": Bool,
@@ -363,10 +363,10 @@ QUEUE = Attrs(
         }
     )
 )
-PRAGMA = Attrs(_guard_tags({"implied-branch-matchers": Bool, "implied-branches": Regexes}))
+PRAGMA = Attrs(guard_tags({"implied-branch-matchers": Bool, "implied-branches": Regexes}))
 
 
-def _lenient(value: Any) -> Any:
+def lenient_object(value: Any) -> Any:
     """Node/image objects: the name is checked, driver keys are accepted."""
     Dict(value)
     if "name" not in value:

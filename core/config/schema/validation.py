@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import voluptuous as vs
-from lockgate.config.schema.pipeline import PIPELINE, UnknownConnection, _pipeline_schema_for
+from lockgate.config.schema.pipeline import PIPELINE, UnknownConnection, pipeline_schema_for
 from lockgate.config.schema.repository import (
     JOB,
     NODESET,
@@ -25,7 +25,7 @@ from lockgate.config.schema.repository import (
     QUEUE,
     SECRET,
     SEMAPHORE,
-    _lenient,
+    lenient_object,
 )
 from lockgate.config.schema.tenant import API_ROOT, AUTHORIZATION_RULE, GLOBAL_SEMAPHORE, TENANT
 from lockgate.config.schema.validators import MissingAttribute, UnknownAttribute, Validator
@@ -40,11 +40,11 @@ REPO_SCHEMAS: dict[str, Validator] = {
     "semaphore": SEMAPHORE,
     "queue": QUEUE,
     "pragma": PRAGMA,
-    "image": _lenient,
-    "flavor": _lenient,
-    "label": _lenient,
-    "section": _lenient,
-    "provider": _lenient,
+    "image": lenient_object,
+    "flavor": lenient_object,
+    "label": lenient_object,
+    "section": lenient_object,
+    "provider": lenient_object,
 }
 
 TENANT_SCHEMAS: dict[str, Validator] = {
@@ -146,7 +146,7 @@ def validate(
     if validator is None:
         raise KeyError(kind)
     if kind == "pipeline" and connections is not None:
-        validator = _pipeline_schema_for(tuple(sorted(connections.items())))
+        validator = pipeline_schema_for(tuple(sorted(connections.items())))
     if name is None and isinstance(body, dict):
         maybe = body.get("name")
         name = maybe if isinstance(maybe, str) else None

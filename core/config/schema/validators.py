@@ -334,7 +334,7 @@ def Overridable(inner: Validator) -> Validator:  # noqa: N802
     return check
 
 
-def _no_tags(inner: Validator) -> Validator:
+def no_tags(inner: Validator) -> Validator:
     """Reject ``!inherit``/``!override`` where override control is not supported."""
 
     def check(value: Any) -> Any:
@@ -348,14 +348,14 @@ def _no_tags(inner: Validator) -> Validator:
     return check
 
 
-def _guard_tags(fields: dict[Any, Any]) -> dict[Any, Any]:
+def guard_tags(fields: dict[Any, Any]) -> dict[Any, Any]:
     """Wrap every non-overridable attribute so stray tags are reported."""
     guarded = {}
     for key, validator in fields.items():
         if getattr(validator, "overridable", False):
             guarded[key] = validator
         else:
-            guarded[key] = _no_tags(validator)
+            guarded[key] = no_tags(validator)
     return guarded
 
 
