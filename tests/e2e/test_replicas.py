@@ -4,16 +4,17 @@ One whole system (``lockgate up``'s ``System`` with ``replicas=2``: every
 component twice, each copy with its own state directories and web port, one
 ZooKeeper and one database) builds 20 pushes, each to its own project of
 the git connection (polled), in the post pipeline: a trivial Ansible job on
-a node of the local cloud.  The pushes come in four batches of five; before
-each of the last three, and after the last, one component of a kind is
-SIGKILLed, each at a moment it holds work:
+a node of the local cloud.  The pushes come in four batches of five; around
+them one component of each kind is SIGKILLed, each at a moment it holds
+work:
 
-1. the scheduler that polls git (one does, under its event-source lock); the
-   next batch is pushed while the other cannot take over yet (the lock lasts
-   the dead one's ZooKeeper session);
-2. an executor while it runs a build: the scheduler gives the build up as
-   lost (RETRY) once the session ends, and the other executor runs it again;
-3. a launcher while it has nodes: the other makes every node after;
+1. the scheduler that polls git (one does, under its event-source lock), and
+2. an executor while it runs a build; the next batch is pushed while
+   neither has been replaced (their locks last the dead ZooKeeper sessions):
+   the other scheduler takes over the poller and the tenant, gives the lost
+   build up (RETRY) and the other executor runs it again;
+3. a launcher while it has nodes: the other adopts them (deletes them once
+   used) and makes every node after;
 4. a web: the other answers the REST API.
 
 Then every push must have been built and reported exactly once: one
@@ -211,22 +212,11 @@ def test_two_of_each_one_of_each_killed(lockgate: LockgateSystem) -> None:
         what="a running build",
     )
 
-    # 1. The scheduler polling git dies; the next pushes are made while the
-    # other has not taken over yet (its lock lasts the dead one's session).
+    # 1. The scheduler polling git dies, and 2. an executor running a build:
+    # the next pushes are made while neither has been replaced (the
+    # scheduler's poller lock and the build's lock last the dead sessions).
     poller = pollers[0]
     survivor = "scheduler-2" if poller == "scheduler" else "scheduler"
-    killed_at = time.time()
-    lockgate.kill(poller)
-    push_batch(lockgate, batches[1], pushed)
-    polling_at = wait_for(
-        lambda: logged_at(lockgate, survivor, POLLER_STARTED),
-        timeout=3 * timeout + 30,
-        what="the surviving scheduler to take over the git poller",
-    )
-    report(f"scheduler: {survivor} polls git, after {poller} was killed", polling_at - killed_at)
-
-    # 2. An executor dies while it runs builds: the scheduler marks them
-    # RETRY once its session ends, and the other executor runs them again.
     running = wait_for(
         lambda: [
             r
@@ -236,19 +226,35 @@ def test_two_of_each_one_of_each_killed(lockgate: LockgateSystem) -> None:
         timeout=120,
         what="a running build",
     )
+    scheduler_killed = time.time()
+    lockgate.kill(poller)
     victim = running[0].worker
-    lost = [r.uuid for r in build_requests(lockgate) if r.worker == victim]
-    killed_at = time.time()
+    lost = {r.uuid for r in build_requests(lockgate) if r.worker == victim}
+    executor_killed = time.time()
     lockgate.kill(executors[victim])
-    push_batch(lockgate, batches[2], pushed)
+    push_batch(lockgate, batches[1], pushed)
+    polling_at = wait_for(
+        lambda: logged_at(lockgate, survivor, POLLER_STARTED),
+        timeout=3 * timeout + 30,
+        what="the surviving scheduler to take over the git poller",
+    )
+    report(
+        f"scheduler: {survivor} polls git, after {poller} was killed", polling_at - scheduler_killed
+    )
+    # The scheduler gives the dead executor's builds up (RETRY, not final);
+    # the other executor runs them again.
     wait_for(
         lambda: any(r["uuid"] in lost and r["result"] == "RETRY" for r in all_builds(lockgate)),
         timeout=3 * timeout + 30,
         what="a build of the dead executor marked RETRY",
     )
-    report(f"executor: a build of {executors[victim]} given up as lost", time.time() - killed_at)
+    report(
+        f"executor: a build of {executors[victim]} given up as lost", time.time() - executor_killed
+    )
+    push_batch(lockgate, batches[2], pushed)
 
-    # 3. A launcher dies while it has nodes: the other makes every node after.
+    # 3. A launcher dies while it has nodes: the other adopts them (and
+    # deletes them once used) and makes every node after.
     holding = wait_for(
         lambda: [
             n.provider_data.get("launcher")
@@ -259,8 +265,7 @@ def test_two_of_each_one_of_each_killed(lockgate: LockgateSystem) -> None:
         what="a node of a launcher",
     )
     dead_launcher = holding[0]
-    known = {n.id for n in nodes(lockgate)}
-    killed_at = time.time()
+    launcher_killed = time.time()
     lockgate.kill(launchers[dead_launcher])
 
     # 4. A web dies: the other answers.
@@ -270,18 +275,12 @@ def test_two_of_each_one_of_each_killed(lockgate: LockgateSystem) -> None:
 
     push_batch(lockgate, batches[3], pushed)
     wait_for(
-        lambda: [n for n in nodes(lockgate) if n.id not in known],
-        timeout=3 * timeout + 60,
-        what="a node made after the launcher was killed",
+        lambda: all(n.provider_data.get("launcher") != dead_launcher for n in nodes(lockgate)),
+        timeout=3 * timeout + 30,
+        what="the dead launcher's nodes to be adopted",
     )
     report(
-        f"launcher: a node made after {launchers[dead_launcher]} was killed",
-        time.time() - killed_at,
-    )
-    assert all(
-        n.provider_data.get("launcher") != dead_launcher
-        for n in nodes(lockgate)
-        if n.id not in known
+        f"launcher: the nodes of {launchers[dead_launcher]} adopted", time.time() - launcher_killed
     )
 
     def finished() -> bool:
@@ -306,6 +305,8 @@ def test_two_of_each_one_of_each_killed(lockgate: LockgateSystem) -> None:
         assert final[0]["result"] == "SUCCESS", (project, rows)
         assert all(r["result"] == "RETRY" for r in rows if r not in final), (project, rows)
         assert reports.count(f"Reported {project} refs/heads/main {newrev[:12]}") == 1, project
+    # Every node is gone, the dead launcher's too (deleted by the one that adopted them).
+    wait_for(lambda: not nodes(lockgate), timeout=60, what="every node to be deleted")
     # The surviving web answers with every build.
     api = lockgate.api_at(web_2, f"/api/tenant/{TENANT}/builds?pipeline=post&limit=100")
     assert {b["ref"]["newrev"] for b in api} >= set(pushed.values())
