@@ -25,11 +25,11 @@ from lockgate.config.model import (
     REPORT_ACTIONS,
     GroupDef,
     Job,
+    ManagerKind,
     NodeDef,
     Nodeset,
     OverrideMode,
     Pipeline,
-    PipelineManager,
     PlaybookDef,
     Pragma,
     Precedence,
@@ -708,7 +708,7 @@ def interpret_pipeline(body: Mapping[str, Any], ctx: SourceContext) -> Pipeline:
     name = _str(body.get("name"), "pipeline name")
     manager_name = body.get("manager")
     try:
-        manager = PipelineManager(manager_name if isinstance(manager_name, str) else "")
+        manager = ManagerKind(manager_name if isinstance(manager_name, str) else "")
     except ValueError:
         raise InterpretError(
             f"pipeline '{name}' manager must be one of independent, dependent, serial, supercedent",

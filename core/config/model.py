@@ -345,7 +345,10 @@ class ProjectConfig:
 # Pipelines
 
 
-class PipelineManager(enum.StrEnum):
+class ManagerKind(enum.StrEnum):
+    """A pipeline's ``manager``: which way its items are queued (the managers
+    themselves are ``lockgate.scheduler.manager``'s ``PipelineManager``s)."""
+
     INDEPENDENT = "independent"
     DEPENDENT = "dependent"
     SERIAL = "serial"
@@ -414,7 +417,7 @@ class Pipeline:
     """
 
     name: str
-    manager: PipelineManager
+    manager: ManagerKind
     context: SourceContext
     description: str | None = None
     post_review: bool = False

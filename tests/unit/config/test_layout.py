@@ -7,7 +7,7 @@ from __future__ import annotations
 from lockgate.config.errors import ConfigError
 from lockgate.config.freeze import freeze_job_graph
 from lockgate.config.layout import Layout
-from lockgate.config.model import PipelineManager, Precedence, WindowType
+from lockgate.config.model import ManagerKind, Precedence, WindowType
 
 from tests.unit.config.yaml_objects import layout_of, messages, repo
 
@@ -372,7 +372,7 @@ def test_pipeline_attributes_for_the_scheduler():
     )
     assert messages(layout) == []
     p = layout.pipelines["gate2"]
-    assert p.manager is PipelineManager.DEPENDENT and p.precedence is Precedence.HIGH
+    assert p.manager is ManagerKind.DEPENDENT and p.precedence is Precedence.HIGH
     assert p.post_review and p.supercedes == ("check",)
     assert p.triggers == {
         "gerrit": [{"event": "comment-added", "approval": [{"Workflow": 1}]}],
