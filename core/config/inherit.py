@@ -2,7 +2,7 @@
 
 ``lockgate.config.freeze`` walks a job's inheritance chain (base first) and
 its variants, and for each definition calls ``apply_definition`` on a
-``JobState``.  This module holds those rules and nothing else: which
+``FreezeState``.  This module holds those rules and nothing else: which
 attributes override, which merge (lists without duplicates, mappings
 deeply), what ``!inherit``/``!override`` change, what ``final``,
 ``protected``, ``abstract``, ``intermediate`` and ``attribute-control``
@@ -111,7 +111,7 @@ _HANDLED_SPECIALLY = {
 }
 
 
-class JobState:
+class FreezeState:
     """The job as frozen so far.  ``values`` holds plain attribute values."""
 
     __slots__ = (
@@ -162,7 +162,7 @@ class JobState:
         self.secret_grants: tuple[tuple[Job, int], ...] = ()
         self.level_names: tuple[str, ...] = ()
 
-    def copy(self) -> JobState:
+    def copy(self) -> FreezeState:
         """A shallow copy with its own ``values`` and ``final_attrs``.
 
         Written out slot by slot: a state is copied for every definition of
@@ -170,7 +170,7 @@ class JobState:
         several times more.  Keep it in step with ``__slots__`` (a unit test
         checks that every slot is copied).
         """
-        new = _new_state(JobState)
+        new = _new_state(FreezeState)
         new.name = self.name
         new.values = self.values.copy()
         new.path = self.path
@@ -198,7 +198,7 @@ class JobState:
 _new_state = object.__new__
 
 
-def _check_restrictions(state: JobState, job: Job, inheriting: bool) -> None:
+def _check_restrictions(state: FreezeState, job: Job, inheriting: bool) -> None:
     """Raise if ``job`` may not be applied on top of ``state``."""
     if inheriting:
         parent = state.level_names[-1] if state.level_names else None
@@ -246,7 +246,7 @@ def _check_restrictions(state: JobState, job: Job, inheriting: bool) -> None:
             )
 
 
-def apply_definition(state: JobState, job: Job, inheriting: bool) -> JobState:
+def apply_definition(state: FreezeState, job: Job, inheriting: bool) -> FreezeState:
     """Apply one definition: a new level (``inheriting``) or a variant of the
     current level.  Returns a new state; raises ``InheritanceError``."""
     _check_restrictions(state, job, inheriting)
@@ -383,5 +383,7 @@ def _add_roles(old: tuple[RoleDef, ...], new: tuple[RoleDef, ...]) -> tuple[Role
     return tuple(out)
 
 
-def _place(defs: tuple[PlaybookDef, ...], job: Job, state: JobState) -> tuple[PlacedPlaybook, ...]:
+def _place(
+    defs: tuple[PlaybookDef, ...], job: Job, state: FreezeState
+) -> tuple[PlacedPlaybook, ...]:
     return tuple(PlacedPlaybook(d, job, state.level, state.roles) for d in defs)

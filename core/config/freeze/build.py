@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lockgate.config.errors import SourceContext
-from lockgate.config.inherit import InheritanceError, JobState, deep_merge
+from lockgate.config.inherit import FreezeState, InheritanceError, deep_merge
 from lockgate.config.layout_model import Layout
 from lockgate.config.model import Job, Nodeset
 from lockgate.model.jobs import FrozenJob, NodeSpec, PlaybookRef
@@ -205,7 +205,7 @@ def _playbook_refs(
     return refs
 
 
-def build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, Any]) -> FrozenJob:
+def build_frozen_job(layout: Layout, state: FreezeState, project_vars: dict[str, Any]) -> FrozenJob:
     v = state.values
     # Nodes.
     nodeset_name = None
@@ -296,7 +296,7 @@ def build_frozen_job(layout: Layout, state: JobState, project_vars: dict[str, An
     )
 
 
-def _setter(layout: Layout, state: JobState, attr: str) -> Job:
+def _setter(layout: Layout, state: FreezeState, attr: str) -> Job:
     """The last definition in ``state``'s chain that set ``attr`` (to blame
     for a problem with its final value)."""
     for level_name in reversed(state.level_names):
@@ -306,7 +306,7 @@ def _setter(layout: Layout, state: JobState, attr: str) -> Job:
     return state_origin(state)
 
 
-def _check_labels(layout: Layout, state: JobState, nodesets: list[Nodeset]) -> None:
+def _check_labels(layout: Layout, state: FreezeState, nodesets: list[Nodeset]) -> None:
     """The final nodeset's labels must be labels the tenant offers (when the
     layout knows them: ``Layout.labels``)."""
     known = layout.labels
@@ -323,7 +323,7 @@ def _check_labels(layout: Layout, state: JobState, nodesets: list[Nodeset]) -> N
                 )
 
 
-def state_origin(state: JobState) -> Job:
+def state_origin(state: FreezeState) -> Job:
     """A definition to blame for problems found while building (the last)."""
     for placed in state.run + state.pre_run + state.post_run:
         return placed.job

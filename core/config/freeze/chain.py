@@ -17,7 +17,7 @@ from typing import Any
 
 from lockgate.config.errors import ConfigError
 from lockgate.config.freeze.build import build_frozen_job
-from lockgate.config.inherit import InheritanceError, JobState, apply_definition
+from lockgate.config.inherit import FreezeState, InheritanceError, apply_definition
 from lockgate.config.layout_model import NOOP_JOB_NAME, Layout, job_reference_problems
 from lockgate.config.matchers import files_match, irrelevant_files_match
 from lockgate.config.model import Job, Pipeline
@@ -139,7 +139,7 @@ def _check_refs(layout: Layout, job: Job) -> None:
 
 def freeze_state(
     layout: Layout, name: str, pp_variants: Sequence[Job], branch: str | None
-) -> JobState:
+) -> FreezeState:
     overrides = _override_checkouts(pp_variants)
     key = ("chain", name, branch, overrides)
     cached = layout.cache.get(key)
@@ -162,7 +162,7 @@ def freeze_state(
 
 def _chain_state(
     layout: Layout, name: str, branch: str | None, overrides: tuple[Any, ...]
-) -> JobState:
+) -> FreezeState:
     """The state of ``name``'s inheritance chain on ``branch``.
 
     Walks up from the job until an ancestor whose chain is already known
@@ -187,7 +187,7 @@ def _chain_state(
 
     levels: list[tuple[str, list[Job]]] = []
     on_path: set[str] = set()
-    start: JobState | None = None
+    start: FreezeState | None = None
     too_deep: InheritanceError | None = None
     current: str | None = name
     child: Job | None = None
@@ -206,7 +206,7 @@ def _chain_state(
             raise error
         if levels:
             cached = layout.cache.get(("chain", current, branch, overrides))
-            if isinstance(cached, JobState):
+            if isinstance(cached, FreezeState):
                 start = cached
                 break
             if isinstance(cached, InheritanceError) and cached.key == "inheritance-depth":
@@ -254,7 +254,7 @@ def _chain_state(
     bound = getattr(too_deep, "cycle", None)
     if bound is None and len(chain) > MAX_INHERITANCE_DEPTH:
         bound = (chain[MAX_INHERITANCE_DEPTH],)
-    state = start if start is not None else JobState(name)
+    state = start if start is not None else FreezeState(name)
     previous: tuple[str, bool] | None = None
     if start is not None:
         previous = (above[-1] if above else start.name, start.intermediate)
@@ -310,7 +310,7 @@ def _remember(
 
 
 def check_final_job(
-    state: JobState,
+    state: FreezeState,
     name: str,
     pp_variants: Sequence[Job],
     project: str,
@@ -345,7 +345,7 @@ def check_final_job(
         )
 
 
-def check_state(state: JobState, name: str, origin: Job | None) -> None:
+def check_state(state: FreezeState, name: str, origin: Job | None) -> None:
     """Checks that depend on the frozen state only (cached with it)."""
     values = state.values
     pre, total = values.get("pre_timeout"), values.get("timeout")
@@ -372,7 +372,7 @@ def check_state(state: JobState, name: str, origin: Job | None) -> None:
 
 def files_allow(
     layout: Layout,
-    state: JobState,
+    state: FreezeState,
     changed_files: Sequence[str] | None,
     previous_layout: Layout | None,
     name: str,
@@ -402,7 +402,7 @@ def _config_changed(
     old_pp_variants: Sequence[Job],
     name: str,
     branch: str | None,
-    state: JobState,
+    state: FreezeState,
 ) -> bool:
     """Does the job's frozen form differ from the one in ``previous``?"""
     if previous is layout:

@@ -16,7 +16,7 @@ from typing import Any
 
 from lockgate.config.freeze.build import build_frozen_job, state_origin
 from lockgate.config.freeze.chain import NotRun, check_state, freeze_state
-from lockgate.config.inherit import InheritanceError, JobState
+from lockgate.config.inherit import FreezeState, InheritanceError
 from lockgate.config.layout_model import Layout
 from lockgate.config.model import Job
 from lockgate.model.jobs import FrozenJob
@@ -49,7 +49,7 @@ def frozen_template(
     pp_variants: Sequence[Job],
     branch: str | None,
     pvars: dict[str, Any],
-) -> tuple[JobState, dict[str, Any]]:
+) -> tuple[FreezeState, dict[str, Any]]:
     """The frozen state and job, cached: many projects run the same job with
     no project-specific change (a template's plain job entry), and a
     project-pipeline entry that sets nothing changes nothing.  The job is
