@@ -209,7 +209,6 @@ class Scheduler:
         self.registry.load_all()
         for name in self.registry.names():
             self._watch(name)
-        self._start_key_generator()
         self.component = register(
             self.client, "scheduler", {"state": "running"}, hostname=self.hostname
         )
@@ -219,6 +218,8 @@ class Scheduler:
         for kind in PEER_KINDS:
             self._stops.append(watch_components(self.client, kind, lambda _: self._poke()))
         self._make_sources()
+        # Last: keys are made behind everything a start does.
+        self._start_key_generator()
         self.metrics.ready()
         log.info(
             "scheduler %s started: tenants %s",
