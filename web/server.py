@@ -35,8 +35,9 @@ from lockgate.web.cluster import ClusterView
 from lockgate.web.context import WebContext
 from lockgate.web.http import WebRunner
 from lockgate.web.metrics import METRICS
-from lockgate.web.zkstate import ZKClusterState, zk_client_from_config
-from lockgate.zk.client import ZKClient
+from lockgate.web.zkstate import ZKClusterState
+from lockgate.zk.client import ZKClient, client_from_config
+from lockgate.zk.errors import ZKError
 
 log = logging.getLogger("lockgate.web")
 
@@ -68,7 +69,9 @@ class WebServer:
         self._own_db = db is None
         self._own_zk = zk is None
         self.db = db if db is not None else Database.from_config(config)
-        self.zk = zk if zk is not None else zk_client_from_config(config)
+        self.zk = (
+            zk if zk is not None else client_from_config(config.require_section("zookeeper").values)
+        )
         self.cluster = ClusterView(ZKClusterState(self.zk))
         self.context = WebContext(
             db=self.db, cluster=self.cluster, log_root=log_root_from_config(config)
@@ -158,7 +161,7 @@ def main(config: ServiceConfig) -> int:
     except ServiceConfigError as e:
         print(f"lockgate web: {e}", file=sys.stderr)
         return 2
-    except DatabaseError as e:
+    except (DatabaseError, ZKError) as e:
         print(f"lockgate web: {e}", file=sys.stderr)
         return 1
     shutdown = Shutdown("web", log)

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from lockgate.model.nodes import Node, NodeRequest
 from lockgate.model.queue import status_json
 from lockgate.model.tenant_state import TenantLayoutState
-from lockgate.service_config import ServiceConfig
 from lockgate.web.cluster import ClusterUnavailable
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
@@ -43,7 +42,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _guarded(fn: F) -> F:
     """Fail fast with ``ClusterUnavailable`` while disconnected (rather than
     waiting out kazoo's retry deadline on every request), and turn ZooKeeper
-    errors into it."""
+    errors into it (``lockgate.zk`` raises only ``ZKError``s: it translates
+    kazoo's own)."""
 
     @functools.wraps(fn)
     def wrapper(self: ZKClusterState, *args: Any) -> Any:
@@ -53,25 +53,8 @@ def _guarded(fn: F) -> F:
             return fn(self, *args)
         except ZKError as e:
             raise ClusterUnavailable(f"ZooKeeper: {e}") from None
-        except Exception as e:  # kazoo's own errors must not reach the web as a 500
-            if type(e).__module__.startswith("kazoo"):
-                raise ClusterUnavailable(f"ZooKeeper: {type(e).__name__}: {e}") from None
-            raise
 
     return wrapper  # type: ignore[return-value]
-
-
-def zk_client_from_config(config: ServiceConfig) -> ZKClient:
-    """A (not yet connected) client for ``[zookeeper]``."""
-    section = config.require_section("zookeeper")
-    return ZKClient(
-        section.require("hosts"),
-        tls_ca=section.get_path("tls_ca"),
-        tls_cert=section.get_path("tls_cert"),
-        tls_key=section.get_path("tls_key"),
-        session_timeout=section.get_float("session_timeout", 10.0) or 10.0,
-        chroot=section.get("chroot"),
-    )
 
 
 class ZKClusterState:

@@ -36,6 +36,7 @@ kazoo session at once, which fails every queued request.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import warnings
@@ -428,22 +429,32 @@ class ZKClient:
 def client_from_config(section: Mapping[str, str]) -> ZKClient:
     """A ZKClient from the ``[zookeeper]`` section of ``lockgate.conf`` (the
     keys of ``zuul.conf``: ``hosts``, ``tls_ca``, ``tls_cert``, ``tls_key``,
-    ``session_timeout``; plus ``chroot``).  Not yet connected."""
+    ``session_timeout``; plus ``chroot``).  Not yet connected.
+
+    The one factory every component uses (scheduler, executor, merger,
+    launcher, web, ``lockgate keys``), so a section is read and checked the
+    same way everywhere: ``~`` in the TLS paths is the user's home."""
     hosts = section.get("hosts")
     if not hosts:
         raise ZKConnectionError("[zookeeper] hosts is required (e.g. hosts=127.0.0.1:2281)")
+    raw_timeout = section.get("session_timeout", "10")
     try:
-        session_timeout = float(section.get("session_timeout", "10"))
-    except ValueError as exc:
+        session_timeout = float(raw_timeout)
+    except ValueError:
+        session_timeout = 0.0
+    if not session_timeout > 0:
         raise ZKConnectionError(
-            f"[zookeeper] session_timeout must be a number of seconds, "
-            f"not {section.get('session_timeout')!r}"
-        ) from exc
+            f"[zookeeper] session_timeout must be a positive number of seconds, not {raw_timeout!r}"
+        )
     return ZKClient(
         hosts,
-        tls_ca=section.get("tls_ca") or None,
-        tls_cert=section.get("tls_cert") or None,
-        tls_key=section.get("tls_key") or None,
+        tls_ca=_path(section.get("tls_ca")),
+        tls_cert=_path(section.get("tls_cert")),
+        tls_key=_path(section.get("tls_key")),
         session_timeout=session_timeout,
         chroot=section.get("chroot") or None,
     )
+
+
+def _path(value: str | None) -> str | None:
+    return os.path.expanduser(value) if value else None

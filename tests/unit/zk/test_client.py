@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 
@@ -120,5 +121,17 @@ def test_client_from_config_section(zk_server):
         client.disconnect()
     with pytest.raises(ZKConnectionError, match="hosts is required"):
         client_from_config({})
-    with pytest.raises(ZKConnectionError, match="session_timeout must be a number"):
-        client_from_config({"hosts": "h:1", "session_timeout": "soon"})
+    for bad in ("soon", "0", "-5"):
+        with pytest.raises(ZKConnectionError, match="session_timeout must be a positive number"):
+            client_from_config({"hosts": "h:1", "session_timeout": bad})
+
+
+def test_client_from_config_expands_home_in_tls_paths():
+    """Every component reads ``[zookeeper]`` through this one factory; ``~``
+    in the TLS paths is the home directory (as the web's own factory did)."""
+    client = client_from_config(
+        {"hosts": "h:1", "tls_ca": "~/ca.pem", "tls_cert": "~/c.pem", "tls_key": "/k.pem"}
+    )
+    home = os.path.expanduser("~")
+    assert client._tls == (f"{home}/ca.pem", f"{home}/c.pem", "/k.pem")
+    assert client.session_timeout == 10.0 and client.chroot is None
