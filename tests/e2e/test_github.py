@@ -7,9 +7,15 @@ the system's web process.  The stock ``check`` pipeline gains GitHub's
 trigger and reporters (Zuul's GitHub quick-start: pull_request opened /
 changed / reopened, a ``recheck`` comment; a commit status).
 
-Issue 8 §3.1 (a PR opened runs check on a node and gets a success status)
-and §3.6 (the web killed right after answering a webhook: the event is
-still processed, once).
+Issue 8 §3.1 (a PR opened runs check on a node and gets a success status),
+§3.2 (a ``recheck`` comment runs it again; a push to the PR dequeues the old
+head, whose build is canceled), §3.3 (PRs approved by a writer and labelled
+``gate`` are tested together, each on the ones ahead, and merged in order
+by Lockgate; a failing one is reported and the one behind it still merges),
+§3.4 (a broken ``.zuul.yaml`` gets the ``file:line`` error as a comment and
+check-run annotations) and §3.6 (the web killed right after answering a
+webhook: the event is still processed, once).  One system serves the
+whole module.
 """
 
 from __future__ import annotations
@@ -49,28 +55,96 @@ ZUUL_YAML = """\
       jobs: [gh-show]
 """
 
+# A job that waits while the pull request has slow.txt (to be canceled).
+SLOW_PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: The pull request's file on the node
+      ansible.builtin.command: cat {{ zuul.project.src_dir }}/pr.txt
+    - name: Slow while asked to be
+      ansible.builtin.shell: if [ -f {{ zuul.project.src_dir }}/slow.txt ]; then sleep 120; fi
+"""
+
+FLOW_YAML = """\
+- job:
+    name: gh-flow
+    run: playbooks/flow.yaml
+- project:
+    check:
+      jobs: [gh-flow]
+"""
+
+# The gate's job lists what it is tested with and fails on bad.txt.
+GATE_PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: What this build is tested with
+      ansible.builtin.command: ls {{ zuul.project.src_dir }}
+    - name: No bad file
+      ansible.builtin.command: test ! -f {{ zuul.project.src_dir }}/bad.txt
+"""
+
+GATED_YAML = """\
+- job:
+    name: gh-gate
+    run: playbooks/gate.yaml
+- project:
+    gate:
+      jobs: [gh-gate]
+"""
+
 REPOS = {
     "acme/hello": {".zuul.yaml": ZUUL_YAML, "playbooks/show.yaml": PLAYBOOK, "README": "hi\n"},
-    "acme/crash": {".zuul.yaml": ZUUL_YAML, "playbooks/show.yaml": PLAYBOOK, "README": "hi\n"},
+    "acme/crash": {
+        ".zuul.yaml": ZUUL_YAML.replace("gh-show", "gh-crash"),
+        "playbooks/show.yaml": PLAYBOOK,
+        "README": "hi\n",
+    },
+    "acme/flow": {".zuul.yaml": FLOW_YAML, "playbooks/flow.yaml": SLOW_PLAYBOOK, "README": "f\n"},
+    "acme/gated": {".zuul.yaml": GATED_YAML, "playbooks/gate.yaml": GATE_PLAYBOOK, "README": "g\n"},
 }
+REPO_OPTIONS: dict[str, dict[str, Any]] = {
+    "acme/gated": {"collaborators": {"alice": "write", "mallory": "read"}, "labels": ["gate"]}
+}
+GATE = f"{TENANT}/gate"
 
 
 def config_files() -> dict[str, str | bytes]:
-    """The stock config project, its ``check`` also triggered by GitHub."""
+    """The stock config project, its ``check`` and ``gate`` also GitHub's
+    (Zuul's GitHub quick-start: a writer's approval and the gate label)."""
     files = seed.config_project_files()
     pipelines = yaml.safe_load(files["zuul.d/pipelines.yaml"])
     for entry in pipelines:
         pipeline = entry.get("pipeline", {})
-        if pipeline.get("name") != "check":
-            continue
-        pipeline["require"]["github"] = {"open": True, "current-patchset": True}
-        pipeline["trigger"]["github"] = [
-            {"event": "pull_request", "action": ["opened", "changed", "reopened"]},
-            {"event": "pull_request", "action": "comment", "comment": r"(?i)^\s*recheck\s*$"},
-        ]
-        pipeline.setdefault("start", {})["github"] = {"status": "pending", "comment": False}
-        pipeline["success"]["github"] = {"status": "success", "comment": False}
-        pipeline["failure"]["github"] = {"status": "failure"}
+        if pipeline.get("name") == "check":
+            pipeline["require"]["github"] = {"open": True, "current-patchset": True}
+            pipeline["trigger"]["github"] = [
+                {"event": "pull_request", "action": ["opened", "changed", "reopened"]},
+                {"event": "pull_request", "action": "comment", "comment": r"(?i)^\s*recheck\s*$"},
+            ]
+            pipeline.setdefault("start", {})["github"] = {
+                "status": "pending",
+                "check": "in_progress",
+                "comment": False,
+            }
+            pipeline["success"]["github"] = {"status": "success", "comment": False}
+            pipeline["failure"]["github"] = {"status": "failure", "check": "failure"}
+        elif pipeline.get("name") == "gate":
+            pipeline["require"]["github"] = {
+                "open": True,
+                "current-patchset": True,
+                "label": "gate",
+                "review": [{"type": "approved", "permission": "write"}],
+            }
+            pipeline["trigger"]["github"] = [
+                {"event": "pull_request_review", "action": "submitted", "state": "approved"},
+                {"event": "pull_request", "action": "labeled", "label": "gate"},
+            ]
+            pipeline["start"]["github"] = {"status": "pending", "comment": False}
+            pipeline["success"]["github"] = {"status": "success", "merge": True, "comment": False}
+            pipeline["failure"]["github"] = {"status": "failure"}
     files["zuul.d/pipelines.yaml"] = yaml.safe_dump(pipelines, sort_keys=False)
     return files
 
@@ -87,8 +161,9 @@ class GithubLockgate(LockgateSystem):
             webhook_url=f"http://127.0.0.1:{web_port}/api/connection/github/payload",
         ).start()
         for name, files in REPOS.items():
-            self.github.control.create_repo(name, files)
+            self.github.control.create_repo(name, files, **REPO_OPTIONS.get(name, {}))
         self.root = root
+        self.killed: set[str] = set()  # as LockgateSystem keeps it
         self.system = System(
             root / "state",
             web_port=web_port,
@@ -111,26 +186,39 @@ def lockgate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GithubLockgat
     system = GithubLockgate(tmp_path_factory.mktemp("lockgate-e2e-github"))
     try:
         system.start()
+        # Deliveries are taken once the web's ZooKeeper session is up (503 before).
+        wait_for(lambda: http_get(system.web_url + "/health/ready")[0] == 200, 60, "the web ready")
         yield system
     finally:
         system.stop()
 
 
-def statuses(lg: GithubLockgate, project: str, number: int) -> list[dict[str, Any]]:
-    return [s for s in lg.github.control.statuses(project, number) if s["context"] == CONTEXT]
+def statuses(
+    lg: GithubLockgate, project: str, number: int, context: str = CONTEXT
+) -> list[dict[str, Any]]:
+    return [s for s in lg.github.control.statuses(project, number) if s["context"] == context]
 
 
-def final_status(lg: GithubLockgate, project: str, number: int) -> dict[str, Any]:
+def final_status(
+    lg: GithubLockgate, project: str, number: int, context: str = CONTEXT, count: int = 1
+) -> dict[str, Any]:
+    """The ``count``-th final (not pending) status of ``context``."""
+
     def done() -> dict[str, Any] | None:
         lg.system.check_alive()
-        found = [s for s in statuses(lg, project, number) if s["state"] != "pending"]
-        return found[-1] if found else None
+        found = [s for s in statuses(lg, project, number, context) if s["state"] != "pending"]
+        return found[count - 1] if len(found) >= count else None
 
-    return wait_for(done, 180, f"the check status of {project}#{number}", interval=0.25)
+    return wait_for(done, 180, f"the {context} status of {project}#{number}", interval=0.25)
 
 
 def project_builds(lg: GithubLockgate, project: str) -> list[dict[str, Any]]:
     return [b for b in lg.api(f"/api/tenant/{TENANT}/builds?project={project}")]
+
+
+def builds_of(lg: GithubLockgate, project: str, number: int) -> list[dict[str, Any]]:
+    """The builds API's builds of pull request ``project#number`` (newest first)."""
+    return [b for b in project_builds(lg, project) if b["ref"].get("change") == number]
 
 
 def test_a_pull_request_runs_check_on_a_node_and_gets_a_success_status(lockgate):
@@ -149,6 +237,99 @@ def test_a_pull_request_runs_check_on_a_node_and_gets_a_success_status(lockgate)
     # The job ran the pull request's file on the node with Ansible.
     log = lockgate.get_text(build["log_url"].rstrip("/") + "/job-output.txt")
     assert "from the pull request" in log
+
+
+def test_recheck_runs_check_again_and_a_push_dequeues_the_old_head(lockgate):
+    c = lockgate.github.control
+    # Two pull requests at once: one to recheck, one pushed to while its
+    # head's build runs (slow.txt keeps that build running).
+    pr = c.open_pull("acme/flow", "recheck", {"pr.txt": "first\n"}, title="Recheck")
+    slow = c.open_pull("acme/flow", "pushed", {"pr.txt": "old\n", "slow.txt": "1\n"}, title="Slow")
+    n, m = pr["number"], slow["number"]
+    wait_for(lambda: builds_of(lockgate, "acme/flow", m), 120, "the old head's build running")
+    new = c.push_to_pull("acme/flow", m, {"pr.txt": "new\n", "slow.txt": None})
+    assert final_status(lockgate, "acme/flow", n)["state"] == "success"
+    c.comment("acme/flow", n, "recheck", user="alice")
+    status = final_status(lockgate, "acme/flow", m)
+    assert status["state"] == "success" and status["sha"] == new
+    assert not [
+        s
+        for s in statuses(lockgate, "acme/flow", m)
+        if s["sha"] == slow["head_sha"] and s["state"] != "pending"
+    ]
+    old = wait_for(
+        lambda: [
+            b
+            for b in builds_of(lockgate, "acme/flow", m)
+            if b["ref"]["patchset"] == slow["head_sha"]
+        ][0]["result"],
+        60,
+        "the old head's build ended",
+    )
+    assert old in ("CANCELED", "ABORTED"), old
+    again = final_status(lockgate, "acme/flow", n, count=2)
+    assert again["state"] == "success" and again["sha"] == pr["head_sha"]
+    ran = wait_for(
+        lambda: (
+            len(b := [x for x in builds_of(lockgate, "acme/flow", n) if x["result"]]) == 2 and b
+        ),
+        60,
+        "two builds of the rechecked pull request",
+    )
+    assert {(b["result"], b["ref"]["patchset"]) for b in ran} == {("SUCCESS", pr["head_sha"])}
+
+
+def test_pull_requests_gated_together_merge_in_order_and_a_failing_one_is_reported(lockgate):
+    c = lockgate.github.control
+    repo = "acme/gated"
+    first = c.open_pull(repo, "first", {"ok-first.txt": "1\n"}, title="First")["number"]
+    bad = c.open_pull(repo, "bad", {"bad.txt": "2\n"}, title="Bad")["number"]
+    last = c.open_pull(repo, "last", {"ok-last.txt": "3\n"}, title="Last")["number"]
+    c.review(repo, first, "mallory", "APPROVE")  # a reader's approval counts for nothing
+    for n in (first, bad, last):
+        c.review(repo, n, "alice", "APPROVE")
+        c.label(repo, n, add=["gate"], user="alice")
+    for n in (first, last):
+        wait_for(lambda n=n: c.pull(repo, n)["merged"], 180, f"#{n} merged", interval=0.25)
+    failed = final_status(lockgate, repo, bad, GATE)
+    assert failed["state"] == "failure"
+    comment = wait_for(lambda: c.comments(repo, bad), 30, "the failure comment")[-1]
+    assert "gh-gate" in comment["body"] and "FAILURE" in comment["body"]
+    assert not c.pull(repo, bad)["merged"]
+    # Merged by Lockgate, in queue order, each after its gate status.
+    assert [m["number"] for m in c.merges(repo)] == [first, last]
+    assert {m["by"] for m in c.merges(repo)} == {"lockgate-test[bot]"}
+    for n in (first, last):
+        assert [s["state"] for s in statuses(lockgate, repo, n, GATE)][-1] == "success"
+    # The last one was tested on the first (speculatively), without the bad one.
+    final = [
+        b
+        for b in builds_of(lockgate, repo, last)
+        if b["pipeline"] == "gate" and b["result"] == "SUCCESS"
+    ]
+    log = lockgate.get_text(final[0]["log_url"].rstrip("/") + "/job-output.txt")
+    assert "ok-first.txt" in log and "ok-last.txt" in log and "bad.txt" not in log
+
+
+def test_a_broken_zuul_yaml_gets_the_file_and_line_as_comment_and_annotation(lockgate):
+    c = lockgate.github.control
+    broken = ZUUL_YAML + "- job:\n    name: broken\n    runn: nothing.yaml\n"
+    pr = c.open_pull("acme/hello", "broken", {".zuul.yaml": broken}, title="Break it")
+    n = pr["number"]
+    assert final_status(lockgate, "acme/hello", n)["state"] == "failure"
+    comment = wait_for(lambda: c.comments("acme/hello", n), 60, "the error comment")[-1]
+    assert ".zuul.yaml:" in comment["body"] and "runn" in comment["body"]
+    run = wait_for(
+        lambda: [
+            r for r in c.check_runs("acme/hello", n) if r["name"] == CONTEXT and r["conclusion"]
+        ],
+        60,
+        "the check run",
+    )[-1]
+    assert run["conclusion"] == "failure"
+    (note,) = [a for a in run["annotations"] if a["path"] == ".zuul.yaml"]
+    assert note["start_line"] > 1 and "runn" in note["message"]
+    assert not builds_of(lockgate, "acme/hello", n)
 
 
 def test_the_web_killed_right_after_answering_a_webhook_loses_nothing(lockgate):
