@@ -9,21 +9,29 @@ loader only speak to drivers through these protocols:
 - ``Driver``: a name, a trigger schema and trigger filters for pipelines,
   and (for drivers that have them) connections made from
   ``[connection NAME]`` sections of the service config;
-- ``Connection``: one configured connection; gives a ``Source`` (what the
-  code-review system knows about projects) and an ``EventSource`` (a thread
-  that turns what happens there into ``TriggerEvent``s);
+- ``EventProducer``: whatever the scheduler runs an ``EventSource`` for, by
+  the trigger name pipelines use: each connection, and each connectionless
+  driver (``timer``); ``event_source(hooks)`` makes it;
+- ``Connection``: one configured connection, an ``EventProducer``; gives a
+  ``Source`` (what the code-review system knows about projects) and an
+  ``EventSource`` (a thread that turns what happens there into
+  ``TriggerEvent``s);
 - ``Source``: project URLs and names, branches, ref heads;
 - ``TriggerFilter``: one parsed entry of a pipeline's ``trigger`` list;
   ``matches(event)`` is pure, so pipeline matching needs no I/O;
 - ``EventSource``: ``start()``/``stop()``; it calls back into the scheduler
-  through the ``EventSourceHooks`` it was given, never the other way round;
+  through the ``EventSourceHooks`` it was given, never the other way round
+  (the same hooks for every producer: a poller reads ``projects``, the
+  timer ``triggers``);
 - ``ChangeSource`` (review systems: Gerrit, GitHub): a ``Source`` that also
   answers questions about changes (``lockgate.model.change.Change``);
 - ``NeededBySource`` (optional): which changes need a change;
 - ``ChangeReporter``: votes, comments and merges on a change.
 
 A driver with no connection (``timer``) is named directly under a pipeline's
-``trigger``; ``lockgate.drivers.registry.resolve_trigger`` tells the two apart.
+``trigger``; ``lockgate.drivers.registry.resolve_trigger`` tells the two apart,
+and ``lockgate.drivers.registry.event_producers`` lists it beside the
+connections (the driver is its own ``EventProducer``).
 """
 
 from __future__ import annotations
@@ -37,8 +45,12 @@ from lockgate.model.change import Change
 from lockgate.model.events import TriggerEvent
 from lockgate.service_config import Section
 
-# Where events go: the scheduler's function that puts one on the trigger queue.
+# Where events go: the scheduler's function that puts one on the trigger queue
+# of every tenant with the event's project.
 EventSink = Callable[[TriggerEvent], None]
+# Where an event for one tenant goes (``tenant_sink(tenant, event)``): the
+# timer's events are each for one pipeline of one tenant.
+TenantEventSink = Callable[[str, TriggerEvent], None]
 # A small persistent key-value store scoped to one connection (ZooKeeper in
 # production): read a key's last saved value, or save one.
 StateGet = Callable[[str], "dict[str, Any] | None"]
@@ -163,14 +175,39 @@ class EventSource(Protocol):
 
 
 @dataclass(frozen=True)
+class PipelineTrigger:
+    """One pipeline's trigger entries under one trigger name, as a current
+    layout has them: ``filters`` compiled by the name's driver, and the
+    project-branches with jobs in the pipeline (what a timer fires for)."""
+
+    tenant: str
+    pipeline: str
+    filters: tuple[TriggerFilter, ...]
+    project_branches: tuple[tuple[str, str], ...]
+
+
+def _no_triggers() -> Iterable[PipelineTrigger]:
+    return ()
+
+
+def _no_tenant_sink(tenant: str, event: TriggerEvent) -> None:
+    raise RuntimeError(f"no tenant_sink given for event {event.event_id} (tenant {tenant})")
+
+
+@dataclass(frozen=True)
 class EventSourceHooks:
-    """What the scheduler hands a connection's event source.
+    """What the scheduler hands every event source (a connection's or a
+    connectionless driver's, alike).
 
     ``sink`` must be durable when it returns (the event is on the trigger
-    queue); ``projects`` returns the project names this connection serves in
-    the current layouts and is called before every round of work, so
-    reconfiguration needs no restart; ``state_get``/``state_set`` are keyed
-    by project and scoped to this connection.  ``zk`` is the scheduler's
+    queue of every tenant with the event's project); ``tenant_sink`` puts an
+    event on one tenant's trigger queue only, deduplicated by its
+    ``dedup_key`` or else its ``event_id``.  ``projects`` returns the project
+    names this connection serves in the current layouts and ``triggers`` the
+    ``PipelineTrigger`` of every pipeline whose trigger names this
+    producer; both are called before every round of work, so
+    reconfiguration needs no restart.  ``state_get``/``state_set`` are keyed
+    by project and scoped to this producer.  ``zk`` is the scheduler's
     ZooKeeper client, for sources that read what another process stored
     (the GitHub webhooks the web put on the connection's queue).
     """
@@ -180,22 +217,31 @@ class EventSourceHooks:
     state_get: StateGet
     state_set: StateSet
     zk: Any = None  # lockgate.zk.client.ZKClient
+    triggers: Callable[[], Iterable[PipelineTrigger]] = _no_triggers
+    tenant_sink: TenantEventSink = _no_tenant_sink
 
 
-class Connection(Protocol):
-    """One ``[connection NAME]`` section, made live by its driver."""
+@runtime_checkable
+class EventProducer(Protocol):
+    """Something the scheduler runs one ``EventSource`` for (under a lock
+    named ``name``, on one scheduler at a time): each connection, and each
+    connectionless driver."""
 
     @property
     def name(self) -> str: ...
+
+    def event_source(self, hooks: EventSourceHooks) -> EventSource | None:
+        """The event source, not started; None if there is none."""
+        ...
+
+
+class Connection(EventProducer, Protocol):
+    """One ``[connection NAME]`` section, made live by its driver."""
 
     @property
     def driver_name(self) -> str: ...
 
     def source(self) -> Source: ...
-
-    def event_source(self, hooks: EventSourceHooks) -> EventSource | None:
-        """This connection's event producer, not started; None if it has none."""
-        ...
 
 
 class Driver(Protocol):

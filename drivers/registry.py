@@ -4,7 +4,9 @@ Who calls it: every process at start-up, ``make_connections(config)`` to
 turn ``[connection NAME]`` sections into live connections (errors are
 ``ServiceConfigError`` naming file, section and key, printed as one line by
 the command line); the config loader, ``resolve_trigger`` to find which
-driver interprets a pipeline's ``trigger: {<name>: ...}`` entry.
+driver interprets a pipeline's ``trigger: {<name>: ...}`` entry; the
+scheduler, ``event_producers(connections)`` for everything it runs an event
+source for (the connections, then the connectionless drivers).
 
 Adding a driver is one line in ``_FACTORIES``.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from lockgate.drivers.base import Connection, Driver
+from lockgate.drivers.base import Connection, Driver, EventProducer
 from lockgate.git.cmd import set_remote_env
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 
@@ -105,6 +107,19 @@ def _register_git_env(connection: Connection) -> None:
     env = git_env() if callable(git_env) else None
     if env:
         set_remote_env(source.clone_url(""), env)
+
+
+def event_producers(connections: Mapping[str, Connection]) -> dict[str, EventProducer]:
+    """What the scheduler runs an event source for, by the trigger name
+    pipelines use: every connection, then every connectionless driver (its
+    own producer: the timer)."""
+    producers: dict[str, EventProducer] = dict(connections)
+    for name in sorted(CONNECTIONLESS):
+        driver = get_driver(name)
+        if not isinstance(driver, EventProducer):
+            raise TypeError(f"connectionless driver '{name}' makes no event source")
+        producers[name] = driver
+    return producers
 
 
 def resolve_trigger(

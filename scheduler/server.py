@@ -4,9 +4,11 @@ for ``lockgate up`` and tests.
 What it runs:
 
 - its ZooKeeper session and component registration;
-- the connections of the service config (``lockgate.drivers``) and their
-  event sources — each git poller, and the timer — under an event-source
-  lock, so that of several schedulers exactly one emits each connection's
+- the event sources of the connections of the service config and of the
+  connectionless drivers (``lockgate.drivers.registry.event_producers``:
+  each git poller, Gerrit stream, GitHub webhook reader, and the timer),
+  all made alike from ``EventSourceHooks``, each under an event-source
+  lock, so that of several schedulers exactly one emits each producer's
   events (a peer takes over when that one dies);
 - the tenants of ``[scheduler] tenant_config`` (``tenants.TenantRegistry``),
   read again on SIGHUP (``request_reconfigure``: the handler only sets a
@@ -42,14 +44,14 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lockgate.config.site import provider_labels
 from lockgate.db import Database, DatabaseError
-from lockgate.drivers.base import Connection, EventSourceHooks
-from lockgate.drivers.registry import get_driver, make_connections
+from lockgate.drivers.base import Connection, EventProducer, EventSourceHooks, PipelineTrigger
+from lockgate.drivers.registry import event_producers, make_connections
 from lockgate.git import RepoCache
 from lockgate.keys.generator import KeyGenerator
 from lockgate.keys.keystore import keystore_from_config
@@ -76,7 +78,6 @@ log = logging.getLogger("lockgate.scheduler")
 TICK = 5.0  # seconds between passes when nothing wakes the loop
 SOURCE_STOP_TIMEOUT = 3.0  # seconds the event sources get to stop, together
 PASS_STOP_WAIT = 3.0  # seconds a stop waits for the pass under way
-TIMER = "timer"
 # Components whose end frees work a scheduler takes over (``_poke`` on a change).
 PEER_KINDS = ("scheduler", "executor")
 
@@ -337,25 +338,47 @@ class Scheduler:
                 out.update(p.name for p in tenant.spec.projects if p.connection == connection)
         return out
 
+    def _triggers_of(self, name: str) -> Iterator[PipelineTrigger]:
+        """Every pipeline whose trigger names ``name``, in every tenant."""
+        assert self.registry is not None
+        for tenant_name in self.registry.names():
+            tenant = self.registry.get(tenant_name)
+            if tenant is None:
+                continue
+            for pipeline, per_conn in tenant.filters.items():
+                filters = tuple(per_conn.get(name, ()))
+                if filters:
+                    yield PipelineTrigger(
+                        tenant_name,
+                        pipeline,
+                        filters,
+                        tuple(project_branches_in(tenant.layout, pipeline)),
+                    )
+
     def _make_sources(self) -> None:
-        for name, connection in self.connections.items():
+        for name, producer in event_producers(self.connections).items():
             self.sources.append(
                 EventSourceRunner(
-                    self.client, name, functools.partial(self._connection_source, connection)
+                    self.client, name, functools.partial(self._event_source, producer)
                 )
             )
-        self.sources.append(EventSourceRunner(self.client, TIMER, self._timer_source))
         for source in self.sources:
             source.check()
 
-    def _connection_source(self, connection: Connection) -> Any:
-        name = connection.name
+    def _event_source(self, producer: EventProducer) -> Any:
+        name = producer.name
 
         def sink(event: TriggerEvent) -> None:
             for tenant in self._tenants_of(name, event.project):
                 trigger_queue(self.client, tenant).put(
                     event.to_dict(), dedup_key=event.dedup_key or _git_dedup_key(event)
                 )
+            self._poke()
+
+        def tenant_sink(tenant: str, event: TriggerEvent) -> None:
+            trigger_queue(self.client, tenant).put(
+                event.to_dict(), dedup_key=event.dedup_key or event.event_id
+            )
             self._poke()
 
         def state_get(key: str) -> dict[str, Any] | None:
@@ -370,37 +393,10 @@ class Scheduler:
             state_get=state_get,
             state_set=state_set,
             zk=self.client,
+            triggers=lambda: self._triggers_of(name),
+            tenant_sink=tenant_sink,
         )
-        return connection.event_source(hooks)
-
-    def _timer_targets(self) -> Iterable[Any]:
-        from lockgate.drivers.timer.model import TimerTarget
-
-        assert self.registry is not None
-        for name in self.registry.names():
-            tenant = self.registry.get(name)
-            if tenant is None:
-                continue
-            for pipeline, per_conn in tenant.filters.items():
-                for flt in per_conn.get(TIMER, ()):
-                    for project, branch in project_branches_in(tenant.layout, pipeline):
-                        for timespec in getattr(flt, "timespecs", ()):
-                            yield TimerTarget(
-                                name,
-                                pipeline,
-                                project,
-                                branch,
-                                timespec,
-                                bool(getattr(flt, "dereference", False)),
-                            )
-
-    def _timer_source(self) -> Any:
-        def sink(tenant: str, event: TriggerEvent) -> None:
-            trigger_queue(self.client, tenant).put(event.to_dict(), dedup_key=event.event_id)
-            self._poke()
-
-        driver: Any = get_driver(TIMER)
-        return driver.event_source(lambda: list(self._timer_targets()), sink)
+        return producer.event_source(hooks)
 
     # --- the loop -----------------------------------------------------------------------
 

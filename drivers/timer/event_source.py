@@ -1,13 +1,16 @@
 """The timer driver's event source: fires ``timer`` events on cron schedules.
 
-The scheduler gives it two callbacks:
+It takes two callbacks, which ``TimerDriver.event_source(hooks)`` makes from
+the scheduler's ``EventSourceHooks``:
 
 - ``targets()``: every (tenant, pipeline, project, branch, time) to fire —
   one ``TimerTarget`` per project-branch that has jobs in a pipeline with a
-  timer trigger, per ``time`` value; it is called on every wake-up (at
-  least every ``refresh_interval`` seconds, and at once after ``refresh()``),
-  so a reconfiguration takes effect without a restart;
-- ``sink(tenant, event)``: puts the event on that tenant's trigger queue.
+  timer trigger, per ``time`` value (``timer_targets(hooks.triggers())``);
+  it is called on every wake-up (at least every ``refresh_interval``
+  seconds, and at once after ``refresh()``), so a reconfiguration takes
+  effect without a restart;
+- ``sink(tenant, event)``: puts the event on that tenant's trigger queue
+  (``hooks.tenant_sink``).
 
 Each event: ``type="timer"``, ``connection="timer"``, ``project``,
 ``branch``, ``ref="refs/heads/<branch>"``, ``pipeline`` (the one pipeline it
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from lockgate.clock import Clock, SystemClock
+from lockgate.drivers.base import TenantEventSink
 from lockgate.drivers.rounds import RoundLoop
 from lockgate.drivers.timer.model import TIMER, TimerTarget
 from lockgate.drivers.timer.timespec import Timespec, TimespecError, parse_timespec
@@ -41,7 +45,7 @@ from lockgate.model.events import TriggerEvent
 
 log = logging.getLogger("lockgate.drivers.timer")
 
-TimerSink = Callable[[str, TriggerEvent], None]
+TimerSink = TenantEventSink  # sink(tenant, event)
 _EVENT_IDS = uuid.UUID("6f1c2a52-54a4-4f0e-9d7e-6c6f636b6774")  # uuid5 namespace
 
 

@@ -1,11 +1,13 @@
 """The timer driver's records.
 
-``TimerTarget`` is what the scheduler tells the timer event source to fire:
-one project-branch of one pipeline with one ``time`` value.  Zuul enqueues
-every project-branch with jobs in a timer pipeline at each tick; the
-scheduler knows which those are (its layouts), so it lists them and the
-event source emits one event per target — which is also what lets a jitter
-spread project-branches over time.
+``TimerTarget`` is what the timer event source fires: one project-branch
+of one pipeline with one ``time`` value.  Zuul enqueues every
+project-branch with jobs in a timer pipeline at each tick; the scheduler
+knows which those are (its layouts) and hands them to the timer's event
+source as it does to every event source (``EventSourceHooks.triggers``),
+and ``lockgate.drivers.timer.driver.timer_targets`` makes one target per
+project-branch and ``time`` value — which is also what lets a jitter spread
+project-branches over time.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from lockgate.drivers.base import EventProducer
 from lockgate.drivers.git import GitConnection, GitDriver
 from lockgate.drivers.registry import (
     driver_names,
+    event_producers,
     get_driver,
     make_connections,
     resolve_trigger,
@@ -83,3 +85,15 @@ def test_resolve_trigger():
     assert isinstance(driver, TimerDriver) and conn is None
     with pytest.raises(KeyError):
         resolve_trigger("review", conns)
+
+
+def test_event_producers_are_the_connections_then_the_timer():
+    """The scheduler runs an event source for each, made alike."""
+    conns = connections(
+        "[connection b]\ndriver=git\nbaseurl=/srv/b\n[connection a]\ndriver=git\nbaseurl=/srv/a\n"
+    )
+    producers = event_producers(conns)
+    assert list(producers) == ["b", "a", "timer"]
+    assert producers["b"] is conns["b"] and producers["a"] is conns["a"]
+    assert isinstance(producers["timer"], TimerDriver)
+    assert all(isinstance(p, EventProducer) and p.name == n for n, p in producers.items())

@@ -1,4 +1,5 @@
-"""TimerEventSource with a ManualClock: fire times, events, reconfiguration, failures."""
+"""TimerEventSource with a ManualClock: fire times, events, reconfiguration,
+failures; and the source the driver makes from the scheduler's hooks."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import threading
 from datetime import UTC, datetime
 
 from lockgate.clock import ManualClock
+from lockgate.drivers.base import EventSourceHooks, PipelineTrigger
+from lockgate.drivers.git.trigger import GitTriggerFilter
 from lockgate.drivers.timer import TimerDriver, TimerEventSource, TimerTarget
+from lockgate.drivers.timer.driver import timer_targets
 from lockgate.model.events import TriggerEvent
 
 from tests.fixtures.waiting import wait_for
@@ -32,7 +36,7 @@ class Harness:
             self.events.append((tenant, event))
 
     def source(self, **kw) -> TimerEventSource:
-        return TimerDriver().event_source(
+        return TimerEventSource(
             lambda: list(self.targets), self.sink, clock=self.clock, tz=UTC, **kw
         )
 
@@ -184,3 +188,61 @@ def test_thread_waits_on_the_clock_and_stops():
         source.stop()
     assert not any(t.name == "timer" and t.is_alive() for t in threading.enumerate())
     assert [e.branch for _, e in h.events] == ["main", "main"]
+
+
+def timer_filter(*times: str, dereference: bool = False):
+    spec = {"time": list(times), "dereference": dereference}
+    return TimerDriver().make_trigger_filter("timer", spec)
+
+
+def test_targets_from_the_pipeline_triggers():
+    """One target per pipeline, timer entry, project-branch and time value,
+    in that order; other drivers' filters give none."""
+    triggers = [
+        PipelineTrigger(
+            "t1",
+            "periodic",
+            (timer_filter("0 * * * *", "30 * * * *"), timer_filter("0 0 * * *", dereference=True)),
+            (("example.org/org/a", "master"), ("example.org/org/a", "stable")),
+        ),
+        PipelineTrigger("t2", "post", (GitTriggerFilter("git", ("ref-updated",)),), (("p", "m"),)),
+        PipelineTrigger("t2", "nightly", (timer_filter("0 3 * * *"),), ()),
+    ]
+    a = "example.org/org/a"
+    assert list(timer_targets(triggers)) == [
+        TimerTarget("t1", "periodic", a, "master", "0 * * * *"),
+        TimerTarget("t1", "periodic", a, "master", "30 * * * *"),
+        TimerTarget("t1", "periodic", a, "stable", "0 * * * *"),
+        TimerTarget("t1", "periodic", a, "stable", "30 * * * *"),
+        TimerTarget("t1", "periodic", a, "master", "0 0 * * *", dereference=True),
+        TimerTarget("t1", "periodic", a, "stable", "0 0 * * *", dereference=True),
+    ]
+
+
+def test_the_driver_makes_its_source_from_the_hooks_every_source_gets():
+    """``triggers()`` is read at every round (a reconfiguration needs no
+    restart) and each event goes to its own tenant through ``tenant_sink``;
+    the sink for every tenant with the project is not used."""
+    clock = ManualClock(ts(2024, 1, 1, 0, 30))
+    triggers: list[PipelineTrigger] = []
+    sent: list[tuple[str, TriggerEvent]] = []
+
+    def broadcast(event: TriggerEvent) -> None:
+        raise AssertionError("a timer event is for one tenant")
+
+    hooks = EventSourceHooks(
+        sink=broadcast,
+        projects=lambda: (),
+        state_get=lambda key: None,
+        state_set=lambda key, data: None,
+        triggers=lambda: list(triggers),
+        tenant_sink=lambda tenant, event: sent.append((tenant, event)),
+    )
+    source = TimerDriver().event_source(hooks, clock=clock, tz=UTC)
+    assert source.run_due() == [] and source.next_fire_times() == {}
+    triggers.append(PipelineTrigger("t1", "periodic", (timer_filter("0 * * * *"),), (("p", "m"),)))
+    assert source.run_due() == []
+    clock.set(ts(2024, 1, 1, 1, 0))
+    [event] = source.run_due()
+    assert sent == [("t1", event)]
+    assert (event.pipeline, event.project, event.branch) == ("periodic", "p", "m")

@@ -1,0 +1,66 @@
+"""The scheduler's timer: a pipeline with a ``timer`` trigger gets an item
+for each project-branch with jobs in it, from the timer driver's event
+source the scheduler runs like every other (real ZooKeeper, real git)."""
+
+from __future__ import annotations
+
+import pytest
+from lockgate.scheduler.server import Scheduler
+from lockgate.zk.requests import NodeRequestStore
+
+from tests.fixtures.waiting import wait_for
+from tests.integration.scheduler.harness import APP, CONFIG, make_site
+
+# Every second: the first tick comes within one.
+PERIODIC = """
+- pipeline:
+    name: periodic
+    manager: independent
+    post-review: true
+    trigger:
+      timer:
+        - time: '* * * * * *'
+"""
+
+NIGHTLY = """
+- job:
+    name: nightly
+- project:
+    periodic:
+      jobs: [nightly]
+"""
+
+
+@pytest.fixture
+def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
+    site = make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client, app=APP + NIGHTLY)
+    site.repos["config"].commit_and_push({"zuul.yaml": CONFIG + PERIODIC}, message="periodic")
+    return site
+
+
+@pytest.fixture
+def scheduler(site):
+    sched = Scheduler(site.service_config(), tick=0.5)
+    sched.start()
+    stop = sched.run_in_thread()
+    yield sched
+    stop()
+    sched.stop()
+
+
+def test_timer_pipeline_gets_an_item_per_project_branch(site, scheduler):
+    def nightly():
+        found = [
+            v.record
+            for v in NodeRequestStore(site.client).pending()
+            if v.record.job_name == "nightly"
+        ]
+        return found or None
+
+    [request] = wait_for(nightly, 30, "a node request for the timer pipeline's job")
+    assert (request.tenant, request.pipeline) == ("demo", "periodic")
+    # Only org/app has jobs in the periodic pipeline: nothing for the others.
+    assert {v.record.job_name for v in NodeRequestStore(site.client).pending()} == {"nightly"}
+    # The timer's event source runs under its own event-source lock, as the
+    # connections' do.
+    assert {s.name for s in scheduler.sources if s.source is not None} == {"git", "timer"}
