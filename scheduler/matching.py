@@ -18,8 +18,9 @@ pipeline) fans out to every project-branch of the tenant with jobs in it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
+from lockgate.config.layout_model import Layout
 from lockgate.drivers.base import TriggerFilter
 from lockgate.model.change import Change
 from lockgate.model.events import TriggerEvent
@@ -36,7 +37,7 @@ TriggerFilters = Mapping[str, Mapping[str, Sequence[TriggerFilter]]]
 Requirements = Mapping[str, Mapping[str, Requirement]]
 
 
-def _connection_of(layout: Any, project: str, event: TriggerEvent) -> str:
+def _connection_of(layout: Layout, project: str, event: TriggerEvent) -> str:
     view = layout.project_view(project)
     if view is not None and view.connection:
         return str(view.connection)
@@ -44,7 +45,7 @@ def _connection_of(layout: Any, project: str, event: TriggerEvent) -> str:
 
 
 def match_event(
-    layout: Any,
+    layout: Layout,
     filters: TriggerFilters,
     event: TriggerEvent,
     change: Change | None = None,
@@ -81,7 +82,7 @@ def match_event(
 
 
 def _project_target(
-    layout: Any, pipeline: str, event: TriggerEvent, change: Change | None
+    layout: Layout, pipeline: str, event: TriggerEvent, change: Change | None
 ) -> list[Target]:
     project = layout.resolve_project(event.project)
     if project is None:
@@ -113,7 +114,7 @@ def _project_target(
     ]
 
 
-def change_target(layout: Any, pipeline: str, change: Change) -> Target | None:
+def change_target(layout: Layout, pipeline: str, change: Change) -> Target | None:
     """The item ``change`` would be in ``pipeline`` without an event of its
     own (a change following another into a gate); None when its project
     has no jobs there."""
@@ -133,7 +134,7 @@ def change_target(layout: Any, pipeline: str, change: Change) -> Target | None:
     )
 
 
-def _every_project_branch(layout: Any, pipeline: str, event: TriggerEvent) -> list[Target]:
+def _every_project_branch(layout: Layout, pipeline: str, event: TriggerEvent) -> list[Target]:
     return [
         Target(
             pipeline=pipeline,
@@ -146,7 +147,7 @@ def _every_project_branch(layout: Any, pipeline: str, event: TriggerEvent) -> li
     ]
 
 
-def project_branches(layout: Any, project: str) -> list[str]:
+def project_branches(layout: Layout, project: str) -> list[str]:
     """The branches the layout knows ``project`` has (those it read config from)."""
     branches = (getattr(layout, "branches", None) or {}).get(project)
     if branches:
@@ -155,7 +156,7 @@ def project_branches(layout: Any, project: str) -> list[str]:
     return list(view.branches) if view is not None and view.branches else ["master"]
 
 
-def project_branches_in(layout: Any, pipeline: str) -> list[tuple[str, str]]:
+def project_branches_in(layout: Layout, pipeline: str) -> list[tuple[str, str]]:
     """(project, branch) pairs with jobs in ``pipeline`` (the timer's targets)."""
     out = []
     for view in layout.tenant.projects:

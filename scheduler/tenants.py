@@ -35,14 +35,18 @@ from typing import Any
 from lockgate.auth.rules import tenant_auth
 from lockgate.config.discovery import CONFIG_ROOTS
 from lockgate.config.errors import ConfigError
+from lockgate.config.layout_model import Layout
 from lockgate.config.limits import DEFAULT_LIMITS
 from lockgate.config.loader import load_tenant
+from lockgate.config.model import Pipeline
 from lockgate.config.tenant import TenantConfig, TenantProject, TenantSpec, parse_tenant_config
 from lockgate.drivers.base import Connection, TriggerFilter, TriggerFilterError
 from lockgate.drivers.registry import resolve_trigger
 from lockgate.git import ZERO_SHA, GitError, RepoCache
+from lockgate.model.change import Change
 from lockgate.model.events import TriggerEvent
 from lockgate.model.tenant_state import TenantLayoutState
+from lockgate.scheduler.matching import Requirement
 from lockgate.zk.client import ZKClient
 from lockgate.zk.layout_sources import (
     LayoutSources,
@@ -66,12 +70,12 @@ class Tenant:
 
     name: str
     spec: TenantSpec
-    layout: Any  # lockgate.config.layout.Layout
+    layout: Layout
     state: TenantLayoutState
     # pipeline -> trigger name -> compiled filters
     filters: dict[str, dict[str, list[TriggerFilter]]] = field(default_factory=dict)
     # pipeline -> connection -> the pipeline's require/reject, compiled
-    requirements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requirements: dict[str, dict[str, Requirement]] = field(default_factory=dict)
     # (project, branch) -> digest of the configuration files read there
     config_digests: dict[tuple[str, str], str] = field(default_factory=dict)
     # (project, branch) -> the configuration files read there (published
@@ -207,17 +211,17 @@ class TenantLoader:
 
 
 def compile_requirements(
-    layout: Any, connections: Mapping[str, Connection]
-) -> tuple[dict[str, dict[str, Any]], list[ConfigError]]:
+    layout: Layout, connections: Mapping[str, Connection]
+) -> tuple[dict[str, dict[str, Requirement]], list[ConfigError]]:
     """Every pipeline's ``require``/``reject`` per connection, compiled by the
     connection's driver (``lockgate.drivers.<driver>.requirements``).  A
     requirement that cannot be compiled is a configuration error of the
     pipeline, which then enqueues nothing from that connection (refusing is
     safer than ignoring a requirement)."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Requirement]] = {}
     errors: list[ConfigError] = []
     for name, pipeline in layout.pipelines.items():
-        per_conn: dict[str, Any] = {}
+        per_conn: dict[str, Requirement] = {}
         for conn in sorted(set(pipeline.require or {}) | set(pipeline.reject or {})):
             connection = connections.get(conn)
             try:
@@ -241,7 +245,7 @@ def compile_requirements(
     return out, errors
 
 
-def _requirement_error(pipeline: Any, name: str, conn: str, message: str) -> ConfigError:
+def _requirement_error(pipeline: Pipeline, name: str, conn: str, message: str) -> ConfigError:
     return ConfigError(
         f"require/reject '{conn}': {message}", pipeline.context, "pipeline", name, key="require"
     )
@@ -253,12 +257,12 @@ class _Refuse:
 
     reason: str
 
-    def check(self, change: Any, now: float) -> str | None:
+    def check(self, change: Change, now: float) -> str | None:
         return self.reason
 
 
 def compile_triggers(
-    layout: Any, connections: Mapping[str, Connection]
+    layout: Layout, connections: Mapping[str, Connection]
 ) -> tuple[dict[str, dict[str, list[TriggerFilter]]], list[ConfigError]]:
     """Every pipeline's trigger entries as the drivers' filters; problems
     (an unknown connection, a bad entry) are configuration errors of the
@@ -295,7 +299,7 @@ def compile_triggers(
     return filters, errors
 
 
-def pipeline_info(layout: Any, connections: Mapping[str, Connection]) -> dict[str, dict]:
+def pipeline_info(layout: Layout, connections: Mapping[str, Connection]) -> dict[str, dict]:
     """What the status API shows of each pipeline before any item exists."""
     out: dict[str, dict] = {}
     for name, pipeline in layout.pipelines.items():

@@ -21,8 +21,7 @@ failure), ``cycles`` (a dependency cycle as one job graph).
 
 from __future__ import annotations
 
-from typing import Any
-
+from lockgate.config.model import ManagerKind, Pipeline
 from lockgate.scheduler.manager.actions import Decision
 from lockgate.scheduler.manager.base import PipelineManager
 from lockgate.scheduler.manager.dependent import DependentPipelineManager
@@ -31,11 +30,11 @@ from lockgate.scheduler.manager.serial import SerialPipelineManager
 from lockgate.scheduler.manager.snapshot import PipelineSnapshot
 from lockgate.scheduler.manager.supercedent import SupercedentPipelineManager
 
-_MANAGERS: dict[str, type[PipelineManager]] = {
-    "independent": IndependentPipelineManager,
-    "dependent": DependentPipelineManager,
-    "serial": SerialPipelineManager,
-    "supercedent": SupercedentPipelineManager,
+_MANAGERS: dict[ManagerKind, type[PipelineManager]] = {
+    ManagerKind.INDEPENDENT: IndependentPipelineManager,
+    ManagerKind.DEPENDENT: DependentPipelineManager,
+    ManagerKind.SERIAL: SerialPipelineManager,
+    ManagerKind.SUPERCEDENT: SupercedentPipelineManager,
 }
 
 
@@ -43,16 +42,15 @@ class UnsupportedManager(Exception):
     """A pipeline names a manager this scheduler does not implement yet."""
 
 
-def manager_for(pipeline: Any) -> PipelineManager:
+def manager_for(pipeline: Pipeline | None) -> PipelineManager:
     """The manager of ``pipeline`` (a ``lockgate.config.model.Pipeline``);
     a pipeline gone from the layout (None) only dequeues, any manager does."""
     if pipeline is None:
         return IndependentPipelineManager()
-    name = getattr(pipeline.manager, "value", pipeline.manager)
-    cls = _MANAGERS.get(name)
+    cls = _MANAGERS.get(pipeline.manager)
     if cls is None:
         raise UnsupportedManager(
-            f"pipeline '{pipeline.name}': manager '{name}' is not supported yet "
+            f"pipeline '{pipeline.name}': manager '{pipeline.manager}' is not supported yet "
             f"(supported: {', '.join(sorted(_MANAGERS))})"
         )
     return cls()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lockgate.config.freeze import freeze_job_graph
+from lockgate.config.layout_model import Layout
 from lockgate.model.queue import JobState, QueueItem
 from lockgate.scheduler.manager import items
 from lockgate.scheduler.manager.context import Context
@@ -35,23 +36,29 @@ def freeze_unit(
     item: QueueItem,
     files: dict[str, list[str]],
     *,
-    layout: Any = None,
-    previous_layout: Any = None,
+    layout: Layout | None = None,
+    previous_layout: Layout | None = None,
 ) -> list[str]:
     """Freeze the jobs of every project of ``item.changes`` into
     ``item.jobs``; returns configuration errors (as ``items.freeze``)."""
     pairs = units(item.changes)
     if len(pairs) <= 1:
         return items.freeze(ctx, item, layout=layout, previous_layout=previous_layout)
-    layout = layout if layout is not None else ctx.snap.layout
+    frozen_with = layout if layout is not None else ctx.snap.layout
     jobs: list[JobState] = []
     by_name: dict[str, Any] = {}
     errors: list[str] = []
     for project, branch in pairs:
         changed = files.get(project)
         try:
+            assert frozen_with is not None, "the pipeline has no layout"
             graph = freeze_job_graph(
-                layout, item.pipeline, project, branch, changed, previous_layout=previous_layout
+                frozen_with,
+                item.pipeline,
+                project,
+                branch,
+                changed,
+                previous_layout=previous_layout,
             )
         except Exception as e:  # noqa: BLE001 - reported on the item, as items.freeze does
             errors.append(f"internal error while freezing the job graph of {project}: {e}")

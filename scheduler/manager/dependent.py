@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from typing import Any
 
+from lockgate.config.layout_model import Layout
 from lockgate.model.change import Change, ChangeKey
 from lockgate.model.queue import ChangeQueue, ItemState, QueueItem, SubmitState
 from lockgate.scheduler.manager import changes, items, merging, window
@@ -40,7 +40,7 @@ from lockgate.scheduler.manager.speculation import base_of, live, reset
 _NEEDED = uuid.UUID("9a3e5c71-2b4d-4f68-8e0a-7c1d3b5f9e24")
 
 
-def queue_name(layout: Any, project: str, branch: str | None) -> tuple[str, bool]:
+def queue_name(layout: Layout | None, project: str, branch: str | None) -> tuple[str, bool]:
     """The change queue of ``project`` on ``branch`` and whether it is shared
     (named by a ``queue``) rather than the project's own."""
     meta = layout.get_project_metadata(project) if layout is not None else None
@@ -51,7 +51,7 @@ def queue_name(layout: Any, project: str, branch: str | None) -> tuple[str, bool
     return meta.queue_name, True
 
 
-def fail_fast(layout: Any, pipeline: str, project: str, branch: str | None) -> bool:
+def fail_fast(layout: Layout | None, pipeline: str, project: str, branch: str | None) -> bool:
     """The project's ``fail-fast`` in ``pipeline`` (the last stanza saying wins)."""
     value = False
     if layout is None:

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from lockgate.config.freeze import freeze_job_graph
+from lockgate.config.layout_model import Layout
 from lockgate.model.queue import ItemState, JobState, JobStatus, QueueItem
 from lockgate.scheduler.manager import returned
 from lockgate.scheduler.manager.actions import (
@@ -125,14 +126,20 @@ def new_item(ctx: Context, pev: PipelineEvent, uuid_: str) -> QueueItem:
 
 
 def freeze(
-    ctx: Context, item: QueueItem, *, layout: Any = None, previous_layout: Any = None
+    ctx: Context,
+    item: QueueItem,
+    *,
+    layout: Layout | None = None,
+    previous_layout: Layout | None = None,
 ) -> list[str]:
     """Freeze the item's job graph into ``item.jobs`` (with ``layout``, a
     speculative one, or the tenant's); returns configuration error messages
     (the item is then reported CONFIG_ERROR)."""
+    frozen_with = layout if layout is not None else ctx.snap.layout
     try:
+        assert frozen_with is not None, "the pipeline has no layout"
         graph = freeze_job_graph(
-            layout if layout is not None else ctx.snap.layout,
+            frozen_with,
             item.pipeline,
             item.project,
             item.branch,

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.config.layout_model import Layout
+from lockgate.config.model import Pipeline
 from lockgate.model.builds import BuildRequest
 from lockgate.model.change import Change, ChangeKey
 from lockgate.model.events import TriggerEvent
@@ -193,8 +195,8 @@ class Speculation:
     layout before the change (for ``match-on-config-updates``), and the
     errors it introduces — formatted, and as file comments."""
 
-    layout: Any = None
-    previous_layout: Any = None
+    layout: Layout | None = None
+    previous_layout: Layout | None = None
     errors: tuple[str, ...] = ()
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -212,8 +214,8 @@ class PipelineSnapshot:
 
     tenant: str
     pipeline_name: str
-    pipeline: Any  # lockgate.config.model.Pipeline | None
-    layout: Any  # lockgate.config.layout.Layout | None
+    pipeline: Pipeline | None
+    layout: Layout | None
     state: PipelineState
     items: dict[str, QueueItem] = field(default_factory=dict)
     events: list[PipelineEvent] = field(default_factory=list)
