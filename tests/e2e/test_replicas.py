@@ -4,17 +4,17 @@ One whole system (``lockgate up``'s ``System`` with ``replicas=2``: every
 component twice, each copy with its own state directories and web port, one
 ZooKeeper and one database) builds 20 pushes, each to its own project of
 the git connection (polled), in the post pipeline: a trivial Ansible job on
-a node of the local cloud.  The pushes come in four batches of five; around
-them one component of each kind is SIGKILLed, each at a moment it holds
-work:
+a node of the local cloud.  Once the first five pushes are being built,
+one component of each kind is SIGKILLed in turn, each holding work, and the
+other fifteen are pushed while none has been replaced yet (the dead
+processes' locks last their ZooKeeper sessions):
 
-1. the scheduler that polls git (one does, under its event-source lock), and
-2. an executor while it runs a build; the next batch is pushed while
-   neither has been replaced (their locks last the dead ZooKeeper sessions):
-   the other scheduler takes over the poller and the tenant, gives the lost
-   build up (RETRY) and the other executor runs it again;
-3. a launcher while it has nodes: the other adopts them (deletes them once
-   used) and makes every node after;
+1. the scheduler that polls git (one does, under its event-source lock):
+   the other takes over the poller and the tenant;
+2. an executor running a build: the scheduler gives the build up (RETRY)
+   and the other executor runs it again;
+3. a launcher whose node that build runs on: the other adopts its nodes
+   (deletes them once used) and makes every node after;
 4. a web: the other answers the REST API.
 
 Then every push must have been built and reported exactly once: one
@@ -50,6 +50,9 @@ POLLER_STARTED = "event source local started"
 BASE_JOBS = "zuul.d/jobs.yaml"
 BASE_PRE_RUN = "    pre-run: playbooks/base/pre.yaml\n"
 PLAY = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: 'true'\n"
+# The first batch's builds are still running when an executor is killed.
+SLOW_PLAY = PLAY + "    - ansible.builtin.command: sleep 5\n"
+BATCH = 5
 
 
 def project_files(n: int) -> dict[str, str | bytes]:
@@ -59,7 +62,7 @@ def project_files(n: int) -> dict[str, str | bytes]:
             f"- job:\n    name: {job}\n    run: playbooks/run.yaml\n"
             f"- project:\n    post:\n      jobs: [{job}]\n"
         ),
-        "playbooks/run.yaml": PLAY,
+        "playbooks/run.yaml": SLOW_PLAY if n < BATCH else PLAY,
     }
 
 
@@ -193,7 +196,13 @@ def test_two_of_each_one_of_each_killed(lockgate: LockgateSystem) -> None:
     for kind in ("scheduler", "executor", "launcher"):
         assert len(list_components(lockgate.system.client, kind)) == 2, kind
     # Exactly one scheduler polls the git connection.
-    pollers = [c for c in ("scheduler", "scheduler-2") if POLLER_STARTED in log_text(lockgate, c)]
+    pollers = wait_for(
+        lambda: [
+            c for c in ("scheduler", "scheduler-2") if POLLER_STARTED in log_text(lockgate, c)
+        ],
+        timeout=30,
+        what="a scheduler to poll git",
+    )
     assert len(pollers) == 1, pollers
     executors = {
         component_name(lockgate, copy, r"executor (\S+) started"): copy
@@ -203,18 +212,12 @@ def test_two_of_each_one_of_each_killed(lockgate: LockgateSystem) -> None:
         component_name(lockgate, copy, r"launcher (\S+) running with providers"): copy
         for copy in ("launcher", "launcher-2")
     }
-    batches = [sorted(PROJECTS)[i : i + 5] for i in range(0, PUSHES, 5)]
+    batches = [sorted(PROJECTS)[i : i + BATCH] for i in range(0, PUSHES, BATCH)]
     pushed: dict[str, str] = {}
     push_batch(lockgate, batches[0], pushed)
-    wait_for(
-        lambda: any(r.state is BuildState.RUNNING for r in build_requests(lockgate)),
-        timeout=120,
-        what="a running build",
-    )
 
-    # 1. The scheduler polling git dies, and 2. an executor running a build:
-    # the next pushes are made while neither has been replaced (the
-    # scheduler's poller lock and the build's lock last the dead sessions).
+    # One of each dies in turn, each holding work: the scheduler polling git,
+    # an executor running a build, a launcher with nodes, a web.
     poller = pollers[0]
     survivor = "scheduler-2" if poller == "scheduler" else "scheduler"
     running = wait_for(
@@ -226,61 +229,66 @@ def test_two_of_each_one_of_each_killed(lockgate: LockgateSystem) -> None:
         timeout=120,
         what="a running build",
     )
-    scheduler_killed = time.time()
-    lockgate.kill(poller)
     victim = running[0].worker
-    lost = {r.uuid for r in build_requests(lockgate) if r.worker == victim}
-    executor_killed = time.time()
-    lockgate.kill(executors[victim])
-    push_batch(lockgate, batches[1], pushed)
+    (dead_launcher,) = {
+        n.provider_data.get("launcher") for n in nodes(lockgate) if n.id in running[0].node_ids
+    }
+    assert dead_launcher in launchers
+    killed_at: dict[str, float] = {}
+    for kind, copy in (
+        ("scheduler", poller),
+        ("executor", executors[victim]),
+        ("launcher", launchers[dead_launcher]),
+        ("web", "web"),
+    ):
+        killed_at[kind] = time.time()
+        lockgate.kill(copy)
+    # What the executor was running when it died (read after: it changes
+    # nothing now).
+    lost = {
+        r.uuid
+        for r in build_requests(lockgate)
+        if r.worker == victim and r.state is BuildState.RUNNING
+    }
+    assert lost
+    web_2 = lockgate.system.replica_web_url(2)
+    assert lockgate.api_at(web_2, "/api/info")
+    # The other pushes come while nothing has been taken over yet (the dead
+    # processes' locks last their ZooKeeper sessions).
+    for batch in batches[1:]:
+        push_batch(lockgate, batch, pushed)
+
+    # The other scheduler takes over the poller (and the tenant) ...
     polling_at = wait_for(
         lambda: logged_at(lockgate, survivor, POLLER_STARTED),
         timeout=3 * timeout + 30,
         what="the surviving scheduler to take over the git poller",
     )
     report(
-        f"scheduler: {survivor} polls git, after {poller} was killed", polling_at - scheduler_killed
+        f"scheduler: {survivor} polls git, after {poller} was killed",
+        polling_at - killed_at["scheduler"],
     )
-    # The scheduler gives the dead executor's builds up (RETRY, not final);
-    # the other executor runs them again.
+    # ... gives the dead executor's builds up (RETRY, not final), which the
+    # other executor runs again ...
     wait_for(
         lambda: any(r["uuid"] in lost and r["result"] == "RETRY" for r in all_builds(lockgate)),
         timeout=3 * timeout + 30,
         what="a build of the dead executor marked RETRY",
     )
     report(
-        f"executor: a build of {executors[victim]} given up as lost", time.time() - executor_killed
+        f"executor: a build of {executors[victim]} given up as lost",
+        time.time() - killed_at["executor"],
     )
-    push_batch(lockgate, batches[2], pushed)
-
-    # 3. A launcher dies while it has nodes: the other adopts them (and
-    # deletes them once used) and makes every node after.
-    holding = wait_for(
-        lambda: [
-            n.provider_data.get("launcher")
-            for n in nodes(lockgate)
-            if n.provider_data.get("launcher") in launchers
-        ],
-        timeout=120,
-        what="a node of a launcher",
-    )
-    dead_launcher = holding[0]
-    launcher_killed = time.time()
-    lockgate.kill(launchers[dead_launcher])
-
-    # 4. A web dies: the other answers.
-    lockgate.kill("web")
-    web_2 = lockgate.system.replica_web_url(2)
-    assert lockgate.api_at(web_2, "/api/info")
-
-    push_batch(lockgate, batches[3], pushed)
+    # ... and the other launcher adopts the dead one's nodes (it deletes
+    # them once used) and makes every node after.
     wait_for(
         lambda: all(n.provider_data.get("launcher") != dead_launcher for n in nodes(lockgate)),
         timeout=3 * timeout + 30,
         what="the dead launcher's nodes to be adopted",
     )
     report(
-        f"launcher: the nodes of {launchers[dead_launcher]} adopted", time.time() - launcher_killed
+        f"launcher: the nodes of {launchers[dead_launcher]} adopted",
+        time.time() - killed_at["launcher"],
     )
 
     def finished() -> bool:
