@@ -84,7 +84,7 @@ def build_zuul_vars(
         "inventory_file": str(jobdir.inventory_file),
         "result_data_file": str(jobdir.result_data_file),
     }
-    required = {(p.get("name") if isinstance(p, dict) else str(p)) for p in job.required_projects}
+    required = {p.name for p in job.required_projects}
     given_projects = given.get("projects") or {}
     projects: dict[str, Any] = {}
     for name, checkout in checkouts.items():

@@ -88,9 +88,10 @@ def job_json(job: Job, layout: Any) -> dict[str, Any]:
         "description": job.description,
         "required_projects": [
             {
-                "project_name": rp.get("name"),
-                "override_branch": rp.get("override-branch"),
-                "override_checkout": rp.get("override-checkout"),
+                # override-branch is read as override-checkout (as Zuul does).
+                "project_name": rp.name,
+                "override_branch": None,
+                "override_checkout": rp.override_checkout,
             }
             for rp in job.required_projects or ()
         ],
@@ -251,7 +252,7 @@ def frozen_job_json(
         "group_vars": dict(job.group_vars),
         "secret_vars": None,
         "failure_output": list(job.failure_output),
-        "required_projects": list(job.required_projects),
+        "required_projects": [rp.to_dict() for rp in job.required_projects],
         "inheritance_path": list(job.inheritance_path),
         "zuul": {
             "tenant": tenant,

@@ -29,6 +29,7 @@ from lockgate.config.model import (
     PlaybookDef,
     RoleDef,
 )
+from lockgate.model.jobs import RequiredProject
 
 
 class InheritanceError(Exception):
@@ -68,12 +69,12 @@ def _union(old: Iterable[Any], new: Iterable[Any]) -> tuple[Any, ...]:
 
 
 def _merge_by_name(
-    old: tuple[dict[str, Any], ...], new: tuple[dict[str, Any], ...]
-) -> tuple[dict[str, Any], ...]:
-    """Lists of ``{name, ...}``: a later entry with the same name replaces."""
-    by_name = {item["name"]: item for item in old}
+    old: tuple[RequiredProject, ...], new: tuple[RequiredProject, ...]
+) -> tuple[RequiredProject, ...]:
+    """Required projects: a later entry with the same name replaces."""
+    by_name = {item.name: item for item in old}
     for item in new:
-        by_name[item["name"]] = item
+        by_name[item.name] = item
     return tuple(by_name.values())
 
 

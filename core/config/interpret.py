@@ -45,6 +45,7 @@ from lockgate.config.model import (
     WindowType,
     new_job,
 )
+from lockgate.model.jobs import RequiredProject
 
 
 class InterpretError(Exception):
@@ -272,14 +273,14 @@ def _roles(value: Any) -> tuple[RoleDef, ...]:
     return tuple(out)
 
 
-def _required_projects(value: Any) -> tuple[dict[str, Any], ...]:
+def _required_projects(value: Any) -> tuple[RequiredProject, ...]:
     out = []
     for item in _as_list(value):
         if isinstance(item, str):
-            out.append({"name": item, "override-checkout": None})
+            out.append(RequiredProject(item))
         elif isinstance(item, dict) and isinstance(item.get("name"), str):
             oc = item.get("override-checkout", item.get("override-branch"))
-            out.append({"name": item["name"], "override-checkout": oc})
+            out.append(RequiredProject(item["name"], override_checkout=oc))
         else:
             raise InterpretError(
                 "required-projects entries must be a name or {name: ...}", "schema"

@@ -323,10 +323,10 @@ def job_reference_problems(layout: Layout, job: Job) -> list[tuple[str, str]]:
                 )
             )
     for req in job.required_projects or ():
-        if layout.resolve_project(req["name"]) is None:
+        if layout.resolve_project(req.name) is None:
             out.append(
                 (
-                    f"job '{job.name}' requires unknown project '{req['name']}'",
+                    f"job '{job.name}' requires unknown project '{req.name}'",
                     "unknown-project",
                 )
             )

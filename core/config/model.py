@@ -22,6 +22,7 @@ from typing import Any
 from lockgate.config.errors import SourceContext
 from lockgate.config.matchers import BranchMatcher, Regex
 from lockgate.config.schema.repository import ATTRIBUTE_CONTROL_ATTRS
+from lockgate.model.jobs import RequiredProject
 
 # --------------------------------------------------------------------------
 # Jobs
@@ -144,7 +145,7 @@ class Job:
     ansible_split_streams: bool | None = None
     ansible_version: str | None = None
     roles: tuple[RoleDef, ...] | None = None
-    required_projects: tuple[dict[str, Any], ...] | None = None  # {name, override-checkout}
+    required_projects: tuple[RequiredProject, ...] | None = None
     vars: dict[str, Any] | None = None
     extra_vars: dict[str, Any] | None = None
     host_vars: dict[str, Any] | None = None

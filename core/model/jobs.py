@@ -48,6 +48,27 @@ class PlaybookRef:
         return from_dict(cls, data)
 
 
+@dataclass(frozen=True)
+class RequiredProject:
+    """One entry of a job's ``required-projects``: a project whose repository
+    the build needs, and what to check out there (``override-checkout``;
+    None: the usual choice of the job's, then the item's branch).
+
+    One record from the configuration to the executor: the config loader
+    makes it (with the project's name as written), freezing names the
+    project as the tenant knows it, the scheduler and executor read it."""
+
+    name: str
+    override_checkout: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequiredProject:
+        return from_dict(cls, data)
+
+
 @dataclass
 class NodeSpec:
     """A node of a nodeset: one or more names sharing one label."""
@@ -78,7 +99,7 @@ class FrozenJob:
     attempts: int = 3
     voting: bool = True
     tags: list[str] = field(default_factory=list)
-    required_projects: list[dict[str, Any]] = field(default_factory=list)
+    required_projects: list[RequiredProject] = field(default_factory=list)
     dependencies: list[dict[str, Any]] = field(default_factory=list)  # {name, soft}
     semaphores: list[dict[str, Any]] = field(default_factory=list)
     override_checkout: str | None = None
@@ -109,6 +130,10 @@ class FrozenJob:
 
     def __post_init__(self) -> None:
         self.nodes = [n if isinstance(n, NodeSpec) else NodeSpec(**n) for n in self.nodes]
+        self.required_projects = [
+            r if isinstance(r, RequiredProject) else RequiredProject.from_dict(r)
+            for r in self.required_projects
+        ]
         for attr in ("pre_run", "run", "post_run", "cleanup_run"):
             setattr(
                 self,

@@ -106,7 +106,7 @@ def repo_states(item: QueueItem, js: JobState) -> tuple[RepoState, list[RepoStat
         }
     }
     for req in job.required_projects:
-        name = req.get("name") if isinstance(req, dict) else str(req)
+        name = req.name
         if not name:
             continue
         if name == item.project:
@@ -118,10 +118,7 @@ def repo_states(item: QueueItem, js: JobState) -> tuple[RepoState, list[RepoStat
         choice = choose_checkout(
             repo,
             [
-                (
-                    req.get("override_checkout") if isinstance(req, dict) else None,
-                    "project override ref",
-                ),
+                (req.override_checkout, "project override ref"),
                 (job.override_checkout, "job override ref"),
                 (item.branch, "zuul branch"),
             ],

@@ -165,7 +165,7 @@ def needed_projects(ctx: Context, item: QueueItem) -> tuple[tuple[str, str], ...
     layout = ctx.snap.layout
     for js in item.jobs:
         for req in js.job.required_projects:
-            name = req.get("name") if isinstance(req, dict) else str(req)
+            name = req.name
             if not name or name == item.project:
                 continue
             view = layout.project_view(name) if layout is not None else None

@@ -11,7 +11,7 @@ in this package.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lockgate.config.errors import SourceContext
@@ -265,10 +265,7 @@ def build_frozen_job(layout: Layout, state: FreezeState, project_vars: dict[str,
         voting=v.get("voting", True),
         tags=list(v.get("tags") or ()),
         required_projects=[
-            {
-                "name": layout.resolve_project(r["name"]) or r["name"],
-                "override_checkout": r.get("override-checkout"),
-            }
+            replace(r, name=layout.resolve_project(r.name) or r.name)
             for r in v.get("required_projects") or ()
         ],
         dependencies=[dict(d) for d in v.get("dependencies") or ()],

@@ -119,8 +119,8 @@ def _override_checkouts(pp_variants: Sequence[Job]) -> tuple[Any, ...]:
         if v.override_checkout:
             default = v.override_checkout
         for req in v.required_projects or ():
-            if req.get("override-checkout"):
-                per_project[req["name"]] = req["override-checkout"]
+            if req.override_checkout:
+                per_project[req.name] = req.override_checkout
     return (default, tuple(sorted(per_project.items())))
 
 

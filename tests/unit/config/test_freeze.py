@@ -6,6 +6,7 @@ rules per attribute, matchers, dependencies)."""
 from __future__ import annotations
 
 from lockgate.config.freeze import freeze_job_graph
+from lockgate.model.jobs import FrozenJob, RequiredProject
 
 from tests.unit.config.yaml_objects import layout_of, messages, repo
 
@@ -201,13 +202,18 @@ def test_list_attributes_merge_without_duplicates_by_default():
     assert c.tags == ["a", "b", "c"]
     assert c.provides == ["img"]
     assert c.required_projects == [
-        {"name": "org/lib", "override_checkout": None},
-        {"name": "org/other", "override_checkout": "main"},
-        {"name": "org/third", "override_checkout": None},
+        RequiredProject("org/lib"),
+        RequiredProject("org/other", override_checkout="main"),
+        RequiredProject("org/third"),
     ]
     o = only_job(layout, "o")
     assert o.tags == ["z"]
-    assert o.required_projects == [{"name": "org/third", "override_checkout": None}]
+    assert o.required_projects == [RequiredProject("org/third")]
+    # In ZooKeeper (a frozen job is part of its queue item) a required
+    # project is {name, override_checkout}, and reads back as the record.
+    data = c.to_dict()
+    assert data["required_projects"][1] == {"name": "org/other", "override_checkout": "main"}
+    assert FrozenJob.from_dict(data).required_projects == c.required_projects
 
 
 def test_files_override_by_default_and_inherit_on_request():

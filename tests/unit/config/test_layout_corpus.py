@@ -18,6 +18,7 @@ from lockgate.config.layout import Layout, build_layout
 from lockgate.config.objects import ConfigObject
 from lockgate.config.parser import parse_project_files
 from lockgate.config.tenant import parse_tenant_config
+from lockgate.model.jobs import RequiredProject
 
 from tests.fixtures.corpus import ZUUL_CONFIG
 
@@ -119,7 +120,7 @@ def test_nova_pep8_frozen_from_four_repositories(layout: Layout) -> None:
     assert job.vars["tox_envlist"] == "pep8"  # openstack-tox-pep8
     assert job.vars["enable_fips"] is False  # openstack-tox
     assert job.vars["ara_report_type"] == "html"  # base
-    assert job.required_projects == [{"name": "openstack/requirements", "override_checkout": None}]
+    assert job.required_projects == [RequiredProject("openstack/requirements")]
     # base's log-upload secrets (base-jobs jobs.yaml:66) go to base's
     # playbooks only, never to the zuul-jobs playbooks.
     assert len(job.secrets) == 7
