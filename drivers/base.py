@@ -93,7 +93,11 @@ class Source(Protocol):
 
 class ChangeQueryError(Exception):
     """The review system could not answer (unreachable, timed out, refused,
-    no such change); ``str()`` says which change and why."""
+    no such change); ``str()`` says which change and why.  ``permanent``:
+    asking again cannot help until someone acts on the review system (an
+    App uninstalled, a repository gone); otherwise it may answer later."""
+
+    permanent: bool = False
 
 
 @runtime_checkable

@@ -12,8 +12,9 @@ not merged yet — asked of its review system first — is submitted, and
 asked again to confirm it merged.  A scheduler killed after a submit asks
 again and finds the change merged: nothing is submitted twice.  A temporary
 failure (a query or a submit that may work later) gives no outcome: the
-decision core asks again.  A permanent refusal (Gerrit's 409) is the
-outcome, with what the review system said.
+decision core asks again.  A permanent refusal (Gerrit's 409), or a review
+system that will not answer about the change until someone acts on it (a
+GitHub App uninstalled), is the outcome, with what the review system said.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ def submit_item(action: SubmitItem, connections: Mapping[str, Any]) -> SubmitOut
                 reporter.submit(change)
             merged = _current(source, change).is_merged
         except ChangeQueryError as e:
+            if e.permanent:
+                # Waiting would hold the head of the queue forever.
+                log.warning("submit of %s: its state cannot be asked: %s", change.describe(), e)
+                return SubmitOutcome(item.uuid, False, f"{change.describe()}: {e}")
             log.warning("submit of %s: cannot ask its state (%s); later", change.describe(), e)
             return None
         except ReportError as e:

@@ -16,12 +16,17 @@ from lockgate.scheduler.submitting import submit_item
 from tests.unit.scheduler.gate_world import change
 
 
+class Gone(ChangeQueryError):
+    permanent = True
+
+
 class Review:
-    def __init__(self, refuse=None, down=False):
+    def __init__(self, refuse=None, down=False, gone=False):
         self.status = {}
         self.calls = []
         self.refuse = refuse
         self.down = down
+        self.gone = gone
 
     # the connection
     def source(self):
@@ -34,6 +39,8 @@ class Review:
     def get_change(self, number, patchset=None):
         if self.down:
             raise ChangeQueryError("timed out")
+        if self.gone:
+            raise Gone("acme/app: the GitHub App is not installed for this repository")
         return replace(change(number), status=self.status.get(number, ChangeStatus.NEW))
 
     # ChangeReporter
@@ -96,6 +103,12 @@ def test_a_refusal_is_the_outcome_with_the_reason():
 
 def test_an_unanswered_query_gives_no_outcome_yet():
     assert submit_item(_action(1), {"gerrit": Review(down=True)}) is None
+
+
+def test_a_change_that_cannot_be_asked_about_any_more_is_refused_not_retried():
+    outcome = submit_item(_action(1), {"gerrit": Review(gone=True)})
+    assert outcome is not None and not outcome.merged
+    assert "not installed" in outcome.detail
 
 
 def test_without_a_submitting_reporter_nothing_merges():
