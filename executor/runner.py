@@ -6,26 +6,17 @@ nodes; tests call it directly.  It needs no ZooKeeper: it takes a
 ``BuildRequest``, the ``Node`` records and an ``Abort`` flag, and returns a
 ``BuildOutcome`` whose ``result`` is a ``BuildResult``.
 
-Semantics (Zuul's):
-
-- the built-in ``noop`` job (no playbooks) succeeds without running anything;
-- pre-run playbooks run in order; a failure (or an unreachable node) asks for
-  a retry: ``RETRY``, or ``RETRY_LIMIT`` when this was the last attempt;
-  then only the post-run playbooks of the nesting levels reached run;
-- run playbooks run in order and stop at the first failure (``FAILURE``);
-- post-run playbooks always run (with ``zuul_success`` set); a failure there
-  turns a success into ``POST_FAILURE``;
-- ``timeout`` bounds pre-run plus run (``TIMED_OUT``), ``post_timeout`` each
-  post-run and cleanup playbook;
-- cleanup-run playbooks run among the post-run ones by nesting level (a
-  child's cleanup before its parents' post-run), always — after an abort
-  too, when every other playbook is skipped — and their result is ignored;
-  an abort (cancel, shutdown) stops whatever else runs at once (``ABORTED``);
-- what playbooks return with ``zuul_return`` (``lockgate.executor.result_data``)
-  is read after the run playbooks: ``zuul.pause`` on a success calls the
-  ``pause`` hook, which returns when the build may go on (its child jobs are
-  done) or is aborted; ``zuul.retry: false`` turns a failed pre-run into
-  ``FAILURE`` instead of a retry.  The outcome carries the returned data.
+Which playbook runs when, with what, and what the outcomes make of the
+build are Zuul's rules, kept without I/O in ``lockgate.executor.phases``
+(``PhasePlan``); this module carries them out: the built-in ``noop`` job
+(no playbooks) succeeds without running anything; otherwise it prepares the
+build directory, then runs each playbook the plan gives (``_playbook``: its
+variables and secrets, the sandboxed ``ansible-playbook`` process, the
+console lines) and tells the plan how it went.  What playbooks return with
+``zuul_return`` (``lockgate.executor.result_data``) is read after the run
+playbooks: on ``zuul.pause`` the ``pause`` hook is called, which returns
+when the build may go on (its child jobs are done) or is aborted.  The
+outcome carries the returned data.
 """
 
 from __future__ import annotations
@@ -51,6 +42,7 @@ from lockgate.executor.inventory import (
     write_inventory,
 )
 from lockgate.executor.jobdir import JobDir
+from lockgate.executor.phases import PhasePlan, PlaybookRun, Step
 from lockgate.executor.process import Abort, ProcessOutcome, Status, run_process
 from lockgate.executor.repos import (
     Checkout,
@@ -68,7 +60,7 @@ from lockgate.git import RepoCache
 from lockgate.keys.keystore import KeySource, KeystoreError, KeystorePasswordError
 from lockgate.keys.secrets import KeyLookup, SecretError, check_secrets, memo, playbook_secrets
 from lockgate.model.builds import BuildRequest, BuildResult
-from lockgate.model.jobs import FrozenJob, PlaybookRef
+from lockgate.model.jobs import PlaybookRef
 from lockgate.model.nodes import Node
 
 log = logging.getLogger("lockgate.executor.runner")
@@ -80,20 +72,6 @@ class BuildError(Exception):
     def __init__(self, result: BuildResult, message: str):
         super().__init__(message)
         self.result = result
-
-
-@dataclass
-class PlaybookRun:
-    phase: str
-    index: int
-    ref: PlaybookRef
-    status: Status
-    returncode: int | None
-    unreachable: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status is Status.NORMAL and self.returncode == 0
 
 
 @dataclass
@@ -117,10 +95,6 @@ class _Context:
     pause: Callable[[BuildReturn], None] | None = None
     # (connection, project) -> secrets key, asked once per project per build.
     key_for: KeyLookup | None = None
-
-
-def _level(ref: PlaybookRef) -> int:
-    return ref.nesting_level or 0
 
 
 class JobRunner:
@@ -248,101 +222,20 @@ class JobRunner:
         return checkouts, inventory.remote
 
     def _run_phases(self, ctx: _Context) -> tuple[BuildResult, str | None]:
+        """Run the playbooks ``PhasePlan`` gives, in its order, and return
+        what their outcomes make of the build."""
         job = ctx.request.job
-        deadline = time.monotonic() + job.timeout if job.timeout else None
-        result: BuildResult | None = None
-        detail: str | None = None
-        retry = False
-        aborted = False
-        failed_level: int | None = None
-
-        pre_deadline = deadline
-        if job.pre_timeout:
-            pre_limit = time.monotonic() + job.pre_timeout
-            pre_deadline = min(pre_limit, deadline) if deadline else pre_limit
-        for index, ref in enumerate(job.pre_run):
-            run = self._playbook(ctx, "pre", index, ref, _remaining(pre_deadline), None)
-            if run.status is Status.ABORTED:
-                aborted = True
-                break
-            if run.status is Status.TIMED_OUT:
-                result, detail = BuildResult.TIMED_OUT, f"pre-run {ref.path} timed out"
-                failed_level = _level(ref)
-                break
-            if not run.ok:
-                retry = True
-                failed_level = _level(ref)
-                detail = f"pre-run {ref.path} failed" + (
-                    " (node unreachable)" if run.unreachable else ""
-                )
-                break
-
-        if result is None and not retry and not aborted:
-            for index, ref in enumerate(job.run):
-                run = self._playbook(ctx, "run", index, ref, _remaining(deadline), None)
-                if run.status is Status.ABORTED:
-                    aborted = True
-                    break
-                if run.status is Status.TIMED_OUT:
-                    result, detail = BuildResult.TIMED_OUT, f"run {ref.path} timed out"
-                    break
-                if run.unreachable:
-                    retry, detail = True, f"run {ref.path}: node unreachable"
-                    break
-                if not run.ok:
-                    result, detail = BuildResult.FAILURE, None
-                    break
-            else:
-                result = BuildResult.SUCCESS
-
-        if not aborted:
+        plan = PhasePlan(job, ctx.request.attempt, time.monotonic())
+        while (step := plan.next_main()) is not None:
+            plan.record(self._playbook(ctx, step))
+        if not plan.aborted:
             returned = read_result_file(ctx.jobdir.result_data_file, job.name)
-            if result is BuildResult.SUCCESS and returned.pause and ctx.pause is not None:
-                aborted = self._pause(ctx, returned)
-            if retry and failed_level is not None and returned.retry is False:
-                # The job said a failed pre-run is not worth another attempt.
-                retry, result = False, BuildResult.FAILURE
-
-        will_retry = retry and ctx.request.attempt < job.attempts
-        success = result is BuildResult.SUCCESS
-        post_failed = False
-        for phase, index, ref in _post_sequence(job):
-            cleanup = phase == "cleanup" or ref.cleanup
-            if failed_level is not None and _level(ref) > failed_level:
-                continue  # that level's pre-run never ran
-            if aborted and not cleanup:
-                continue
-            run = self._playbook(
-                ctx,
-                phase,
-                index,
-                ref,
-                job.post_timeout,
-                {"zuul_success": success, "zuul_will_retry": will_retry},
-                # A cleanup playbook is not stopped by an abort: it exists
-                # to undo what the job did (its post-timeout still bounds it).
-                abort=Abort() if cleanup else None,
-            )
-            if cleanup:
-                continue
-            if run.status is Status.ABORTED:
-                aborted = True
-            elif run.unreachable and not retry:
-                retry, detail = True, f"post-run {ref.path}: node unreachable"
-                will_retry = ctx.request.attempt < job.attempts
-            elif not run.ok:
-                post_failed = True
-
-        if aborted:
-            return BuildResult.ABORTED, ctx.abort.reason
-        if retry:
-            if will_retry:
-                return BuildResult.RETRY, detail
-            return BuildResult.RETRY_LIMIT, detail
-        assert result is not None
-        if result is BuildResult.SUCCESS and post_failed:
-            return BuildResult.POST_FAILURE, None
-        return result, detail
+            pauses = plan.returned(pause=returned.pause, retry=returned.retry)
+            if pauses and ctx.pause is not None and self._pause(ctx, returned):
+                plan.abort()
+        while (step := plan.next_post()) is not None:
+            plan.record(self._playbook(ctx, step))
+        return plan.outcome(ctx.abort.reason)
 
     def _pause(self, ctx: _Context, returned: BuildReturn) -> bool:
         """Hand the build to the pause hook until it may go on; True if aborted meanwhile."""
@@ -356,31 +249,26 @@ class JobRunner:
 
     # ------------------------------------------------------------------
 
-    def _playbook(
-        self,
-        ctx: _Context,
-        phase: str,
-        index: int,
-        ref: PlaybookRef,
-        timeout: float | None,
-        phase_vars: dict[str, Any] | None,
-        abort: Abort | None = None,
-    ) -> PlaybookRun:
+    def _playbook(self, ctx: _Context, step: Step) -> PlaybookRun:
+        """Run one playbook: its variables and secrets, the sandboxed
+        ``ansible-playbook`` process, its console lines."""
         jobdir = ctx.jobdir
+        ref, index, phase = step.ref, step.index, step.phase.value
+        timeout = step.time_left(time.monotonic())
         label = f"{'trusted' if ref.trusted else 'untrusted'} : {ref.project}/{ref.path}" + (
             f"@{ref.branch}" if ref.branch else ""
         )
-        name = {"pre": "PRE-RUN", "run": "RUN", "post": "POST-RUN", "cleanup": "CLEANUP"}[phase]
+        name = step.phase.heading
         if timeout is not None and timeout <= 0:
             console.write_lines(jobdir.job_output_txt, f"{name} SKIPPED (no time left): [{label}]")
-            return self._record(ctx, PlaybookRun(phase, index, ref, Status.TIMED_OUT, None))
+            return self._record(ctx, PlaybookRun(step.phase, index, ref, Status.TIMED_OUT, None))
         try:
             path = ctx.projects.playbook(ref)
             roles_path = ctx.projects.roles(ref, len(ctx.runs))
         except WorkspaceError as e:
             raise BuildError(BuildResult.ERROR, str(e)) from None
         var_files = [jobdir.extra_vars_file]
-        own_vars = dict(phase_vars or {})
+        own_vars = dict(step.variables or {})
         own: Path | None = None
         if own_vars:
             # This playbook's own variables: the file exists only while it runs.
@@ -423,7 +311,9 @@ class JobRunner:
                 cwd=jobdir.work_root,
                 output=raw,
                 timeout=timeout,
-                abort=abort or ctx.abort,
+                # A cleanup playbook is not stopped by an abort: it exists
+                # to undo what the job did (its post-timeout still bounds it).
+                abort=Abort() if step.cleanup else ctx.abort,
                 pass_fds=secret_files.fds if secret_files is not None else (),
             )
         finally:
@@ -470,7 +360,8 @@ class JobRunner:
             jobdir.job_output_txt, f"{name} END {result_name}: rc {outcome.returncode}: [{label}]"
         )
         return self._record(
-            ctx, PlaybookRun(phase, index, ref, outcome.status, outcome.returncode, unreachable)
+            ctx,
+            PlaybookRun(step.phase, index, ref, outcome.status, outcome.returncode, unreachable),
         )
 
     def _control_dir(self, ctx: _Context) -> Path | None:
@@ -557,27 +448,6 @@ def _secret_parent_vars(request: BuildRequest) -> dict[str, Any]:
         taken |= set(values)
     taken |= {name for s in job.secrets if (name := s.get("name")) is not None}
     return {k: v for k, v in request.secret_parent_data.items() if k not in taken and k != "zuul"}
-
-
-def _post_sequence(job: FrozenJob) -> list[tuple[str, int, PlaybookRef]]:
-    """Post-run and cleanup playbooks in the order they run, as Zuul orders
-    them: each cleanup playbook goes before the first post-run playbook of a
-    lower nesting level (the post-run list runs child first)."""
-    out: list[tuple[str, int, PlaybookRef]] = [
-        ("post", i, ref) for i, ref in enumerate(job.post_run)
-    ]
-    for index, ref in enumerate(job.cleanup_run):
-        for pos, (_, _, other) in enumerate(out):
-            if other is not ref and _level(ref) > _level(other):
-                out.insert(pos, ("cleanup", index, ref))
-                break
-        else:
-            out.append(("cleanup", index, ref))
-    return out
-
-
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else deadline - time.monotonic()
 
 
 def _dump(path: Path, data: dict[str, Any]) -> None:

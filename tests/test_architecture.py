@@ -1,8 +1,9 @@
 """Architecture checks that can fail (STYLE.md points 1 and 6).
 
 (a) The import-linter contracts in ``pyproject.toml`` hold: the four processes
-    never import each other, only ``lockgate.zk`` imports kazoo, and the
-    configuration freezer never imports the layout builder (which uses it).
+    never import each other, only ``lockgate.zk`` imports kazoo, the
+    configuration freezer never imports the layout builder (which uses it),
+    and the executor's playbook rules (``executor/phases``) import no I/O.
     The checks are themselves checked: a copy of the tree with a deliberate
     violation must make ``lint-imports`` fail.
 (b) No product module outside ``core/zk/paths.py`` spells a ``/lockgate``
@@ -89,19 +90,21 @@ def test_import_contracts_hold(tmp_path):
     tree = build_mirror(tmp_path / "tree")
     result = lint_imports(tree, REPO / "pyproject.toml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 5 kept, 0 broken." in result.stdout
+    assert "Contracts: 6 kept, 0 broken." in result.stdout
     assert "The four processes are independent KEPT" in result.stdout
     assert "The decision core does no I/O" in result.stdout
     assert "Only lockgate.zk imports kazoo KEPT" in result.stdout
     assert "The freezer reads the Layout record, never the layout builder KEPT" in result.stdout
     assert "The freezer's modules in layers (graph, recipes, chain, build) KEPT" in result.stdout
+    assert "The executor's playbook rules do no I/O (executor/phases) KEPT" in result.stdout
 
 
 def test_import_contracts_fail_when_violated(tmp_path):
     """A copy of the tree with a process importing another, a non-zk module
     importing kazoo, a decision module reading ZooKeeper, a freezer module
-    importing the layout builder and the freezer's lowest layer importing
-    its highest must break the five contracts, naming the offenders."""
+    importing the layout builder, the freezer's lowest layer importing its
+    highest and the executor's playbook rules starting a process must break
+    the six contracts, naming the offenders."""
     tree = build_mirror(tmp_path / "tree", copy=True)
     pkg = tree / "lockgate"
     (pkg / "web" / "zz_bad_import.py").write_text("import lockgate.scheduler\n")
@@ -113,14 +116,17 @@ def test_import_contracts_fail_when_violated(tmp_path):
     (freeze / "zz_bad_builder.py").write_text("from lockgate.config.layout import build_layout\n")
     with (freeze / "build.py").open("a") as build:
         build.write("\nfrom lockgate.config.freeze.graph import JobGraph  # noqa\n")
+    with (pkg / "executor" / "phases.py").open("a") as phases:
+        phases.write("\nimport subprocess  # noqa\n")
     result = lint_imports(tree, REPO / "pyproject.toml")
     assert result.returncode != 0
-    assert "Contracts: 0 kept, 5 broken." in result.stdout, result.stdout + result.stderr
+    assert "Contracts: 0 kept, 6 broken." in result.stdout, result.stdout + result.stderr
     assert "lockgate.web.zz_bad_import" in result.stdout
     assert "lockgate.zz_bad_kazoo" in result.stdout
     assert "lockgate.scheduler.manager.zz_bad_io" in result.stdout
     assert "lockgate.config.freeze.zz_bad_builder" in result.stdout
     assert "lockgate.config.freeze.build -> lockgate.config.freeze.graph" in result.stdout
+    assert "lockgate.executor.phases -> subprocess" in result.stdout
 
 
 def lockgate_literals(path: Path) -> list[tuple[int, str]]:
