@@ -221,7 +221,7 @@ class BuildWorker:
         result = outcome.result
         self.log.info(
             "build completed: %s%s",
-            result.value,
+            result,
             f" ({outcome.error_detail})" if outcome.error_detail else "",
         )
         try:
@@ -231,7 +231,7 @@ class BuildWorker:
                 extra["log_url"] = returned.log_url
             self._save(
                 state=BuildState.COMPLETED,
-                result=result.value,
+                result=result,
                 error_detail=outcome.error_detail,
                 end_time=time.time(),
                 paused=False,
@@ -240,10 +240,10 @@ class BuildWorker:
                 warnings=returned.warnings,
                 **extra,
             )
-            self._event("build-completed", result.value)
+            self._event("build-completed", result)
         except ZKError as e:
             # The lock or the record is gone: the scheduler will re-submit.
-            self.log.warning("could not record the result %s: %s", result.value, e)
+            self.log.warning("could not record the result %s: %s", result, e)
 
     # ------------------------------------------------------------------
 
@@ -277,7 +277,7 @@ class BuildWorker:
         """Keep a failing build's nodes if an autohold request matches it
         (``lockgate.zk.holds``): they become HOLD, and stay with the launcher
         instead of being given back."""
-        if self.shutdown or self.lock.lost or outcome.result.value not in HOLD_RESULTS:
+        if self.shutdown or self.lock.lost or outcome.result not in HOLD_RESULTS:
             return
         request = self.request
         hold_build_nodes(
@@ -286,7 +286,7 @@ class BuildWorker:
             projects=[request.project.project, request.project.canonical_name],
             job=request.job.name,
             ref=request.project.ref,
-            result=outcome.result.value,
+            result=outcome.result,
             build=request.uuid,
             nodes=[n.record for n in nodes],
             log_=self.log,

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from lockgate.db import Database, DatabaseError
+from lockgate.model.builds import BuildResult
 from lockgate.scheduler.manager.actions import LookupProvides
 from lockgate.scheduler.manager.snapshot import ProvidedArtifacts
 
@@ -47,7 +48,7 @@ def provided_artifacts(db: Database | None, action: LookupProvides) -> ProvidedA
         newest = providing[0].buildset.uuid
         artifacts: list[dict[str, Any]] = []
         for build in (b for b in providing if b.buildset.uuid == newest):
-            if build.result != "SUCCESS":
+            if build.result != BuildResult.SUCCESS:
                 names = ", ".join(sorted(requires.intersection(build.provides)))
                 return ProvidedArtifacts(
                     error=(

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from lockgate.db import Database
+from lockgate.model.builds import BuildResult
 from lockgate.web.badge import badge_svg
 from lockgate.web.context import context
 from lockgate.web.converters import build_json, build_time_json, buildset_json
@@ -178,7 +179,7 @@ async def badge(request: web.Request) -> web.Response:
     if not found:
         raise not_found("No buildset found")
     return web.Response(
-        text=badge_svg(found[0].result == "SUCCESS"),
+        text=badge_svg(found[0].result == BuildResult.SUCCESS),
         content_type="image/svg+xml",
         headers={"Cache-Control": "no-cache"},
     )

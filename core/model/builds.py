@@ -41,7 +41,11 @@ class BuildState(str, enum.Enum):
     COMPLETED = "completed"
 
 
-class BuildResult(str, enum.Enum):
+class BuildResult(enum.StrEnum):
+    """A build's result, as Zuul names them.  A ``StrEnum``: in JSON, SQL and
+    messages it is its value, and it equals the string (records written
+    before it was typed read back the same)."""
+
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
     POST_FAILURE = "POST_FAILURE"
@@ -132,7 +136,7 @@ class BuildRequest:
     # ``executor.*`` and per-project checkout paths.
     zuul_vars: dict[str, Any] = field(default_factory=dict)
     state: BuildState = BuildState.REQUESTED
-    result: str | None = None
+    result: BuildResult | None = None
     error_detail: str | None = None
     worker: str | None = None
     log_url: str | None = None
@@ -150,6 +154,8 @@ class BuildRequest:
 
     def __post_init__(self) -> None:
         self.state = BuildState(self.state)
+        if self.result is not None:
+            self.result = BuildResult(self.result)
         if isinstance(self.job, dict):
             self.job = FrozenJob.from_dict(self.job)
         if isinstance(self.project, dict):

@@ -23,10 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.model.builds import BuildResult
 from lockgate.model.serial import from_dict, to_dict
 
 # Results whose nodes an autohold keeps (a success or a cancel never holds).
-HOLD_RESULTS = frozenset({"FAILURE", "POST_FAILURE", "TIMED_OUT", "RETRY_LIMIT"})
+HOLD_RESULTS = frozenset(
+    {BuildResult.FAILURE, BuildResult.POST_FAILURE, BuildResult.TIMED_OUT, BuildResult.RETRY_LIMIT}
+)
 ANY_REF = ".*"
 
 
@@ -126,7 +129,7 @@ def select_hold(
     projects: Iterable[str],
     job: str,
     ref: str,
-    result: str,
+    result: BuildResult,
 ) -> HoldRequest | None:
     """The request that holds this build's nodes, or None."""
     if result not in HOLD_RESULTS:

@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.model.builds import BuildResult
 from lockgate.model.change import Change
 from lockgate.model.jobs import FrozenJob
 from lockgate.model.merges import MergeStep
@@ -74,11 +75,14 @@ class BuildAttempt:
 
     uuid: str
     attempt: int
-    result: str
+    result: BuildResult
     start_time: float | None = None
     end_time: float | None = None
     log_url: str | None = None
     error_detail: str | None = None
+
+    def __post_init__(self) -> None:
+        self.result = BuildResult(self.result)
 
 
 @dataclass
@@ -100,7 +104,7 @@ class JobState:
     requested_time: float | None = None  # when the current build was requested
     start_time: float | None = None
     end_time: float | None = None
-    result: str | None = None
+    result: BuildResult | None = None
     error_detail: str | None = None
     log_url: str | None = None
     worker: str | None = None
@@ -124,6 +128,8 @@ class JobState:
 
     def __post_init__(self) -> None:
         self.status = JobStatus(self.status)
+        if self.result is not None:
+            self.result = BuildResult(self.result)
         if isinstance(self.job, dict):
             self.job = FrozenJob.from_dict(self.job)
         self.retries = [
@@ -358,7 +364,7 @@ def _job_json(item: QueueItem, js: JobState, now: float) -> dict[str, Any]:
         "end_time": js.end_time,
         "estimated_time": None,
         "pipeline": item.pipeline,
-        "canceled": js.result == "CANCELED",
+        "canceled": js.result == BuildResult.CANCELED,
         "retry": None,
         "tries": js.tries,
         "queued": js.status is JobStatus.BUILD_REQUESTED and js.start_time is None,
@@ -424,7 +430,9 @@ def item_status_json(item: QueueItem, now: float | None = None) -> dict[str, Any
         "failing_reasons": [
             j.name
             for j in item.jobs
-            if j.done and j.job.voting and j.result not in ("SUCCESS", "SKIPPED")
+            if j.done
+            and j.job.voting
+            and j.result not in (BuildResult.SUCCESS, BuildResult.SKIPPED)
         ],
         "zuul_ref": f"Z{item.buildset_uuid}",
         "enqueue_time": _ms(item.enqueue_time),

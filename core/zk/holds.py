@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from lockgate.model.builds import BuildResult
 from lockgate.model.holds import HoldRequest, select_hold
 from lockgate.model.nodes import Node, NodeState
 from lockgate.zk import paths
@@ -60,7 +61,7 @@ def hold_build_nodes(
     projects: Sequence[str],
     job: str,
     ref: str,
-    result: str,
+    result: BuildResult,
     build: str,
     nodes: Sequence[Node],
     log_: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,

@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockgate.model.builds import BuildRequest
+from lockgate.model.builds import BuildRequest, BuildResult
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import QueueItem
 
@@ -75,7 +75,7 @@ class BuildChanged(Action):
     create: bool = False
     voting: bool = True
     nodeset: str | None = None
-    result: str | None = None
+    result: BuildResult | None = None
     start_time: float | None = None
     end_time: float | None = None
     log_url: str | None = None

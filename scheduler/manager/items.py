@@ -14,6 +14,7 @@ from typing import Any
 
 from lockgate.config.freeze import freeze_job_graph
 from lockgate.config.layout_model import Layout
+from lockgate.model.builds import BuildResult
 from lockgate.model.queue import ItemState, JobState, JobStatus, QueueItem
 from lockgate.scheduler.manager import returned
 from lockgate.scheduler.manager.actions import (
@@ -224,7 +225,7 @@ def _short(sha: str | None) -> str:
 def item_result(item: QueueItem) -> str:
     """SUCCESS when every voting job succeeded (or was skipped), else FAILURE."""
     for js in item.jobs:
-        if js.job.voting and js.result not in ("SUCCESS", "SKIPPED"):
+        if js.job.voting and js.result not in (BuildResult.SUCCESS, BuildResult.SKIPPED):
             return "FAILURE"
     return "SUCCESS"
 
@@ -327,10 +328,15 @@ def cancel_jobs(ctx: Context, item: QueueItem) -> None:
         if js.build_uuid is not None:
             ctx.emit(
                 BuildChanged(
-                    item, js.name, js.build_uuid, result="CANCELED", end_time=ctx.now, final=True
+                    item,
+                    js.name,
+                    js.build_uuid,
+                    result=BuildResult.CANCELED,
+                    end_time=ctx.now,
+                    final=True,
                 )
             )
-        js.status, js.result, js.end_time = JobStatus.COMPLETED, "CANCELED", ctx.now
+        js.status, js.result, js.end_time = JobStatus.COMPLETED, BuildResult.CANCELED, ctx.now
         js.paused = False
     item.merge_request = None  # released by the garbage collection
     ctx.changed(item)

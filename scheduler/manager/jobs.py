@@ -50,7 +50,7 @@ from lockgate.scheduler.manager.build_request import make_build_request
 from lockgate.scheduler.manager.context import Context
 
 NOOP = "noop"
-SUCCESS = BuildResult.SUCCESS.value
+SUCCESS = BuildResult.SUCCESS
 _BUILDS = uuid.UUID("c2d8a3f4-5e6b-4f70-8a91-b2c3d4e5f607")
 
 
@@ -91,7 +91,7 @@ def _satisfied(js: JobState, dep: JobState) -> bool | None:
         return None
     if dep.result == SUCCESS:
         return True
-    return dep.result == BuildResult.SKIPPED.value and returned.is_soft(js, dep.name)
+    return dep.result == BuildResult.SKIPPED and returned.is_soft(js, dep.name)
 
 
 def _maybe_start(
@@ -103,14 +103,14 @@ def _maybe_start(
     if failed:
         js.build_uuid = build_uuid(item, js)
         reason = f"dependency {failed[0].name} {failed[0].result}"
-        _complete(ctx, item, js, BuildResult.SKIPPED.value, detail=reason, create=True)
+        _complete(ctx, item, js, BuildResult.SKIPPED, detail=reason, create=True)
         return True
     if None in deps or any(ok is None for _, ok in verdicts):
         return False
     needs = provides.check(ctx, item, js, own)
     if needs.error is not None:
         js.build_uuid = build_uuid(item, js)
-        _complete(ctx, item, js, BuildResult.FAILURE.value, detail=needs.error, create=True)
+        _complete(ctx, item, js, BuildResult.FAILURE, detail=needs.error, create=True)
         return True
     if not needs.ready:
         return False
@@ -193,7 +193,7 @@ def _check_nodes(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
             ctx,
             item,
             js,
-            BuildResult.NODE_FAILURE.value,
+            BuildResult.NODE_FAILURE,
             detail=req.failure_reason or "node request failed",
             create=True,
         )
@@ -212,7 +212,7 @@ def _request_build(ctx: Context, item: QueueItem, js: JobState, post_review: boo
             ctx,
             item,
             js,
-            BuildResult.ERROR.value,
+            BuildResult.ERROR,
             create=True,
             detail=f"no repository state for required project {e.args[0]}",
         )
@@ -266,8 +266,8 @@ def _check_build(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
         ctx.emit(BuildChanged(item, js.name, js.build_uuid, event="RESUMED", event_time=ctx.now))
         ctx.info(f"build of job {js.name} resumed", item, build=js.build_uuid)
     elif req.state is BuildState.COMPLETED:
-        result = req.result or BuildResult.ERROR.value
-        if result == BuildResult.RETRY.value:
+        result = req.result or BuildResult.ERROR
+        if result == BuildResult.RETRY:
             _retry(
                 ctx,
                 item,
@@ -314,7 +314,7 @@ def _skip_children(ctx: Context, item: QueueItem, js: JobState) -> None:
             ctx,
             item,
             child,
-            BuildResult.SKIPPED.value,
+            BuildResult.SKIPPED,
             detail=f"Skipped due to child_jobs return value in job {js.name}",
             create=True,
         )
@@ -347,7 +347,7 @@ def _reset_descendants(ctx: Context, item: QueueItem, js: JobState) -> None:
                     item,
                     other.name,
                     other.build_uuid,
-                    result="CANCELED",
+                    result=BuildResult.CANCELED,
                     end_time=ctx.now,
                     error_detail=f"{js.name} is retried",
                     final=False,
@@ -388,7 +388,7 @@ def _retry(
             ctx,
             item,
             js,
-            BuildResult.RETRY_LIMIT.value,
+            BuildResult.RETRY_LIMIT,
             detail=f"{why} (attempt {js.tries} of {js.job.attempts})",
             end_time=end_time,
             log_url=log_url,
@@ -396,16 +396,14 @@ def _retry(
         return
     end = end_time if end_time is not None else ctx.now
     js.retries.append(
-        BuildAttempt(
-            js.build_uuid, js.attempt, BuildResult.RETRY.value, js.start_time, end, log_url, why
-        )
+        BuildAttempt(js.build_uuid, js.attempt, BuildResult.RETRY, js.start_time, end, log_url, why)
     )
     ctx.emit(
         BuildChanged(
             item,
             js.name,
             js.build_uuid,
-            result=BuildResult.RETRY.value,
+            result=BuildResult.RETRY,
             end_time=end,
             log_url=log_url,
             error_detail=why,
@@ -432,7 +430,7 @@ def _complete(
     ctx: Context,
     item: QueueItem,
     js: JobState,
-    result: str,
+    result: BuildResult,
     *,
     detail: str | None = None,
     end_time: float | None = None,

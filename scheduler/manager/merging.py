@@ -22,6 +22,7 @@ queue's speculative chain).
 
 from __future__ import annotations
 
+from lockgate.model.builds import BuildResult
 from lockgate.model.queue import ChangeQueue, ItemState, QueueItem, SubmitState
 from lockgate.scheduler.manager import changes, items, returned, window
 from lockgate.scheduler.manager.actions import SubmitItem
@@ -36,7 +37,8 @@ def failing(item: QueueItem) -> bool:
     if item.held_result is not None:
         return True
     return any(
-        js.done and js.job.voting and js.result not in ("SUCCESS", "SKIPPED") for js in item.jobs
+        js.done and js.job.voting and js.result not in (BuildResult.SUCCESS, BuildResult.SKIPPED)
+        for js in item.jobs
     )
 
 

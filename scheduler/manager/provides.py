@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.model.builds import BuildResult
 from lockgate.model.change import Change, ChangeKey
 from lockgate.model.queue import JobState, QueueItem
 from lockgate.scheduler.manager import returned
@@ -32,7 +33,7 @@ from lockgate.scheduler.manager.actions import LookupProvides
 from lockgate.scheduler.manager.changes import same_patchset
 from lockgate.scheduler.manager.context import Context
 
-SUCCESS = "SUCCESS"
+SUCCESS = BuildResult.SUCCESS
 
 
 @dataclass
