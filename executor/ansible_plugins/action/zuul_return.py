@@ -68,7 +68,7 @@ def merge_returned(new, old):
         before = old_z.get(key) if isinstance(old_z.get(key), list) else []
         after = new_z.get(key) if isinstance(new_z.get(key), list) else []
         lists[key] = before + after
-    comments = {}
+    comments: dict = {}
     for source in (old_z.get("file_comments"), new_z.get("file_comments")):
         if isinstance(source, dict):
             for path, entries in source.items():
@@ -120,7 +120,7 @@ def _load_json(path, what):
 
 def update_result_file(path, data=None, data_file=None, secret=None, secret_file=None):
     """Merge the arguments into the result file at ``path`` (replaced atomically)."""
-    current = {"data": {}, "secret_data": {}}
+    current: dict = {"data": {}, "secret_data": {}}
     if os.path.exists(path):
         with open(path) as f:
             text = f.read()

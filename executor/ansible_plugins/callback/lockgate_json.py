@@ -30,6 +30,7 @@ def _load_masking():
 
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "masking.py")
     spec = importlib.util.spec_from_file_location("lockgate_masking", path)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
