@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
+from lockgate.config.model import Pipeline
 from lockgate.drivers.base import ChangeQueryError, ChangeSource, Connection, NeededBySource
 from lockgate.model.change import Change, ChangeKey, change_key
 from lockgate.model.events import TriggerEvent
@@ -91,7 +91,7 @@ def requirement_dequeues(
     return out
 
 
-def supersede_dequeues(pev: PipelineEvent, pipeline: Any) -> list[ChangeDequeue]:
+def supersede_dequeues(pev: PipelineEvent, pipeline: Pipeline | None) -> list[ChangeDequeue]:
     """A change entering ``pipeline`` (a ``lockgate.config.model.Pipeline``)
     leaves the pipelines it ``supercedes`` — a gate supersedes check: the
     same change need not be tested twice at once.  Only for an event that

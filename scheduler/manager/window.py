@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from lockgate.config.model import Pipeline, Window
 from lockgate.model.queue import ChangeQueue
 
 
-def _settings(pipeline: Any) -> Any:
+def _settings(pipeline: Pipeline | None) -> Window | None:
     return getattr(pipeline, "window", None)
 
 
-def initial(pipeline: Any) -> int:
+def initial(pipeline: Pipeline | None) -> int:
     w = _settings(pipeline)
     return int(w.initial) if w is not None else 20
 
@@ -32,7 +33,7 @@ def _kind(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def grow(queue: ChangeQueue, pipeline: Any) -> int:
+def grow(queue: ChangeQueue, pipeline: Pipeline | None) -> int:
     """After an item merged: the new window."""
     w = _settings(pipeline)
     if w is None or not queue.window:
@@ -47,7 +48,7 @@ def grow(queue: ChangeQueue, pipeline: Any) -> int:
     return queue.window
 
 
-def shrink(queue: ChangeQueue, pipeline: Any) -> int:
+def shrink(queue: ChangeQueue, pipeline: Pipeline | None) -> int:
     """After an item failed its jobs: the new window."""
     w = _settings(pipeline)
     if w is None or not queue.window:
