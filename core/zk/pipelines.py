@@ -160,18 +160,19 @@ class PipelineStore:
             version = loaded.version
         out = LoadedPipeline(state=state, items={}, state_version=version)
         listed = set(state.item_uuids())
-        wanted: dict[str, str] = {}
+        wanted: list[str] = []
         stats = None if cache is None else cache.item_stats(self.client, self.tenant, pipeline)
         for uuid in self._item_ids(pipeline) if stats is None else sorted(stats):
             if uuid in listed:
-                wanted[uuid] = paths.pipeline_item(self.tenant, pipeline, uuid)
+                wanted.append(uuid)
             else:
                 out.orphans.add(uuid)
         if cache is not None and stats is not None:
             wanted = self._from_cache(out, wanted, cache.take(self.tenant, pipeline), stats)
         # All item records at once (pipelined): one round trip, not one each.
-        found = self.records.load_many(wanted.values())
-        for uuid, path in wanted.items():
+        item_paths = {uuid: paths.pipeline_item(self.tenant, pipeline, uuid) for uuid in wanted}
+        found = self.records.load_many(item_paths.values())
+        for uuid, path in item_paths.items():
             item_loaded = found[path]
             if item_loaded is None:
                 continue
@@ -185,16 +186,16 @@ class PipelineStore:
     def _from_cache(
         self,
         out: LoadedPipeline,
-        wanted: dict[str, str],
+        wanted: list[str],
         cached: dict[str, _CachedItem],
         stats: dict[str, tuple[int, int]],
-    ) -> dict[str, str]:
+    ) -> list[str]:
         """Fill ``out`` with the cached items whose records did not move
         (``stats``: uuid -> creation zxid and version, as they are now);
-        return the paths still to read (their czxid and version noted for
+        return the uuids still to read (their czxid and version noted for
         ``remember``)."""
-        stale: dict[str, str] = {}
-        for uuid, path in wanted.items():
+        stale: list[str] = []
+        for uuid in wanted:
             key = stats.get(uuid)
             if key is None:
                 continue  # deleted since listed: as ``load_many`` would say
@@ -205,7 +206,7 @@ class PipelineStore:
                 out.item_czxids[uuid] = entry.czxid
                 continue
             out.item_czxids[uuid], out.item_versions[uuid] = key
-            stale[uuid] = path
+            stale.append(uuid)
         return stale
 
     def remember(self, loaded: LoadedPipeline, cache: ItemCache) -> None:

@@ -122,6 +122,9 @@ class FolderView(Generic[V]):
         self._relist = True
         self._resync = True
         self._entries: dict[str, _Entry[V]] = {}
+        # What ``refresh`` returns, sorted by name; kept between refreshes
+        # (at thousands of children, sorting anew each time shows in a pass).
+        self._shown: dict[str, V] | None = None
         self._session: tuple[int, int] | None = None  # (id of the kazoo client, session id)
         self._closed = False
         self.reads = 0  # children read so far (tests and benchmarks look)
@@ -180,11 +183,13 @@ class FolderView(Generic[V]):
                     with self._mutex:
                         self._resync = True
                     raise
-            return {
-                name: entry.value
-                for name, entry in sorted(self._entries.items())
-                if entry.value is not None
-            }
+            if self._shown is None:
+                self._shown = {
+                    name: entry.value
+                    for name, entry in sorted(self._entries.items())
+                    if entry.value is not None
+                }
+            return dict(self._shown)
 
     def _update(self) -> None:
         if not self.client.wait_connected(self.client.retry_deadline):
@@ -203,7 +208,7 @@ class FolderView(Generic[V]):
             if resync or relist:
                 names = self._list()
                 for name in set(self._entries) - names:
-                    del self._entries[name]
+                    self._drop(name)
                 todo = names if resync else (names - set(self._entries)) | dirty
             else:
                 todo = dirty
@@ -246,7 +251,7 @@ class FolderView(Generic[V]):
                 except NoNodeError:
                     answer = None
                 if answer is None:  # gone (``exists`` says None)
-                    self._entries.pop(name, None)
+                    self._drop(name)
                     continue
                 self.reads += 1
                 self._store(name, answer)
@@ -271,7 +276,21 @@ class FolderView(Generic[V]):
                 return
         else:
             key = (0, 0)
-        self._entries[name] = _Entry(key, self.convert(name, answer))
+        value = self.convert(name, answer)
+        self._entries[name] = _Entry(key, value)
+        if self._shown is None:
+            return
+        if value is None:
+            self._shown.pop(name, None)
+        elif name in self._shown:
+            self._shown[name] = value  # in its place
+        else:
+            self._shown = None  # a newcomer: sorted in at the next refresh
+
+    def _drop(self, name: str) -> None:
+        self._entries.pop(name, None)
+        if self._shown is not None:
+            self._shown.pop(name, None)
 
     def _answer(self, result: Any) -> Any:
         """A request's answer; kazoo's connection troubles as
@@ -295,6 +314,7 @@ class FolderView(Generic[V]):
         with self._mutex:
             self._dirty.clear()
         self._entries.clear()
+        self._shown = None
 
     def __len__(self) -> int:
         return len(self._entries)
