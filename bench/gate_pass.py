@@ -24,6 +24,7 @@ views that ZooKeeper watches keep.
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import statistics
 import sys
@@ -130,7 +131,7 @@ def complete_one(client, uuid: str) -> None:  # noqa: ANN001
 
 def stats(samples: list[float]) -> tuple[float, float]:
     samples = sorted(samples)
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
+    return statistics.median(samples), samples[math.ceil(len(samples) * 0.95) - 1]
 
 
 def timed(n: int, setup: Callable[[int], object], fn: Callable[[int], object]) -> list[float]:
