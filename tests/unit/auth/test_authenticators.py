@@ -31,7 +31,7 @@ def claims(**over: object) -> dict[str, object]:
         "aud": "lockgate",
         "sub": "alice",
         "iat": now,
-        "exp": now + 600,
+        "exp": now + 86400,  # made at collection: must outlive a long suite
     }
     base.update(over)
     return {k: v for k, v in base.items() if v is not None}

@@ -82,8 +82,10 @@ def admin_web(sqlite_db, zk_client, publish) -> Iterator[AdminHarness]:  # noqa:
 
 
 def token(sub: str = "alice", secret: str = SECRET, **claims: Any) -> str:
+    # Made at import (parameters, ADMIN): valid for a day, so that a long
+    # suite does not reach these tests with expired tokens.
     now = int(time.time())
-    data = {"iss": "lockgate-admin", "aud": "lockgate", "sub": sub, "iat": now, "exp": now + 600}
+    data = {"iss": "lockgate-admin", "aud": "lockgate", "sub": sub, "iat": now, "exp": now + 86400}
     data.update(claims)
     return jwt.encode(data, secret, algorithm="HS256")
 
