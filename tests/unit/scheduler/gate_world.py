@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from lockgate.model.change import Account, Approval, Change
 from lockgate.model.queue import QueueItem
 
-from tests.unit.scheduler.world import SimWorld, make_layout, sha
+from tests.unit.scheduler.world import Crash, SimWorld, make_layout, sha
 
 MAIN = """
 - tenant:
@@ -153,6 +153,27 @@ def failing(*pairs: tuple[int, str]):
         return "FAILURE" if (int(req.zuul_vars["change"]), req.job.name) in bad else "SUCCESS"
 
     return rule
+
+
+def run_with_crashes(w: SimWorld, rng) -> SimWorld:  # noqa: ANN001
+    """Drive the gate until it empties, killing the scheduler after a random
+    side effect in most passes and letting builds finish at random."""
+    for _ in range(300):
+        if rng.random() < 0.7:
+            w.crash_after(rng.randrange(0, 6))
+        try:
+            w.run_scheduler("gate")
+        except Crash:
+            pass
+        w.crash_countdown = None
+        w.run_merger()
+        w.run_launcher()
+        w.run_executor(finish=rng.random() < 0.7)
+        w.now += 1
+        if not gate(w) and not w.pending.get("gate"):
+            break
+    w.run_scheduler("gate")
+    return w
 
 
 def run(w: SimWorld, steps: int = 15) -> None:

@@ -9,8 +9,15 @@ import random
 
 import pytest
 
-from tests.unit.scheduler.gate_world import approve, change, failing, gate, merged, world
-from tests.unit.scheduler.world import Crash
+from tests.unit.scheduler.gate_world import (
+    approve,
+    change,
+    failing,
+    gate,
+    merged,
+    run_with_crashes,
+    world,
+)
 
 
 def _run_with_crashes(seed: int, bad: int | None):
@@ -20,22 +27,7 @@ def _run_with_crashes(seed: int, bad: int | None):
     w.hold = lambda req: int(req.zuul_vars["change"]) == 1 and rng.random() < 0.5
     for n in (1, 2, 3):
         approve(w, change(n))
-    for _ in range(300):
-        if rng.random() < 0.7:
-            w.crash_after(rng.randrange(0, 6))
-        try:
-            w.run_scheduler("gate")
-        except Crash:
-            pass
-        w.crash_countdown = None
-        w.run_merger()
-        w.run_launcher()
-        w.run_executor(finish=rng.random() < 0.7)
-        w.now += 1
-        if not gate(w) and not w.pending.get("gate"):
-            break
-    w.run_scheduler("gate")
-    return w
+    return run_with_crashes(w, rng)
 
 
 @pytest.mark.parametrize("seed", range(16))

@@ -20,8 +20,9 @@ from tests.unit.scheduler.gate_world import (
     layout,
     merged,
     run,
+    run_with_crashes,
 )
-from tests.unit.scheduler.world import Crash, SimWorld, sha
+from tests.unit.scheduler.world import SimWorld, sha
 
 SEMAPHORE = """
 - semaphore:
@@ -141,22 +142,7 @@ def _run_with_crashes(seed: int) -> SimWorld:
     w.hold = lambda req: rng.random() < 0.4
     for n in (1, 2, 3):
         approve(w, change(n, "org/c"))
-    for _ in range(300):
-        if rng.random() < 0.7:
-            w.crash_after(rng.randrange(0, 6))
-        try:
-            w.run_scheduler("gate")
-        except Crash:
-            pass
-        w.crash_countdown = None
-        w.run_merger()
-        w.run_launcher()
-        w.run_executor(finish=rng.random() < 0.7)
-        w.now += 1
-        if not gate(w) and not w.pending.get("gate"):
-            break
-    w.run_scheduler("gate")
-    return w
+    return run_with_crashes(w, rng)
 
 
 @pytest.mark.parametrize("seed", range(12))
