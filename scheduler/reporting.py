@@ -24,6 +24,7 @@ from typing import Any
 from lockgate.db import Database, RefInfo
 from lockgate.drivers.base import ChangeReporter, Connection, ReportError
 from lockgate.logs import get_logger
+from lockgate.model.builds import BuildsetResult
 from lockgate.model.queue import QueueItem
 from lockgate.scheduler.manager.actions import (
     BuildChanged,
@@ -131,10 +132,10 @@ class Reporter:
                 end=item.report_time,
             )
         self.to_review_system(item, action.reporters, action.message, action.comments)
-        jobs = ", ".join(f"{name}: {result}" for name, result in action.jobs)
+        jobs = ", ".join(f"{name}: {result or ''}" for name, result in action.jobs)
         log = get_logger(LOGGER, item.event_id, item=item.uuid[:12], buildset=item.buildset_uuid)
         log.log(
-            logging.INFO if action.result == "SUCCESS" else logging.WARNING,
+            logging.INFO if action.result is BuildsetResult.SUCCESS else logging.WARNING,
             "Reported %s %s %s in %s/%s: %s%s",
             item.project,
             item.ref,

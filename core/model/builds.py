@@ -60,6 +60,27 @@ class BuildResult(enum.StrEnum):
     RETRY = "RETRY"
 
 
+class BuildsetResult(enum.StrEnum):
+    """A queue item's (its buildset's) reported result, as Zuul names them:
+    besides success and failure, what stopped it before or instead of its
+    jobs.  A vocabulary of its own (a buildset is never TIMED_OUT, a build
+    never NO_JOBS); a ``StrEnum`` like ``BuildResult``, so the records in
+    ZooKeeper and the SQL rows hold the same strings as before it was typed."""
+
+    SUCCESS = "SUCCESS"
+    # A voting job did not succeed, or the item was refused or left with
+    # (or because of) a change that failed.
+    FAILURE = "FAILURE"
+    # The repositories could not be prepared (the merger kept failing).
+    ERROR = "ERROR"
+    CONFIG_ERROR = "CONFIG_ERROR"
+    NO_JOBS = "NO_JOBS"
+    DEQUEUED = "DEQUEUED"
+    MERGE_CONFLICT = "MERGE_CONFLICT"
+    # A gate item that passed but that the review system refused to merge.
+    MERGE_FAILURE = "MERGE_FAILURE"
+
+
 @dataclass
 class RepoState:
     """One repository the job needs, at the commit it must be checked out at.

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockgate.model.builds import BuildResult
+from lockgate.model.builds import BuildResult, BuildsetResult
 from lockgate.model.change import Change
 from lockgate.model.jobs import FrozenJob
 from lockgate.model.merges import MergeStep
@@ -202,7 +202,7 @@ class QueueItem:
     prepare_attempts: int = 0
     prepare_error: str | None = None
     prepare_retry_at: float | None = None
-    result: str | None = None
+    result: BuildsetResult | None = None
     report_time: float | None = None
     layout_uuid: str | None = None
     # A change item (Gerrit, GitHub): the change under test, and every change
@@ -228,7 +228,7 @@ class QueueItem:
     changes_ahead: list[Change] = field(default_factory=list)
     needs: list[str] = field(default_factory=list)
     resets: int = 0
-    held_result: str | None = None
+    held_result: BuildsetResult | None = None
     held_message: str = ""
     held_comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     submit: SubmitState | None = None
@@ -244,6 +244,10 @@ class QueueItem:
         ]
         if self.submit is not None:
             self.submit = SubmitState(self.submit)
+        if self.result is not None:
+            self.result = BuildsetResult(self.result)
+        if self.held_result is not None:
+            self.held_result = BuildsetResult(self.held_result)
         self.merge_steps = [
             s if isinstance(s, MergeStep) else MergeStep.from_dict(s) for s in self.merge_steps
         ]

@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockgate.model.builds import BuildRequest, BuildResult
+from lockgate.model.builds import BuildRequest, BuildResult, BuildsetResult
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import QueueItem
 
@@ -103,9 +103,10 @@ class ItemReported(Action):
 
     phase = Phase.BEFORE_SAVE
     item: QueueItem
-    result: str
+    result: BuildsetResult
     message: str
-    jobs: tuple[tuple[str, str], ...] = ()  # (job name, result) for the log line
+    # (job name, its result: None if it never ran) for the log line.
+    jobs: tuple[tuple[str, BuildResult | None], ...] = ()
     action: str = ""
     reporters: dict[str, Any] = field(default_factory=dict)
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -20,6 +20,7 @@ ahead) through the ``manage`` and ``process_items`` hooks.
 
 from __future__ import annotations
 
+from lockgate.model.builds import BuildsetResult
 from lockgate.model.change import Change
 from lockgate.model.queue import SEEN_TTL, ItemState, QueueItem
 from lockgate.scheduler.manager import changes, garbage, items, semaphores
@@ -108,13 +109,13 @@ class PipelineManager:
             items.report_new_item(
                 ctx,
                 item,
-                items.CONFIG_ERROR,
+                BuildsetResult.CONFIG_ERROR,
                 "This change has a configuration error:\n\n" + "\n".join(errors),
             )
             return
         if not item.jobs:
             ctx.info(f"no jobs for {item.project} {item.ref} in {item.pipeline}", item)
-            items.report_new_item(ctx, item, items.NO_JOBS, "No jobs to run.")
+            items.report_new_item(ctx, item, BuildsetResult.NO_JOBS, "No jobs to run.")
             return
         self._enqueued(ctx, item)
 
@@ -166,7 +167,7 @@ class PipelineManager:
                 items.report(
                     ctx,
                     item,
-                    items.DEQUEUED,
+                    BuildsetResult.DEQUEUED,
                     changes.dequeue_message(ctx, dequeue.reason),
                     send=dequeue.report,
                 )
@@ -223,7 +224,7 @@ class PipelineManager:
                     f"pipeline {ctx.snap.pipeline_name} is no longer in the layout: dequeuing", item
                 )
                 items.cancel_jobs(ctx, item)
-                items.report(ctx, item, items.DEQUEUED, "The pipeline was removed.")
+                items.report(ctx, item, BuildsetResult.DEQUEUED, "The pipeline was removed.")
             self._drop(ctx, item)
         self.finish(ctx)
 

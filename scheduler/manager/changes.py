@@ -26,6 +26,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from lockgate.model.builds import BuildsetResult
 from lockgate.model.change import Change, ChangeKey
 from lockgate.model.queue import ItemState, ProjectRepo, QueueItem
 from lockgate.scheduler.manager import items
@@ -128,14 +129,20 @@ def prepare(ctx: Context, item: QueueItem, *, hold: bool = False) -> bool:
     ctx.changed(item)
     if result.conflict:
         ctx.info(f"merge conflict: {result.conflict}", item)
-        _fail(ctx, item, items.MERGE_CONFLICT, conflict_message(ctx, result.conflict), hold=hold)
+        _fail(
+            ctx,
+            item,
+            BuildsetResult.MERGE_CONFLICT,
+            conflict_message(ctx, result.conflict),
+            hold=hold,
+        )
         return False
     if not result.ok:
         item.prepare_attempts += 1
         item.prepare_error = result.error or "the merger gave no answer"
         if item.prepare_attempts >= items.PREPARE_ATTEMPTS:
             items.report(
-                ctx, item, items.ERROR, f"Could not merge the change: {item.prepare_error}"
+                ctx, item, BuildsetResult.ERROR, f"Could not merge the change: {item.prepare_error}"
             )
             return False
         item.prepare_retry_at = ctx.now + items.PREPARE_BACKOFF * item.prepare_attempts
@@ -148,7 +155,7 @@ def prepare(ctx: Context, item: QueueItem, *, hold: bool = False) -> bool:
 def _fail(
     ctx: Context,
     item: QueueItem,
-    result: str,
+    result: BuildsetResult,
     message: str,
     comments: dict | None = None,
     *,
@@ -229,7 +236,7 @@ def _freeze(
         _fail(
             ctx,
             item,
-            items.CONFIG_ERROR,
+            BuildsetResult.CONFIG_ERROR,
             "This change has a configuration error:\n\n" + "\n\n".join(speculation.errors),
             speculation.comments,
             hold=hold,
@@ -248,14 +255,14 @@ def _freeze(
         _fail(
             ctx,
             item,
-            items.CONFIG_ERROR,
+            BuildsetResult.CONFIG_ERROR,
             "This change has a configuration error:\n\n" + "\n".join(errors),
             hold=hold,
         )
         return False
     if not item.jobs:
         ctx.info(f"no jobs for {item.change_id} in {item.pipeline}", item)
-        items.report(ctx, item, items.NO_JOBS, "No jobs to run.")
+        items.report(ctx, item, BuildsetResult.NO_JOBS, "No jobs to run.")
         return False
     item.state = ItemState.ACTIVE
     item.prepare_error = None

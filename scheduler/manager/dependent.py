@@ -28,6 +28,7 @@ import uuid
 from dataclasses import replace
 
 from lockgate.config.layout_model import Layout
+from lockgate.model.builds import BuildsetResult
 from lockgate.model.change import Change, ChangeKey
 from lockgate.model.queue import ChangeQueue, ItemState, QueueItem, SubmitState
 from lockgate.scheduler.manager import changes, items, merging, window
@@ -256,7 +257,7 @@ class DependentPipelineManager(PipelineManager):
         )
         if tell:
             item = items.new_item(ctx, pev, uuid_)
-            items.report_new_item(ctx, item, "FAILURE", message)
+            items.report_new_item(ctx, item, BuildsetResult.FAILURE, message)
 
     # --- management -------------------------------------------------------------------
 

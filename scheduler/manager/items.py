@@ -14,7 +14,7 @@ from typing import Any
 
 from lockgate.config.freeze import freeze_job_graph
 from lockgate.config.layout_model import Layout
-from lockgate.model.builds import BuildResult
+from lockgate.model.builds import BuildResult, BuildsetResult
 from lockgate.model.queue import ItemState, JobState, JobStatus, QueueItem
 from lockgate.scheduler.manager import returned
 from lockgate.scheduler.manager.actions import (
@@ -31,27 +31,19 @@ _BUILDSETS = uuid.UUID("6a0f3c1e-9b8d-4c2a-8e71-5d4f2b3a1c90")
 PREPARE_ATTEMPTS = 3
 PREPARE_BACKOFF = 10.0  # seconds, times the number of failures so far
 
-# Buildset results besides the job results, as Zuul reports them.
-CONFIG_ERROR = "CONFIG_ERROR"
-NO_JOBS = "NO_JOBS"
-DEQUEUED = "DEQUEUED"
-ERROR = "ERROR"
-MERGE_CONFLICT = "MERGE_CONFLICT"
-# A gate item that passed but that the review system refused to merge.
-MERGE_FAILURE = "MERGE_FAILURE"
-
-# The pipeline reporter action (Zuul's pipeline attribute) of each result.
+# The pipeline reporter action (Zuul's pipeline attribute) of each result;
+# any other is a ``failure``.
 _ACTIONS = {
-    "SUCCESS": "success",
-    CONFIG_ERROR: "config-error",
-    NO_JOBS: "no-jobs",
-    DEQUEUED: "dequeue",
-    MERGE_CONFLICT: "merge-conflict",
-    MERGE_FAILURE: "merge-conflict",
+    BuildsetResult.SUCCESS: "success",
+    BuildsetResult.CONFIG_ERROR: "config-error",
+    BuildsetResult.NO_JOBS: "no-jobs",
+    BuildsetResult.DEQUEUED: "dequeue",
+    BuildsetResult.MERGE_CONFLICT: "merge-conflict",
+    BuildsetResult.MERGE_FAILURE: "merge-conflict",
 }
 
 
-def report_action(result: str) -> str:
+def report_action(result: BuildsetResult) -> str:
     return _ACTIONS.get(result, "failure")
 
 
@@ -189,7 +181,12 @@ def prepare(ctx: Context, item: QueueItem) -> bool:
         item.prepare_error = result.error or "no repository state"
         ctx.changed(item)
         if item.prepare_attempts >= PREPARE_ATTEMPTS:
-            report(ctx, item, ERROR, f"Could not prepare the repositories: {item.prepare_error}")
+            report(
+                ctx,
+                item,
+                BuildsetResult.ERROR,
+                f"Could not prepare the repositories: {item.prepare_error}",
+            )
             return False
         # A git server may be back in a moment: try again after a pause
         # (the loop's periodic tick brings the item back).
@@ -222,12 +219,12 @@ def _short(sha: str | None) -> str:
     return (sha or "?")[:12]
 
 
-def item_result(item: QueueItem) -> str:
+def item_result(item: QueueItem) -> BuildsetResult:
     """SUCCESS when every voting job succeeded (or was skipped), else FAILURE."""
     for js in item.jobs:
         if js.job.voting and js.result not in (BuildResult.SUCCESS, BuildResult.SKIPPED):
-            return "FAILURE"
-    return "SUCCESS"
+            return BuildsetResult.FAILURE
+    return BuildsetResult.SUCCESS
 
 
 def _duration(js: Any) -> str:
@@ -244,14 +241,15 @@ def _duration(js: Any) -> str:
     return f" in {text}"
 
 
-def report_message(ctx: Context, item: QueueItem, result: str) -> str:
+def report_message(ctx: Context, item: QueueItem, result: BuildsetResult) -> str:
     """The report text, as Zuul writes it: the pipeline's message, then one
     line per job with its log URL, result and duration."""
     pipeline = ctx.snap.pipeline
     messages: dict[str, str] = dict(getattr(pipeline, "messages", None) or {})
+    success = result is BuildsetResult.SUCCESS
     intro = messages.get(
-        "success-message" if result == "SUCCESS" else "failure-message",
-        "Build succeeded." if result == "SUCCESS" else "Build failed.",
+        "success-message" if success else "failure-message",
+        "Build succeeded." if success else "Build failed.",
     )
     lines = [intro, ""]
     for js in item.jobs:
@@ -272,7 +270,7 @@ def report_message(ctx: Context, item: QueueItem, result: str) -> str:
 def report(
     ctx: Context,
     item: QueueItem,
-    result: str,
+    result: BuildsetResult,
     message: str,
     comments: dict[str, list[dict[str, Any]]] | None = None,
     *,
@@ -283,7 +281,7 @@ def report(
     the review system was told already (a gate's submit carried the vote).
     A report of the jobs' results carries the file comments they returned
     (``zuul.file_comments``) besides ``comments``."""
-    if result in ("SUCCESS", "FAILURE"):
+    if result in (BuildsetResult.SUCCESS, BuildsetResult.FAILURE):
         built, _ = returned.file_comments(item)
         if built:
             merged = {path: list(entries) for path, entries in (comments or {}).items()}
@@ -300,7 +298,7 @@ def report(
             item,
             result,
             message,
-            tuple((js.name, js.result or "") for js in item.jobs),
+            tuple((js.name, js.result) for js in item.jobs),
             action=action,
             reporters=reporters(ctx, action) if send else {},
             comments=dict(comments or {}),
@@ -309,7 +307,7 @@ def report(
     count_failures(ctx, action)
 
 
-def report_new_item(ctx: Context, item: QueueItem, result: str, message: str) -> None:
+def report_new_item(ctx: Context, item: QueueItem, result: BuildsetResult, message: str) -> None:
     """Report an item that never entered a queue (no jobs, broken config)."""
     ctx.emit(BuildsetStarted(item))
     item.result = result

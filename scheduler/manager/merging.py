@@ -22,7 +22,7 @@ queue's speculative chain).
 
 from __future__ import annotations
 
-from lockgate.model.builds import BuildResult
+from lockgate.model.builds import BuildResult, BuildsetResult
 from lockgate.model.queue import ChangeQueue, ItemState, QueueItem, SubmitState
 from lockgate.scheduler.manager import changes, items, returned, window
 from lockgate.scheduler.manager.actions import SubmitItem
@@ -43,8 +43,8 @@ def failing(item: QueueItem) -> bool:
 
 
 def report_failure(ctx: Context, queue: ChangeQueue, item: QueueItem) -> None:
-    result = item.held_result or "FAILURE"
-    message = item.held_message or items.report_message(ctx, item, "FAILURE")
+    result = item.held_result or BuildsetResult.FAILURE
+    message = item.held_message or items.report_message(ctx, item, BuildsetResult.FAILURE)
     items.report(ctx, item, result, message, comments=item.held_comments)
     size = window.shrink(queue, ctx.snap.pipeline)
     ctx.info(f"{item.change_id} failed ({result}); window of queue {queue.name} now {size}", item)
@@ -65,10 +65,10 @@ def merge(ctx: Context, queue: ChangeQueue, item: QueueItem) -> bool:
         # ask again; changes merged already are not submitted again.
         _ask(ctx, item)
         return False
-    message = items.report_message(ctx, item, "SUCCESS")
+    message = items.report_message(ctx, item, BuildsetResult.SUCCESS)
     if outcome.merged:
         item.submit = SubmitState.MERGED
-        items.report(ctx, item, "SUCCESS", message, send=False)
+        items.report(ctx, item, BuildsetResult.SUCCESS, message, send=False)
         size = window.grow(queue, ctx.snap.pipeline)
         for follower in behind(ctx, item):
             # Its state is now the branch's: it builds on nothing any more.
@@ -81,7 +81,7 @@ def merge(ctx: Context, queue: ChangeQueue, item: QueueItem) -> bool:
     text = changes.conflict_message(
         ctx, f"{item.change_id} could not be merged: {item.submit_detail}"
     )
-    items.report(ctx, item, items.MERGE_FAILURE, text)
+    items.report(ctx, item, BuildsetResult.MERGE_FAILURE, text)
     ctx.warning(f"{item.change_id} was not merged: {item.submit_detail}", item)
     return True
 
@@ -91,7 +91,7 @@ def _ask(ctx: Context, item: QueueItem) -> None:
         SubmitItem(
             item,
             tuple(item.changes),
-            items.report_message(ctx, item, "SUCCESS"),
+            items.report_message(ctx, item, BuildsetResult.SUCCESS),
             items.reporters(ctx, "success"),
             comments=returned.file_comments(item)[0],
         )
@@ -110,7 +110,7 @@ def dequeue_needers(ctx: Context, gone: QueueItem, why: str = NEEDED_FAILED) -> 
             continue
         ctx.info(f"dequeuing {other.change_id}: it needs {gone.change_id}, which left", other)
         items.cancel_jobs(ctx, other)
-        items.report(ctx, other, "FAILURE", f"{_intro(ctx)}\n\n{why}".strip())
+        items.report(ctx, other, BuildsetResult.FAILURE, f"{_intro(ctx)}\n\n{why}".strip())
         out.append(other)
     return out
 

@@ -13,6 +13,7 @@ branch's latest state matters (publishing documentation, images).  Pure.
 
 from __future__ import annotations
 
+from lockgate.model.builds import BuildsetResult
 from lockgate.model.queue import ItemState, QueueItem
 from lockgate.scheduler.manager import items
 from lockgate.scheduler.manager.context import Context
@@ -37,7 +38,7 @@ class SupercedentPipelineManager(SerialPipelineManager):
             items.report(
                 ctx,
                 older,
-                items.DEQUEUED,
+                BuildsetResult.DEQUEUED,
                 f"Superseded by a newer item for {item.project} {item.branch or item.ref}.",
                 send=False,
             )

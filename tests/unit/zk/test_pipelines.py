@@ -3,7 +3,11 @@ it keeps between passes, and what makes it read a record again."""
 
 from __future__ import annotations
 
+import json
+
+from lockgate.model.builds import BuildsetResult
 from lockgate.model.queue import ChangeQueue, PipelineState, QueueItem
+from lockgate.zk import paths
 from lockgate.zk.pipelines import ItemCache, LoadedPipeline, PipelineStore
 
 
@@ -119,3 +123,23 @@ def test_items_that_come_and_go_between_passes(zk_client):
     third = store.load("gate", cache=cache)
     assert set(third.items) == {"a", "c"} and not third.orphans
     assert third.items["a"] is second.items["a"]
+
+
+def test_item_results_are_the_same_strings_on_the_wire(zk_client):
+    """An item's results are enums in memory and the strings they always
+    were in ZooKeeper: a record written before they were typed (plain
+    strings) reads back as the enums, and encoding it again gives the same
+    JSON."""
+    store = PipelineStore(zk_client, "t")
+    _write(store, ["a"])
+    path = paths.pipeline_item("t", "gate", "a")
+    older = store.records.load(path)
+    assert older is not None
+    data = dict(older.data)
+    data["result"], data["held_result"] = "MERGE_CONFLICT", "CONFIG_ERROR"
+    data["jobs"] = []
+    store.records.save(path, data)
+    item = store.load("gate").items["a"]
+    assert item.result is BuildsetResult.MERGE_CONFLICT
+    assert item.held_result is BuildsetResult.CONFIG_ERROR
+    assert json.dumps(item.to_dict(), sort_keys=True) == json.dumps(data, sort_keys=True)
