@@ -20,8 +20,7 @@ system only through ZooKeeper:
   request is deleted or its hold expires (``planning.deletion_reason``);
 - at start it removes what a crashed launcher left behind
   (``Provider.cleanup_leaked``) and announces again the final state of
-  requests it may have finished just before a crash; at a graceful stop it
-  deletes its nodes.
+  requests it may have finished just before a crash.
 
 A node belongs to the launcher that made it: ``provider_data["launcher"]`` is
 ``HOSTNAME:STATE_DIR``, so several launchers (on several machines, or one
@@ -31,8 +30,14 @@ Everything runs on one thread (the loop); ZooKeeper watches only wake it.
 
 Stopping (SIGTERM, SIGINT; ``lockgate.lifecycle``): ``request_stop`` makes
 ZooKeeper calls fail fast instead of waiting for a lost connection, then
-``stop`` deletes this launcher's nodes for at most ``STOP_TIMEOUT`` seconds;
-what is left then is found and removed by the next start.
+``stop`` ends the loop, deletes in one last pass the nodes the usual rules
+say are done (used, failed, their request gone; none an executor holds) for
+at most ``STOP_TIMEOUT`` seconds, and unregisters.  Every other node stays:
+one a build runs on, one handed to a request and not yet used, one an
+autohold keeps.  A peer launcher adopts them once this one's registration is
+gone, or this launcher's next start (same identity) takes them up again;
+deleting them would fail builds that are running, for a mere restart.  So
+does Zuul's launcher, whose stop deletes nothing.
 """
 
 from __future__ import annotations
@@ -88,12 +93,12 @@ log = logging.getLogger("lockgate.launcher")
 LAUNCH_ATTEMPTS = 3
 POLL_INTERVAL = 1.0  # a safety net: watches wake the loop at once
 RETRY_DELETE_AFTER = 5.0
-# Seconds a graceful stop may take (the loop's last pass, deleting nodes).
+# Seconds a graceful stop may take (the loop's end, the last deletion pass).
 STOP_TIMEOUT = 6.0
 # Seconds to wait for a provider another launcher is making nodes of.
 SHARED_LOCK_TIMEOUT = 30.0
-# A ``stop()`` not asked for by a signal (tests, ``lockgate up`` in one
-# process) deletes every node, however long that takes.
+# A ``stop()`` not asked for by a signal (tests, a bench) finishes its last
+# deletion pass, however long that takes.
 UNHURRIED_STOP_TIMEOUT = 600.0
 
 
@@ -193,15 +198,23 @@ class Launcher:
         self._stopping.set()
         self._wake.set()
 
-    def stop(self, delete_nodes: bool = True) -> None:
-        """Stop the loop; with ``delete_nodes`` (a graceful stop) delete every
-        node of this launcher first, then unregister and disconnect; within
-        ``STOP_TIMEOUT`` seconds after ``request_stop`` (a signal)."""
+    def stop(self) -> None:
+        """Stop the loop, delete what is done, unregister and disconnect;
+        within ``STOP_TIMEOUT`` seconds after ``request_stop`` (a signal).
+
+        Nodes in use, handed to a request, or held stay (see the module
+        docstring): a stop is not the end of the builds on them."""
         deadline = time.monotonic() + self._stop_timeout
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        looping = self._thread is not None and self._thread.is_alive()
+        if self.nodes is not None and self.requests is not None and not looping:
+            try:
+                self._delete_done_nodes(deadline)
+            except ZKError as e:
+                log.warning("last deletion pass at stop cut short (the next start does it): %s", e)
         if self._hold_timer is not None:
             self._hold_timer.cancel()
         for unwatch in [*self._unwatch, *self._watched.values()]:
@@ -209,11 +222,6 @@ class Launcher:
         self._unwatch.clear()
         self._watched.clear()
         self.client.remove_callback(self._wake.set)
-        if delete_nodes and self.nodes is not None:
-            try:
-                self._delete_all(deadline)
-            except ZKError as e:
-                log.error("could not delete every node at stop: %s", e)
         for provider in self.providers:
             provider.close()
         if self.component is not None:
@@ -521,12 +529,17 @@ class Launcher:
             log.warning("cannot list autohold requests (held nodes kept): %s", e)
             return None
 
-    def _delete_done_nodes(self) -> None:
+    def _delete_done_nodes(self, deadline: float | None = None) -> None:
+        """Delete the nodes ``deletion_reason`` says are done; until
+        ``deadline`` (monotonic) if given (the last pass at stop)."""
         assert self.nodes is not None and self.requests is not None
         request_ids = set(self.requests.ids())
         hold_ids = self._hold_ids()
         now = time.time()
         for versioned in self.nodes.list():
+            if deadline is not None and time.monotonic() > deadline:
+                log.warning("out of time at stop: the next start deletes the nodes left")
+                return
             node = versioned.record
             if not self._ours(node):
                 continue
@@ -564,7 +577,7 @@ class Launcher:
     ) -> bool:
         """Lock, mark DELETING, remove from the provider, remove the record.
         With ``request_ids`` the reason is checked again under the lock;
-        without, the node goes regardless (a graceful stop)."""
+        without, the node goes regardless (nodes made for nothing)."""
         assert self.nodes is not None
         lock = self.nodes.lock(node_id)
         if lock is None:
@@ -658,26 +671,6 @@ class Launcher:
                     )
                 except (RecordConflict, RecordNotFound):
                     pass
-
-    def _delete_all(self, deadline: float) -> None:
-        assert self.nodes is not None
-        for versioned in self.nodes.list():
-            node = versioned.record
-            if time.monotonic() > deadline:
-                log.warning("out of time at stop: the next start removes the nodes left")
-                return
-            if self._ours(node):
-                for _ in range(3):
-                    if self._delete(node.id, "launcher stopping", None):
-                        break
-                else:
-                    # An executor still holds it: the node goes anyway, the
-                    # record stays for the next launcher run to clean up.
-                    log.warning("node %s still locked at stop; removing it anyway", node.id)
-                    try:
-                        self._by_name[node.provider].delete_node(node)
-                    except ProviderError as e:
-                        log.error("could not delete node %s: %s", node.id, e)
 
 
 def main(config: ServiceConfig) -> int:

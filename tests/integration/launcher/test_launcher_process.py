@@ -1,6 +1,6 @@
 """``lockgate launcher`` as its own process, reading a config file, against
-the TLS ZooKeeper: SIGTERM is a graceful stop, SIGKILL a crash that the next
-start recovers from."""
+the TLS ZooKeeper: SIGTERM is a graceful stop (nodes handed out stay), SIGKILL
+a crash that the next start recovers from."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from lockgate.model.nodes import NodeRequest, NodeRequestState
-from lockgate.zk import NodeRequestStore, NodeStore
+from lockgate.zk import NodeRequestStore, NodeStore, list_components
 
 from tests.fixtures.launcher import clean_state_dir, ssh_run
 from tests.fixtures.waiting import wait_for
@@ -93,7 +93,9 @@ def submit(client) -> NodeRequest:  # type: ignore[no-untyped-def]
     return request
 
 
-def test_sigterm_is_a_graceful_stop(launcher_process, zk_client):
+def test_sigterm_is_a_graceful_stop(launcher_process, zk_client, ssh_keypair):
+    """Exit 0, unregistered; a node handed to a request stays (a build may be
+    about to run on it) for the next start, which deletes it once done."""
     process = launcher_process()
     done = fulfilled(zk_client, submit(zk_client).id)
     node = NodeStore(zk_client).get(done.node_ids[0]).record
@@ -101,8 +103,17 @@ def test_sigterm_is_a_graceful_stop(launcher_process, zk_client):
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    assert NodeStore(zk_client).ids() == []
-    assert not Path("/run/netns", node.provider_data["namespace"]).exists()
+    assert list_components(zk_client, "launcher") == []
+    assert NodeStore(zk_client).ids() == [node.id]
+    assert ssh_run(node, ssh_keypair, "true").returncode == 0
+    launcher_process()
+    NodeRequestStore(zk_client).delete(done.id)
+    wait_for(lambda: NodeStore(zk_client).get(node.id) is None, 30, "the node to go once done")
+    wait_for(
+        lambda: not Path("/run/netns", node.provider_data["namespace"]).exists(),
+        10,
+        "its namespace to go",
+    )
 
 
 def test_sigkill_then_restart_keeps_nodes_in_use_and_serves_on(

@@ -228,7 +228,7 @@ def test_restart_cleans_leaks_and_keeps_known_nodes(make_launcher, zk_client, ss
     kept = NodeStore(zk_client).get(done.node_ids[0]).record
     state_dir = Path(first.state_dir)
     name = first.providers[0].name
-    first.stop(delete_nodes=False)  # like a crash, as far as the nodes go
+    first.stop()  # its node stays, as after a crash
     # A node made just before the "crash" that never reached ZooKeeper.
     orphan = LocalProvider(
         local_section(name, labels="debian", authorized_keys=ssh_keypair.public), state_dir
@@ -243,21 +243,65 @@ def test_restart_cleans_leaks_and_keeps_known_nodes(make_launcher, zk_client, ss
     assert len(results(zk_client)) == 1
 
 
-def test_graceful_stop_deletes_its_nodes(make_launcher, zk_client):
+def test_graceful_stop_leaves_nodes_in_use_for_the_next_start(
+    make_launcher, zk_client, ssh_keypair
+):
+    """SIGTERM is not the end of the builds: a node a build runs on, one
+    handed to a request and not yet used, and a held one all stay, reachable;
+    only a node the build is done with goes.  The next start takes them up."""
+    from lockgate.model.holds import HoldRequest
+    from lockgate.zk import list_components
+    from lockgate.zk.holds import HoldRequestStore, hold_build_nodes
+
     launcher = make_launcher()
-    request = submit(zk_client, "debian")
-    done = final(zk_client, request.id)
-    namespace = NodeStore(zk_client).get(done.node_ids[0]).record.provider_data["namespace"]
+    nodes, requests = NodeStore(zk_client), NodeRequestStore(zk_client)
+    busy, ready, held, done = (final(zk_client, submit(zk_client, "debian").id) for _ in range(4))
+    busy_lock = use_node(zk_client, busy.node_ids[0])
+    holds = HoldRequestStore(zk_client)
+    hold_id = holds.create(HoldRequest("demo", "org/app", "hello", "look at it"))
+    hold_lock = use_node(zk_client, held.node_ids[0])
+    assert hold_build_nodes(
+        zk_client, tenant="demo", projects=["org/app"], job="hello", ref="refs/heads/main",
+        result="FAILURE", build="b-1", nodes=[nodes.get(held.node_ids[0]).record],
+    ) is not None  # fmt: skip
+    hold_lock.release()
+    requests.delete(held.id)
+    finish_node(zk_client, done.node_ids[0], use_node(zk_client, done.node_ids[0]))
+    kept = {r.node_ids[0]: nodes.get(r.node_ids[0]).record for r in (busy, ready, held)}
+
+    launcher.request_stop()  # what SIGTERM does (lockgate.lifecycle), then stop()
     launcher.stop()
-    assert NodeStore(zk_client).ids() == []
-    assert not namespace_exists(namespace)
+
+    assert list_components(zk_client, "launcher") == []
+    assert nodes.get(done.node_ids[0]) is None
+    states = {node_id: nodes.get(node_id).record.state for node_id in kept}
+    assert states == {
+        busy.node_ids[0]: NodeState.IN_USE,
+        ready.node_ids[0]: NodeState.READY,
+        held.node_ids[0]: NodeState.HOLD,
+    }
+    for node in kept.values():
+        assert namespace_exists(node.provider_data["namespace"]), node.id
+        assert ssh_run(node, ssh_keypair, "true").returncode == 0, node.id
+
+    # The next start (same identity) keeps them, and deletes each when done.
+    again = make_launcher(state_dir=Path(launcher.state_dir), provider=launcher.providers[0].name)
+    assert again.identity == launcher.identity and again.stats["leaked"] == 0
+    again.run_once()
+    assert set(kept) <= set(nodes.ids())
+    finish_node(zk_client, busy.node_ids[0], busy_lock)
+    requests.delete(ready.id)
+    holds.delete(hold_id)
+    wait_for(lambda: not set(kept) & set(nodes.ids()), 30, "the kept nodes to go once done")
+    for node in kept.values():
+        wait_for(lambda: not namespace_exists(node.provider_data["namespace"]), 10, "namespace")  # noqa: B023
 
 
 def test_node_found_dead_at_restart_is_failed_and_deleted(make_launcher, zk_client):
     first = make_launcher()
     done = final(zk_client, submit(zk_client, "debian").id)
     node = NodeStore(zk_client).get(done.node_ids[0]).record
-    first.stop(delete_nodes=False)
+    first.stop()  # the node stays for the next start
     # The node's sandbox dies while no launcher runs (as after a reboot).
     token = node.provider_data["external_id"]
     state = json.loads((first.providers[0].root / token / "node.json").read_text())
@@ -303,7 +347,7 @@ def test_a_dead_launchers_nodes_are_adopted_by_a_peer(make_launcher, zk_client):
     nodes = NodeStore(zk_client)
     node = nodes.get(node_id).record
     lock = use_node(zk_client, node_id)  # a build runs on it
-    dead.stop(delete_nodes=False)  # gone as a crash goes: registration and loop
+    dead.stop()  # gone: registration and loop; the node in use stays
     peer = make_launcher(max_servers=1, provider=name)
     wait_for(
         lambda: nodes.get(node_id).record.provider_data["launcher"] == peer.identity,

@@ -178,7 +178,7 @@ def test_two_launchers_never_hand_out_one_host_twice(static_host, zk_connect, tm
         holder, peer = (first, second) if node.provider_data["launcher"] == first.identity else (
             second, first)  # fmt: skip
         lock = nodes.lock(node.id)
-        holder.stop(delete_nodes=False)
+        holder.stop()  # the host in use stays handed out
         wait_for(
             lambda: nodes.get(node.id).record.provider_data["launcher"] == peer.identity,
             30,
