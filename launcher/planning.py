@@ -72,13 +72,17 @@ def deletion_reason(
     ones whose request was deleted (the scheduler is done with them, or gave
     up on them).  A held node (autohold) stays while its hold request exists
     (``hold_ids``; None: not known, keep it) and its hold has not expired at
-    ``now``.  Whether an executor still holds the node's lock is checked by
-    the caller, who only deletes what it can lock.
+    ``now``.  A node an admin held (``node-set-state hold``: no hold
+    request) stays until an admin sets it used.  Whether an executor still
+    holds the node's lock is checked by the caller, who only deletes what
+    it can lock.
     """
     if node.state is NodeState.HOLD:
         expires = node.hold_expires_at()
         if expires is not None and now >= expires:
             return f"its hold expired ({node.hold_expiration} s)"
+        if node.hold_request is None:
+            return None  # an admin's hold
         if hold_ids is not None and node.hold_request not in hold_ids:
             return f"its autohold request {node.hold_request} was deleted"
         return None

@@ -145,6 +145,13 @@ def tenant_layout_sources(tenant: str) -> str:
     return join("tenant", segment(tenant), "layout-sources")
 
 
+def tenant_event_state(tenant: str) -> str:
+    """Whether the tenant's trigger events are processed, left queued or
+    discarded, and its results processed (``lockgate.model.event_state``;
+    an admin sets it through the web, the scheduler honours it)."""
+    return join("tenant", segment(tenant), "event-state")
+
+
 def pipelines(tenant: str) -> str:
     """Parent of the tenant's pipeline states."""
     return join("tenant", segment(tenant), "pipeline")
