@@ -8,7 +8,12 @@ tick.  A pass:
    this work; this scheduler moves on to another tenant);
 2. reloads the layout if the tenant config was re-read (SIGHUP) or a peer
    published a newer one;
-3. reads the result queue (hints only: the request records are the truth)
+3. honours the tenant's ``manage-events`` state
+   (``lockgate.model.event_state``): results paused, the pass ends here and
+   every queue waits; triggers paused, they are not read; discarding, each
+   is acknowledged and dropped with a log line (one that changes the
+   configuration still reloads the tenant);
+   reads the result queue (hints only: the request records are the truth)
    and up to ``max_events`` trigger events; an event that changes a
    project's configuration reconfigures the tenant first, then each event
    is matched to pipelines (``matching.match_event``);
@@ -40,6 +45,7 @@ from lockgate.metrics import Metrics
 from lockgate.metrics.catalog import PIPELINE_ITEMS, TENANT_PASS, TRIGGER_EVENTS
 from lockgate.model.builds import BuildState
 from lockgate.model.change import Change, ChangeKey
+from lockgate.model.event_state import TenantEventState, TriggerHandling
 from lockgate.model.events import TriggerEvent
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import ItemState, ProjectRepo
@@ -98,6 +104,7 @@ from lockgate.scheduler.tenants import Tenant, TenantRegistry
 from lockgate.zk.changes import ChangeCache
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import RecordConflict
+from lockgate.zk.event_state import EventStateWatch
 from lockgate.zk.locks import SessionAwareLock, tenant_lock
 from lockgate.zk.merges import MergeRequestStore
 from lockgate.zk.pipelines import ItemCache, LoadedPipeline, PipelineStore
@@ -130,6 +137,7 @@ class TenantProcessor:
         max_rounds: int = 25,
         on_reconfigured: Callable[[Tenant], None] | None = None,
         metrics: Metrics | None = None,
+        event_states: EventStateWatch | None = None,
     ) -> None:
         self.client = client
         self.metrics = metrics or Metrics("scheduler")
@@ -150,6 +158,9 @@ class TenantProcessor:
         self._speculations: dict[str, Speculation | None] = {}
         # Decoded items of completed passes (``lockgate.zk.pipelines.ItemCache``).
         self.item_cache = ItemCache()
+        # Admins' pauses and discards (``manage-events``), and the last one logged.
+        self.event_states = event_states or EventStateWatch(client)
+        self._event_states_logged: dict[str, TenantEventState] = {}
 
     def build_store(self, zone: str) -> BuildRequestStore:
         if zone not in self._build_stores:
@@ -179,10 +190,16 @@ class TenantProcessor:
             tenant = self.registry.ensure_current(name)
         if tenant is None:
             return False
+        event_state = self._event_state(name)
+        if event_state.result_queue_paused:
+            return False  # every queue waits, untouched, until an admin resumes
+        handling = event_state.triggers()
         results = result_queue(self.client, name)
         triggers = trigger_queue(self.client, name)
         result_entries = results.list()
-        trigger_entries = triggers.list(limit=self.max_events)
+        trigger_entries = (
+            [] if handling is TriggerHandling.LEAVE else triggers.list(limit=self.max_events)
+        )
         # Admin actions first (``management.py``); acknowledged once saved.
         admin = self.management.take(tenant)
         events: dict[str, list[PipelineEvent]] = defaultdict(list, admin.events)
@@ -196,6 +213,22 @@ class TenantProcessor:
                 event = TriggerEvent.from_dict(data)
             except (TypeError, ValueError) as e:
                 log.error("tenant %s: unreadable trigger event %s dropped: %s", name, entry_id, e)
+                acks.append(entry_id)
+                continue
+            if handling is TriggerHandling.DISCARD:
+                if self.registry.updates_config(tenant, event):
+                    # Dropped, but the configuration it changed is loaded.
+                    worked |= self._run(tenant, events, lock, dequeues)
+                    self._ack(triggers, acks)
+                    events, acks, dequeues = defaultdict(list), [], []
+                    tenant = self._reconfigure(tenant, event)
+                get_logger("lockgate.scheduler", event.event_id).info(
+                    "%s event for %s %s discarded (%s)",
+                    event.type,
+                    event.project,
+                    event.change_number or event.ref or "",
+                    event_state.describe(),
+                )
                 acks.append(entry_id)
                 continue
             if float(event.extra.get(RETRY_AT, 0)) > now:
@@ -236,6 +269,15 @@ class TenantProcessor:
         self._ack(results, [entry_id for entry_id, _ in result_entries])
         self.metrics.inc(TRIGGER_EVENTS, len(trigger_entries) - waiting, tenant=name)
         return worked
+
+    def _event_state(self, name: str) -> TenantEventState:
+        """The tenant's ``manage-events`` state, logged when it changes."""
+        state = self.event_states.get(name)
+        last = self._event_states_logged.get(name)
+        if (last is None and not state.normal) or (last is not None and last != state):
+            log.info("tenant %s: %s", name, state.describe())
+        self._event_states_logged[name] = state
+        return state
 
     def _ack(self, queue, entry_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
         for entry_id in entry_ids:

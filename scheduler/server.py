@@ -69,6 +69,7 @@ from lockgate.zk import paths
 from lockgate.zk.client import ZKClient, client_from_config
 from lockgate.zk.components import Component, register, watch_components
 from lockgate.zk.errors import ZKError
+from lockgate.zk.event_state import EventStateWatch
 from lockgate.zk.locks import SessionAwareLock
 from lockgate.zk.queues import management_queue, result_queue, trigger_queue
 from lockgate.zk.state import JsonState
@@ -205,7 +206,10 @@ class Scheduler:
             clock=self.clock,
             on_reconfigured=self._reconfigured,
             metrics=self.metrics,
+            # An admin resuming events wakes the loop: what waited is processed now.
+            event_states=EventStateWatch(self.client, on_change=lambda _tenant: self._poke()),
         )
+        self._stops.append(self.processor.event_states.close)
         self.metrics.add_gauges(event_queues(self.client, self.registry.names, self.clock))
         self.registry.load_all()
         for name in self.registry.names():
