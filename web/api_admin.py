@@ -1,5 +1,6 @@
 """Admin endpoints in Zuul's paths and shapes: enqueue, dequeue, promote,
-autohold, authorizations.
+autohold, tenant event state (``manage-events``), node state
+(``node-set-state``), nodeset request deletion, authorizations.
 
 Who calls them: ``zuul-client`` (14.x) and ``lockgate client`` with a
 bearer token.  Each admin action checks, in Zuul's order: the tenant exists
@@ -16,7 +17,16 @@ What comes next:
   ``X-Lockgate-Request-Id`` is stored once however often it is sent;
 - an autohold is a ``HoldRequest`` record (``lockgate.zk.holds``), read by
   the executors finishing builds and the launchers keeping nodes; deleting
-  it releases the nodes it holds.
+  it releases the nodes it holds;
+- a tenant's event state (``POST /api/tenant/{t}/state``) is a
+  ``TenantEventState`` record (``lockgate.zk.event_state``) that the
+  scheduler honours at its next pass (paused events stay queued, discarded
+  ones are dropped);
+- ``PUT /api/tenant/{t}/nodes/{id}`` (hold, used) and ``DELETE
+  /api/tenant/{t}/nodeset-requests/{id}`` write the node or request record
+  (``lockgate.zk.node_admin``, rules in ``lockgate.model.node_admin``); the
+  launcher keeps or deletes the node, the scheduler ends the job whose
+  request was cancelled.
 
 Reads (autohold list and info) need no token, as in Zuul.
 """
@@ -27,11 +37,13 @@ import asyncio
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
+from lockgate.model.event_state import TenantEventState
 from lockgate.model.holds import (
     ANY_REF,
     HoldRequest,
@@ -39,6 +51,7 @@ from lockgate.model.holds import (
     validate_ref_filter,
 )
 from lockgate.model.management import ManagementEvent, ManagementKind, parse_change_id
+from lockgate.model.node_admin import AdminNodeState, AdminRefused, parse_admin_state
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.service_config import ServiceConfig
 from lockgate.web import auth
@@ -46,7 +59,9 @@ from lockgate.web.context import context
 from lockgate.web.errors import ApiError, bad_request, not_found, unavailable
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import ZKError
+from lockgate.zk.event_state import save_event_state
 from lockgate.zk.holds import HoldRequestStore
+from lockgate.zk.node_admin import NotFound, admin_cancel_node_request, admin_set_node_state
 from lockgate.zk.queues import management_queue
 
 log = logging.getLogger("lockgate.web.admin")
@@ -66,6 +81,9 @@ ENDPOINTS = {
     "enqueue": "/api/tenant/{tenant}/project/{project:.*}/enqueue",
     "dequeue": "/api/tenant/{tenant}/project/{project:.*}/dequeue",
     "promote": "/api/tenant/{tenant}/promote",
+    "tenant_state": "/api/tenant/{tenant}/state",
+    "node": "/api/tenant/{tenant}/nodes/{node_id}",
+    "nodeset_request": "/api/tenant/{tenant}/nodeset-requests/{request_id}",
 }
 
 
@@ -92,6 +110,15 @@ class AdminBackend:
 
     def holds(self) -> HoldRequestStore:
         return HoldRequestStore(self._client())
+
+    def set_event_state(self, state: TenantEventState) -> None:
+        save_event_state(self._client(), state)
+
+    def set_node_state(self, tenant: str, node_id: str, wanted: AdminNodeState, by: str) -> None:
+        admin_set_node_state(self._client(), tenant, node_id, wanted, by=by)
+
+    def cancel_node_request(self, tenant: str, request_id: str, by: str) -> None:
+        admin_cancel_node_request(self._client(), tenant, request_id, by=by)
 
     def hold_expiration(self, asked: int | None) -> int:
         if asked is None:
@@ -408,6 +435,61 @@ async def autohold_delete(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+# --- tenant event state, nodes, nodeset requests --------------------------------------
+
+
+async def tenant_state(request: web.Request) -> web.Response:
+    """zuul-client ``manage-events``: pause, discard or resume the tenant's
+    events.  Answers the state now stored (what the status shows)."""
+    layout, identity = await _admin(request)
+    body = await _body(request)
+    try:
+        state = TenantEventState.from_request(
+            layout.tenant, body, set_by=identity.uid, now=time.time()
+        )
+    except ValueError as e:
+        raise bad_request(str(e)) from None
+    await _blocking(backend(request).set_event_state, state)
+    log.info("tenant %s: %s (set by %s)", layout.tenant, state.describe(), identity.uid)
+    return web.json_response(state.to_api())
+
+
+async def node_set_state(request: web.Request) -> web.Response:
+    """zuul-client ``node-set-state NODE hold|used``.  Answers ``{}``: the
+    client takes a falsy answer for success."""
+    layout, identity = await _admin(request)
+    body = await _body(request)
+    try:
+        wanted = parse_admin_state(body.get("state"))
+    except ValueError as e:
+        raise bad_request(str(e)) from None
+    node_id = request.match_info["node_id"]
+    try:
+        await _blocking(
+            backend(request).set_node_state, layout.tenant, node_id, wanted, identity.uid
+        )
+    except NotFound as e:
+        raise not_found(str(e)) from None
+    except AdminRefused as e:
+        raise ApiError(409, str(e)) from None
+    return web.json_response({})
+
+
+async def nodeset_request_delete(request: web.Request) -> web.Response:
+    """zuul-client ``nodeset-request-delete REQ``: cancel a pending request (204)."""
+    layout, identity = await _admin(request)
+    request_id = request.match_info["request_id"]
+    try:
+        await _blocking(
+            backend(request).cancel_node_request, layout.tenant, request_id, identity.uid
+        )
+    except NotFound as e:
+        raise not_found(str(e)) from None
+    except AdminRefused as e:
+        raise ApiError(409, str(e)) from None
+    return web.Response(status=204)
+
+
 # --- authorizations ------------------------------------------------------------------
 
 
@@ -438,3 +520,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/tenant/{tenant}/autohold", autohold_list)
     r.add_get("/api/tenant/{tenant}/autohold/{request_id}", autohold_get)
     r.add_delete("/api/tenant/{tenant}/autohold/{request_id}", autohold_delete)
+    r.add_post("/api/tenant/{tenant}/state", tenant_state)
+    r.add_put("/api/tenant/{tenant}/nodes/{node_id}", node_set_state)
+    r.add_delete("/api/tenant/{tenant}/nodeset-requests/{request_id}", nodeset_request_delete)

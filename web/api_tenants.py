@@ -58,6 +58,9 @@ ENDPOINTS = {
     "enqueue": "/api/tenant/{tenant}/project/{project:.*}/enqueue",
     "dequeue": "/api/tenant/{tenant}/project/{project:.*}/dequeue",
     "promote": "/api/tenant/{tenant}/promote",
+    "tenant_state": "/api/tenant/{tenant}/state",
+    "node": "/api/tenant/{tenant}/nodes/{node_id}",
+    "nodeset_request": "/api/tenant/{tenant}/nodeset-requests/{request_id}",
 }
 
 
@@ -93,6 +96,8 @@ async def tenant_info(request: web.Request) -> web.Response:
     layout = await ctx.layout(request.match_info["tenant"])
     body = _info(ctx, layout.tenant)
     body["info"]["capabilities"]["auth"] = auth.capabilities(request.app, layout)
+    # ``manage-events``: whether the tenant's events are paused or discarded.
+    body["info"]["state"] = (await ctx.cluster.tenant_event_state(layout.tenant)).to_api()
     return web.json_response(body)
 
 

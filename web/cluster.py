@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from lockgate.model.event_state import TenantEventState
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.web.errors import unavailable
 from lockgate.zk.streams import StreamLocation
@@ -65,6 +66,8 @@ class ClusterState(Protocol):
     def node_requests(self) -> list[Any]: ...
 
     def semaphore_holders(self, tenant: str) -> dict[str, list[str]]: ...
+
+    def tenant_event_state(self, tenant: str) -> TenantEventState: ...
 
     def console_stream(self, uuid: str) -> StreamLocation | None: ...
 
@@ -135,6 +138,10 @@ class ClusterView:
 
     async def semaphore_holders(self, tenant: str) -> dict[str, list[str]]:
         return await self._cached(("semaphores", tenant), self.state.semaphore_holders, tenant)
+
+    async def tenant_event_state(self, tenant: str) -> TenantEventState:
+        """Whether the tenant's events are paused or discarded (``manage-events``)."""
+        return await self._cached(("event-state", tenant), self.state.tenant_event_state, tenant)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from lockgate.model.event_state import TenantEventState
 from lockgate.model.nodes import Node, NodeRequest
 from lockgate.model.queue import status_json
 from lockgate.model.tenant_state import TenantLayoutState
@@ -25,6 +26,7 @@ from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
 from lockgate.zk.components import ComponentInfo, list_components
 from lockgate.zk.errors import ZKError
+from lockgate.zk.event_state import load_event_state
 from lockgate.zk.layout_sources import LayoutSources, load_sources
 from lockgate.zk.pipeline_reader import PipelineReader, PipelineSnapshot
 from lockgate.zk.pipelines import read_pipelines
@@ -127,6 +129,10 @@ class ZKClusterState:
     @_guarded
     def node_requests(self) -> list[NodeRequest]:
         return [v.record for v in NodeRequestStore(self.client).list()]
+
+    @_guarded
+    def tenant_event_state(self, tenant: str) -> TenantEventState:
+        return load_event_state(self.client, tenant)
 
     @_guarded
     def semaphore_holders(self, tenant: str) -> dict[str, list[str]]:
