@@ -69,7 +69,9 @@ async def components(request: web.Request) -> web.Response:
 
 
 def _state_time(node: Any) -> float:
-    return float(getattr(node, "state_time", None) or node.created or time.time())
+    # A held node has been in its state since it was held, not since it was made.
+    held_at = getattr(node, "held_at", None) if node.state.value == "hold" else None
+    return float(getattr(node, "state_time", None) or held_at or node.created or time.time())
 
 
 def node_json(node: Any, request: Any | None) -> dict[str, Any]:

@@ -6,7 +6,9 @@ the Gerrit emulator, the local cloud's nodes, real ``ansible-playbook``)
 with a project whose jobs hold, when the change's message says
 ``HOLD-<PIPELINE>``, until the test releases them by creating a file in the
 build's work directory on the executor -- so the test sees a job running,
-follows its console live, and decides when it ends.  Debian's Chromium,
+follows its console live, and decides when it ends.  dash-lint holds a
+semaphore; an autohold made through the admin API (with a token of
+``lockgate up``'s realm) keeps the node of the failing build.  Debian's Chromium,
 driven by Playwright, looks at every page; each page's screenshot goes to
 the folder ``tests.fixtures.browser.screenshots_dir()`` names.
 """
@@ -20,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from lockgate.auth.authenticators import AuthSettings
+from lockgate.auth.tokens import create_token
 from lockgate.service_config import ServiceConfig
+from lockgate.up import seed
 
 from tests.fixtures.browser import browser, page, screenshot  # noqa: F401
 from tests.fixtures.system import TENANT, LockgateSystem
@@ -51,6 +57,10 @@ PLAYBOOK = """\
 """
 
 ZUUL_YAML = """\
+- semaphore:
+    name: dash-lane
+    max: 5
+
 - job:
     name: dash-base
     description: The base of the dashboard test's jobs.
@@ -62,6 +72,7 @@ ZUUL_YAML = """\
     name: dash-lint
     parent: dash-base
     description: Lint the code.
+    semaphores: [dash-lane]
     vars:
       flavour: lint
 
@@ -119,6 +130,13 @@ def release(lockgate: LockgateSystem, uuid: str) -> None:
     state_dir = Path(section.get_path("state_dir") or "")
     builds = Path(section.get_path("job_dir") or state_dir / "builds")
     (builds / uuid / "work" / "release").touch()
+
+
+def admin_token(lockgate: LockgateSystem) -> str:
+    """A token of ``lockgate up``'s realm for the tenant's admin actions."""
+    config = ServiceConfig.load(lockgate.system.state.config_file)
+    section = config.named("auth")[seed.AUTH_NAME]
+    return create_token(AuthSettings.from_section(seed.AUTH_NAME, section), "admin", [TENANT])
 
 
 def running_build(lockgate: LockgateSystem, change: int, pipeline: str) -> str:
@@ -198,6 +216,17 @@ def test_a_change_followed_live(lockgate: LockgateSystem, page: Any) -> None:
 
 def test_the_gate_and_every_page(lockgate: LockgateSystem, page: Any) -> None:
     base = f"{lockgate.web_url}/t/{TENANT}"
+    api = f"{lockgate.web_url}/api/tenant/{TENANT}"
+    auth = {"Authorization": f"Bearer {admin_token(lockgate)}"}
+    made = requests.post(
+        f"{api}/project/dash/app/autohold",
+        json={"job": "dash-unit", "reason": "why does unit fail?", "count": 1,
+              "node_hold_expiration": 3600},
+        headers=auth,
+        timeout=30,
+    )  # fmt: skip
+    assert made.status_code == 200, made.text
+    [hold] = requests.get(f"{api}/autohold", timeout=30).json()
     failing = create(lockgate, "Beta FAIL-ME")
     first = create(lockgate, "Gamma HOLD-GATE")
     second = create(lockgate, "Delta HOLD-GATE")
@@ -219,6 +248,30 @@ def test_the_gate_and_every_page(lockgate: LockgateSystem, page: Any) -> None:
     changes = page.locator(".item").evaluate_all("items => items.map(i => i.dataset.change)")
     assert set(changes) == {f"{second},1"}
     screenshot(page, "05-status-change")
+
+    # While the gate's builds are held: their nodes, label and semaphore.
+    page.goto(f"{base}/nodes")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#results-table tr[data-state=in-use]')]"
+        ".filter(r => r.textContent.includes('dash-lint')).length >= 2"
+    )
+    row = page.locator("#results-table tr[data-state=in-use]", has_text="dash-lint").first
+    assert row.locator("td").nth(1).inner_text() == seed.NODE_LABEL
+    screenshot(page, "16-nodes")
+    page.locator("header nav a", has_text="Labels").click()
+    page.wait_for_selector(f"#results-table tr[data-label={seed.NODE_LABEL}]")
+    in_use = page.locator(f"tr[data-label={seed.NODE_LABEL}] td").nth(2).inner_text()
+    assert int(in_use) >= 2, in_use
+    screenshot(page, "17-labels")
+    page.locator("header nav a", has_text="Semaphores").click()
+    lane = page.locator("#results-table tr[data-semaphore=dash-lane]")
+    for number in (first, second):  # named by their changes, from the status
+        page.wait_for_selector(
+            f"tr[data-semaphore=dash-lane] li.holder[data-pipeline=gate]:has-text('{number},1')"
+        )
+    assert "/ 5" in lane.locator("[role=meter]").inner_text()
+    screenshot(page, "18-semaphores")
+
     for uuid in held:
         release(lockgate, uuid)
 
@@ -239,6 +292,29 @@ def test_the_gate_and_every_page(lockgate: LockgateSystem, page: Any) -> None:
         page.locator("#buildset-builds tbody td:first-child").all_inner_texts()
     )
     screenshot(page, "07-buildset")
+
+    # The autohold kept the failed build's node: listed, with its hold.
+    page.goto(f"{base}/autoholds")
+    page.wait_for_selector(f"#results-table tr[data-autohold='{hold['id']}']:has-text('1 / 1')")
+    screenshot(page, "19-autoholds")
+    page.goto(f"{base}/autohold/{hold['id']}")
+    page.wait_for_selector(f"#held-builds tr[data-build='{failed['uuid']}'] .badge.warn")
+    [node_id] = page.locator("#held-builds li[data-node]").evaluate_all(
+        "ns => ns.map(n => n.dataset.node)"
+    )
+    screenshot(page, "20-autohold")
+    page.goto(f"{base}/nodes?filter=why")
+    page.wait_for_selector(f"tr[data-node='{node_id}'][data-state=hold]")
+    assert "why does unit fail?" in page.locator(f"tr[data-node='{node_id}']").inner_text()
+    screenshot(page, "21-nodes-held")
+    # Deleted with the token (zuul-client autohold-delete): its page says so, live.
+    page.goto(f"{base}/autohold/{hold['id']}")
+    page.wait_for_selector("#held-builds")
+    gone = requests.delete(f"{api}/autohold/{hold['id']}", headers=auth, timeout=30)
+    assert gone.status_code == 204, gone.text
+    page.wait_for_function(
+        "document.querySelector('#results').textContent.includes('There is no autohold')"
+    )
 
     page.goto(f"{base}/builds")
     page.wait_for_selector("#results-table")

@@ -40,6 +40,12 @@ def test_index_lists_tenants(web: WebHarness, publish: Callable[..., object]) ->
         "/t/demo/project/org/app",
         "/t/demo/job/tox-py311",
         "/t/demo/config-errors",
+        "/t/demo/nodes?filter=hold",
+        "/t/demo/labels",
+        "/t/demo/autoholds",
+        "/t/demo/autohold/0000000003",
+        "/t/demo/semaphores",
+        "/t/demo/semaphore/db",
     ],
 )
 def test_every_dashboard_path_is_the_page(

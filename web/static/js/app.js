@@ -6,11 +6,14 @@
 
 import { tenantApi } from "./api.js";
 import { append, clear, h, message } from "./dom.js";
+import * as autoholds from "./pages/autoholds.js";
 import * as builds from "./pages/builds.js";
 import * as build from "./pages/build.js";
 import * as errors from "./pages/errors.js";
 import * as jobs from "./pages/jobs.js";
+import * as nodes from "./pages/nodes.js";
 import * as projects from "./pages/projects.js";
+import * as semaphores from "./pages/semaphores.js";
 import * as status from "./pages/status.js";
 import * as stream from "./pages/stream.js";
 import * as tenants from "./pages/tenants.js";
@@ -31,12 +34,22 @@ const ROUTES = [
   [new RegExp(`^${T}/projects$`), projects.renderProjects, "projects"],
   [new RegExp(`^${T}/project/(.+)$`), projects.renderProject, "projects"],
   [new RegExp(`^${T}/config-errors$`), errors.render, "config-errors"],
+  [new RegExp(`^${T}/labels$`), nodes.renderLabels, "labels"],
+  [new RegExp(`^${T}/nodes$`), nodes.renderNodes, "nodes"],
+  [new RegExp(`^${T}/autoholds$`), autoholds.renderAutoholds, "autoholds"],
+  [new RegExp(`^${T}/autohold/([^/]+)$`), autoholds.renderAutohold, "autoholds"],
+  [new RegExp(`^${T}/semaphores$`), semaphores.renderSemaphores, "semaphores"],
+  [new RegExp(`^${T}/semaphore/(.+)$`), semaphores.renderSemaphore, "semaphores"],
 ];
 
 const SECTIONS = [
   ["status", "Status"],
   ["projects", "Projects"],
   ["jobs", "Jobs"],
+  ["labels", "Labels"],
+  ["nodes", "Nodes"],
+  ["autoholds", "Autoholds"],
+  ["semaphores", "Semaphores"],
   ["builds", "Builds"],
   ["buildsets", "Buildsets"],
   ["config-errors", "Config errors"],
