@@ -6,7 +6,8 @@ Who calls it: operators and scripts (``lockgate client enqueue --tenant demo
 create-auth-token`` makes one for an HS256 realm).  The verbs and their
 arguments are zuul-client's: ``enqueue``, ``enqueue-ref``, ``dequeue``,
 ``promote``, ``autohold``, ``autohold-list``, ``autohold-info``,
-``autohold-delete``.
+``autohold-delete``, ``manage-events``, ``node-set-state``,
+``nodeset-request-delete``.
 
 Where the web is: ``--zuul-url``/``--url``, else ``$LOCKGATE_URL``, else the
 ``[web]`` section of the service config (``-c``).  What comes next: the web
@@ -44,7 +45,17 @@ VERBS = (
     "autohold-list",
     "autohold-info",
     "autohold-delete",
+    "manage-events",
+    "node-set-state",
+    "nodeset-request-delete",
 )
+# zuul-client's ``manage-events`` states: (discarding, triggers paused, results paused).
+EVENT_STATES = {
+    "normal": (False, False, False),
+    "discard-trigger": (True, False, False),
+    "pause-trigger": (False, True, False),
+    "pause-result": (False, True, True),
+}
 
 
 class ClientError(Exception):
@@ -109,6 +120,17 @@ def add_parsers(sub: Any) -> None:
     ):
         p = verb(name, text)
         p.add_argument("id", metavar="REQUEST_ID")
+    p = verb("manage-events", "pause, discard or resume a tenant's events", tenant=False)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--tenant", help="tenant name")
+    which.add_argument("--all-tenants", action="store_true", help="every tenant")
+    p.add_argument("state", choices=list(EVENT_STATES))
+    p.add_argument("--reason", default=None, help="shown on the status page")
+    p = verb("node-set-state", "hold a node, or give it back to be deleted")
+    p.add_argument("node", metavar="NODE_ID")
+    p.add_argument("state", choices=["hold", "used"])
+    p = verb("nodeset-request-delete", "cancel a pending nodeset request (its job fails)")
+    p.add_argument("request", metavar="REQUEST_ID")
 
     token = sub.add_parser(
         "create-auth-token", help="make an admin token for an HS256 [auth] realm"
@@ -231,6 +253,29 @@ class AdminClient:
     def autohold_delete(self, tenant: str, request_id: str) -> Any:
         return self._call("DELETE", f"{self._t(tenant)}/autohold/{quote(request_id, safe='')}")
 
+    def tenants(self) -> list[str]:
+        return [t["name"] for t in self._call("GET", "/api/tenants", admin=False)]
+
+    def tenant_state(self, tenant: str, state: str, reason: str | None) -> Any:
+        discarding, triggers, results = EVENT_STATES[state]
+        body = {
+            "trigger_queue_discarding": discarding,
+            "trigger_queue_paused": triggers,
+            "result_queue_paused": results,
+            "reason": reason,
+        }
+        return self._call("POST", f"{self._t(tenant)}/state", body)
+
+    def node_set_state(self, tenant: str, node: str, state: str) -> Any:
+        return self._call(
+            "PUT", f"{self._t(tenant)}/nodes/{quote(node, safe='')}", {"state": state}
+        )
+
+    def nodeset_request_delete(self, tenant: str, request_id: str) -> Any:
+        return self._call(
+            "DELETE", f"{self._t(tenant)}/nodeset-requests/{quote(request_id, safe='')}"
+        )
+
 
 def _hold_text(hold: dict[str, Any]) -> str:
     lines = [
@@ -334,4 +379,11 @@ def _dispatch(client: AdminClient, a: argparse.Namespace) -> Any:
         return client.autohold_list(a.tenant)
     if a.verb == "autohold-info":
         return client.autohold_info(a.tenant, a.id)
+    if a.verb == "manage-events":
+        tenants = client.tenants() if a.all_tenants else [a.tenant]
+        return [client.tenant_state(t, a.state, a.reason) for t in tenants]
+    if a.verb == "node-set-state":
+        return client.node_set_state(a.tenant, a.node, a.state)
+    if a.verb == "nodeset-request-delete":
+        return client.nodeset_request_delete(a.tenant, a.request)
     return client.autohold_delete(a.tenant, a.id)

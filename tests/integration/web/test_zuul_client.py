@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -32,10 +33,18 @@ pytestmark = [
 ZUUL_CLIENT = shutil.which("zuul-client", path=os.path.dirname(sys.executable))
 PROJECT = "e2e/client"
 JOB = "client-job"
+# A job that runs until dequeued: its node is there to be held.
+HOLD_PROJECT = "e2e/client-hold"
+HOLD_JOB = "client-hold-job"
 PROJECTS: dict[str, dict[str, str | bytes]] = {
     PROJECT: project(
         JOB,
         {"playbooks/run.yaml": play("    - ansible.builtin.command: /bin/true\n")},
+        run="playbooks/run.yaml",
+    ),
+    HOLD_PROJECT: project(
+        HOLD_JOB,
+        {"playbooks/run.yaml": play("    - ansible.builtin.command: sleep 600\n")},
         run="playbooks/run.yaml",
     ),
 }
@@ -203,3 +212,72 @@ def test_admin_commands_with_the_token_lockgate_up_offers(
     ]["id"]
     zuul_client(lockgate, *token, "autohold-delete", "--tenant", TENANT, hold_id)
     assert requests.get(f"{lockgate.web_url}/api/tenant/{TENANT}/autohold", timeout=30).json() == []
+
+
+def api(lockgate: LockgateSystem, path: str) -> Any:
+    reply = requests.get(f"{lockgate.web_url}/api/tenant/{TENANT}/{path}", timeout=30)
+    assert reply.ok, reply.text
+    return reply.json()
+
+
+def test_manage_events_node_set_state_and_nodeset_request_delete(
+    lockgate: LockgateSystem, build: dict
+) -> None:
+    token = ["--auth-token", admin_token(lockgate)]
+    tenant = ["--tenant", TENANT]
+    refused = zuul_client(lockgate, "manage-events", *tenant, "pause-trigger", ok=False)
+    assert "Auth Token required" in refused
+
+    # Triggers paused: the push's event waits in the queue; status and info say why.
+    zuul_client(
+        lockgate, *token, "manage-events", *tenant, "pause-trigger", "--reason", "e2e upkeep"
+    )
+    state = wait_for(lambda: api(lockgate, "status").get("state"), 30, "the status's state")
+    assert state["trigger_queue_paused"] is True and state["reason"] == "e2e upkeep"
+    assert api(lockgate, "info")["info"]["state"]["trigger_queue_paused"] is True
+    lockgate.push(HOLD_PROJECT, message="Hold my node")
+    wait_for(
+        lambda: api(lockgate, "status")["trigger_event_queue"]["length"] >= 1,
+        90,
+        "the push's event waiting in the paused trigger queue",
+    )
+    zuul_client(lockgate, *token, "manage-events", *tenant, "normal")
+
+    # Processed once resumed: its build's node is held while the build runs...
+    def running_node() -> dict | None:
+        found = [n for n in api(lockgate, "nodes") if n.get("job_name") == HOLD_JOB]
+        return found[0] if found and found[0]["state"] == "in-use" else None
+
+    node = wait_for(running_node, 180, f"a node running {HOLD_JOB}")
+    request_id = node["allocated_to"]
+    # ... its nodeset request, fulfilled, cannot be deleted (only a pending one).
+    out = zuul_client(lockgate, *token, "nodeset-request-delete", *tenant, request_id, ok=False)
+    assert f"nodeset request {request_id} is fulfilled: only a pending" in out
+    out = zuul_client(lockgate, *token, "nodeset-request-delete", *tenant, "999999", ok=False)
+    assert f"Nodeset request 999999 not found in tenant {TENANT}" in out
+    zuul_client(lockgate, *token, "node-set-state", *tenant, node["id"], "hold")
+    assert "hold" in zuul_client(lockgate, "node-list", *tenant)
+
+    # ... and kept after its build ends (dequeued), until set used: then deleted.
+    where = [*tenant, "--pipeline", "post", "--project", HOLD_PROJECT]
+    zuul_client(lockgate, *token, "dequeue", *where, "--ref", "refs/heads/main")
+
+    def queued() -> bool:
+        return any(
+            ref.get("project") == HOLD_PROJECT
+            for pipeline in api(lockgate, "status")["pipelines"]
+            for queue in pipeline["change_queues"]
+            for head in queue["heads"]
+            for item in head
+            for ref in item["refs"]
+        )
+
+    wait_for(lambda: not queued(), 120, "the dequeued item gone")
+    [held] = [n for n in api(lockgate, "nodes") if n["id"] == node["id"]]
+    assert held["state"] == "hold" and held["comment"] == f"held by {seed.ADMIN_USER}"
+    zuul_client(lockgate, *token, "node-set-state", *tenant, node["id"], "used")
+    wait_for(
+        lambda: all(n["id"] != node["id"] for n in api(lockgate, "nodes")),
+        60,
+        "the node given back to the launcher and deleted",
+    )

@@ -15,7 +15,8 @@ from lockgate.zk.event_state import load_event_state
 from lockgate.zk.queues import result_queue
 from lockgate.zk.requests import NodeRequestStore, NodeStore
 
-from tests.unit.web.test_api_admin import AdminHarness, admin_web, call, token
+from tests.unit.web.test_admin_client import run, site
+from tests.unit.web.test_api_admin import ADMINS, AdminHarness, admin_web, call, token
 
 PAUSE_RESULT = {
     "trigger_queue_discarding": False,
@@ -161,3 +162,28 @@ def test_nodeset_request_delete_cancels_a_pending_request(
         assert reply.status_code == 404
         assert f"Nodeset request {other} not found in tenant demo" in reply.json()["description"]
     assert requests.get(theirs.id).record.state is NodeRequestState.REQUESTED  # type: ignore[union-attr]
+
+
+def test_lockgate_client_has_the_three_verbs(site, zk_client, publish, monkeypatch) -> None:
+    _, conf = site
+    publish("other", projects=["org/other"], pipelines=["check"], auth=ADMINS.to_dict())
+    monkeypatch.setenv("LOCKGATE_AUTH_TOKEN", token(groups=["demo-admins", "other-admins"]))
+    monkeypatch.delenv("LOCKGATE_URL", raising=False)
+    t = ["--tenant", "demo"]
+    status, _, err = run(conf, "client", "manage-events", *t, "pause-result", "--reason", "r")
+    assert status == 0, err
+    stored = load_event_state(zk_client, "demo")
+    assert stored.trigger_queue_paused and stored.result_queue_paused and stored.reason == "r"
+    assert run(conf, "client", "manage-events", "--all-tenants", "discard-trigger")[0] == 0
+    for tenant in ("demo", "other"):
+        stored = load_event_state(zk_client, tenant)
+        assert stored.trigger_queue_discarding and not stored.trigger_queue_paused
+
+    node = node_of(zk_client, "demo")
+    assert run(conf, "client", "node-set-state", *t, node.id, "hold")[0] == 0
+    assert stored_node(zk_client, node.id).state is NodeState.HOLD
+    request = NodeRequest(["debian"], "demo", "check", "bs", "build", "e1")
+    NodeRequestStore(zk_client).submit(request)
+    assert run(conf, "client", "nodeset-request-delete", *t, request.id)[0] == 0
+    status, _, err = run(conf, "client", "nodeset-request-delete", *t, request.id)
+    assert status == 1 and "Conflict: nodeset request" in err and "only a pending" in err
