@@ -50,7 +50,7 @@ def tag_prefix(event_id: str | None = None, **tags: object) -> str:
     return " ".join(parts) + " " if parts else ""
 
 
-class EventLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+class EventLogger(logging.LoggerAdapter[logging.Logger]):
     """A logger that prefixes every message with its event and other tags."""
 
     def __init__(self, logger: logging.Logger, event_id: str | None = None, **tags: object):
@@ -142,7 +142,7 @@ def log_format(config: ServiceConfig) -> str:
     return value
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+class _Handler(logging.StreamHandler[IO[str]]):
     """The handler ``configure`` installs (so that a second call replaces it)."""
 
 

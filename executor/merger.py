@@ -271,7 +271,7 @@ def fetch_env_of(sources: Mapping[str, object]) -> Callable[[str], Mapping[str, 
 
     def fetch_env(connection: str) -> Mapping[str, str] | None:
         env = getattr(sources.get(connection), "git_env", None)
-        return env() if callable(env) else None  # type: ignore[no-any-return]
+        return env() if callable(env) else None
 
     return fetch_env
 

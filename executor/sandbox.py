@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lockgate.executor.jobdir import JobDir
+from lockgate.service_config import Section
 
 # Files of /etc a Python program, ssh and git need; the rest of /etc (the
 # service configuration, sshd's host keys, ...) stays out.
@@ -88,7 +89,7 @@ class SandboxPolicy:
     bwrap: str = "bwrap"
 
     @classmethod
-    def from_config(cls, section, extra_ro_paths: list[str]) -> SandboxPolicy:  # type: ignore[no-untyped-def]
+    def from_config(cls, section: Section, extra_ro_paths: list[str]) -> SandboxPolicy:
         kind = (section.get("sandbox") or "bubblewrap").strip().lower()
         if kind not in ("bubblewrap", "none"):
             raise section.error("sandbox", f"expected bubblewrap or none, got {kind!r}")

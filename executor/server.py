@@ -297,7 +297,7 @@ class Executor:
             self.client,
             self.builds,
             self.nodes,
-            self.runner,  # type: ignore[arg-type]
+            self.runner,
             self.component.name,
             self.settings.log_url_for,
             fresh,

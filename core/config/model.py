@@ -171,11 +171,11 @@ class Job:
     def location(self) -> str:
         # Kept once computed: every chain that applies this definition
         # records it (functools.cached_property takes a lock per call).
-        found = self.__dict__.get("_location")
+        found: str | None = self.__dict__.get("_location")
         if found is None:
             ctx = self.context
             found = self.__dict__["_location"] = f"{ctx.project}@{ctx.branch}:{ctx.location()}"
-        return found  # type: ignore[no-any-return]
+        return found
 
 
 # Every field of ``Job`` in declaration order, with its default (required
@@ -206,7 +206,7 @@ def new_job(**attributes: Any) -> Job:
     data = _JOB_TEMPLATE.copy()
     for name, factory in _JOB_FACTORIES:
         if name not in attributes:
-            data[name] = factory()  # type: ignore[operator]
+            data[name] = factory()
     data.update(attributes)
     job = object.__new__(Job)
     object.__setattr__(job, "__dict__", data)

@@ -102,7 +102,7 @@ _PLAIN_TAGS: dict[str, str] = {}
 _PLAIN_TAGS_MAX = 20_000
 
 
-class ZuulLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class ZuulLoader(_BaseLoader):
     """libyaml's safe loader plus Zuul's tags."""
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from lockgate.metrics import statsd_sink
 from lockgate.metrics.catalog import (
@@ -102,7 +102,9 @@ class Metrics:
         self._metrics: dict[str, Counter | Gauge | Histogram] = {}
         # (name, labels as given) -> the labelled metric: a second record of
         # the same figure is one dictionary look-up.
-        self._children: dict[tuple[str, tuple[tuple[str, object], ...]], Any] = {}
+        self._children: dict[
+            tuple[str, tuple[tuple[str, object], ...]], Counter | Gauge | Histogram
+        ] = {}
         self._lock = threading.Lock()
         self._zk: ZKClient | None = None
         self._zk_lost = True
@@ -166,16 +168,16 @@ class Metrics:
 
     def inc(self, spec: MetricSpec, amount: float = 1.0, **labels: object) -> None:
         """Count ``amount`` more of ``spec`` (a counter)."""
-        metric = self._child(spec, Kind.COUNTER, labels)
-        metric.inc(amount)  # type: ignore[union-attr]
+        metric = cast(Counter, self._child(spec, Kind.COUNTER, labels))
+        metric.inc(amount)
         sender = self.statsd
         if sender is not None and amount:
             sender.count(self._key(spec, labels), amount)
 
     def observe(self, spec: MetricSpec, seconds: float, **labels: object) -> None:
         """Record one duration of ``spec`` (a histogram)."""
-        metric = self._child(spec, Kind.HISTOGRAM, labels)
-        metric.observe(seconds)  # type: ignore[union-attr]
+        metric = cast(Histogram, self._child(spec, Kind.HISTOGRAM, labels))
+        metric.observe(seconds)
         sender = self.statsd
         if sender is not None:
             sender.timing(self._key(spec, labels), seconds)
@@ -191,8 +193,8 @@ class Metrics:
 
     def set(self, spec: MetricSpec, value: float, **labels: object) -> None:
         """Set a gauge of ``spec`` to a value the caller already holds."""
-        metric = self._child(spec, Kind.GAUGE, labels)
-        metric.set(value)  # type: ignore[union-attr]
+        metric = cast(Gauge, self._child(spec, Kind.GAUGE, labels))
+        metric.set(value)
 
     def forget(self, spec: MetricSpec, **labels: object) -> None:
         """Drop one label set of ``spec`` (a pipeline that is gone)."""
@@ -244,7 +246,10 @@ class Metrics:
 
     # --- inside ----------------------------------------------------------------------------
 
-    def _child(self, spec: MetricSpec, kind: Kind, labels: Mapping[str, object]):  # type: ignore[no-untyped-def]
+    def _child(
+        self, spec: MetricSpec, kind: Kind, labels: Mapping[str, object]
+    ) -> Counter | Gauge | Histogram:
+        """The metric of ``spec`` with these labels, of the type ``kind`` says."""
         key = (spec.name, tuple(labels.items()))
         child = self._children.get(key)
         if child is not None:
@@ -253,7 +258,9 @@ class Metrics:
         self._children[key] = child
         return child
 
-    def _make_child(self, spec: MetricSpec, kind: Kind, labels: Mapping[str, object]):  # type: ignore[no-untyped-def]
+    def _make_child(
+        self, spec: MetricSpec, kind: Kind, labels: Mapping[str, object]
+    ) -> Counter | Gauge | Histogram:
         if spec.kind is not kind:
             raise ValueError(f"metric {spec.name} is a {spec.kind.value}, not a {kind.value}")
         if len(labels) != len(spec.labels) or set(labels) != set(spec.labels):
@@ -272,12 +279,12 @@ class Metrics:
         return metric.labels(*(str(labels[name]) for name in spec.labels))
 
     def _make(self, spec: MetricSpec) -> Counter | Gauge | Histogram:
-        common = {"labelnames": spec.labels, "registry": self.registry}
+        name, text, labels, registry = spec.name, spec.help, spec.labels, self.registry
         if spec.kind is Kind.COUNTER:
-            return Counter(spec.name, spec.help, **common)  # type: ignore[arg-type]
+            return Counter(name, text, labelnames=labels, registry=registry)
         if spec.kind is Kind.GAUGE:
-            return Gauge(spec.name, spec.help, **common)  # type: ignore[arg-type]
-        return Histogram(spec.name, spec.help, buckets=spec.buckets, **common)  # type: ignore[arg-type]
+            return Gauge(name, text, labelnames=labels, registry=registry)
+        return Histogram(name, text, labelnames=labels, registry=registry, buckets=spec.buckets)
 
     def _key(self, spec: MetricSpec, labels: Mapping[str, object]) -> str:
         return spec.statsd_key(

@@ -13,6 +13,8 @@ merged by Lockgate.
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 ZUUL_YAML = """\
@@ -112,7 +114,7 @@ def tenant_config(
     projects; tests add a GitHub's); ``admin_user``: the token subject the
     tenant's admin rule accepts (admin actions: enqueue, dequeue, promote,
     autohold)."""
-    sources: dict[str, dict[str, list]] = {  # type: ignore[type-arg]
+    sources: dict[str, dict[str, list[Any]]] = {
         connection: {
             "config-projects": [{name: {"load-branch": "main"}} for name in config_projects],
             "untrusted-projects": list(untrusted_projects),

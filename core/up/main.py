@@ -22,6 +22,7 @@ directory.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -29,8 +30,10 @@ import signal
 import sys
 import time
 import urllib.request
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import FrameType
+from typing import Any, TextIO
 
 from lockgate.up import demo, prereqs, seed
 from lockgate.up.pids import UP, PidFile, alive, identity, record_of, signal_record, stop_records
@@ -64,7 +67,7 @@ def say(message: str, *, end: str = "\n", stream: str = "stdout") -> None:
         _silence(out)
 
 
-def _silence(out) -> None:  # type: ignore[no-untyped-def]
+def _silence(out: TextIO) -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, out.fileno())
@@ -73,7 +76,7 @@ def _silence(out) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
-def step(label: str):  # type: ignore[no-untyped-def]
+def step(label: str) -> AbstractContextManager[None]:
     """Print ``label ...`` then ``ok (0.4 s)`` around a start-up step."""
 
     class _Step:
@@ -231,7 +234,7 @@ class System:
                     self.pids.add(record_of(label, proc.process.pid, proc.process.args, group=True))
                     procs.append(proc)
                 for k, proc in enumerate(procs, start=1):
-                    if not wait_until(lambda p=proc, n=name, k=k: self._ready(p, n, k), timeout=60):
+                    if not wait_until(functools.partial(self._ready, proc, name, k), timeout=60):
                         raise RuntimeError(self._failure(proc))
         with step(f"tenant '{seed.TENANT}' configuration"):
             if not wait_until(lambda: self._tenant_loaded(), timeout=60):
@@ -280,10 +283,10 @@ class System:
         seed.run_git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=clone)
         return seed.run_git("rev-parse", "HEAD", cwd=clone)
 
-    def wait_for_build(self, newrev: str, timeout: float = 180) -> dict | None:  # type: ignore[type-arg]
+    def wait_for_build(self, newrev: str, timeout: float = 180) -> dict[str, Any] | None:
         url = f"{self.web_url}/api/tenant/{seed.TENANT}/builds?newrev={newrev}&complete=true"
 
-        def finished() -> dict | None:  # type: ignore[type-arg]
+        def finished() -> dict[str, Any] | None:
             self.check_alive()
             builds = http_json(url)
             return builds[0] if isinstance(builds, list) and builds else None
@@ -298,13 +301,13 @@ class System:
 
     def wait_for_buildset(
         self, newrev: str, pipeline: str = "post", timeout: float = 180
-    ) -> dict | None:  # type: ignore[type-arg]
+    ) -> dict[str, Any] | None:
         """The completed buildset of ``pipeline`` for commit ``newrev``, with
         its builds (the REST API's single-buildset shape), or None in time."""
         api = f"{self.web_url}/api/tenant/{seed.TENANT}"
         query = f"newrev={newrev}&pipeline={pipeline}&complete=true"
 
-        def completed() -> dict | None:  # type: ignore[type-arg]
+        def completed() -> dict[str, Any] | None:
             self.check_alive()
             found = http_json(f"{api}/buildsets?{query}")
             if not isinstance(found, list) or not found:
@@ -322,16 +325,16 @@ class System:
 
     def wait_for_review(
         self, number: int, votes: tuple[int, ...] = (1, -1), timeout: float = 180
-    ) -> dict | None:  # type: ignore[type-arg]
+    ) -> dict[str, Any] | None:
         """Lockgate's first review of change ``number`` in the Gerrit whose
         Verified vote is one of ``votes``."""
 
-        def posted() -> dict | None:  # type: ignore[type-arg]
+        def posted() -> dict[str, Any] | None:
             self.check_alive()
             for review in self.review.control.reviews(change=number):
                 if review["account"] == "lockgate" and review["kind"] == "review":
                     if review["labels"].get("Verified") in votes:
-                        return review  # type: ignore[no-any-return]
+                        return review
             return None
 
         deadline = time.monotonic() + timeout

@@ -347,7 +347,7 @@ class Serializable(Protocol):
 R = TypeVar("R")
 
 
-class Versioned(NamedTuple, Generic[R]):  # type: ignore[misc]
+class Versioned(NamedTuple, Generic[R]):
     """A typed record and the version to pass back to ``update``."""
 
     record: R

@@ -245,7 +245,7 @@ class GerritSSH:
         for attempt in (1, 2):
             client = self._shared()
             try:
-                channel = client.get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
+                channel = client.get_transport().open_session(timeout=timeout)
                 break
             except (paramiko.SSHException, OSError, EOFError, AttributeError) as e:
                 # The shared connection died since its last use: reconnect once.

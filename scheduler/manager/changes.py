@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 from lockgate.model.builds import BuildsetResult
 from lockgate.model.change import Change, ChangeKey
+from lockgate.model.merges import MergeRequest, MergeStep, RepoSpec
 from lockgate.model.queue import ItemState, ProjectRepo, QueueItem
 from lockgate.scheduler.manager import items
 from lockgate.scheduler.manager.actions import (
@@ -55,11 +56,9 @@ def merge_mode(ctx: Context, project: str) -> str:
     return layout.get_project_metadata(project).merge_mode or DEFAULT_MERGE_MODE
 
 
-def make_merge_request(ctx: Context, item: QueueItem, uuid_: str):  # type: ignore[no-untyped-def]
+def make_merge_request(ctx: Context, item: QueueItem, uuid_: str) -> MergeRequest:
     """The merge request of ``item``.  URLs are left empty: the loop fills
     them from its connections (the decision core knows no servers)."""
-    from lockgate.model.merges import MergeRequest, MergeStep, RepoSpec
-
     steps = [
         MergeStep(
             connection=c.connection,
@@ -115,11 +114,11 @@ def prepare(ctx: Context, item: QueueItem, *, hold: bool = False) -> bool:
             item.merge_request = merge_request_uuid(item, item.prepare_attempts)
             ctx.changed(item)
         if item.prepare_retry_at is None or ctx.now >= item.prepare_retry_at:
-            request = make_merge_request(ctx, item, item.merge_request)
-            if item.merge_steps != request.steps:
-                item.merge_steps = list(request.steps)
+            submitted = make_merge_request(ctx, item, item.merge_request)
+            if item.merge_steps != submitted.steps:
+                item.merge_steps = list(submitted.steps)
                 ctx.changed(item)
-            ctx.emit(SubmitMergeRequest(request))
+            ctx.emit(SubmitMergeRequest(submitted))
             ctx.debug(f"merge request {item.merge_request[:12]} submitted", item)
         return False
     if not request.done:

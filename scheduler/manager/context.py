@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from lockgate.model.nodes import NodeRequest
-from lockgate.model.queue import QueueItem
+from lockgate.model.queue import PipelineState, QueueItem
 from lockgate.scheduler.manager.actions import Action, Decision, Log
 from lockgate.scheduler.manager.snapshot import PipelineSnapshot
 
@@ -42,7 +42,7 @@ class Context:
                 self.unclaimed[req.buildset_uuid][req.job_name].append(req)
 
     @property
-    def state(self):  # type: ignore[no-untyped-def]
+    def state(self) -> PipelineState:
         return self.snap.state
 
     @property

@@ -41,11 +41,11 @@ def _wanted(js: JobState, *, resources_first: bool | None = None) -> list[str]:
 
 
 def _view(ctx: Context) -> dict[str, list[str]]:
-    view = ctx.scratch.get(_VIEW)
+    view: dict[str, list[str]] | None = ctx.scratch.get(_VIEW)
     if view is None:
         view = {name: list(state.holders) for name, state in ctx.snap.semaphores.items()}
         ctx.scratch[_VIEW] = view
-    return view  # type: ignore[no-any-return]
+    return view
 
 
 def _max(ctx: Context, name: str) -> int:

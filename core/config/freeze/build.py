@@ -120,9 +120,9 @@ class _SecretTable:
 def _secret_table(layout: Layout, secret_grants: tuple[tuple[Job, int], ...]) -> _SecretTable:
     # Jobs live as long as the layout, so their ids identify them here.
     key = tuple((id(job), level) for job, level in secret_grants)
-    found = layout.cache.get(("secret-table", key))
+    found: _SecretTable | None = layout.cache.get(("secret-table", key))
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found
     secrets: list[dict[str, Any]] = []
     index: dict[tuple[int, str], int] = {}
     grants: list[tuple[Job, int, tuple[int, ...]]] = []
@@ -163,9 +163,9 @@ def _playbook_refs(
     the cached value holds the sequence, so its id stays its own.
     """
     key = ("playbooks", id(placed_list), table.key)
-    found = layout.cache.get(key)
+    found: tuple[tuple[Any, ...], tuple[PlaybookRef, ...]] | None = layout.cache.get(key)
     if found is not None:
-        return found[1]  # type: ignore[no-any-return]
+        return found[1]
     secrets = table.secrets
     out = []
     for placed in placed_list:

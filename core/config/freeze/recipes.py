@@ -74,7 +74,7 @@ _DICT_FIELDS = ("vars", "extra_vars", "host_vars", "group_vars")
 _LIST_FIELDS = tuple(
     f.name
     for f in dataclasses.fields(FrozenJob)
-    if f.name not in _DICT_FIELDS and f.default_factory is list  # type: ignore[comparison-overlap]
+    if f.name not in _DICT_FIELDS and f.default_factory is list
 )
 # What ``clone`` copies as it is (``dependencies`` come resolved per item).
 _CLONED_LISTS = tuple(n for n in _LIST_FIELDS if n != "dependencies")
