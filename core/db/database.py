@@ -38,6 +38,7 @@ from lockgate.db.engine import (
 from lockgate.db.reads import Filter, Reader
 from lockgate.db.records import ArtifactInfo, BuildRecord, BuildsetRecord, RefInfo
 from lockgate.db.schema import tables
+from lockgate.model.builds import BuildResult, BuildsetResult
 from lockgate.service_config import ServiceConfig
 
 log = logging.getLogger("lockgate.db")
@@ -231,7 +232,11 @@ class Database:
                     linked.add(ref_id)
 
     def update_buildset(
-        self, uuid: str, result: str | None = None, message: str | None = None, end: Time = None
+        self,
+        uuid: str,
+        result: BuildsetResult | None = None,
+        message: str | None = None,
+        end: Time = None,
     ) -> None:
         """Record a buildset's outcome (``result`` as reported, ``message`` the report text).
 
@@ -241,7 +246,7 @@ class Database:
         bs = self.t.buildset
         values: dict[str, Any] = {"updated": _now()}
         if result is not None:
-            values["result"] = result
+            values["result"] = str(result)  # the column holds the enum's value
         if message is not None:
             values["message"] = message
         if end is not None:
@@ -305,7 +310,7 @@ class Database:
         self,
         uuid: str,
         *,
-        result: str | None = None,
+        result: BuildResult | None = None,
         start_time: Time = None,
         end_time: Time = None,
         log_url: str | None = None,
@@ -325,7 +330,7 @@ class Database:
         b = self.t.build
         values: dict[str, Any] = {}
         for key, value in (
-            ("result", result),
+            ("result", None if result is None else str(result)),
             ("log_url", log_url),
             ("error_detail", error_detail),
             ("final", final),

@@ -4,14 +4,18 @@ Writers (the scheduler) describe a ref with ``RefInfo``; readers (the web API,
 the command line) get ``BuildRecord`` and ``BuildsetRecord`` back: frozen,
 detached from any database session, safe to hand to another thread or to
 serialise.  Times are naive ``datetime`` in UTC, as Zuul stores them; the web
-turns them into Zuul's ``YYYY-MM-DDTHH:MM:SS`` strings.
+turns them into Zuul's ``YYYY-MM-DDTHH:MM:SS`` strings.  Results are the
+model's enums (``BuildResult``, ``BuildsetResult``), decoded from the strings
+in the rows; a row with a result Lockgate never writes is an error naming it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from lockgate.model.builds import BuildResult, BuildsetResult
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class BuildsetRecord:
     uuid: str
     tenant: str
     pipeline: str
-    result: str | None
+    result: BuildsetResult | None
     message: str | None
     event_id: str | None
     event_timestamp: dt.datetime | None
@@ -69,6 +73,11 @@ class BuildsetRecord:
     # Filled only by ``Database.get_buildset``.
     builds: tuple[BuildRecord, ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "result", _decode(BuildsetResult, self.result, "buildset", self.uuid)
+        )
+
 
 @dataclass(frozen=True)
 class BuildRecord:
@@ -77,7 +86,7 @@ class BuildRecord:
     id: int
     uuid: str
     job_name: str
-    result: str | None
+    result: BuildResult | None
     start_time: dt.datetime | None
     end_time: dt.datetime | None
     voting: bool | None
@@ -93,8 +102,24 @@ class BuildRecord:
     # Filled only by ``Database.get_build``.
     events: tuple[BuildEventRecord, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "result", _decode(BuildResult, self.result, "build", self.uuid))
+
     @property
     def duration(self) -> float | None:
         if self.start_time is None or self.end_time is None:
             return None
         return max(0.0, (self.end_time - self.start_time).total_seconds())
+
+
+R = TypeVar("R", BuildResult, BuildsetResult)
+
+
+def _decode(kind: type[R], value: str | None, what: str, uuid: str) -> R | None:
+    """A result column's string as its enum (None: still running)."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{what} {uuid}: result {value!r} is not a {kind.__name__}") from None
