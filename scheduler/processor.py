@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from lockgate.drivers.base import ChangeQueryError
@@ -47,6 +47,7 @@ from lockgate.model.builds import BuildState
 from lockgate.model.change import Change, ChangeKey
 from lockgate.model.event_state import TenantEventState, TriggerHandling
 from lockgate.model.events import TriggerEvent
+from lockgate.model.merges import MergeRequest, RepoSpec
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import ItemState, ProjectRepo
 from lockgate.scheduler.behind import changes_behind, reported_labels, submit_needs
@@ -108,7 +109,7 @@ from lockgate.zk.event_state import EventStateWatch
 from lockgate.zk.locks import SessionAwareLock, tenant_lock
 from lockgate.zk.merges import MergeRequestStore
 from lockgate.zk.pipelines import ItemCache, LoadedPipeline, PipelineStore
-from lockgate.zk.queues import result_queue, trigger_queue
+from lockgate.zk.queues import EventQueue, result_queue, trigger_queue
 from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
 from lockgate.zk.semaphores import SemaphoreSlots, read_holders
 from lockgate.zk.views import sync_watches
@@ -279,7 +280,7 @@ class TenantProcessor:
         self._event_states_logged[name] = state
         return state
 
-    def _ack(self, queue, entry_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    def _ack(self, queue: EventQueue, entry_ids: list[str]) -> None:
         for entry_id in entry_ids:
             queue.ack(entry_id)
 
@@ -354,7 +355,7 @@ class TenantProcessor:
         )
         return [PipelineEvent(event, t, changed) for t in targets]
 
-    def _retry_later(self, queue, event: TriggerEvent, error: Exception) -> None:  # type: ignore[no-untyped-def]
+    def _retry_later(self, queue: EventQueue, event: TriggerEvent, error: Exception) -> None:
         """The review system did not answer about the event's change: put the
         event back, to be tried after a growing pause, a few times; then drop
         it (logged), so one unreachable change cannot hold the tenant."""
@@ -656,7 +657,8 @@ class TenantProcessor:
             self._speculations = {k: v for k, v in self._speculations.items() if k in live}
         return outcomes, speculative
 
-    def _speculate(self, tenant: Tenant, req) -> Speculation | None:  # type: ignore[no-untyped-def]
+    def _speculate(self, tenant: Tenant, req: MergeRequest) -> Speculation | None:
+        assert req.result is not None, "a merge that is done has its result"
         drivers = {n: c.driver_name for n, c in self.resolver.connections.items()}
         try:
             return speculate(tenant, req.result.config, drivers)
@@ -666,7 +668,7 @@ class TenantProcessor:
             )
             return Speculation(errors=(f"internal error while loading the configuration: {e}",))
 
-    def _project_repos(self, specs) -> dict[str, ProjectRepo]:  # type: ignore[no-untyped-def]
+    def _project_repos(self, specs: Iterable[RepoSpec]) -> dict[str, ProjectRepo]:
         out: dict[str, ProjectRepo] = {}
         for spec in specs:
             connection = self.resolver.connections.get(spec.connection)
