@@ -62,7 +62,7 @@ from lockgate.launcher.providers.base import (
     Sharing,
 )
 from lockgate.lifecycle import serve
-from lockgate.logs import get_logger
+from lockgate.logs import EventLogger, get_logger
 from lockgate.metrics import Metrics
 from lockgate.metrics.catalog import NODE_REQUESTS, NODE_REQUESTS_FINISHED, NODE_WAIT
 from lockgate.model.events import ResultEvent
@@ -404,7 +404,9 @@ class Launcher:
                 shared.release()
         self._finish(versioned, lock, made, provider.name if provider else None, None)
 
-    def _launch(self, provider: Provider, label: str, request: NodeRequest, rlog) -> Node:  # type: ignore[no-untyped-def]
+    def _launch(
+        self, provider: Provider, label: str, request: NodeRequest, rlog: EventLogger
+    ) -> Node:
         """One READY node, recorded in ZooKeeper and allocated to ``request``."""
         assert self.nodes is not None
         last: LaunchError | None = None

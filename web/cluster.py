@@ -92,7 +92,7 @@ class ClusterView:
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]  # type: ignore[no-any-return]
+            return hit[1]
         value = await self._call(fn, *args)
         self._cache[key] = (time.monotonic(), value)
         return value

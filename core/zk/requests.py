@@ -61,6 +61,7 @@ from lockgate.zk.locks import SessionAwareLock, is_locked, remove_lock_path
 from lockgate.zk.records import (
     MAX_NODE_BYTES,
     RecordStore,
+    Serializable,
     Versioned,
     decode_envelope,
     encode_inline,
@@ -70,7 +71,7 @@ from lockgate.zk.views import ChildRead, FolderView
 
 log = logging.getLogger("lockgate.zk.requests")
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Serializable)
 
 SCHEMA = 1
 
@@ -107,10 +108,10 @@ class _LockableStore(Generic[T]):
     def _decode(self, record_id: str, data: dict[str, Any]) -> T:
         # The path is authoritative for the id (sequential ids are only
         # known after the create).
-        return self.cls.from_dict({**data, self.id_field: record_id})  # type: ignore[no-any-return]
+        return self.cls.from_dict({**data, self.id_field: record_id})
 
     def _encode(self, record: T) -> dict[str, Any]:
-        return record.to_dict()  # type: ignore[attr-defined,no-any-return]
+        return record.to_dict()
 
     def get(self, record_id: str) -> Versioned[T] | None:
         """The record with its version, or None if it does not exist."""
