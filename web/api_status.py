@@ -5,7 +5,8 @@ estimated and remaining times from earlier builds, served from
 ``lockgate.web.status_cache`` (built once per change of state, encoded
 once, plain and gzipped: a client that accepts gzip gets a tenth of the
 bytes).  ``status/change/{id}`` is the items one of whose refs has that id
-(``12345,2`` for a change, as the status shows it), as Zuul filters it.
+(``12345,2`` for a change, as the status shows it), as Zuul filters it:
+their entries cut out of the kept answer (which knows where each is).
 
 While an admin has paused or discards the tenant's events
 (``manage-events``) the status carries Zuul's ``state`` object (what its
@@ -14,7 +15,6 @@ dashboard shows as a banner), added to the kept bytes here and sent plain.
 
 from __future__ import annotations
 
-import copy
 import email.utils
 import json
 
@@ -65,14 +65,7 @@ async def status_change(request: web.Request) -> web.Response:
     state = await ctx.layout(request.match_info["tenant"])
     wanted = request.match_info["change"]
     answer = await ctx.status.get(state)
-    found = [
-        copy.deepcopy(item)
-        for pipeline in answer.data.get("pipelines", ())
-        for queue in pipeline.get("change_queues", ())
-        for head in queue.get("heads", ())
-        for item in head
-        if any(ref.get("id") == wanted for ref in item.get("refs", ()))
-    ]
+    found = answer.items_of(wanted)
     return web.json_response(found, headers=_headers(ctx.cluster.ttl, answer.built_at))
 
 

@@ -4,38 +4,56 @@
 means reading every queue item from ZooKeeper and encoding thousands of
 jobs; doing that per request does not scale to a hundred clients.  So per
 tenant this keeps the encoded answer and a fingerprint of what it was built
-from (every pipeline and item record's zxid and version, the event queue
-lengths, the layout uuid):
+from (the pipeline reader's generation, the event queue lengths, the layout
+uuid):
 
 - a request within ``ttl`` of the last check gets the kept bytes;
 - after that, the first request starts one check in the background and
   still gets the kept bytes (never waits for ZooKeeper); the check reads
-  only what changed (``lockgate.zk.pipeline_reader``) and rebuilds the
-  answer only if the fingerprint moved — or, while builds run, so their
-  elapsed and remaining times stay current (every ``CLOCK_REFRESH`` s);
-- the answer is encoded once, plain and gzipped;
+  only what changed (``lockgate.zk.pipeline_reader``, kept current by
+  watches) and rebuilds the answer only if the fingerprint moved — or,
+  while builds run, so their elapsed and remaining times stay current
+  (every ``CLOCK_REFRESH`` s);
 - only the very first request of a tenant waits for a build.
+
+A rebuild is cheap, and it is done on the event loop in slices of at most
+``SLICE`` seconds with a yield between (a thread doing pure Python would
+hold the GIL the loop needs to answer the other requests meanwhile):
+
+- each item's entry is encoded once per change of its record (of the items
+  behind it, of its jobs' estimates) into a *template*: its JSON text cut
+  where the clock's values go (a running job's ``elapsed_time`` and
+  ``remaining_time``, the item's ``remaining_time``);
+- the rest of the answer (pipelines, queues, event queue lengths) is
+  encoded once per change of state, cut where the items go;
+- a build fills the clock's values into the templates and joins the text:
+  a few milliseconds for 1,000 items; gzip (which lets go of the GIL) runs
+  in a thread.
 
 ``estimated_time`` of a job is the mean duration of its last successful
 builds of the same project and branch (SQL, ``Database.get_durations``,
 refreshed every ``ESTIMATE_TTL`` seconds); ``remaining_time`` follows from
 it and the elapsed time, and an item's is its slowest job's.
 
-Who calls it: ``lockgate.web.api_status``.
+Who calls it: ``lockgate.web.api_status`` (and ``api_tenants`` for counts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import functools
 import gzip
 import json
 import logging
+import re
+import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lockgate.db import Database
-from lockgate.model.queue import status_json
+from lockgate.model.queue import QueueItem, item_status_json, status_json
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.web.cluster import ClusterView
 
@@ -49,18 +67,73 @@ ESTIMATE_BUILDS = 10
 CLOCK_REFRESH = 5.0
 # The answer is kept gzipped too (most clients accept it: a tenth the bytes).
 GZIP_LEVEL = 5
+# Work on the loop between two yields to it, in seconds.
+SLICE = 0.002
 
 DurationKey = tuple[str, str, str | None]
+
+
+class ClockKind(enum.Enum):
+    """What a value that moves with the clock is."""
+
+    ELAPSED = "elapsed"  # a running job's elapsed ms
+    REMAINING = "remaining"  # a running job's remaining ms (from its estimate)
+    ITEM_REMAINING = "item-remaining"  # an item's: the largest of its jobs'
+
+
+class Clock(NamedTuple):
+    """Where a value that moves with the clock goes in a template, and what
+    it follows from."""
+
+    kind: ClockKind
+    start: float = 0.0  # the job's start (epoch seconds)
+    estimate: int = 0  # the job's estimated ms
+    others: tuple[int, ...] = ()  # an item's jobs' remaining ms that do not move
+    moving: tuple[tuple[float, int], ...] = ()  # (start, estimate ms) of those that do
 
 
 @dataclass
 class StatusAnswer:
     body: bytes
-    data: dict[str, Any]
     built_at: float  # epoch seconds
     fingerprint: tuple[Any, ...] = ()
     running: bool = False  # some build runs: its times change with the clock
     gzipped: bytes = b""
+    queued: int = 0  # items shown
+    # A ref id (``12345,2``) -> where the items with that ref are in ``body``.
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def data(self) -> dict[str, Any]:
+        """The answer decoded (for callers that look inside; requests get ``body``)."""
+        return json.loads(self.body)  # type: ignore[no-any-return]
+
+    def items_of(self, ref_id: str) -> list[dict[str, Any]]:
+        """The entries of the items one of whose refs is ``ref_id``, decoded."""
+        return [json.loads(self.body[a:b]) for a, b in self.spans.get(ref_id, ())]
+
+
+@dataclass
+class _Template:
+    """An item's entry as JSON text, cut where the clock's values go."""
+
+    item: QueueItem  # the record it was made from (the reader hands the same object)
+    behind: list[str]
+    keys: tuple[DurationKey, ...]  # of its jobs
+    estimates: tuple[float | None, ...]  # of its jobs, when it was made
+    estimated: int  # the estimates generation it was checked against
+    parts: list[bytes]
+    clocks: list[Clock]  # one fewer than parts
+
+
+@dataclass
+class _Layout:
+    """The answer without its items: the text between them, in order."""
+
+    fingerprint: tuple[Any, ...]
+    parts: list[bytes]
+    order: list[tuple[str, QueueItem, list[str]]]  # (pipeline, item, items behind)
+    keys: frozenset[DurationKey]
 
 
 @dataclass
@@ -69,9 +142,12 @@ class _Tenant:
     checked: float = 0.0  # monotonic time of the last check
     refreshing: asyncio.Task[None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    layout: _Layout | None = None
+    templates: dict[tuple[str, str], _Template] = field(default_factory=dict)
     estimates: dict[DurationKey, float] = field(default_factory=dict)
     estimated_keys: frozenset[DurationKey] = frozenset()
     estimated_at: float = 0.0
+    estimated: int = 0  # generation of ``estimates``
 
 
 def _key(job: dict[str, Any], item: dict[str, Any]) -> DurationKey:
@@ -80,8 +156,9 @@ def _key(job: dict[str, Any], item: dict[str, Any]) -> DurationKey:
     return (str(job["name"]), str(ref.get("project") or item.get("project")), ref.get("branch"))
 
 
-def _duration_keys(data: dict[str, Any]) -> set[DurationKey]:
-    return {_key(job, item) for item in _items(data) for job in item.get("jobs", ())}
+def _item_keys(item: QueueItem) -> tuple[DurationKey, ...]:
+    """The estimate keys of an item's jobs (as ``_key`` finds them in its entry)."""
+    return tuple((js.name, str(item.project), item.branch) for js in item.jobs)
 
 
 def _items(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,27 +171,121 @@ def _items(data: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def apply_item_estimates(item: dict[str, Any], estimates: dict[DurationKey, float]) -> bool:
+    """Fill ``estimated_time``/``remaining_time`` (ms) in one status entry;
+    returns whether one of its builds is running (then it ages with the clock)."""
+    running = False
+    remaining: list[int] = []
+    for job in item.get("jobs", ()):
+        seconds = estimates.get(_key(job, item))
+        if seconds is not None:
+            job["estimated_time"] = round(seconds, 1)
+        if job.get("start_time") is not None and job.get("result") is None:
+            running = True
+            if seconds is not None and job.get("elapsed_time") is not None:
+                job["remaining_time"] = max(0, int(seconds * 1000) - job["elapsed_time"])
+        if job.get("remaining_time") is not None:
+            remaining.append(job["remaining_time"])
+        elif job.get("result") is None and seconds is not None:
+            remaining.append(int(seconds * 1000))  # not started: all of it
+    if item.get("jobs") and remaining and len(remaining) == len(item["jobs"]):
+        item["remaining_time"] = max(remaining)
+    return running
+
+
 def apply_estimates(data: dict[str, Any], estimates: dict[DurationKey, float]) -> bool:
-    """Fill ``estimated_time``/``remaining_time`` (ms) in ``data``; returns
-    whether some build is running (then the answer ages with the clock)."""
+    """``apply_item_estimates`` over every item of a whole answer."""
     running = False
     for item in _items(data):
-        remaining: list[int] = []
-        for job in item.get("jobs", ()):
-            seconds = estimates.get(_key(job, item))
-            if seconds is not None:
-                job["estimated_time"] = round(seconds, 1)
-            if job.get("start_time") is not None and job.get("result") is None:
-                running = True
-                if seconds is not None and job.get("elapsed_time") is not None:
-                    job["remaining_time"] = max(0, int(seconds * 1000) - job["elapsed_time"])
-            if job.get("remaining_time") is not None:
-                remaining.append(job["remaining_time"])
-            elif job.get("result") is None and seconds is not None:
-                remaining.append(int(seconds * 1000))  # not started: all of it
-        if item.get("jobs") and remaining and len(remaining) == len(item["jobs"]):
-            item["remaining_time"] = max(remaining)
+        running |= apply_item_estimates(item, estimates)
     return running
+
+
+def clock_value(clock: Clock, now: float) -> int:
+    """A clock's value at ``now`` (epoch seconds), as ``item_status_json`` and
+    ``apply_item_estimates`` would compute it then."""
+    if clock.kind is ClockKind.ELAPSED:
+        return int((now - clock.start) * 1000)
+    if clock.kind is ClockKind.REMAINING:
+        return max(0, clock.estimate - int((now - clock.start) * 1000))
+    moved = [max(0, est - int((now - start) * 1000)) for start, est in clock.moving]
+    return max(clock.others + tuple(moved))
+
+
+class _Markers:
+    """Strings put where a value goes before encoding, found again after.
+    They hold NUL characters and a random nonce: no text a user wrote
+    (a commit message, a queue name) can pass for one."""
+
+    def __init__(self) -> None:
+        self.nonce = secrets.token_hex(8)
+        self._found = re.compile(r'"\\u0000' + self.nonce + r':(\d+)\\u0000"')
+
+    def marker(self, n: int) -> str:
+        return f"\x00{self.nonce}:{n}\x00"
+
+    def cut(self, text: str, count: int, what: str) -> tuple[list[bytes], list[int]]:
+        """``text`` (JSON: ASCII) cut at its ``count`` markers: the parts
+        between, as bytes, and the markers' numbers in the order they come."""
+        pieces = self._found.split(text)
+        found = [int(n) for n in pieces[1::2]]
+        if sorted(found) != list(range(count)):
+            raise ValueError(f"{what}: the encoded text does not hold its {count} markers")
+        return [p.encode("ascii") for p in pieces[0::2]], found
+
+
+def make_template(
+    item: QueueItem,
+    behind: list[str],
+    estimates: dict[DurationKey, float],
+    markers: _Markers,
+    estimated: int = 0,
+) -> _Template:
+    """The item's entry encoded, cut where the clock's values go."""
+    shown = item_status_json(item, time.time())
+    shown["items_behind"] = behind
+    apply_item_estimates(shown, estimates)
+    keys = _item_keys(item)
+    seconds = tuple(estimates.get(k) for k in keys)
+    clocks: list[Clock] = []
+    static: list[int] = []  # remaining ms of jobs whose remaining does not move
+    moving: list[tuple[float, int]] = []
+    complete = True  # every job has a remaining time (so the item has one)
+    for job, est in zip(shown["jobs"], seconds, strict=True):
+        start = job["start_time"]
+        if start is not None and job["end_time"] is None:
+            job["elapsed_time"] = markers.marker(len(clocks))
+            clocks.append(Clock(ClockKind.ELAPSED, start))
+            if est is not None and job["result"] is None:
+                job["remaining_time"] = markers.marker(len(clocks))
+                clocks.append(Clock(ClockKind.REMAINING, start, int(est * 1000)))
+                moving.append((start, int(est * 1000)))
+                continue
+        if job["remaining_time"] is not None:
+            static.append(job["remaining_time"])
+        elif job["result"] is None and est is not None:
+            static.append(int(est * 1000))
+        else:
+            complete = False
+    if moving and complete:
+        # ``apply_item_estimates`` made it the largest of its jobs': it moves too.
+        shown["remaining_time"] = markers.marker(len(clocks))
+        clocks.append(Clock(ClockKind.ITEM_REMAINING, others=tuple(static), moving=tuple(moving)))
+    parts, found = markers.cut(json.dumps(shown), len(clocks), f"item {item.uuid}")
+    clocks = [clocks[n] for n in found]  # in the order of the text
+    return _Template(item, behind, keys, seconds, estimated, parts, clocks)
+
+
+def render(template: _Template, now: float) -> bytes:
+    """The item's entry with the clock's values at ``now``."""
+    if not template.clocks:
+        return template.parts[0]
+    parts = template.parts
+    out = [parts[0]]
+    for n, clock in enumerate(template.clocks, 1):
+        out.append(b"%d" % clock_value(clock, now))
+        out.append(parts[n])
+    return b"".join(out)
 
 
 class StatusCache:
@@ -126,7 +297,9 @@ class StatusCache:
         self.version = version
         self.ttl = ttl
         self._tenants: dict[str, _Tenant] = {}
+        self._markers = _Markers()
         self.builds = 0  # answers built (for tests and the benchmark)
+        self.templates_made = 0  # item entries encoded (for tests and the benchmark)
 
     async def get(self, state: TenantLayoutState) -> StatusAnswer:
         entry = self._tenants.setdefault(state.tenant, _Tenant())
@@ -163,26 +336,96 @@ class StatusCache:
         if old is not None and old.fingerprint == fingerprint:
             if not old.running or time.time() - old.built_at < CLOCK_REFRESH:
                 return
-        loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(
-            None,
-            lambda: status_json(
-                state, snapshot.pipelines, event_queue_lengths=lengths, version=self.version
-            ),
-        )
-        data["connection_event_queues"] = {}
-        await self._estimates(entry, state.tenant, data)
-        running = apply_estimates(data, entry.estimates)
-        body = await loop.run_in_executor(None, lambda: json.dumps(data).encode())
-        gzipped = await loop.run_in_executor(None, gzip.compress, body, GZIP_LEVEL)
-        entry.answer = StatusAnswer(body, data, time.time(), fingerprint, running, gzipped)
+        layout = entry.layout
+        if layout is None or layout.fingerprint != fingerprint:
+            layout = entry.layout = self._layout(state, snapshot.pipelines, lengths, fingerprint)
+        await self._estimates(entry, state.tenant, layout.keys)
+        templates = await self._templates(entry, layout)
+        answer = await self._build(layout, templates, fingerprint)
+        entry.answer = answer
         entry.checked = time.monotonic()
         self.builds += 1
 
-    async def _estimates(self, entry: _Tenant, tenant: str, data: dict[str, Any]) -> None:
+    def _layout(
+        self,
+        state: TenantLayoutState,
+        pipelines: dict[str, Any],
+        lengths: dict[str, int],
+        fingerprint: tuple[Any, ...],
+    ) -> _Layout:
+        order: list[tuple[str, QueueItem, list[str]]] = []
+
+        def place(item: QueueItem, behind: list[str]) -> str:
+            order.append((item.pipeline, item, behind))
+            return self._markers.marker(len(order) - 1)
+
+        data = status_json(
+            state, pipelines, event_queue_lengths=lengths, version=self.version, item_json=place
+        )
+        data["connection_event_queues"] = {}
+        parts, found = self._markers.cut(json.dumps(data), len(order), f"tenant {state.tenant}")
+        order = [order[n] for n in found]  # in the order of the text
+        keys = frozenset(k for _, item, _ in order for k in _item_keys(item))
+        return _Layout(fingerprint, parts, order, keys)
+
+    async def _templates(self, entry: _Tenant, layout: _Layout) -> list[_Template]:
+        """The templates of the layout's items, in order: kept ones where the
+        item, the items behind it and its estimates are as they were; new
+        ones made in slices between yields to the loop."""
+        kept, made = entry.templates, {}
+        out = []
+        deadline = time.perf_counter() + SLICE
+        for pipeline, item, behind in layout.order:
+            template = kept.get((pipeline, item.uuid))
+            if template is not None and (template.item is not item or template.behind != behind):
+                template = None
+            if template is not None and template.estimated != entry.estimated:
+                if template.estimates == tuple(entry.estimates.get(k) for k in template.keys):
+                    template.estimated = entry.estimated
+                else:
+                    template = None
+            if template is None:
+                template = make_template(
+                    item, behind, entry.estimates, self._markers, entry.estimated
+                )
+                self.templates_made += 1
+            made[(pipeline, item.uuid)] = template
+            out.append(template)
+            if time.perf_counter() > deadline:
+                await asyncio.sleep(0)
+                deadline = time.perf_counter() + SLICE
+        entry.templates = made
+        return out
+
+    async def _build(
+        self, layout: _Layout, templates: list[_Template], fingerprint: tuple[Any, ...]
+    ) -> StatusAnswer:
+        now = time.time()
+        pieces = [layout.parts[0]]
+        spans: dict[str, list[tuple[int, int]]] = {}
+        offset = len(pieces[0])
+        running = False
+        deadline = time.perf_counter() + SLICE
+        for template, part in zip(templates, layout.parts[1:], strict=True):
+            text = render(template, now)
+            running = running or bool(template.clocks)
+            spans.setdefault(template.item.change_id, []).append((offset, offset + len(text)))
+            pieces.append(text)
+            pieces.append(part)
+            offset += len(text) + len(part)
+            if time.perf_counter() > deadline:
+                await asyncio.sleep(0)
+                deadline = time.perf_counter() + SLICE
+        body = b"".join(pieces)
+        loop = asyncio.get_running_loop()
+        gzipped = await loop.run_in_executor(None, gzip.compress, body, GZIP_LEVEL)
+        return StatusAnswer(
+            body, now, fingerprint, running, gzipped, queued=len(templates), spans=spans
+        )
+
+    async def _estimates(self, entry: _Tenant, tenant: str, keys: frozenset[DurationKey]) -> None:
         if self.db is None:
             return
-        keys = frozenset(_duration_keys(data))
         stale = time.monotonic() - entry.estimated_at > ESTIMATE_TTL
         if not keys or (keys <= entry.estimated_keys and not stale):
             return
@@ -195,7 +438,10 @@ class StatusCache:
         except Exception as e:  # noqa: BLE001 - estimates are a nicety; the status is not
             log.warning("tenant %s: no build time estimates: %s", tenant, e)
             return
-        entry.estimates = {k: sum(v) / len(v) for k, v in found.items() if v}
+        estimates = {k: sum(v) / len(v) for k, v in found.items() if v}
+        if estimates != entry.estimates:
+            entry.estimates = estimates
+            entry.estimated += 1
         entry.estimated_keys = keys
         entry.estimated_at = time.monotonic()
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,6 +337,10 @@ SEEN_TTL = 24 * 3600.0
 # Zuul's /api/tenant/{t}/status
 
 
+# Makes an item's entry in the status: (item, the uuids of the items behind it) -> entry.
+ItemJson = Callable[[QueueItem, list[str]], Any]
+
+
 def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
@@ -453,22 +457,28 @@ def pipeline_status_json(
     items: Mapping[str, QueueItem],
     info: Mapping[str, Any] | None = None,
     now: float | None = None,
+    item_json: ItemJson | None = None,
 ) -> dict[str, Any]:
     """One entry of the status ``pipelines`` list: its change queues with
-    their heads (a head is the list of items that depend on each other)."""
+    their heads (a head is the list of items that depend on each other).
+    ``item_json(item, items_behind)`` makes an item's entry (by default
+    ``item_status_json`` with ``items_behind`` filled in)."""
     info = dict(info or {})
     queues = []
     for q in state.queues if state else []:
         present = [items[u] for u in q.items if u in items]
         if not present:
             continue
-        heads = [[item_status_json(i, now) for i in present]]
         behind: dict[str, list[str]] = {}
-        for shown in heads[0]:
-            if shown["item_ahead"]:
-                behind.setdefault(shown["item_ahead"], []).append(shown["id"])
-        for shown in heads[0]:
-            shown["items_behind"] = behind.get(shown["id"], [])
+        for item in present:
+            if item.item_ahead:
+                behind.setdefault(item.item_ahead, []).append(item.uuid)
+        if item_json is None:
+            heads = [[item_status_json(i, now) for i in present]]
+            for shown in heads[0]:
+                shown["items_behind"] = behind.get(shown["id"], [])
+        else:
+            heads = [[item_json(i, behind.get(i.uuid, [])) for i in present]]
         queues.append({"name": q.name, "heads": heads, "window": q.window})
     entry: dict[str, Any] = {
         "name": name,
@@ -492,12 +502,15 @@ def status_json(
     event_queue_lengths: Mapping[str, int] | None = None,
     now: float | None = None,
     version: str = "",
+    item_json: ItemJson | None = None,
 ) -> dict[str, Any]:
     """Zuul's ``/api/tenant/{t}/status`` body.
 
     ``pipelines`` maps a pipeline name to its state and items as read from
     ZooKeeper (``lockgate.zk.pipelines.read_pipelines``); every pipeline of
     ``layout`` is listed, those without state with empty queues.
+    ``item_json``: see ``pipeline_status_json`` (the web's status cache
+    puts each item's entry in itself, encoded once per change of the item).
     """
     names: list[str] = list(layout.pipelines) if layout else []
     for name in pipelines:
@@ -512,7 +525,9 @@ def status_json(
         "management_event_queue": {"length": lengths.get("management", 0)},
         "result_event_queue": {"length": lengths.get("result", 0)},
         "pipelines": [
-            pipeline_status_json(n, *pipelines.get(n, (None, {})), info=info.get(n), now=now)
+            pipeline_status_json(
+                n, *pipelines.get(n, (None, {})), info=info.get(n), now=now, item_json=item_json
+            )
             for n in names
         ],
     }
