@@ -63,13 +63,16 @@ class AuthRegistry:
         found = self.authenticators.get(name)
         return found.settings if found is not None else None
 
-    def capabilities(self, default_realm: str | None = None) -> dict[str, Any]:
-        """The ``auth`` capability of ``/api/info``: every realm, and the
-        default (a tenant's ``authentication-realm`` when given)."""
+    def capabilities(
+        self, default_realm: str | None = None, read_protected: bool = False
+    ) -> dict[str, Any]:
+        """The ``auth`` capability of ``/api/info``: every realm, the default
+        (a tenant's or the api-root's ``authentication-realm`` when given),
+        and whether reading needs a login (it has access-rules)."""
         return {
             "realms": {a.realm: a.capabilities() for a in self.authenticators.values()},
             "default_realm": default_realm or self.default_realm,
-            "read_protected": False,
+            "read_protected": read_protected,
         }
 
     def authenticate(self, token: str) -> Identity:

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from lockgate.auth.rules import TenantAuth, authorize, rule_matches, tenant_auth, value_matches
+from lockgate.auth.rules import (
+    TenantAuth,
+    authorize,
+    authorize_root,
+    rule_matches,
+    tenant_auth,
+    value_matches,
+)
 from lockgate.config.tenant import parse_tenant_config
 
 MAIN = """
@@ -99,3 +106,59 @@ def test_dotted_claim_paths_and_literal_dotted_names():
     assert not rule_matches([{}], {"sub": "x"}, "t")
     assert rule_matches([{"verified": True}], {"verified": True}, "t")
     assert not rule_matches([{"verified": True}], {"verified": 1}, "t")
+
+
+ROOTED = """
+- authorization-rule:
+    name: staff
+    conditions:
+      - groups: staff
+- authorization-rule:
+    name: per-tenant
+    conditions:
+      - groups: "{tenant.name}-readers"
+- api-root:
+    authentication-realm: sso
+    access-rules: [staff, per-tenant]
+- tenant:
+    name: demo
+    access-rules: [per-tenant]
+    source: {}
+"""
+
+
+@pytest.fixture
+def rooted() -> TenantAuth:
+    config = parse_tenant_config(ROOTED)
+    assert not config.errors, [e.format() for e in config.errors]
+    made = tenant_auth(config.tenants["demo"], config.authorization_rules, config.api_root)
+    return TenantAuth.from_dict(made.to_dict())
+
+
+def test_the_api_root_travels_with_every_tenant(rooted):
+    assert rooted.api_root_realm == "sso"
+    assert rooted.api_root_access_rules == ["staff", "per-tenant"]
+    assert set(rooted.rules) == {"staff", "per-tenant"}
+    assert rooted.read_protected and rooted.root_read_protected
+    assert not TenantAuth().read_protected and not TenantAuth().root_read_protected
+
+
+def test_who_may_read_the_api_root(rooted):
+    staff = authorize_root(rooted, {"sub": "s", "groups": ["staff"]}, "s")
+    assert (staff.access, staff.admin, staff.access_by) == (True, False, "staff")
+    assert not authorize_root(rooted, {"sub": "x", "groups": ["demo-readers"]}).access
+    # A rule naming {tenant.name} matches nothing at the root, which has no tenant.
+    assert not authorize_root(rooted, {"sub": "x", "groups": ["{tenant.name}-readers"]}).access
+    wildcard = authorize_root(rooted, {"sub": "w", "zuul": {"admin": "*"}})
+    assert wildcard.access and wildcard.admin
+    # A token admin of some tenants is not thereby a reader of the root.
+    assert not authorize_root(rooted, {"sub": "x", "zuul": {"admin": ["demo"]}}).access
+    assert authorize_root(TenantAuth(), {"sub": "anyone"}).access
+
+
+def test_read_access_names_its_rule_and_admins_may_read(auth):
+    reader = authorize(auth, "demo", {"sub": "x", "groups": ["readers"]})
+    assert (reader.access, reader.admin, reader.access_by) == (True, False, "readers")
+    admin = authorize(auth, "demo", {"sub": "root"})
+    assert admin.access and admin.admin and admin.access_by == "ops"
+    assert authorize(auth, "demo", {"sub": "x"}).access_by is None
