@@ -485,11 +485,12 @@ class TenantRegistry:
         with self._lock:
             spec = self.config.tenants[name]
             rules = self.config.authorization_rules
+            api_root = self.config.api_root
             # Whatever the outcome, this tenant has been loaded from this spec.
             self._pending.discard(name)
             self._republish.discard(name)
         tenant = self.loader.load(spec)
-        tenant.state.auth = tenant_auth(spec, rules).to_dict()
+        tenant.state.auth = tenant_auth(spec, rules, api_root).to_dict()
         with self._lock:
             refused = list(self.tenant_config_errors)
         tenant.state.config_errors += [e.to_api() for e in refused]

@@ -86,7 +86,7 @@ async def index(request: web.Request) -> web.Response:
 async def info(request: web.Request) -> web.Response:
     Query(request.query, [])
     body = _info(context(request))
-    body["info"]["capabilities"]["auth"] = auth.capabilities(request.app)
+    body["info"]["capabilities"]["auth"] = await auth.root_capabilities(request)
     return web.json_response(body)
 
 
@@ -113,10 +113,14 @@ def _queued_items(pipelines: list[dict[str, Any]]) -> int:
 async def tenants(request: web.Request) -> web.Response:
     ctx = context(request)
     Query(request.query, [])
-    out = []
+    out: list[dict[str, Any]] = []
     for name in await ctx.cluster.tenant_names():
         layout = await ctx.cluster.tenant_layout(name)
         if layout is None:  # deleted between the listing and the read
+            continue
+        if not await auth.may_read(request, layout):
+            # Listed (as Zuul lists every tenant), but nothing of it is told.
+            out.append({"name": name, "projects": None, "queue": None})
             continue
         # The kept status answer (built once per change of state), not a
         # fresh read of every item per request.

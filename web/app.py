@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from lockgate.web import (
+    access,
     api_admin,
     api_builds,
     api_config,
@@ -87,8 +88,9 @@ def _http_message(request: web.Request, e: web.HTTPException) -> str:
 
 
 def make_app(context: WebContext) -> web.Application:
-    # Request metrics first: they see the status that ``errors`` answers with.
-    app = web.Application(middlewares=[request_metrics.record, errors])
+    # Request metrics first: they see the status that ``errors`` answers with;
+    # the read gate inside ``errors``: its refusals are answered in Zuul's shape.
+    app = web.Application(middlewares=[request_metrics.record, errors, access.read_gate])
     app[CONTEXT] = context
     api_admin.add_routes(app)  # first: its /project/{project}/<action> paths
     api_keys.add_routes(app)

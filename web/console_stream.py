@@ -34,7 +34,7 @@ import asyncio
 import codecs
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 from lockgate.console_stream import (
@@ -45,6 +45,7 @@ from lockgate.console_stream import (
     encode_request,
     valid_uuid,
 )
+from lockgate.web import access
 from lockgate.web.context import WebContext, context
 from lockgate.web.errors import ApiError, bad_request
 from lockgate.zk.streams import StreamLocation
@@ -73,6 +74,8 @@ class Close(Exception):
 class StreamRequest:
     uuid: str
     logfile: str
+    # A bearer token (Zuul's ``token`` key): browsers cannot send a header.
+    token: str | None = field(default=None, repr=False)
 
 
 def parse_request(msg_type: WSMsgType, data: object) -> StreamRequest:
@@ -98,7 +101,10 @@ def parse_request(msg_type: WSMsgType, data: object) -> StreamRequest:
             CLOSE_BAD_REQUEST,
             f"'logfile' {str(logfile)[:40]!r} cannot be streamed; use console.log",
         )
-    return StreamRequest(uuid=uuid, logfile=logfile)
+    token = request.get("token")
+    return StreamRequest(
+        uuid=uuid, logfile=logfile, token=token if isinstance(token, str) else None
+    )
 
 
 def reason_bytes(reason: str) -> bytes:
@@ -122,6 +128,9 @@ async def console_stream(request: web.Request) -> web.StreamResponse:
         stream = await _first_request(ws)
         if stream is None:
             return ws  # the client left before asking
+        denied = await access.stream_denial(request, stream.token)
+        if denied is not None:  # a read-protected tenant (lockgate.web.access)
+            raise Close(CLOSE_BAD_REQUEST, denied)
         location = await _locate(ctx, tenant, stream.uuid)
         await _relay(ws, location, stream.uuid)
     except Close as close:
