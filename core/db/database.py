@@ -139,6 +139,11 @@ class Database:
 
     def _ref_id(self, conn: sa.Connection, ref: RefInfo) -> int:
         """The id of ``ref``'s row, inserting it if new (refs are shared, never updated)."""
+        return self._ref_row(conn, ref)[0]
+
+    def _ref_row(self, conn: sa.Connection, ref: RefInfo) -> tuple[int, str | None]:
+        """The id and branch of ``ref``'s row, inserting it if new.  The branch
+        is the row's: the first writer of a ref gave it (it is not in the key)."""
         r = self.t.ref
         key = sa.and_(
             r.c.project == ref.project,
@@ -148,34 +153,40 @@ class Database:
             r.c.oldrev == ref.oldrev,
             r.c.newrev == ref.newrev,
         )
-        found = conn.execute(sa.select(r.c.id).where(key)).scalar()
+        found = conn.execute(sa.select(r.c.id, r.c.branch).where(key)).first()
         if found is not None:
-            return int(found)
+            return int(found.id), found.branch
         try:
             # A savepoint: another writer may insert the same ref at the same time
             # (possible on PostgreSQL; SQLite writers are serialised).
             with conn.begin_nested():
-                return int(
-                    conn.execute(
-                        r.insert().values(
-                            project=ref.project,
-                            ref=ref.ref,
-                            ref_url=ref.ref_url,
-                            change=ref.change,
-                            patchset=ref.patchset,
-                            oldrev=ref.oldrev,
-                            newrev=ref.newrev,
-                            branch=ref.branch,
-                        )
-                    ).inserted_primary_key[0]  # type: ignore[index]
-                )
+                inserted = conn.execute(
+                    r.insert().values(
+                        project=ref.project,
+                        ref=ref.ref,
+                        ref_url=ref.ref_url,
+                        change=ref.change,
+                        patchset=ref.patchset,
+                        oldrev=ref.oldrev,
+                        newrev=ref.newrev,
+                        branch=ref.branch,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                return int(inserted), ref.branch
         except sa.exc.IntegrityError:
-            return int(conn.execute(sa.select(r.c.id).where(key)).scalar_one())
+            row = conn.execute(sa.select(r.c.id, r.c.branch).where(key)).one()
+            return int(row.id), row.branch
 
     def _buildset_id(self, conn: sa.Connection, uuid: str) -> int | None:
+        row = self._buildset_row(conn, uuid)
+        return None if row is None else int(row.id)
+
+    def _buildset_row(self, conn: sa.Connection, uuid: str) -> Any:
+        """The buildset's id, tenant and pipeline (None if there is none)."""
         bs = self.t.buildset
-        found = conn.execute(sa.select(bs.c.id).where(bs.c.uuid == uuid)).scalar()
-        return None if found is None else int(found)
+        return conn.execute(
+            sa.select(bs.c.id, bs.c.tenant, bs.c.pipeline).where(bs.c.uuid == uuid)
+        ).first()
 
     def _build_row(self, conn: sa.Connection, uuid: str) -> Any:
         b = self.t.build
@@ -206,7 +217,8 @@ class Database:
             updated=_now(),
         )
         with self._write() as conn:
-            buildset_id = self._buildset_id(conn, uuid)
+            existing = self._buildset_row(conn, uuid)
+            buildset_id = None if existing is None else int(existing.id)
             if buildset_id is None:
                 try:
                     with conn.begin_nested():
@@ -220,6 +232,14 @@ class Database:
                     assert buildset_id is not None
             else:
                 conn.execute(bs.update().where(bs.c.id == buildset_id).values(**values))
+                if (existing.tenant, existing.pipeline) != (tenant, pipeline):
+                    # The builds' copies (``schema``) follow their buildset.
+                    b = self.t.build
+                    conn.execute(
+                        b.update()
+                        .where(b.c.buildset_id == buildset_id)
+                        .values(tenant=tenant, pipeline=pipeline)
+                    )
             linked = set(
                 conn.execute(
                     sa.select(bsr.c.ref_id).where(bsr.c.buildset_id == buildset_id)
@@ -275,20 +295,27 @@ class Database:
         """
         b, bs = self.t.build, self.t.buildset
         with self._write() as conn:
-            buildset_id = self._buildset_id(conn, buildset_uuid)
-            if buildset_id is None:
+            buildset = self._buildset_row(conn, buildset_uuid)
+            if buildset is None:
                 raise NotFound(f"build {uuid}: buildset {buildset_uuid} was never created")
+            buildset_id = int(buildset.id)
             if ref is None:
                 refs = Reader(conn, self.t).buildset_refs([buildset_id]).get(buildset_id)
                 if not refs:
                     raise ValueError(f"build {uuid}: buildset {buildset_uuid} has no ref")
                 ref = refs[0]
+            ref_id, branch = self._ref_row(conn, ref)
             values: dict[str, Any] = dict(
                 buildset_id=buildset_id,
-                ref_id=self._ref_id(conn, ref),
+                ref_id=ref_id,
                 job_name=job_name,
                 voting=voting,
                 nodeset=nodeset,
+                # Copies for the builds list's filters (``schema``).
+                tenant=buildset.tenant,
+                pipeline=buildset.pipeline,
+                project=ref.project,
+                branch=branch,
             )
             if start_time is not None:
                 values["start_time"] = to_utc(start_time)

@@ -167,12 +167,28 @@ def tables(prefix: str = "") -> Tables:
         sa.Column("final", sa.Boolean),
         sa.Column("held", sa.Boolean),
         sa.Column("nodeset", sa.String(255)),
+        # Copies of the buildset's tenant and pipeline and of the ref's
+        # project and branch (migration 0003; ``Database`` writes them with
+        # the build and keeps them equal): every filter of the builds list
+        # but the ref's change, patchset, ref and newrev is then on this
+        # table, so a row is checked without a join and a combination of
+        # filters walks one index.
+        sa.Column("tenant", sa.String(255), nullable=False),
+        sa.Column("pipeline", sa.String(255), nullable=False),
+        sa.Column("project", sa.String(255), nullable=False),
+        sa.Column("branch", NoneAsEmpty(255), nullable=False),
         sa.UniqueConstraint("uuid", name=f"{p}lockgate_build_uuid_unique"),
         sa.Index(f"{p}lockgate_build_buildset_idx", "buildset_id"),
         sa.Index(f"{p}lockgate_build_ref_idx", "ref_id"),
+        # (tenant, column, id): one tenant's builds of one value newest first
+        # (migration 0003); every list is scoped to a tenant.
+        sa.Index(f"{p}lockgate_build_tenant_id_idx", "tenant", "id"),
+        sa.Index(f"{p}lockgate_build_tenant_pipeline_id_idx", "tenant", "pipeline", "id"),
+        sa.Index(f"{p}lockgate_build_tenant_project_id_idx", "tenant", "project", "id"),
+        sa.Index(f"{p}lockgate_build_tenant_branch_id_idx", "tenant", "branch", "id"),
+        sa.Index(f"{p}lockgate_build_tenant_job_name_id_idx", "tenant", "job_name", "id"),
+        sa.Index(f"{p}lockgate_build_tenant_result_id_idx", "tenant", "result", "id"),
         # (column, id): one value's builds newest first (migration 0002).
-        sa.Index(f"{p}lockgate_build_job_name_id_idx", "job_name", "id"),
-        sa.Index(f"{p}lockgate_build_result_id_idx", "result", "id"),
         sa.Index(f"{p}lockgate_build_nodeset_id_idx", "nodeset", "id"),
         sa.Index(f"{p}lockgate_build_voting_id_idx", "voting", "id"),
         sa.Index(f"{p}lockgate_build_final_id_idx", "final", "id"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -190,3 +191,31 @@ def test_get_unknown_returns_none_and_other_tenants_are_invisible(db: Database) 
     assert db.get_build("b1", "other-tenant") is None
     assert db.get_buildset("bs1", "other-tenant") is None
     assert db.get_build("b1", "t") is not None
+
+
+def _copies(db: Database, uuid: str) -> tuple:
+    b = db.t.build
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(b.c.tenant, b.c.pipeline, b.c.project, b.c.branch).where(b.c.uuid == uuid)
+        ).one()
+    return tuple(row)
+
+
+def test_a_build_row_holds_its_buildset_and_ref_filter_columns(db: Database) -> None:
+    """The builds list filters on copies of the buildset's tenant and pipeline
+    and the ref's project and branch on the build row (``schema``)."""
+    change = RefInfo(project="demo/lib", ref="refs/changes/1/1/1", change=1, patchset="1")
+    db.create_buildset("bs1", "t", "check", [REF, change])
+    db.create_build("b1", "bs1", "unit")
+    db.create_build("b2", "bs1", "unit", change)
+    assert _copies(db, "b1") == ("t", "check", "demo/app", "main")
+    assert _copies(db, "b2") == ("t", "check", "demo/lib", None)
+    # A ref already known keeps the branch it was first written with.
+    db.create_build("b3", "bs1", "lint", dataclasses.replace(REF, branch="other"))
+    assert _copies(db, "b3")[3] == "main"
+    # A buildset written again with another pipeline takes its builds along.
+    db.create_buildset("bs1", "t", "gate", [REF])
+    assert {_copies(db, u)[1] for u in ("b1", "b2", "b3")} == {"gate"}
+    assert [b.uuid for b in db.get_builds("t", pipeline="gate")] == ["b3", "b2", "b1"]
+    assert db.get_builds("t", pipeline="check") == []

@@ -136,3 +136,42 @@ def test_writes_and_reads_on_an_unreachable_database_raise_one_retryable_error()
             assert "127.0.0.1:1" in message and "\n" not in message and "secret" not in message
     finally:
         db.close()
+
+
+def test_upgrade_from_0002_copies_the_filter_columns_onto_existing_builds(dburi: str) -> None:
+    """Migration 0003 on a database with builds: each build gets its buildset's
+    tenant and pipeline and its ref's project and branch, and the lists filter
+    on them at once."""
+    db = Database(dburi)
+    try:
+        migrate.upgrade(db.engine, revision="0002")
+        with db.engine.begin() as conn:
+            for sql in (
+                "INSERT INTO lockgate_ref (id, project, ref, ref_url, change, patchset, oldrev,"
+                " newrev, branch) VALUES (1, 'org/a', 'refs/heads/main', '', 0, '', '', 'x1',"
+                " 'main'), (2, 'org/b', 'refs/changes/1/1/1', '', 1, '1', '', 'x2', '')",
+                "INSERT INTO lockgate_buildset (id, uuid, tenant, pipeline)"
+                " VALUES (1, 'bs1', 't1', 'gate'), (2, 'bs2', 't2', 'check')",
+                "INSERT INTO lockgate_build (id, buildset_id, ref_id, uuid, job_name, result)"
+                " VALUES (1, 1, 1, 'b1', 'unit', 'SUCCESS'), (2, 1, 2, 'b2', 'lint', NULL),"
+                " (3, 2, 2, 'b3', 'unit', 'FAILURE')",
+            ):
+                conn.execute(sa.text(sql))
+        db.upgrade()
+        b = db.t.build
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(b.c.uuid, b.c.tenant, b.c.pipeline, b.c.project, b.c.branch).order_by(
+                    b.c.id
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            ("b1", "t1", "gate", "org/a", "main"),
+            ("b2", "t1", "gate", "org/b", None),
+            ("b3", "t2", "check", "org/b", None),
+        ]
+        assert [x.uuid for x in db.get_builds("t1", project="org/b", pipeline="gate")] == ["b2"]
+        assert [x.uuid for x in db.get_builds("t2", job_name="unit")] == ["b3"]
+        assert _diff(db) == []
+    finally:
+        db.close()
