@@ -22,6 +22,7 @@ from __future__ import annotations
 import configparser
 import difflib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,6 +268,6 @@ def _defaults(name: str) -> dict[str, str]:
             if isinstance(v, str)}
 
 
-def _suggest(word: str, choices: object) -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1)  # type: ignore[call-overload]
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean '{match[0]}'?)" if match else ""

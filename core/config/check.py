@@ -41,7 +41,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from lockgate.config.discovery import discover_on_disk
 from lockgate.config.errors import ConfigError, Severity, SourceContext
@@ -63,7 +63,7 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so main() decides the code."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise _UsageError(message)
 
 

@@ -35,10 +35,15 @@ from lockgate.model.jobs import RequiredProject
 class InheritanceError(Exception):
     """A definition that may not be applied; ``origin`` is the culprit."""
 
-    def __init__(self, message: str, origin: Job, key: str) -> None:
+    def __init__(
+        self, message: str, origin: Job, key: str, *, cycle: tuple[str, ...] | None = None
+    ) -> None:
         super().__init__(message)
         self.origin = origin
         self.key = key
+        # ``inheritance-cycle``: the jobs of the cycle; ``inheritance-depth``:
+        # where the bound was reached (what a report is deduplicated by).
+        self.cycle = cycle
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import paramiko
 
@@ -301,10 +301,10 @@ class GerritSSH:
             client.close()
 
 
-def _read_all(channel: paramiko.Channel, recv: object) -> bytes:
+def _read_all(channel: paramiko.Channel, recv: Callable[[int], bytes]) -> bytes:
     chunks: list[bytes] = []
     while True:
-        chunk = recv(65536)  # type: ignore[operator]
+        chunk = recv(65536)
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)

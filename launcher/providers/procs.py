@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -102,8 +103,8 @@ def kill_and_wait(refs: list[ProcessRef], namespace: str | None, timeout: float 
         time.sleep(0.01)
 
 
-def _reap(pids: object) -> None:
-    for pid in pids:  # type: ignore[attr-defined]
+def _reap(pids: Iterable[int]) -> None:
+    for pid in pids:
         try:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:

@@ -94,7 +94,7 @@ def validate_jobs(layout: Layout) -> None:
                 if exc.key in ("inheritance-cycle", "inheritance-depth"):
                     # One report per cycle (by its members), and per chain
                     # too deep (by where the bound was reached).
-                    members = frozenset(getattr(exc, "cycle", ()))
+                    members = frozenset(exc.cycle or ())
                     if (exc.key, members) in cycles:
                         continue
                     cycles.add((exc.key, members))
@@ -200,8 +200,8 @@ def _chain_state(
                 f"job '{child.name}' has an inheritance cycle: {' -> '.join(cycle)}",
                 child,
                 "inheritance-cycle",
+                cycle=tuple(cycle),
             )
-            error.cycle = tuple(cycle)  # type: ignore[attr-defined]
             _remember(layout, levels, branch, overrides, error)
             raise error
         if levels:
@@ -251,7 +251,7 @@ def _chain_state(
     # Root first: the chain from the base job down to ``name``.
     above = list(start.level_names) if start is not None else []
     chain = above + [level for level, _ in reversed(levels)]
-    bound = getattr(too_deep, "cycle", None)
+    bound = too_deep.cycle if too_deep is not None else None
     if bound is None and len(chain) > MAX_INHERITANCE_DEPTH:
         bound = (chain[MAX_INHERITANCE_DEPTH],)
     state = start if start is not None else FreezeState(name)
@@ -266,8 +266,8 @@ def _chain_state(
                 f"{MAX_INHERITANCE_DEPTH} jobs (the bound is passed at '{bound[0]}')",
                 variants[0],
                 "inheritance-depth",
+                cycle=bound,
             )
-            error.cycle = bound  # type: ignore[attr-defined]
             layout.cache[("chain", level_name, branch, overrides)] = error
             continue
         try:
