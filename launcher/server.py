@@ -455,6 +455,8 @@ class Launcher:
         request.failure_reason = failure
         request.node_ids = [n.id for n in nodes]
         request.provider = provider
+        # Zuul's ``executor-zone`` node attribute, for the scheduler to route the build.
+        request.executor_zone = self._by_name[provider].executor_zone if provider else None
         try:
             lock.check()
             self.requests.update(request, versioned.version)

@@ -96,6 +96,7 @@ from lockgate.scheduler.manager.snapshot import (
     Speculation,
     SubmitOutcome,
 )
+from lockgate.scheduler.manager.zones import DEFAULT_ZONE
 from lockgate.scheduler.matching import change_target, match_event
 from lockgate.scheduler.reporting import Reporter
 from lockgate.scheduler.repos import RepoResolver
@@ -104,19 +105,19 @@ from lockgate.scheduler.submitting import submit_item
 from lockgate.scheduler.tenants import Tenant, TenantRegistry
 from lockgate.zk.changes import ChangeCache
 from lockgate.zk.client import ZKClient
+from lockgate.zk.components import component_view
 from lockgate.zk.errors import RecordConflict
 from lockgate.zk.event_state import EventStateWatch
 from lockgate.zk.locks import SessionAwareLock, tenant_lock
 from lockgate.zk.merges import MergeRequestStore
 from lockgate.zk.pipelines import ItemCache, LoadedPipeline, PipelineStore
 from lockgate.zk.queues import EventQueue, result_queue, trigger_queue
-from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
+from lockgate.zk.requests import BuildRequestStore, NodeRequestStore, build_zone_view
 from lockgate.zk.semaphores import SemaphoreSlots, read_holders
 from lockgate.zk.views import sync_watches
 
 log = logging.getLogger("lockgate.scheduler")
 
-DEFAULT_ZONE = "default"
 # A change event whose change cannot be queried is tried again this many
 # times, after QUERY_BACKOFF, 2x, 4x... seconds (``extra`` keys below).
 QUERY_RETRIES = 5
@@ -154,6 +155,9 @@ class TenantProcessor:
         self.changes = ChangeRegistry(resolver.connections, ChangeCache(client))
         self.management = ManagementHandler(client, self.changes, max_events)
         self._build_stores: dict[str, BuildRequestStore] = {}
+        # The zones that have build requests, and the executors (their zones).
+        self.build_zones = build_zone_view(client)
+        self.executors = component_view(client, "executor")
         self._unsupported: set[tuple[str, str]] = set()
         # merge request uuid -> the item's speculation (None: no config change)
         self._speculations: dict[str, Speculation | None] = {}
@@ -583,6 +587,7 @@ class TenantProcessor:
                 dequeues=dequeues if round_ == 0 else [],
                 promotes=list(promotes or []) if round_ == 0 else [],
                 semaphores=self.semaphores(tenant),
+                executor_zones=self.executor_zones(),
                 layout_uuid=tenant.uuid,
                 now=self.clock(),
             )
@@ -687,7 +692,7 @@ class TenantProcessor:
     def observe(
         self, tenant: str, pipeline: str
     ) -> tuple[dict[str, NodeRequest], dict[str, ObservedBuild]]:
-        """This pipeline's node and build requests, as they are now.
+        """This pipeline's node and build requests (every executor zone's), as they are now.
 
         Read from views that ZooKeeper watches keep (``lockgate.zk.views``):
         after the barrier (``sync_watches``: every change made before it,
@@ -701,7 +706,16 @@ class TenantProcessor:
             if v.record.tenant == tenant and v.record.pipeline == pipeline
         }
         builds: dict[str, ObservedBuild] = {}
-        store = self.build_store(DEFAULT_ZONE)
+        # Every zone's folder: a job on zoned nodes has its request there.
+        zones = {DEFAULT_ZONE, *self.build_zones.refresh(synced=True).values()}
+        for zone in sorted(zones):
+            self._observe_builds(self.build_store(zone), tenant, pipeline, builds)
+        return nodes, builds
+
+    def _observe_builds(
+        self, store: BuildRequestStore, tenant: str, pipeline: str, out: dict[str, ObservedBuild]
+    ) -> None:
+        """Add the pipeline's build requests of ``store``'s zone to ``out``."""
         requests = store.record_view().refresh(synced=True)
         held = store.lock_view().refresh(synced=True)
         for uuid, found in requests.items():
@@ -720,8 +734,16 @@ class TenantProcessor:
                 req = again.record
                 locked = store.is_locked(uuid)
                 lost = req.state is BuildState.RUNNING and not locked
-            builds[uuid] = ObservedBuild(req, locked=locked, lost=lost)
-        return nodes, builds
+            out[uuid] = ObservedBuild(req, locked=locked, lost=lost)
+
+    def executor_zones(self) -> frozenset[str]:
+        """The zones the registered executors serve, as their registrations
+        say (kept by watches, as fresh as the last ``observe``: the
+        snapshot's ``executor_zones``)."""
+        return frozenset(
+            str(info.state.get("zone") or DEFAULT_ZONE)
+            for info in self.executors.refresh(synced=True).values()
+        )
 
 
 def _observed_after(

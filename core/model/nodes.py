@@ -59,6 +59,11 @@ class NodeRequest:
     provider: str | None = None
     failure_reason: str | None = None
     created: float = field(default_factory=time.time)
+    # The executor zone of the nodes (Zuul's ``executor-zone`` node
+    # attribute; the provider's ``executor-zone`` key), written by the
+    # launcher with them: the scheduler puts the build request in that
+    # zone's folder (``lockgate.scheduler.manager.zones``).  None: unzoned.
+    executor_zone: str | None = None
 
     def __post_init__(self) -> None:
         self.state = NodeRequestState(self.state)

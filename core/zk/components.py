@@ -5,7 +5,8 @@ Who calls it: every process registers itself at start (``register``) and
 updates its state as it changes (``Component.update_state``: e.g. an executor's
 ``accepting`` flag and load); web's ``/api/components`` and operators'
 tools read it with ``list``; a scheduler ``watch``es its peers and the
-executors, to take over a dead one's work the moment its session ends.
+executors, to take over a dead one's work the moment its session ends, and
+keeps a ``component_view`` of the executors (which zones they serve).
 
 A registration is an ephemeral node ``components/<kind>/<hostname>-<uuid>``:
 it vanishes when the process dies or its session expires, so the registry is
@@ -29,6 +30,7 @@ from kazoo.recipe.watchers import ChildrenWatch
 from lockgate.zk import paths
 from lockgate.zk.client import ZKClient
 from lockgate.zk.errors import translate_kazoo_errors
+from lockgate.zk.views import ChildRead, FolderView
 
 log = logging.getLogger("lockgate.zk.components")
 
@@ -153,3 +155,22 @@ def list_components(client: ZKClient, kind: str | None = None) -> list[Component
                 )
             )
     return out
+
+
+def component_view(client: ZKClient, kind: str) -> FolderView[ComponentInfo]:
+    """The live ``kind`` components, kept by ZooKeeper watches
+    (``lockgate.zk.views``): ``refresh()`` gives name -> ``ComponentInfo``,
+    reading only the registrations that came or changed since the last one.
+    For a reader that looks every pass (the scheduler: which executor zones
+    are served)."""
+
+    def info(quoted: str, answer: tuple[bytes, Any]) -> ComponentInfo:
+        body = json.loads(answer[0] or b"{}")
+        return ComponentInfo(
+            kind=kind,
+            name=paths.unsegment(quoted),
+            hostname=body.get("hostname", ""),
+            state=body.get("state", {}),
+        )
+
+    return FolderView(client, paths.component_kind(kind), ChildRead.DATA, info)

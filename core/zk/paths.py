@@ -237,6 +237,12 @@ def merge_request_lock(uuid: str) -> str:
     return join("requests", "merge-locks", segment(uuid))
 
 
+def build_request_zones() -> str:
+    """Parent of every executor zone's build requests: its children are the
+    zones (quoted; :func:`unsegment` gives a zone's name) that ever had one."""
+    return join("requests", "build")
+
+
 def build_requests(zone: str) -> str:
     """Build requests of one executor zone ("default" when unzoned)."""
     return join("requests", "build", segment(zone))

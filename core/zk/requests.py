@@ -8,7 +8,9 @@ Who calls it:
   another launcher has it, move on), provision, ``update`` it.
 - :class:`BuildRequestStore` (one per executor zone) -- the scheduler submits
   ``BuildRequest``s; executors ``lock`` one to claim it, ``update`` state and
-  result.  The lock is ephemeral: when an executor dies its lock vanishes, so
+  result.  :func:`build_request_zones` / :func:`build_zone_view` name the
+  zones that have build requests, for a reader of every zone (the
+  scheduler).  The lock is ephemeral: when an executor dies its lock vanishes, so
   the scheduler sees a RUNNING request that ``is_locked`` no longer and
   re-submits it (a retry).
 - :class:`NodeStore` -- launchers ``create`` ``Node`` records and delete them;
@@ -459,3 +461,27 @@ class BuildRequestStore(_LockableStore[BuildRequest]):
     def orphaned(self) -> list[Versioned[BuildRequest]]:
         """RUNNING requests nobody holds a lock on: their executor died."""
         return [v for v in self.by_state(BuildState.RUNNING) if not self.is_locked(v.record.uuid)]
+
+
+@translate_kazoo_errors
+def build_request_zones(client: ZKClient) -> list[str]:
+    """The executor zones that have (or had) a build request folder, sorted."""
+    try:
+        children = client.retry(client.kazoo.get_children, paths.build_request_zones())
+    except NoNodeError:
+        return []
+    return sorted(paths.unsegment(child) for child in children)
+
+
+def build_zone_view(client: ZKClient) -> FolderView[str]:
+    """The zones of :func:`build_request_zones`, kept by a watch on their
+    parent (``lockgate.zk.views``): ``refresh()`` gives folder name -> zone
+    and reads again only when a zone's folder comes or goes.  For the
+    scheduler, which reads every zone's requests each pass: a job whose
+    nodes are in an executor zone has its build request in that zone."""
+    return FolderView(
+        client,
+        paths.build_request_zones(),
+        ChildRead.STAT,
+        lambda name, _stat: paths.unsegment(name),
+    )

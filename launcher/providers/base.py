@@ -63,7 +63,8 @@ class Provider(Protocol):
     """A source of nodes.
 
     ``name`` is the section's NAME; ``labels`` the labels it offers;
-    ``max_servers`` how many of its nodes may exist at once.  Nodes carry
+    ``max_servers`` how many of its nodes may exist at once;
+    ``executor_zone`` the executor zone of its nodes (None: unzoned).  Nodes carry
     ``provider_data["external_id"]``, the provider's own name for the node,
     which is how ``cleanup_leaked`` tells known nodes from leaks (the
     ZooKeeper id is assigned only after the node exists).
@@ -73,6 +74,7 @@ class Provider(Protocol):
     labels: frozenset[str]
     max_servers: int
     sharing: Sharing
+    executor_zone: str | None
 
     def fits(self, labels: Sequence[str]) -> Fit:
         """Whether ``create_node`` would succeed now for every one of ``labels``."""

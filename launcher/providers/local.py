@@ -51,6 +51,7 @@ from lockgate.launcher.providers.base import (
 )
 from lockgate.launcher.providers.options import (
     COMMON_KEYS,
+    executor_zone_of,
     labels_of,
     positive_int,
     provider_name,
@@ -91,6 +92,7 @@ class LocalProvider:
             )
         self.labels = frozenset(labels_of(section))
         self.max_servers = positive_int(section, "max_servers", 10)
+        self.executor_zone = executor_zone_of(section)
         self.authorized_keys = section.get_path("authorized_keys") or ""
         if not self.authorized_keys:
             raise section.error("authorized_keys", "missing required key")

@@ -1,4 +1,5 @@
-"""Reading the keys every provider section shares (labels, max_servers).
+"""Reading the keys every provider section shares (labels, max_servers,
+executor_zone).
 
 Who calls it: each provider's constructor, with its ``[provider NAME]``
 ``Section``; errors are ``ServiceConfigError``s naming file, section and key.
@@ -10,7 +11,7 @@ import re
 
 from lockgate.service_config import Section
 
-COMMON_KEYS = {"driver", "labels", "max_servers"}
+COMMON_KEYS = {"driver", "labels", "max_servers", "executor_zone"}
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 
@@ -36,6 +37,19 @@ def positive_int(section: Section, key: str, default: int) -> int:
     assert value is not None
     if value < 1:
         raise section.error(key, f"must be at least 1, got {value}")
+    return value
+
+
+def executor_zone_of(section: Section) -> str | None:
+    """``executor-zone``: the executor zone of the provider's nodes (Zuul's
+    ``executor-zone`` node attribute, which Nodepool sets with a pool's
+    ``node-attributes``): builds on them go to the executors of that zone
+    (``[executor] zone``).  None when not set."""
+    value = (section.get("executor_zone") or "").strip()
+    if not value:
+        return None
+    if not _LABEL.match(value):
+        raise section.error("executor_zone", f"invalid zone {value!r} (letters, digits, _ . : -)")
     return value
 
 

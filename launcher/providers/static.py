@@ -43,6 +43,7 @@ from lockgate.launcher.providers.base import (
 )
 from lockgate.launcher.providers.options import (
     COMMON_KEYS,
+    executor_zone_of,
     labels_of,
     positive_int,
     provider_name,
@@ -139,6 +140,7 @@ class StaticProvider:
         self.max_servers = min(
             positive_int(section, "max_servers", len(self.hosts)), len(self.hosts)
         )
+        self.executor_zone = executor_zone_of(section)
         timeout = section.get_float("connect_timeout", 5.0)
         assert timeout is not None
         if timeout <= 0:

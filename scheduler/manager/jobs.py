@@ -9,9 +9,9 @@ of its node request and build request:
   directly; others ask for nodes); when a dependency did not succeed the
   job is SKIPPED.
 - NODES_REQUESTED: the request is FULFILLED -> ask for a build on its
-  nodes; FAILED -> NODE_FAILURE.  A request submitted but not recorded
-  (the scheduler died in between) is adopted; one never submitted is
-  submitted again.
+  nodes, in their executor zone (``zones.py``); FAILED -> NODE_FAILURE.
+  A request submitted but not recorded (the scheduler died in between) is
+  adopted; one never submitted is submitted again.
 - BUILD_REQUESTED: the build uuid is recorded before the request is
   submitted, so a missing request is submitted again under the same uuid
   (never a second build).  RUNNING -> its start is recorded; COMPLETED ->
@@ -48,6 +48,7 @@ from lockgate.scheduler.manager.actions import (
 )
 from lockgate.scheduler.manager.build_request import make_build_request
 from lockgate.scheduler.manager.context import Context
+from lockgate.scheduler.manager.zones import build_zone
 
 NOOP = "noop"
 SUCCESS = BuildResult.SUCCESS
@@ -185,6 +186,10 @@ def _check_nodes(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
             f"job {js.name}: nodes {js.node_ids} ready (request {req.id}, provider {req.provider})",
             item,
         )
+        zone = build_zone(req.executor_zone, ctx.snap.executor_zones)
+        js.zone = zone.zone
+        if zone.fallback:
+            ctx.warning(f"job {js.name}: {zone.fallback}", item)
         _request_build(ctx, item, js, post_review)
     elif req.state is NodeRequestState.FAILED:
         js.attempt += 1

@@ -40,6 +40,7 @@ def make_launcher(zk_connect, ssh_keypair) -> Iterator[Callable[..., Launcher]]:
         state_dir: Path | None = None,
         provider: str | None = None,
         start: bool = True,
+        extra: str = "",
     ) -> Launcher:
         if state_dir is None:
             state_dir = Path(tempfile.mkdtemp(prefix="lockgate-launcher-"))
@@ -56,6 +57,7 @@ driver = local
 labels = {labels}
 max-servers = {max_servers}
 authorized_keys = {ssh_keypair.public}
+{extra}
 """,
             "/test/lockgate.conf",
         )
@@ -129,6 +131,13 @@ def test_request_is_fulfilled_with_a_reachable_node(make_launcher, zk_client, ss
     assert event.kind == "nodes-provisioned"
     assert event.request_id == request.id and event.result == "fulfilled"
     assert event.event_id == "evt-1" and event.buildset_uuid == request.buildset_uuid
+
+
+def test_the_nodes_executor_zone_is_on_the_request(make_launcher, zk_client):
+    """The scheduler routes the build by it (``[executor] zone``)."""
+    make_launcher(extra="executor-zone = east")
+    done = final(zk_client, submit(zk_client, "debian").id)
+    assert done.state is NodeRequestState.FULFILLED and done.executor_zone == "east"
 
 
 def test_unknown_label_fails_with_a_reason(make_launcher, zk_client):

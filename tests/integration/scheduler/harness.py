@@ -210,8 +210,11 @@ def push_polled(site: Site, project: str, files: dict[str, str | None], timeout:
     return sha
 
 
-def fulfil_node_requests(client: ZKClient, fail: bool = False) -> list[str]:
-    """Fulfil every REQUESTED node request (one fake node per label)."""
+def fulfil_node_requests(
+    client: ZKClient, fail: bool = False, executor_zone: str | None = None
+) -> list[str]:
+    """Fulfil every REQUESTED node request (one fake node per label; the
+    nodes in ``executor_zone``, as a provider with ``executor-zone`` says)."""
     store = NodeRequestStore(client)
     done = []
     for versioned in store.pending():
@@ -227,6 +230,7 @@ def fulfil_node_requests(client: ZKClient, fail: bool = False) -> list[str]:
             req.state = NodeRequestState.FAILED if fail else NodeRequestState.FULFILLED
             req.node_ids = [] if fail else [f"node-{req.id}-{i}" for i in range(len(req.labels))]
             req.provider = "test"
+            req.executor_zone = None if fail else executor_zone
             store.update(req, current.version)
             result_queue(client, req.tenant).put(
                 ResultEvent(
@@ -244,16 +248,19 @@ def fulfil_node_requests(client: ZKClient, fail: bool = False) -> list[str]:
     return done
 
 
-def build_requests(client: ZKClient, state: BuildState | None = None) -> list[BuildRequest]:
-    store = BuildRequestStore(client)
+def build_requests(
+    client: ZKClient, state: BuildState | None = None, zone: str = "default"
+) -> list[BuildRequest]:
+    store = BuildRequestStore(client, zone)
     return [v.record for v in store.list() if state is None or v.record.state is state]
 
 
 @contextmanager
-def running_build(client: ZKClient, uuid: str) -> Iterator[BuildRequest]:
-    """Claim a build request and set it RUNNING, as an executor does; the
-    lock is held for the block (leave without completing = the executor died)."""
-    store = BuildRequestStore(client)
+def running_build(client: ZKClient, uuid: str, zone: str = "default") -> Iterator[BuildRequest]:
+    """Claim a build request and set it RUNNING, as an executor (of ``zone``)
+    does; the lock is held for the block (leave without completing = the
+    executor died)."""
+    store = BuildRequestStore(client, zone)
     lock = store.lock(uuid)
     assert lock is not None, f"build request {uuid} is claimed already"
     try:
@@ -267,11 +274,13 @@ def running_build(client: ZKClient, uuid: str) -> Iterator[BuildRequest]:
         lock.release()
 
 
-def complete_build(client: ZKClient, uuid: str, result: str = "SUCCESS") -> None:
+def complete_build(
+    client: ZKClient, uuid: str, result: str = "SUCCESS", zone: str = "default"
+) -> None:
     """Run a build to its end: claim, RUNNING, COMPLETED with ``result``,
     the result event, let go."""
-    store = BuildRequestStore(client)
-    with running_build(client, uuid):
+    store = BuildRequestStore(client, zone)
+    with running_build(client, uuid, zone):
         found = store.get(uuid)
         assert found is not None
         req = found.record
@@ -292,10 +301,14 @@ def complete_build(client: ZKClient, uuid: str, result: str = "SUCCESS") -> None
 
 
 def wait_build_request(
-    client: ZKClient, job: str, timeout: float = 30, state: BuildState = BuildState.REQUESTED
+    client: ZKClient,
+    job: str,
+    timeout: float = 30,
+    state: BuildState = BuildState.REQUESTED,
+    zone: str = "default",
 ) -> BuildRequest:
     def find() -> BuildRequest | None:
-        for req in build_requests(client, state):
+        for req in build_requests(client, state, zone):
             if req.job.name == job:
                 return req
         return None

@@ -103,3 +103,29 @@ def test_only_the_pipeline_s_own_requests(zk_client):
     _, builds = p.observe("t", "check")
     assert set(builds) == {mine.uuid}
     assert not builds[mine.uuid].locked and not builds[mine.uuid].lost
+
+
+def test_build_requests_of_every_zone_are_observed(zk_client):
+    """A job on zoned nodes has its build request in its zone's folder; a
+    pass must see it (and a zone that appears after the first pass), or it
+    would submit the request again and again and never see its result."""
+    p = processor(zk_client)
+    unzoned = build_request()
+    BuildRequestStore(zk_client).submit(unzoned)
+    _, builds = p.observe("t", "check")
+    assert set(builds) == {unzoned.uuid}
+
+    zoned = build_request("east")
+    east = BuildRequestStore(zk_client, "east")
+    east.submit(zoned)
+    _, builds = p.observe("t", "check")
+    assert set(builds) == {unzoned.uuid, zoned.uuid}
+    assert builds[zoned.uuid].request.zone == "east"
+
+    claim = start(east, zoned.uuid)  # an executor of zone east takes it
+    _, builds = p.observe("t", "check")
+    seen = builds[zoned.uuid]
+    assert seen.request.state is BuildState.RUNNING and seen.locked and not seen.lost
+    claim.release()  # ... and dies: the build is lost, in its zone too
+    _, builds = p.observe("t", "check")
+    assert builds[zoned.uuid].lost

@@ -40,6 +40,7 @@ def test_local_provider_reads_its_keys(pubkey, tmp_path):
     assert provider.max_servers == 3
     assert str(provider.network) == "10.250.0.0/24"
     assert provider.boot_timeout == 2.5
+    assert provider.executor_zone is None
     assert provider.root == tmp_path / "local" / "local"
     assert not provider.root.exists()  # constructing touches nothing
 
@@ -63,6 +64,8 @@ def test_local_provider_reads_its_keys(pubkey, tmp_path):
          "[provider local] netwrok: unknown key (did you mean 'network'?)"),
         ({"labels": "deb ian!", "authorized_keys": "KEY"},
          "[provider local] labels: invalid label 'ian!'"),
+        ({"labels": "debian", "authorized_keys": "KEY", "executor_zone": "east west"},
+         "[provider local] executor_zone: invalid zone 'east west'"),
     ],
 )  # fmt: skip
 def test_local_provider_errors(values, message, pubkey, tmp_path):
@@ -146,3 +149,17 @@ def test_main_prints_one_line_and_exits_2(tmp_path, capsys):
         err
         == f"lockgate launcher: {CONF}: [provider hosts] nodes: h1: no labels (give labels=... or a labels key)\n"
     )
+
+
+def test_executor_zone_is_read_by_every_provider(pubkey, tmp_path):
+    """``executor-zone``: Zuul's node attribute, as Nodepool's pool
+    ``node-attributes`` would set it (the builds go to that zone)."""
+    local = LocalProvider(
+        section("local", driver="local", labels="debian", authorized_keys=str(pubkey),
+                executor_zone="east"),
+        tmp_path,
+    )  # fmt: skip
+    static = StaticProvider(
+        section("hosts", driver="static", nodes="192.0.2.1 labels=debian", executor_zone="vpn")
+    )
+    assert (local.executor_zone, static.executor_zone) == ("east", "vpn")

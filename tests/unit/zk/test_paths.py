@@ -22,6 +22,14 @@ def test_names_with_slashes_stay_one_segment_and_round_trip():
         assert "/" not in seg and paths.unsegment(seg) == name
 
 
+def test_a_zone_s_folder_is_a_child_of_the_zones_parent():
+    """What lets a reader find every zone: list the parent, unquote each child."""
+    folder = paths.build_requests("east/1")
+    parent, child = folder.rsplit("/", 1)
+    assert parent == paths.build_request_zones()
+    assert paths.unsegment(child) == "east/1"
+
+
 def test_empty_names_are_refused():
     with pytest.raises(ValueError, match="cannot be empty"):
         paths.tenant_lock("")
@@ -41,6 +49,7 @@ def test_distinct_objects_get_distinct_paths():
         paths.node_request_locks(),
         paths.nodes(),
         paths.node_locks(),
+        paths.build_request_zones(),
         paths.build_requests("default"),
         paths.build_request_locks("default"),
         paths.merge_requests(),
@@ -48,7 +57,7 @@ def test_distinct_objects_get_distinct_paths():
         paths.keys("c", "p"),
         paths.config_cache("c", "p", "main"),
     }
-    assert len(built) == 18
+    assert len(built) == 19
 
 
 def test_every_path_function_is_documented():

@@ -10,7 +10,13 @@ from lockgate.model.builds import BuildRequest, BuildState, RepoState
 from lockgate.model.jobs import FrozenJob
 from lockgate.model.nodes import Node, NodeRequest, NodeRequestState, NodeState
 from lockgate.zk.errors import RecordConflict, RecordNotFound
-from lockgate.zk.requests import BuildRequestStore, NodeRequestStore, NodeStore
+from lockgate.zk.requests import (
+    BuildRequestStore,
+    NodeRequestStore,
+    NodeStore,
+    build_request_zones,
+    build_zone_view,
+)
 
 from tests.fixtures.waiting import wait_for
 
@@ -146,6 +152,19 @@ def test_build_requests_by_zone_and_state(zk_client):
     default.update(got.record, got.version)
     assert [v.record.uuid for v in default.by_state(BuildState.RUNNING)] == [a.uuid]
     assert [v.record.uuid for v in default.by_state(BuildState.REQUESTED)] == [b.uuid]
+
+
+def test_the_zones_of_build_requests_are_listed_and_watched(zk_client):
+    """A reader of every zone (the scheduler) finds a zone's folder the
+    moment its first request is submitted, without knowing its name."""
+    assert build_request_zones(zk_client) == []
+    view = build_zone_view(zk_client)
+    assert view.refresh() == {}
+    BuildRequestStore(zk_client).submit(build_request())
+    assert sorted(view.refresh().values()) == ["default"]
+    BuildRequestStore(zk_client, "east/1").submit(build_request("east/1"))
+    assert sorted(view.refresh().values()) == ["default", "east/1"]
+    assert build_request_zones(zk_client) == ["default", "east/1"]
 
 
 def test_running_build_without_lock_is_orphaned(zk_client, zk_connect):
