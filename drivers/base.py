@@ -198,6 +198,14 @@ def _no_tenant_sink(tenant: str, event: TriggerEvent) -> None:
     raise RuntimeError(f"no tenant_sink given for event {event.event_id} (tenant {tenant})")
 
 
+#: ``branch_head(tenant, project, branch)``: the sha the branch points at now.
+BranchHead = Callable[[str, str, str], "str | None"]
+
+
+def _no_branch_head(tenant: str, project: str, branch: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class EventSourceHooks:
     """What the scheduler hands every event source (a connection's or a
@@ -214,6 +222,9 @@ class EventSourceHooks:
     by project and scoped to this producer.  ``zk`` is the scheduler's
     ZooKeeper client, for sources that read what another process stored
     (the GitHub webhooks the web put on the connection's queue).
+    ``branch_head(tenant, project, branch)`` resolves a tenant project's
+    branch to the sha it points at now (None if it cannot), for an event
+    that names a commit rather than a branch (the timer's ``dereference``).
     """
 
     sink: EventSink
@@ -223,6 +234,7 @@ class EventSourceHooks:
     zk: Any = None  # lockgate.zk.client.ZKClient
     triggers: Callable[[], Iterable[PipelineTrigger]] = _no_triggers
     tenant_sink: TenantEventSink = _no_tenant_sink
+    branch_head: BranchHead = _no_branch_head
 
 
 @runtime_checkable

@@ -52,7 +52,7 @@ from lockgate.config.site import provider_labels
 from lockgate.db import Database, DatabaseError
 from lockgate.drivers.base import Connection, EventProducer, EventSourceHooks, PipelineTrigger
 from lockgate.drivers.registry import event_producers, make_connections
-from lockgate.git import RepoCache
+from lockgate.git import GitError, RepoCache
 from lockgate.keys.generator import KeyGenerator
 from lockgate.keys.keystore import keystore_from_config
 from lockgate.lifecycle import Shutdown
@@ -342,6 +342,23 @@ class Scheduler:
                 out.update(p.name for p in tenant.spec.projects if p.connection == connection)
         return out
 
+    def _branch_head(self, tenant_name: str, project: str, branch: str) -> str | None:
+        """The sha a tenant project's branch points at now (``git ls-remote``
+        on its connection's URL; ``EventSourceHooks.branch_head``: the
+        timer's ``dereference``).  None, logged, if it cannot be resolved:
+        the event then names the branch, as without ``dereference``."""
+        assert self.registry is not None and self.processor is not None
+        tenant = self.registry.get(tenant_name)
+        found = [p for p in tenant.spec.projects if p.name == project] if tenant else []
+        if not found:
+            return None
+        try:
+            heads = self.processor.resolver.project_repo(found[0].connection, project).heads
+        except GitError as e:
+            log.warning("cannot resolve %s %s in tenant %s: %s", project, branch, tenant_name, e)
+            return None
+        return heads.get(branch)
+
     def _triggers_of(self, name: str) -> Iterator[PipelineTrigger]:
         """Every pipeline whose trigger names ``name``, in every tenant."""
         assert self.registry is not None
@@ -399,6 +416,7 @@ class Scheduler:
             zk=self.client,
             triggers=lambda: self._triggers_of(name),
             tenant_sink=tenant_sink,
+            branch_head=self._branch_head,
         )
         return producer.event_source(hooks)
 
@@ -550,6 +568,7 @@ def main(config: ServiceConfig | str) -> int:
         async def run() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
+
             def wake_to_stop() -> None:
                 loop.call_soon_threadsafe(stop.set)
 

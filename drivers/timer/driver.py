@@ -7,7 +7,9 @@ driver itself among the scheduler's event producers
 connection's, with the same ``EventSourceHooks``.  The timer reads
 ``hooks.triggers()`` (the timer pipelines of every tenant, with their
 project-branches; ``timer_targets`` makes them ``TimerTarget``s) and sends
-each event to its own tenant with ``hooks.tenant_sink``.
+each event to its own tenant with ``hooks.tenant_sink``; with
+``dereference`` the event carries the branch head's sha, which
+``hooks.branch_head`` resolves (the scheduler: ``git ls-remote``).
 """
 
 from __future__ import annotations
@@ -52,13 +54,19 @@ class TimerDriver:
         branch_sha: Callable[[TimerTarget], str | None] | None = None,
     ) -> TimerEventSource:
         """The timer's event source, not started: it fires for
-        ``timer_targets(hooks.triggers())``, read again at every wake-up."""
+        ``timer_targets(hooks.triggers())``, read again at every wake-up; a
+        ``dereference`` target's event names the branch head that
+        ``hooks.branch_head`` resolves (``branch_sha`` overrides it: tests)."""
+
+        def head(target: TimerTarget) -> str | None:
+            return hooks.branch_head(target.tenant, target.project, target.branch)
+
         return TimerEventSource(
             lambda: list(timer_targets(hooks.triggers())),
             hooks.tenant_sink,
             clock=clock,
             tz=tz,
-            branch_sha=branch_sha,
+            branch_sha=branch_sha or head,
         )
 
 

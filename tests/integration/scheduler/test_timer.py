@@ -1,11 +1,14 @@
 """The scheduler's timer: a pipeline with a ``timer`` trigger gets an item
 for each project-branch with jobs in it, from the timer driver's event
-source the scheduler runs like every other (real ZooKeeper, real git)."""
+source the scheduler runs like every other (real ZooKeeper, real git);
+with ``dereference`` the item is the branch head's commit, resolved when
+the timer fires."""
 
 from __future__ import annotations
 
 import pytest
 from lockgate.scheduler.server import Scheduler
+from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.requests import NodeRequestStore
 
 from tests.fixtures.waiting import wait_for
@@ -31,10 +34,12 @@ NIGHTLY = """
 """
 
 
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
+@pytest.fixture(params=[False, True], ids=["branch", "dereference"])
+def site(request, tmp_path, upstream, zk_server, zk_chroot, zk_client):
     site = make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client, app=APP + NIGHTLY)
-    site.repos["config"].commit_and_push({"zuul.yaml": CONFIG + PERIODIC}, message="periodic")
+    pipeline = PERIODIC + ("          dereference: true\n" if request.param else "")
+    site.repos["config"].commit_and_push({"zuul.yaml": CONFIG + pipeline}, message="periodic")
+    site.dereference = request.param  # type: ignore[attr-defined]
     return site
 
 
@@ -64,3 +69,10 @@ def test_timer_pipeline_gets_an_item_per_project_branch(site, scheduler):
     # The timer's event source runs under its own event-source lock, as the
     # connections' do.
     assert {s.name for s in scheduler.sources if s.source is not None} == {"git", "timer"}
+
+    # The item: the branch (resolved when prepared) or, with ``dereference``,
+    # the commit the branch pointed at when the timer fired.
+    _, items = read_pipelines(site.client, "demo")["periodic"]
+    [item] = [i for i in items.values() if i.project == "org/app"]
+    head = site.repos["org/app"].head()
+    assert item.newrev == (head if site.dereference else None)

@@ -246,3 +246,37 @@ def test_the_driver_makes_its_source_from_the_hooks_every_source_gets():
     [event] = source.run_due()
     assert sent == [("t1", event)]
     assert (event.pipeline, event.project, event.branch) == ("periodic", "p", "m")
+
+
+def test_the_driver_s_source_dereferences_through_the_hooks():
+    """``dereference``: the event names the commit ``hooks.branch_head``
+    gives for the target's tenant, project and branch; without it, none."""
+    clock = ManualClock(ts(2024, 1, 1, 0, 59))
+    sent: list[TriggerEvent] = []
+    asked: list[tuple[str, str, str]] = []
+
+    def branch_head(tenant: str, project: str, branch: str) -> str:
+        asked.append((tenant, project, branch))
+        return "c0ffee"
+
+    triggers = [
+        PipelineTrigger(
+            "t1", "deref", (timer_filter("0 * * * *", dereference=True),), (("p", "m"),)
+        ),
+        PipelineTrigger("t1", "plain", (timer_filter("0 * * * *"),), (("p", "m"),)),
+    ]
+    hooks = EventSourceHooks(
+        sink=lambda event: None,
+        projects=lambda: (),
+        state_get=lambda key: None,
+        state_set=lambda key, data: None,
+        triggers=lambda: triggers,
+        tenant_sink=lambda tenant, event: sent.append(event),
+        branch_head=branch_head,
+    )
+    source = TimerDriver().event_source(hooks, clock=clock, tz=UTC)
+    source.run_due()
+    clock.set(ts(2024, 1, 1, 1, 0))
+    source.run_due()
+    assert {e.pipeline: e.newrev for e in sent} == {"deref": "c0ffee", "plain": None}
+    assert asked == [("t1", "p", "m")]
