@@ -1,0 +1,47 @@
+"""What wakes the scheduler's loop: events put on a tenant's trigger and
+result queues (ZooKeeper watches, ``Scheduler._poke``), not the tick.
+
+The tick here is an hour, so nothing but a wake can start the passes this
+test waits for; no duration is measured."""
+
+from __future__ import annotations
+
+import pytest
+from lockgate.scheduler.server import Scheduler
+
+from tests.fixtures.waiting import wait_for
+from tests.integration.scheduler.harness import (
+    fulfil_node_requests,
+    make_site,
+    wait_build_request,
+    wait_node_request,
+)
+
+
+@pytest.fixture
+def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
+    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
+
+
+@pytest.fixture
+def scheduler(site):
+    sched = Scheduler(site.service_config(), tick=3600)
+    sched.start()
+    stop = sched.run_in_thread()
+    yield sched
+    stop()
+    sched.stop()
+
+
+def test_queued_events_wake_the_loop(site, scheduler):
+    """Each step is done by a pass that only a wake can have started (a
+    pass counts once it ends, after the request it made is visible)."""
+    wait_for(lambda: scheduler.passes >= 1, 30, "the first pass")
+    before = scheduler.passes
+    site.push_event("org/app", {"src.c": "x\n"})  # onto the trigger queue
+    wait_node_request(site.client, "build")
+    wait_for(lambda: scheduler.passes > before, 30, "the woken pass to end")
+    before = scheduler.passes
+    fulfil_node_requests(site.client)  # the launcher's result event
+    wait_build_request(site.client, "build")
+    wait_for(lambda: scheduler.passes > before, 30, "the woken pass to end")
