@@ -1,6 +1,9 @@
 // The REST API as the dashboard uses it: Zuul's paths, JSON answers, and
 // errors in Zuul's shape ({"error", "description"}) turned into exceptions
-// whose message is the description.
+// whose message is the description.  A stored login (login.js) goes with
+// every call to this site; a refusal of it (401/403) brings the login back.
+
+import { noteAuthFailure, ownPath, storedToken } from "./login.js";
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -9,10 +12,19 @@ export class ApiError extends Error {
   }
 }
 
+// The stored login's header (login.js), for this site's own paths only.
+function authHeaders(path) {
+  const token = storedToken();
+  return token && ownPath(path) ? { Authorization: `Bearer ${token}` } : {};
+}
+
 export async function getJSON(path, signal) {
   let response;
   try {
-    response = await fetch(path, { signal, headers: { Accept: "application/json" } });
+    response = await fetch(path, {
+      signal,
+      headers: { Accept: "application/json", ...authHeaders(path) },
+    });
   } catch (e) {
     if (e.name === "AbortError") throw e;
     throw new ApiError(0, `cannot reach the web service (${e.message})`);
@@ -22,6 +34,10 @@ export async function getJSON(path, signal) {
     body = await response.json();
   } catch (e) {
     body = null;
+  }
+  const refused = response.status === 401 || response.status === 403;
+  if (refused && body && typeof body === "object" && "realm" in body) {
+    noteAuthFailure(path, response.status, body); // the login panel takes over
   }
   if (!response.ok) {
     const text =
@@ -33,7 +49,7 @@ export async function getJSON(path, signal) {
 }
 
 export async function getText(path, signal) {
-  const response = await fetch(path, { signal });
+  const response = await fetch(path, { signal, headers: authHeaders(path) });
   if (!response.ok) throw new ApiError(response.status, `${path}: ${response.status}`);
   return response.text();
 }

@@ -5,6 +5,7 @@
 // and close websockets on it), and the tenant's API.
 
 import { tenantApi } from "./api.js";
+import { AUTH_EVENT, authControl, loginGate } from "./login.js";
 import { append, clear, h, message } from "./dom.js";
 import * as autoholds from "./pages/autoholds.js";
 import * as builds from "./pages/builds.js";
@@ -78,6 +79,7 @@ function header(tenant, section) {
     h("a", { href: "/", "data-nav": "", class: "brand" }, "Lockgate"),
     tenant ? h("span", { class: "tenant", title: "tenant" }, tenant) : null,
     h("nav", {}, nav),
+    authControl(() => document.getElementById("main")),
   );
 }
 
@@ -125,6 +127,8 @@ async function route() {
     navigate,
   };
   try {
+    // A read-protected tenant without a login: the login instead (login.js).
+    if ((await loginGate(ctx)) || controller.signal.aborted) return;
     await render(ctx);
   } catch (e) {
     if (e.name === "AbortError" || controller.signal.aborted) return;
@@ -150,4 +154,5 @@ document.addEventListener("click", (event) => {
 });
 
 window.addEventListener("popstate", route);
+window.addEventListener(AUTH_EVENT, route); // logged in or out, or refused
 route();

@@ -4,6 +4,7 @@
 // page's running jobs lead) and by the build page while the build runs.
 
 import { h, link, message } from "../dom.js";
+import { storedToken } from "../login.js";
 
 const BAD_LINE = /\| (ERROR|FAILED|UNREACHABLE|fatal)\b/;
 
@@ -40,7 +41,8 @@ export function liveConsole(ctx, uuid, onEnd) {
   ws.addEventListener("open", () => {
     state.textContent = "streaming live";
     state.className = "stream-state running";
-    ws.send(JSON.stringify({ uuid, logfile: "console.log" }));
+    // A read-protected tenant: the stored login goes in the first message.
+    ws.send(JSON.stringify({ uuid, logfile: "console.log", token: storedToken() || undefined }));
   });
   ws.addEventListener("message", (event) => {
     if (typeof event.data === "string") addLines(event.data);
