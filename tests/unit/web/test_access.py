@@ -6,6 +6,7 @@ endpoint added later is covered without being listed here."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import time
@@ -382,3 +383,25 @@ def test_a_websocket_upgrade_with_a_bad_header_is_refused_before_the_upgrade(
         return 101
 
     assert asyncio.run(connect()) == 403
+
+
+def test_the_clients_send_their_token_for_reads(rooted: AuthHarness, sqlite_db: Database) -> None:
+    from lockgate.client import AdminClient, ClientError
+    from lockgate.web.console_client import FollowError
+    from lockgate.web.console_client import follow as follow_console
+
+    with pytest.raises(ClientError, match="MissingAuthError: this service's global endpoints"):
+        AdminClient(rooted.url, None).tenants()
+    assert AdminClient(rooted.url, f"Bearer {STAFF}").tenants() == ["open", "secret"]
+
+    record_builds(sqlite_db)
+    out = io.StringIO()
+    with pytest.raises(FollowError, match=r"refused the websocket \(403\)"):
+        asyncio.run(follow_console(rooted.url, "secret", BUILD, out, STRANGER))
+    ending = asyncio.run(follow_console(rooted.url, "secret", BUILD, out, READER))
+    assert (ending.code, ending.reason) == (
+        4011,
+        f"build {BUILD} is not running on any executor (yet)",
+    )
+    anonymous = asyncio.run(follow_console(rooted.url, "secret", BUILD, out))
+    assert anonymous.code == 4000 and anonymous.reason.startswith("MissingAuthError")
