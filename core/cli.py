@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("uuid", help="the build's uuid")
     console.add_argument("--url", help="the web's base URL (default: $LOCKGATE_URL or [web])")
     console.add_argument("--tenant", help="the build's tenant (default: the only one)")
+    console.add_argument(
+        "--auth-token", help="bearer token for a read-protected tenant ($LOCKGATE_AUTH_TOKEN)"
+    )
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", metavar="CONFIG_COMMAND")
     config_sub.add_parser("check", help="validate Zuul configuration offline", add_help=False)

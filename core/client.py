@@ -166,12 +166,12 @@ class AdminClient:
         self, method: str, path: str, body: dict[str, Any] | None = None, admin: bool = True
     ) -> Any:
         headers = {"X-Lockgate-Request-Id": self.request_id}
-        if admin:
-            if not self.token:
-                raise ClientError(
-                    "this action needs a token: --auth-token or $LOCKGATE_AUTH_TOKEN "
-                    "(lockgate create-auth-token makes one)"
-                )
+        if admin and not self.token:
+            raise ClientError(
+                "this action needs a token: --auth-token or $LOCKGATE_AUTH_TOKEN "
+                "(lockgate create-auth-token makes one)"
+            )
+        if self.token:  # reads too: a read-protected tenant needs it
             token = self.token[len("Bearer ") :] if self.token.startswith("Bearer ") else self.token
             headers["Authorization"] = f"Bearer {token}"
         last: Exception | None = None

@@ -9,7 +9,8 @@ when the build ends.
 Where the web is: ``--url``, else ``$LOCKGATE_URL``, else the ``[web]``
 section of the service config if there is one, else
 ``http://127.0.0.1:9000``.  Which tenant: ``--tenant``, else the only tenant
-there is.  Exit status: 0 when the build was followed to its end (its result
+there is.  A read-protected tenant needs a token: ``--auth-token``, else
+``$LOCKGATE_AUTH_TOKEN``.  Exit status: 0 when the build was followed to its end (its result
 is the last line on stderr), 1 when it could not be followed (the reason is
 on stderr), 2 for bad arguments.
 """
@@ -85,9 +86,14 @@ async def only_tenant(http: aiohttp.ClientSession, base: str) -> str:
     return str(tenants[0])
 
 
-async def follow(base: str, tenant: str | None, uuid: str, out: TextIO) -> Ending:
-    """Write the build's console to ``out`` as it comes; how the stream ended."""
-    async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
+async def follow(
+    base: str, tenant: str | None, uuid: str, out: TextIO, token: str | None = None
+) -> Ending:
+    """Write the build's console to ``out`` as it comes; how the stream ended.
+    ``token``: a bearer token, for a read-protected tenant."""
+    token = token.removeprefix("Bearer ").strip() if token else None
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with aiohttp.ClientSession(timeout=TIMEOUT, headers=headers) as http:
         if tenant is None:
             tenant = await only_tenant(http, base)
         url = stream_url(base, tenant)
@@ -112,7 +118,8 @@ async def follow(base: str, tenant: str | None, uuid: str, out: TextIO) -> Endin
 def main(args: argparse.Namespace) -> int:
     base = web_url(args.url, getattr(args, "config", None))
     try:
-        ending = asyncio.run(follow(base, args.tenant, args.uuid, sys.stdout))
+        token = getattr(args, "auth_token", None) or os.environ.get("LOCKGATE_AUTH_TOKEN")
+        ending = asyncio.run(follow(base, args.tenant, args.uuid, sys.stdout, token))
     except FollowError as e:
         print(f"lockgate console: {e}", file=sys.stderr)
         return 1
