@@ -187,7 +187,7 @@ async def _check_build(request: web.Request) -> None:
     cookie = request.cookies.get(TOKEN_COOKIE)
     token = cookie if cookie and "Authorization" not in request.headers else None
     await auth.require_read(
-        request, layout, token=token, hint=COOKIE_HINT, what=f"build {uuid} belongs to "
+        request, layout, token=token, hint=COOKIE_HINT, what=f"the logs of build {uuid}: "
     )
 
 

@@ -210,8 +210,8 @@ async def require_read(
     identity of a token that satisfies one of them (or is the tenant's
     admin's): 401 without a token or with a bad one, 403 with a token that
     satisfies none.  ``token``: one given outside the header (a websocket's
-    first message), ``hint`` saying how to give it; ``what``: what is read,
-    when the path does not say (a build's logs)."""
+    first message), ``hint`` saying how to give it; ``what``: a prefix naming what
+    is read, when the path does not say ("the logs of build X: ")."""
     tenant = TenantAuth.from_dict(layout.auth)
     if not tenant.read_protected:
         return None
