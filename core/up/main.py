@@ -36,6 +36,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from lockgate.up import demo, prereqs, seed
+from lockgate.up.nodes import remove_local_nodes
 from lockgate.up.pids import UP, PidFile, alive, identity, record_of, signal_record, stop_records
 from lockgate.up.replicas import replica_name, write_replica_configs
 from lockgate.up.review import ReviewServer
@@ -357,6 +358,9 @@ class System:
         for proc in reversed(running):
             say(f"  stopping {proc.name} (pid {proc.pid})")
         stop_all(list(reversed(running)))
+        if running:
+            for node in remove_local_nodes(self.state.config_file, self.replicas):
+                say(f"  removed local node {node}")
         if self.client is not None:
             self.client.begin_shutdown()
             self.client.disconnect()
