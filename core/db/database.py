@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from lockgate.db import migrate
@@ -32,6 +32,7 @@ from lockgate.db.engine import (
     DatabaseUnavailable,
     describe,
     make_engine,
+    make_read_engine,
     redacted,
     resolve_dburi,
 )
@@ -44,6 +45,7 @@ from lockgate.service_config import ServiceConfig
 log = logging.getLogger("lockgate.db")
 
 Time = float | int | dt.datetime | None
+T = TypeVar("T")
 
 
 class NotFound(DatabaseError):
@@ -76,6 +78,9 @@ class Database:
         self.dburi = dburi
         self.table_prefix = table_prefix
         self.engine = make_engine(dburi, pool_recycle=pool_recycle)
+        # Reads from a server database: autocommit, pinged only when idle
+        # (``lockgate.db.engine``); SQLite reads share ``engine``.
+        self.read_engine = make_read_engine(dburi, pool_recycle=pool_recycle) or self.engine
         self.t = tables(table_prefix)
 
     @classmethod
@@ -112,6 +117,8 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -132,8 +139,22 @@ class Database:
 
     @contextmanager
     def _read(self) -> Iterator[Reader]:
-        with self._errors(), self.engine.connect() as conn, conn.begin():
+        with self._errors(), self.read_engine.connect() as conn, conn.begin():
             yield Reader(conn, self.t)
+
+    def _reading(self, read: Callable[[Reader], T]) -> T:
+        """``read`` on a read connection; once more on a new connection if the
+        first one turned out dead (the server restarted since its last use:
+        read connections are not pinged before every use)."""
+        try:
+            with self._read() as reader:
+                return read(reader)
+        except DatabaseUnavailable as e:
+            cause = e.__cause__
+            if not (isinstance(cause, sa.exc.DBAPIError) and cause.connection_invalidated):
+                raise
+        with self._read() as reader:
+            return read(reader)
 
     # -- writes (scheduler) ----------------------------------------------------
 
@@ -467,42 +488,45 @@ class Database:
     def get_builds(self, tenant: str, **query: Filter) -> list[BuildRecord]:
         """A tenant's builds matching every filter given, newest first.
 
-        ``query``: the filters and paging of ``Reader.build_ids`` (limit 50 by default).
+        ``query``: the filters and paging of ``Reader.build_page`` (limit 50 by default).
         """
-        with self._read() as reader:
-            return reader.builds(reader.build_ids(tenant, **query))
+        return self._reading(lambda reader: reader.find_builds(tenant, **query))
 
     def get_buildsets(self, tenant: str, **query: Filter) -> list[BuildsetRecord]:
         """A tenant's buildsets matching every filter given (any of their refs), newest first.
 
-        ``query``: the filters and paging of ``Reader.buildset_ids`` (limit 50 by default).
+        ``query``: the filters and paging of ``Reader.buildset_page`` (limit 50 by default).
         """
-        with self._read() as reader:
-            return reader.buildsets(reader.buildset_ids(tenant, **query))
+        return self._reading(lambda reader: reader.find_buildsets(tenant, **query))
 
     def get_build(self, uuid: str, tenant: str | None = None) -> BuildRecord | None:
         """One build with its buildset's refs and its events (None if unknown)."""
-        with self._read() as reader:
+
+        def read(reader: Reader) -> list[BuildRecord]:
             ids = reader.build_ids(tenant, uuid=uuid, limit=1)
-            found = reader.builds(ids, with_buildset_refs=True, with_events=True)
+            return reader.builds(ids, with_buildset_refs=True, with_events=True)
+
+        found = self._reading(read)
         return found[0] if found else None
 
     def get_buildset(self, uuid: str, tenant: str | None = None) -> BuildsetRecord | None:
         """One buildset with its refs and all its builds, oldest build first."""
-        with self._read() as reader:
-            ids = reader.buildset_ids(tenant, uuid=uuid, limit=1)
-            found = reader.buildsets(ids, with_builds=True)
+
+        def read(reader: Reader) -> list[BuildsetRecord]:
+            return reader.buildsets(
+                reader.buildset_ids(tenant, uuid=uuid, limit=1), with_builds=True
+            )
+
+        found = self._reading(read)
         return found[0] if found else None
 
     def get_build_times(self, tenant: str, **query: Any) -> list[BuildRecord]:
         """Completed builds newest end first (``Reader.build_times``: filters,
         ``start_time``/``end_time``, ``limit``/``offset``)."""
-        with self._read() as reader:
-            return reader.build_times(tenant, **query)
+        return self._reading(lambda reader: reader.build_times(tenant, **query))
 
     def get_durations(
         self, tenant: str, keys: Sequence[tuple[str, str, str | None]], per_key: int = 10
     ) -> dict[tuple[str, str, str | None], list[float]]:
         """Durations of the newest successful builds per (job, project, branch)."""
-        with self._read() as reader:
-            return reader.durations(tenant, keys, per_key)
+        return self._reading(lambda reader: reader.durations(tenant, keys, per_key))

@@ -15,6 +15,13 @@ form to psycopg 3 alone.  An explicit driver (``postgresql+psycopg2://``) is
 used as written.  Other SQLAlchemy dialects are used as they are.
 ``resolve_dburi`` picks the URI from the service config: ``[database]
 dburi``, or a file in ``[scheduler] state_dir``.
+
+Reads from a database server go through an engine of their own
+(``make_read_engine``): autocommit, so a read is its statement alone (no
+BEGIN or COMMIT to wait for), and a connection is pinged before use only
+when it has been idle a while (``PING_AFTER_IDLE``), not before every use as
+the writers' are: on a loaded machine each trip to the server costs
+milliseconds of waiting to be scheduled (bench/web_builds.py).
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ from sqlalchemy.pool import StaticPool
 # How long a SQLite writer waits for another process's write lock.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_FILENAME = "lockgate.db"
+# Seconds a read connection may sit in the pool before it is pinged on its
+# next use.  A server restarted sooner than that after a connection's last
+# use fails the next read on it; ``Database`` then reads once more on a new
+# connection.
+PING_AFTER_IDLE = 10.0
 
 # Drivers tried, in order, for a dburi that names a backend but no driver.
 DEFAULT_DRIVERS = {"postgresql": ("psycopg2", "psycopg")}
@@ -109,6 +121,46 @@ def make_engine(dburi: str, *, pool_recycle: float | None = None, **kwargs: Any)
         raise DatabaseError(
             f"[database] dburi {redacted(dburi)}: no driver for {url.drivername} ({e}); {hint}"
         ) from None
+
+
+def make_read_engine(
+    dburi: str, *, pool_recycle: float | None = None, **kwargs: Any
+) -> sa.Engine | None:
+    """An engine for reads from the server database at ``dburi`` (see the
+    module's docstring); None for SQLite, whose reads share the writers'
+    engine (no server to wait for, and a transaction is its snapshot)."""
+    if make_url(dburi).get_backend_name() == "sqlite":
+        return None
+    url = pin_driver(make_url(dburi))
+    if pool_recycle is not None:
+        kwargs["pool_recycle"] = pool_recycle
+    # Most recently used first: under steady use the same few connections
+    # serve, and they are never idle long enough to need a ping.
+    engine = sa.create_engine(
+        url, isolation_level="AUTOCOMMIT", pool_use_lifo=True, future=True, **kwargs
+    )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Ping a pooled connection on checkout if it was idle longer than
+    ``PING_AFTER_IDLE``; a dead one makes the pool connect anew."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["lockgate_idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("lockgate_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as e:
+            raise sa.exc.DisconnectionError(str(e).strip()) from e
 
 
 def _backend(url: sa.URL) -> str:

@@ -1,9 +1,21 @@
 """The history queries the REST API needs, with Zuul's filters.
 
-``Database.get_builds``/``get_buildsets`` delegate here.  Each query first
-selects the matching ids (filters, newest first, limit/offset), then loads
-those rows with their refs, artifacts and provides in a few ``IN`` queries, and
-returns frozen records (``lockgate.db.records``) so nothing lazy-loads later.
+``Database.get_builds``/``get_buildsets`` and the others delegate here.  A
+page is one SQL statement: the matching ids (filters, newest first,
+limit/offset) as a common table expression, and in the same statement those
+builds' rows with their buildset and ref, their artifacts and their provides
+(a ``UNION ALL`` of the three, told apart by its first column); a buildsets
+page is the buildsets joined with their refs.  One trip to the database
+matters more than anything else once the machine is loaded: each trip then
+waits a few milliseconds for the server process, then for this one, to be
+scheduled (bench/web_builds.py).  Frozen records come back
+(``lockgate.db.records``), so nothing lazy-loads later.
+
+Every filter of the builds list but the ref's change, patchset, ref and
+newrev and the buildset's uuid is a column of the build table (the
+buildset's tenant and pipeline and the ref's project and branch are copied
+onto it, see ``schema``): a combination of filters is checked on the build
+row alone, walking one of the (tenant, column, id) indexes.
 
 Filters take one value or a list (any of them matches).  ``project``,
 ``pipeline``, ``branch`` and ``job_name`` accept ``*`` as a wildcard, as in
@@ -12,6 +24,7 @@ Zuul's builds page.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -89,13 +102,47 @@ def _complete(
     return None
 
 
-# Filters on the ref table (the others are on the build or buildset rows).
-REF_FILTERS = ("project", "branch", "change", "patchset", "ref", "newrev")
-# Up to this many refs matching the ref filters are looked up first and
-# given as ``ref_id IN (...)``: the builds of a few refs come from the
-# ref index, where walking every build backwards to find them would take
-# long.  More refs than this: joined instead (see ``_narrow_by_refs``).
-REF_IDS_MAX = 2000
+# The ref filters a build row has no copy of: the builds list joins the ref
+# table for these (each matches few refs, or else many builds).
+REF_JOINED = ("change", "patchset", "ref", "newrev")
+
+# A loaded build row, by position: what it is (the build, or one of its
+# artifacts or provides), the build's id, the artifact's or provides' id,
+# name, url and metadata, then the build's, its buildset's and its ref's
+# columns (empty in an artifact's or provides' row).
+BUILD, ARTIFACT, PROVIDES = 0, 1, 2
+EXTRA_COLUMNS = 4
+BUILD_COLUMNS = (
+    "uuid",
+    "job_name",
+    "result",
+    "start_time",
+    "end_time",
+    "voting",
+    "log_url",
+    "error_detail",
+    "final",
+    "held",
+    "nodeset",
+)
+BUILDSET_COLUMNS = (
+    "id",
+    "uuid",
+    "tenant",
+    "pipeline",
+    "result",
+    "message",
+    "event_id",
+    "event_timestamp",
+    "first_build_start_time",
+    "last_build_end_time",
+    "updated",
+)
+REF_COLUMNS = ("project", "ref", "branch", "change", "patchset", "oldrev", "newrev", "ref_url")
+_AT_BUILD = 2 + EXTRA_COLUMNS
+_AT_BUILDSET = _AT_BUILD + len(BUILD_COLUMNS)
+_AT_REF = _AT_BUILDSET + len(BUILDSET_COLUMNS)
+_ROW_WIDTH = _AT_REF + len(REF_COLUMNS)
 
 
 def _ref_filters(r: sa.Table) -> dict[str, tuple[Matcher, Any]]:
@@ -129,6 +176,10 @@ def _check_known(filters: dict[str, Filter], *known: Iterable[str]) -> None:
         raise TypeError(f"unknown filter(s): {', '.join(unknown)}")
 
 
+def _given(filters: dict[str, Filter], names: Iterable[str]) -> bool:
+    return any(filters.get(name) is not None for name in names)
+
+
 def _at_least(column: sa.ColumnElement[Any], value: int | None) -> Condition:
     return None if value is None else column >= value
 
@@ -137,39 +188,29 @@ def _at_most(column: sa.ColumnElement[Any], value: int | None) -> Condition:
     return None if value is None else column <= value
 
 
-def _ref(row: Any, r: sa.Table) -> RefInfo:
+def _ref(values: Sequence[Any]) -> RefInfo:
+    """A ref from its ``REF_COLUMNS`` values."""
+    return RefInfo(**dict(zip(REF_COLUMNS, values, strict=True)))
+
+
+def _ref_of_row(row: Any, r: sa.Table) -> RefInfo:
     m = row._mapping
-    return RefInfo(
-        project=m[r.c.project],
-        ref=m[r.c.ref],
-        branch=m[r.c.branch],
-        change=m[r.c.change],
-        patchset=m[r.c.patchset],
-        oldrev=m[r.c.oldrev],
-        newrev=m[r.c.newrev],
-        ref_url=m[r.c.ref_url],
-    )
+    return RefInfo(**{name: m[r.c[name]] for name in REF_COLUMNS})
 
 
 def _buildset(
-    row: Any, bs: sa.Table, refs: Sequence[RefInfo] = (), builds: Sequence[BuildRecord] = ()
+    values: Sequence[Any], refs: Sequence[RefInfo] = (), builds: Sequence[BuildRecord] = ()
 ) -> BuildsetRecord:
-    m = row._mapping
+    """A buildset from its ``BUILDSET_COLUMNS`` values."""
     return BuildsetRecord(
-        id=m[bs.c.id],
-        uuid=m[bs.c.uuid],
-        tenant=m[bs.c.tenant],
-        pipeline=m[bs.c.pipeline],
-        result=m[bs.c.result],
-        message=m[bs.c.message],
-        event_id=m[bs.c.event_id],
-        event_timestamp=m[bs.c.event_timestamp],
-        first_build_start_time=m[bs.c.first_build_start_time],
-        last_build_end_time=m[bs.c.last_build_end_time],
-        updated=m[bs.c.updated],
-        refs=tuple(refs),
-        builds=tuple(builds),
+        **dict(zip(BUILDSET_COLUMNS, values, strict=True)), refs=tuple(refs), builds=tuple(builds)
     )
+
+
+def _nulls(count: int, prefix: str) -> list[sa.Label[Any]]:
+    # Labelled one by one: a select list of one NULL object repeated would be
+    # one column.
+    return [sa.null().label(f"{prefix}{i}") for i in range(count)]
 
 
 class Reader:
@@ -179,15 +220,15 @@ class Reader:
         self.conn = conn
         self.t = t
 
-    def _page(
+    def _paged(
         self,
         query: sa.Select[Any],
         id_column: Any,
         filters: dict[str, Filter],
         limit: int | None,
         offset: int,
-    ) -> list[int]:
-        """One page of the ids ``query`` selects, within ``idx_min``/``idx_max``, newest first."""
+    ) -> sa.Select[Any]:
+        """``query`` within ``idx_min``/``idx_max``, newest first, one page of it."""
         query = _apply(
             query,
             _at_least(id_column, filters.get("idx_min")),
@@ -196,15 +237,17 @@ class Reader:
         query = query.order_by(id_column.desc()).offset(offset)
         if limit is not None:
             query = query.limit(limit)
-        return [row[0] for row in self.conn.execute(query)]
+        return query
 
     # -- builds ------------------------------------------------------------
 
     def _build_filters(self) -> dict[str, tuple[Matcher, Any]]:
-        b, bs = self.t.build, self.t.buildset
+        b, bs, r = self.t.build, self.t.buildset, self.t.ref
         return {
-            "tenant": (match, bs.c.tenant),
-            "pipeline": (fuzzy, bs.c.pipeline),
+            "tenant": (match, b.c.tenant),
+            "pipeline": (fuzzy, b.c.pipeline),
+            "project": (fuzzy, b.c.project),
+            "branch": (fuzzy, b.c.branch),
             "uuid": (match, b.c.uuid),
             "buildset_uuid": (match, bs.c.uuid),
             "job_name": (fuzzy, b.c.job_name),
@@ -215,67 +258,49 @@ class Reader:
             "held": (match, b.c.held),
             "nodeset": (match, b.c.nodeset),
             "complete": (_complete, b.c.result),
+            "change": (match, r.c.change),
+            "patchset": (match, r.c.patchset),
+            "ref": (match, r.c.ref),
+            "newrev": (match, r.c.newrev),
         }
 
-    def build_ids(
+    def build_page(
         self,
         tenant: str | None,
         *,
         limit: int | None = 50,
         offset: int = 0,
         **filters: Filter,
-    ) -> list[int]:
-        """Ids of the builds matching every filter given, newest first.
+    ) -> sa.Select[Any]:
+        """The query of the ids of the builds matching every filter given, newest first.
 
         Filters: project, pipeline, branch, change, patchset, ref, newrev, uuid,
         buildset_uuid, job_name, result, exclude_result, voting, final, held,
         nodeset, complete, idx_min, idx_max; any other name is a ``TypeError``.
-        The ref table is joined only when a filter needs it (a build has one
-        ref), so an unfiltered page walks the build ids backwards and stops.
+        The ref and buildset tables are joined only for their own filters
+        (change, patchset, ref, newrev; buildset_uuid).
         """
         b, bs, r = self.t.build, self.t.buildset, self.t.ref
-        own = self._build_filters()
-        refs = _ref_filters(r)
-        _check_known(filters, own, refs)
+        known = self._build_filters()
+        _check_known(filters, known)
         filters = {"tenant": tenant, **filters}
-        joined = b.join(bs, b.c.buildset_id == bs.c.id)
-        conditions = _conditions(own, filters)
-        narrowed = self._narrow_by_refs(b.c.ref_id, joined, b.c.ref_id == r.c.id, refs, filters)
-        if narrowed is None:
-            return []
-        joined, more = narrowed
-        q = _apply(sa.select(b.c.id).select_from(joined), *conditions, *more)
-        return self._page(q, b.c.id, filters, limit, offset)
+        source: Any = b
+        if _given(filters, ["buildset_uuid"]):
+            source = source.join(bs, b.c.buildset_id == bs.c.id)
+        if _given(filters, REF_JOINED):
+            source = source.join(r, b.c.ref_id == r.c.id)
+        query = _apply(sa.select(b.c.id).select_from(source), *_conditions(known, filters))
+        return self._paged(query, b.c.id, filters, limit, offset)
 
-    def _narrow_by_refs(
-        self,
-        ref_id: sa.ColumnElement[Any],
-        joined: Any,
-        on: sa.ColumnElement[bool],
-        refs: dict[str, tuple[Matcher, Any]],
-        filters: dict[str, Filter],
-    ) -> tuple[Any, list[sa.ColumnElement[bool]]] | None:
-        """How the ref filters narrow a query whose rows point at a ref by
-        ``ref_id``: no filter, nothing to add; few matching refs (at most
-        ``REF_IDS_MAX``, found on the ref table's indexes), ``ref_id IN``
-        those; many, a join on ``on`` with the filters (then the rows are
-        common enough that walking ids backwards finds a page quickly).
-        None: no ref matches, so nothing can."""
-        conditions = _conditions(refs, filters)
-        if not conditions:
-            return joined, []
-        ids = self._ref_ids(conditions)
-        if ids is None:
-            return joined.join(self.t.ref, on), conditions
-        if not ids:
-            return None
-        return joined, [ref_id.in_(ids)]
+    def build_ids(self, tenant: str | None, **query: Filter) -> list[int]:
+        """Ids of the builds ``build_page`` selects (same arguments)."""
+        return [row[0] for row in self.conn.execute(self.build_page(tenant, **query))]
 
-    def _ref_ids(self, conditions: list[sa.ColumnElement[bool]]) -> list[int] | None:
-        r = self.t.ref
-        q = _apply(sa.select(r.c.id), *conditions).limit(REF_IDS_MAX + 1)
-        ids = [row[0] for row in self.conn.execute(q)]
-        return None if len(ids) > REF_IDS_MAX else ids
+    def find_builds(self, tenant: str | None, **query: Filter) -> list[BuildRecord]:
+        """The builds ``build_page`` selects (same arguments), newest first, in
+        one statement."""
+        found = self._load_builds(self.build_page(tenant, **query))
+        return [found[i] for i in sorted(found, reverse=True)]
 
     def build_times(
         self,
@@ -291,42 +316,34 @@ class Reader:
         ``build-times``): exact filters project, pipeline, branch, ref,
         job_name, result, exclude_result, final; ``start_time``/``end_time``
         bound the build's end time."""
-        b, bs, r = self.t.build, self.t.buildset, self.t.ref
-        own: dict[str, tuple[Matcher, Any]] = {
-            "tenant": (match, bs.c.tenant),
-            "pipeline": (match, bs.c.pipeline),
+        b, r = self.t.build, self.t.ref
+        known: dict[str, tuple[Matcher, Any]] = {
+            "tenant": (match, b.c.tenant),
+            "pipeline": (match, b.c.pipeline),
+            "project": (match, b.c.project),
+            "branch": (match, b.c.branch),
+            "ref": (match, r.c.ref),
             "job_name": (match, b.c.job_name),
             "result": (match, b.c.result),
             "exclude_result": (exclude, b.c.result),
             "final": (match, b.c.final),
         }
-        refs: dict[str, tuple[Matcher, Any]] = {
-            "project": (match, r.c.project),
-            "branch": (match, r.c.branch),
-            "ref": (match, r.c.ref),
-        }
-        unknown = sorted(filters.keys() - own.keys() - refs.keys())
+        unknown = sorted(filters.keys() - known.keys())
         if unknown:
             raise TypeError(f"unknown filter(s): {', '.join(unknown)}")
         filters = {"tenant": tenant, **filters}
-        joined = b.join(bs, b.c.buildset_id == bs.c.id)
-        narrowed = self._narrow_by_refs(b.c.ref_id, joined, b.c.ref_id == r.c.id, refs, filters)
-        if narrowed is None:
-            return []
-        joined, more = narrowed
-        q = _apply(
-            sa.select(b.c.id).select_from(joined),
-            *_conditions(own, filters),
-            *more,
+        source: Any = b.join(r, b.c.ref_id == r.c.id) if _given(filters, ["ref"]) else b
+        query = _apply(
+            sa.select(b.c.id).select_from(source),
+            *_conditions(known, filters),
             b.c.end_time.is_not(None),
             None if filters.get("result") is not None else b.c.result.is_not(None),
             None if start_time is None else b.c.end_time >= start_time,
             None if end_time is None else b.c.end_time <= end_time,
         )
-        q = q.order_by(b.c.end_time.desc(), b.c.id.desc()).offset(offset).limit(limit)
-        ids = [row[0] for row in self.conn.execute(q)]
-        # ``builds`` keeps the order of ``ids``: newest end first.
-        return self.builds(ids)
+        query = query.order_by(b.c.end_time.desc(), b.c.id.desc()).offset(offset).limit(limit)
+        found = self._load_builds(query)
+        return sorted(found.values(), key=lambda build: (build.end_time, build.id), reverse=True)
 
     def durations(
         self, tenant: str, keys: Iterable[tuple[str, str, str | None]], per_key: int = 10
@@ -337,28 +354,27 @@ class Reader:
         keys = list(dict.fromkeys(keys))
         if not keys:
             return {}
-        b, bs, r = self.t.build, self.t.buildset, self.t.ref
+        b = self.t.build
         jobs = sorted({k[0] for k in keys})
         projects = sorted({k[1] for k in keys})
         ranked = (
             sa.select(
                 b.c.job_name,
-                r.c.project,
-                r.c.branch,
+                b.c.project,
+                b.c.branch,
                 b.c.start_time,
                 b.c.end_time,
                 sa.func.row_number()
                 .over(
-                    partition_by=(b.c.job_name, r.c.project, r.c.branch),
+                    partition_by=(b.c.job_name, b.c.project, b.c.branch),
                     order_by=b.c.id.desc(),
                 )
                 .label("rank"),
             )
-            .select_from(b.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id))
             .where(
-                bs.c.tenant == tenant,
+                b.c.tenant == tenant,
                 b.c.job_name.in_(jobs),
-                r.c.project.in_(projects),
+                b.c.project.in_(projects),
                 b.c.result == "SUCCESS",
                 b.c.start_time.is_not(None),
                 b.c.end_time.is_not(None),
@@ -379,69 +395,97 @@ class Reader:
         self, ids: Sequence[int], *, with_buildset_refs: bool = False, with_events: bool = False
     ) -> list[BuildRecord]:
         """The builds with these ids, in the order of ``ids``."""
-        if not ids:
-            return []
-        b, bs, r = self.t.build, self.t.buildset, self.t.ref
-        q = (
-            sa.select(b, bs, r)
-            .select_from(b.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id))
-            .where(b.c.id.in_(ids))
-            .set_label_style(sa.LABEL_STYLE_TABLENAME_PLUS_COL)
-        )
-        rows = {row._mapping[b.c.id]: row for row in self.conn.execute(q)}
-        artifacts = self._artifacts(ids)
-        provides = self._provides(ids)
-        events = self._events(ids) if with_events else {}
-        bs_refs = (
-            self.buildset_refs({row._mapping[bs.c.id] for row in rows.values()})
-            if with_buildset_refs
-            else {}
-        )
-        out = []
-        for build_id in ids:
-            row = rows.get(build_id)
-            if row is None:
-                continue
-            m = row._mapping
-            buildset = _buildset(row, bs, bs_refs.get(m[bs.c.id], ()))
-            out.append(
-                BuildRecord(
-                    id=m[b.c.id],
-                    uuid=m[b.c.uuid],
-                    job_name=m[b.c.job_name],
-                    result=m[b.c.result],
-                    start_time=m[b.c.start_time],
-                    end_time=m[b.c.end_time],
-                    voting=m[b.c.voting],
-                    log_url=m[b.c.log_url],
-                    error_detail=m[b.c.error_detail],
-                    final=m[b.c.final],
-                    held=m[b.c.held],
-                    nodeset=m[b.c.nodeset],
-                    ref=_ref(row, r),
-                    buildset=buildset,
-                    artifacts=tuple(artifacts.get(build_id, ())),
-                    provides=tuple(provides.get(build_id, ())),
-                    events=tuple(events.get(build_id, ())),
-                )
+        found = self._load_builds(ids)
+        if with_buildset_refs or with_events:
+            events = self._events(found) if with_events else {}
+            refs = (
+                self.buildset_refs({build.buildset.id for build in found.values()})
+                if with_buildset_refs
+                else {}
             )
-        return out
+            found = {
+                i: dataclasses.replace(
+                    build,
+                    buildset=dataclasses.replace(
+                        build.buildset, refs=tuple(refs.get(build.buildset.id, ()))
+                    ),
+                    events=tuple(events.get(i, ())),
+                )
+                for i, build in found.items()
+            }
+        return [found[i] for i in ids if i in found]
 
-    def _artifacts(self, ids: Iterable[int]) -> dict[int, list[ArtifactInfo]]:
-        a = self.t.artifact
-        out: dict[int, list[ArtifactInfo]] = {}
-        q = sa.select(a).where(a.c.build_id.in_(list(ids))).order_by(a.c.id)
-        for row in self.conn.execute(q):
-            meta = json.loads(row.metadata) if row.metadata else None
-            out.setdefault(row.build_id, []).append(ArtifactInfo(row.name, row.url, meta))
-        return out
+    def _load_builds(self, ids: sa.Select[Any] | Sequence[int]) -> dict[int, BuildRecord]:
+        """The builds whose ids ``ids`` gives (a query of one column, or a
+        list) with their buildset, ref, artifacts and provides, by id: one
+        statement, the build rows and the artifact and provides rows in a
+        ``UNION ALL`` (see ``BUILD``, ``BUILD_COLUMNS``)."""
+        b, bs, r, a, p = self.t.build, self.t.buildset, self.t.ref, self.t.artifact, self.t.provides
+        main: sa.Select[Any]
+        if isinstance(ids, sa.Select):
+            page = ids.cte("page")
+            main = sa.select().select_from(page.join(b, b.c.id == page.c.id))
+            wanted = sa.select(page.c.id)
 
-    def _provides(self, ids: Iterable[int]) -> dict[int, list[str]]:
-        p = self.t.provides
-        out: dict[int, list[str]] = {}
-        q = sa.select(p).where(p.c.build_id.in_(list(ids))).order_by(p.c.id)
-        for row in self.conn.execute(q):
-            out.setdefault(row.build_id, []).append(row.name)
+            def of_page(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+                return column.in_(wanted)
+
+        else:
+            if not ids:
+                return {}
+            main = sa.select().select_from(b).where(b.c.id.in_(ids))
+
+            def of_page(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+                return column.in_(ids)
+
+        main = main.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id)
+        main = main.add_columns(
+            sa.literal_column(str(BUILD)).label("kind"),
+            b.c.id.label("build_id"),
+            *_nulls(EXTRA_COLUMNS, "extra"),
+            *(b.c[name] for name in BUILD_COLUMNS),
+            *(bs.c[name].label(f"buildset_{name}") for name in BUILDSET_COLUMNS),
+            *(r.c[name].label(f"ref_{name}") for name in REF_COLUMNS),
+        )
+        rest = _ROW_WIDTH - _AT_BUILD
+        artifacts = sa.select(
+            sa.literal_column(str(ARTIFACT)),
+            a.c.build_id,
+            a.c.id,
+            a.c.name,
+            a.c.url,
+            a.c.metadata,
+            *_nulls(rest, "n"),
+        ).where(of_page(a.c.build_id))
+        provides = sa.select(
+            sa.literal_column(str(PROVIDES)),
+            p.c.build_id,
+            p.c.id,
+            p.c.name,
+            *_nulls(EXTRA_COLUMNS - 2 + rest, "n"),
+        ).where(of_page(p.c.build_id))
+        rows: dict[int, Any] = {}
+        extras: dict[int, list[Any]] = {}
+        for row in self.conn.execute(sa.union_all(main, artifacts, provides)):
+            if row[0] == BUILD:
+                rows[row[1]] = row
+            else:
+                extras.setdefault(row[1], []).append(row)
+        out = {}
+        for build_id, row in rows.items():
+            mine = sorted(extras.get(build_id, ()), key=lambda extra: (extra[0], extra[2]))
+            out[build_id] = BuildRecord(
+                id=build_id,
+                **dict(zip(BUILD_COLUMNS, row[_AT_BUILD:_AT_BUILDSET], strict=True)),
+                ref=_ref(row[_AT_REF:_ROW_WIDTH]),
+                buildset=_buildset(row[_AT_BUILDSET:_AT_REF]),
+                artifacts=tuple(
+                    ArtifactInfo(e[3], e[4], json.loads(e[5]) if e[5] else None)
+                    for e in mine
+                    if e[0] == ARTIFACT
+                ),
+                provides=tuple(e[3] for e in mine if e[0] == PROVIDES),
+            )
         return out
 
     def _events(self, ids: Iterable[int]) -> dict[int, list[BuildEventRecord]]:
@@ -469,18 +513,19 @@ class Reader:
             .order_by(bsr.c.buildset_id, r.c.id)
         )
         for row in self.conn.execute(q):
-            out.setdefault(row._mapping[bsr.c.buildset_id], []).append(_ref(row, r))
+            out.setdefault(row._mapping[bsr.c.buildset_id], []).append(_ref_of_row(row, r))
         return out
 
-    def buildset_ids(
+    def buildset_page(
         self,
         tenant: str | None,
         *,
         limit: int | None = 50,
         offset: int = 0,
         **filters: Filter,
-    ) -> list[int]:
-        """Ids of the buildsets matching every filter given (any of their refs), newest first.
+    ) -> sa.Select[Any]:
+        """The query of the ids of the buildsets matching every filter given
+        (any of their refs), newest first.
 
         Filters: project, pipeline, branch, change, patchset, ref, newrev, uuid,
         result, exclude_result, complete, idx_min, idx_max; any other name is a
@@ -499,37 +544,73 @@ class Reader:
         refs = _ref_filters(r)
         _check_known(filters, own, refs)
         filters = {"tenant": tenant, **filters}
-        q = _apply(sa.select(bs.c.id), *_conditions(own, filters))
+        query = _apply(sa.select(bs.c.id), *_conditions(own, filters))
         ref_conditions = _conditions(refs, filters)
         if ref_conditions:
-            ids = self._ref_ids(ref_conditions)
-            if ids == []:
-                return []
-            linked = sa.select(bsr.c.ref_id).where(bsr.c.buildset_id == bs.c.id)
-            if ids is None:
-                linked = linked.join(r, bsr.c.ref_id == r.c.id).where(*ref_conditions)
-            else:
-                linked = linked.where(bsr.c.ref_id.in_(ids))
-            q = q.where(sa.exists(linked))
-        return self._page(q, bs.c.id, filters, limit, offset)
+            linked = (
+                sa.select(bsr.c.ref_id)
+                .join(r, bsr.c.ref_id == r.c.id)
+                .where(bsr.c.buildset_id == bs.c.id, *ref_conditions)
+            )
+            query = query.where(sa.exists(linked))
+        return self._paged(query, bs.c.id, filters, limit, offset)
+
+    def buildset_ids(self, tenant: str | None, **query: Filter) -> list[int]:
+        """Ids of the buildsets ``buildset_page`` selects (same arguments)."""
+        return [row[0] for row in self.conn.execute(self.buildset_page(tenant, **query))]
+
+    def find_buildsets(self, tenant: str | None, **query: Filter) -> list[BuildsetRecord]:
+        """The buildsets ``buildset_page`` selects (same arguments), newest
+        first, with their refs, in one statement."""
+        found = self._load_buildsets(self.buildset_page(tenant, **query))
+        return [found[i] for i in sorted(found, reverse=True)]
 
     def buildsets(self, ids: Sequence[int], *, with_builds: bool = False) -> list[BuildsetRecord]:
-        if not ids:
-            return []
-        bs = self.t.buildset
-        rows = {row.id: row for row in self.conn.execute(sa.select(bs).where(bs.c.id.in_(ids)))}
-        refs = self.buildset_refs(ids)
-        builds: dict[int, list[BuildRecord]] = {}
-        if with_builds:
+        """The buildsets with these ids, in the order of ``ids``; ``with_builds``:
+        with their builds, oldest first."""
+        found = self._load_buildsets(ids)
+        if with_builds and found:
             b = self.t.build
-            build_ids = [
-                row[0]
-                for row in self.conn.execute(
-                    sa.select(b.c.id).where(b.c.buildset_id.in_(ids)).order_by(b.c.id)
-                )
-            ]
-            for build in self.builds(build_ids):
+            builds: dict[int, list[BuildRecord]] = {}
+            loaded = self._load_builds(sa.select(b.c.id).where(b.c.buildset_id.in_(list(found))))
+            for build_id in sorted(loaded):
+                build = loaded[build_id]
                 builds.setdefault(build.buildset.id, []).append(build)
-        return [
-            _buildset(rows[i], bs, refs.get(i, ()), builds.get(i, ())) for i in ids if i in rows
-        ]
+            found = {
+                i: dataclasses.replace(buildset, builds=tuple(builds.get(i, ())))
+                for i, buildset in found.items()
+            }
+        return [found[i] for i in ids if i in found]
+
+    def _load_buildsets(self, ids: sa.Select[Any] | Sequence[int]) -> dict[int, BuildsetRecord]:
+        """The buildsets whose ids ``ids`` gives (a query of one column, or a
+        list) with their refs, by id: one statement, a row per ref."""
+        bs, bsr, r = self.t.buildset, self.t.buildset_ref, self.t.ref
+        query: sa.Select[Any]
+        if isinstance(ids, sa.Select):
+            page = ids.cte("page")
+            query = sa.select().select_from(page.join(bs, bs.c.id == page.c.id))
+        else:
+            if not ids:
+                return {}
+            query = sa.select().select_from(bs).where(bs.c.id.in_(ids))
+        query = query.outerjoin(bsr, bsr.c.buildset_id == bs.c.id).outerjoin(
+            r, bsr.c.ref_id == r.c.id
+        )
+        query = query.add_columns(
+            *(bs.c[name] for name in BUILDSET_COLUMNS),
+            r.c.id.label("ref_row_id"),
+            *(r.c[name].label(f"ref_{name}") for name in REF_COLUMNS),
+        )
+        at_ref = len(BUILDSET_COLUMNS)
+        rows: dict[int, Any] = {}
+        refs: dict[int, list[tuple[int, RefInfo]]] = {}
+        for row in self.conn.execute(query):
+            buildset_id = row[0]
+            rows[buildset_id] = row
+            if row[at_ref] is not None:
+                refs.setdefault(buildset_id, []).append((row[at_ref], _ref(row[at_ref + 1 :])))
+        return {
+            i: _buildset(row[:at_ref], [ref for _, ref in sorted(refs.get(i, ()))])
+            for i, row in rows.items()
+        }

@@ -188,6 +188,13 @@ def tables(prefix: str = "") -> Tables:
         sa.Index(f"{p}lockgate_build_tenant_branch_id_idx", "tenant", "branch", "id"),
         sa.Index(f"{p}lockgate_build_tenant_job_name_id_idx", "tenant", "job_name", "id"),
         sa.Index(f"{p}lockgate_build_tenant_result_id_idx", "tenant", "result", "id"),
+        # A job's builds in one pipeline, in one project (migration 0004).
+        sa.Index(
+            f"{p}lockgate_build_tenant_pipeline_job_id_idx", "tenant", "pipeline", "job_name", "id"
+        ),
+        sa.Index(
+            f"{p}lockgate_build_tenant_project_job_id_idx", "tenant", "project", "job_name", "id"
+        ),
         # (column, id): one value's builds newest first (migration 0002).
         sa.Index(f"{p}lockgate_build_nodeset_id_idx", "nodeset", "id"),
         sa.Index(f"{p}lockgate_build_voting_id_idx", "voting", "id"),

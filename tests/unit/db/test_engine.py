@@ -176,3 +176,42 @@ def test_the_forms_users_write_reach_postgresql(
         assert db.engine.dialect.driver == "psycopg2"
     finally:
         db.close()
+
+
+def _drop_other_connections(db: Database) -> int:
+    """What a server restart does to the pool: every other session ends."""
+    with db.engine.connect() as conn:
+        dropped = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar_one()
+        conn.commit()
+    return int(dropped)
+
+
+@pytest.mark.parametrize("idle", ["just used", "idle"])
+def test_reads_from_postgresql_survive_their_connection_being_dropped(
+    postgres_dburi: str, monkeypatch: pytest.MonkeyPatch, idle: str
+) -> None:
+    """Read connections are pinged only after ``PING_AFTER_IDLE``: an idle one
+    is pinged and replaced; a just-used one fails its read, which is made
+    again on a new connection.  Either way the caller gets its answer."""
+    from lockgate.db import engine
+
+    db = Database(postgres_dburi)
+    try:
+        db.upgrade()
+        db.create_buildset("bs", "t", "check", [RefInfo(project="p", ref="refs/heads/main")])
+        db.create_build("b", "bs", "unit")
+        assert db.read_engine is not db.engine
+        assert [b.uuid for b in db.get_builds("t")] == ["b"]
+        with db.read_engine.connect() as conn:
+            # Reads are one statement each: no transaction around them.
+            assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() is not None
+            assert conn.connection.dbapi_connection.autocommit is True
+        monkeypatch.setattr(engine, "PING_AFTER_IDLE", 0.0 if idle == "idle" else 3600.0)
+        assert _drop_other_connections(db) >= 1
+        assert [b.uuid for b in db.get_builds("t")] == ["b"]
+        assert db.get_buildset("bs", "t") is not None
+    finally:
+        db.close()

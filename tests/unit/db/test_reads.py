@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from lockgate.db import Database, RefInfo, reads
+from lockgate.db import ArtifactInfo, Database, RefInfo
 
 APP_MAIN = RefInfo(
     project="demo/app", ref="refs/heads/main", branch="main", oldrev="0" * 40, newrev="1" * 40
@@ -159,31 +159,64 @@ def test_get_buildset_has_builds_oldest_first(history: Database) -> None:
 @pytest.mark.parametrize(
     "filters",
     [
+        {},
         {"project": "demo/app"},
         {"project": "demo/*"},
         {"branch": "main", "project": "demo/lib_x"},
         {"change": 12345},
         {"ref": "refs/heads/main"},
         {"project": "nothing"},
+        {"pipeline": "check", "job_name": "unit"},
+        {"buildset_uuid": "bs2"},
+        {"limit": 2, "offset": 1},
     ],
 )
-def test_ref_filters_give_the_same_answer_joined_or_by_ids(
-    history: Database, monkeypatch: pytest.MonkeyPatch, filters: dict
+def test_a_page_in_one_statement_is_its_ids_then_their_rows(
+    history: Database, filters: dict
 ) -> None:
-    """Few matching refs are looked up first (``ref_id IN``), many are joined:
-    both ways find the same builds and buildsets."""
-    by_ids = uuids(history.get_builds("t", **filters))
-    by_ids_bs = uuids_bs(history.get_buildsets("t", **filters))
-    times = uuids(
-        history.get_build_times("t", **{k: v for k, v in filters.items() if k != "change"})
-    )
-    monkeypatch.setattr(reads, "REF_IDS_MAX", 0)
-    assert uuids(history.get_builds("t", **filters)) == by_ids
-    assert uuids_bs(history.get_buildsets("t", **filters)) == by_ids_bs
-    assert (
-        uuids(history.get_build_times("t", **{k: v for k, v in filters.items() if k != "change"}))
-        == times
-    )
+    """The page's query as a common table expression of the rows' statement
+    finds what its ids, then the rows of those ids, find."""
+    with history._read() as reader:
+        ids = reader.build_ids("t", **filters)
+        assert reader.find_builds("t", **filters) == reader.builds(ids)
+        buildset_filters = {
+            k: v for k, v in filters.items() if k not in ("job_name", "buildset_uuid")
+        }
+        buildset_ids = reader.buildset_ids("t", **buildset_filters)
+        assert reader.find_buildsets("t", **buildset_filters) == reader.buildsets(buildset_ids)
+
+
+def test_builds_come_with_their_artifacts_and_provides_in_order(db: Database) -> None:
+    """Artifacts and provides are rows of the page's statement too: each build
+    gets its own, in the order written, and they neither repeat nor cut the page."""
+    db.create_buildset("bs1", "t", "check", [APP_MAIN])
+    artifacts = [
+        ArtifactInfo("docs", "http://logs/docs/", {"type": "docs"}),
+        ArtifactInfo("wheel", "http://logs/x.whl"),
+        ArtifactInfo("image", "http://logs/image", {"tags": ["a", "b"]}),
+    ]
+    for uuid in ("b1", "b2", "b3"):
+        db.create_build(uuid, "bs1", "unit")
+    db.update_build("b1", result="SUCCESS", end_time=10, artifacts=artifacts, provides=["x", "a"])
+    db.update_build("b2", result="SUCCESS", end_time=20)
+    db.update_build("b3", result="SUCCESS", end_time=30, provides=["y"])
+    [b3, b2] = db.get_builds("t", limit=2)
+    assert (b3.uuid, b3.artifacts, b3.provides) == ("b3", (), ("y",))
+    assert (b2.uuid, b2.artifacts, b2.provides) == ("b2", (), ())
+    [b1] = db.get_builds("t", offset=2)
+    assert (b1.artifacts, b1.provides) == (tuple(artifacts), ("x", "a"))
+    assert [b.uuid for b in db.get_build_times("t")] == ["b3", "b2", "b1"]
+    assert db.get_build_times("t")[2].artifacts == tuple(artifacts)
+    buildset = db.get_buildset("bs1", "t")
+    assert buildset is not None
+    assert [(b.uuid, len(b.artifacts), b.provides) for b in buildset.builds] == [
+        ("b1", 3, ("x", "a")),
+        ("b2", 0, ()),
+        ("b3", 0, ("y",)),
+    ]
+    build = db.get_build("b1", "t")
+    assert build is not None and build.artifacts == tuple(artifacts)
+    assert build.buildset.refs == (APP_MAIN,)
 
 
 def test_build_times_newest_end_first_completed_only(history: Database) -> None:
