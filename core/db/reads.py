@@ -25,6 +25,7 @@ Zuul's builds page.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -211,6 +212,54 @@ def _nulls(count: int, prefix: str) -> list[sa.Label[Any]]:
     # Labelled one by one: a select list of one NULL object repeated would be
     # one column.
     return [sa.null().label(f"{prefix}{i}") for i in range(count)]
+
+
+@functools.cache
+def _loaded_selects(t: Tables) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """The selects of build rows (with buildset and ref), artifact rows and
+    provides rows (``BUILD_COLUMNS``...) that a page's statement narrows to
+    its builds, made once per schema: making them per page cost as much
+    Python time as all the rest of the page."""
+    b, bs, r, a, p = t.build, t.buildset, t.ref, t.artifact, t.provides
+    rest = _ROW_WIDTH - _AT_BUILD
+    build = sa.select(
+        sa.literal_column(str(BUILD)).label("kind"),
+        b.c.id.label("build_id"),
+        *_nulls(EXTRA_COLUMNS, "extra"),
+        *(b.c[name] for name in BUILD_COLUMNS),
+        *(bs.c[name].label(f"buildset_{name}") for name in BUILDSET_COLUMNS),
+        *(r.c[name].label(f"ref_{name}") for name in REF_COLUMNS),
+    ).select_from(b.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id))
+    artifact = sa.select(
+        sa.literal_column(str(ARTIFACT)),
+        a.c.build_id,
+        a.c.id,
+        a.c.name,
+        a.c.url,
+        a.c.metadata,
+        *_nulls(rest, "n"),
+    )
+    provides = sa.select(
+        sa.literal_column(str(PROVIDES)),
+        p.c.build_id,
+        p.c.id,
+        p.c.name,
+        *_nulls(EXTRA_COLUMNS - 2 + rest, "n"),
+    )
+    return build, artifact, provides
+
+
+@functools.cache
+def _buildset_select(t: Tables) -> sa.Select[Any]:
+    """The select of buildset rows, one per ref (see ``_loaded_selects``)."""
+    bs, bsr, r = t.buildset, t.buildset_ref, t.ref
+    return sa.select(
+        *(bs.c[name] for name in BUILDSET_COLUMNS),
+        r.c.id.label("ref_row_id"),
+        *(r.c[name].label(f"ref_{name}") for name in REF_COLUMNS),
+    ).select_from(
+        bs.outerjoin(bsr, bsr.c.buildset_id == bs.c.id).outerjoin(r, bsr.c.ref_id == r.c.id)
+    )
 
 
 class Reader:
@@ -420,50 +469,18 @@ class Reader:
         list) with their buildset, ref, artifacts and provides, by id: one
         statement, the build rows and the artifact and provides rows in a
         ``UNION ALL`` (see ``BUILD``, ``BUILD_COLUMNS``)."""
-        b, bs, r, a, p = self.t.build, self.t.buildset, self.t.ref, self.t.artifact, self.t.provides
-        main: sa.Select[Any]
+        b, a, p = self.t.build, self.t.artifact, self.t.provides
+        wanted: sa.Select[Any] | Sequence[int]
         if isinstance(ids, sa.Select):
-            page = ids.cte("page")
-            main = sa.select().select_from(page.join(b, b.c.id == page.c.id))
-            wanted = sa.select(page.c.id)
-
-            def of_page(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-                return column.in_(wanted)
-
+            wanted = sa.select(ids.cte("page").c.id)
+        elif not ids:
+            return {}
         else:
-            if not ids:
-                return {}
-            main = sa.select().select_from(b).where(b.c.id.in_(ids))
-
-            def of_page(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-                return column.in_(ids)
-
-        main = main.join(bs, b.c.buildset_id == bs.c.id).join(r, b.c.ref_id == r.c.id)
-        main = main.add_columns(
-            sa.literal_column(str(BUILD)).label("kind"),
-            b.c.id.label("build_id"),
-            *_nulls(EXTRA_COLUMNS, "extra"),
-            *(b.c[name] for name in BUILD_COLUMNS),
-            *(bs.c[name].label(f"buildset_{name}") for name in BUILDSET_COLUMNS),
-            *(r.c[name].label(f"ref_{name}") for name in REF_COLUMNS),
-        )
-        rest = _ROW_WIDTH - _AT_BUILD
-        artifacts = sa.select(
-            sa.literal_column(str(ARTIFACT)),
-            a.c.build_id,
-            a.c.id,
-            a.c.name,
-            a.c.url,
-            a.c.metadata,
-            *_nulls(rest, "n"),
-        ).where(of_page(a.c.build_id))
-        provides = sa.select(
-            sa.literal_column(str(PROVIDES)),
-            p.c.build_id,
-            p.c.id,
-            p.c.name,
-            *_nulls(EXTRA_COLUMNS - 2 + rest, "n"),
-        ).where(of_page(p.c.build_id))
+            wanted = ids
+        main, artifacts, provides = _loaded_selects(self.t)
+        main = main.where(b.c.id.in_(wanted))
+        artifacts = artifacts.where(a.c.build_id.in_(wanted))
+        provides = provides.where(p.c.build_id.in_(wanted))
         rows: dict[int, Any] = {}
         extras: dict[int, list[Any]] = {}
         for row in self.conn.execute(sa.union_all(main, artifacts, provides)):
@@ -585,23 +602,15 @@ class Reader:
     def _load_buildsets(self, ids: sa.Select[Any] | Sequence[int]) -> dict[int, BuildsetRecord]:
         """The buildsets whose ids ``ids`` gives (a query of one column, or a
         list) with their refs, by id: one statement, a row per ref."""
-        bs, bsr, r = self.t.buildset, self.t.buildset_ref, self.t.ref
-        query: sa.Select[Any]
+        bs = self.t.buildset
+        wanted: sa.Select[Any] | Sequence[int]
         if isinstance(ids, sa.Select):
-            page = ids.cte("page")
-            query = sa.select().select_from(page.join(bs, bs.c.id == page.c.id))
+            wanted = sa.select(ids.cte("page").c.id)
+        elif not ids:
+            return {}
         else:
-            if not ids:
-                return {}
-            query = sa.select().select_from(bs).where(bs.c.id.in_(ids))
-        query = query.outerjoin(bsr, bsr.c.buildset_id == bs.c.id).outerjoin(
-            r, bsr.c.ref_id == r.c.id
-        )
-        query = query.add_columns(
-            *(bs.c[name] for name in BUILDSET_COLUMNS),
-            r.c.id.label("ref_row_id"),
-            *(r.c[name].label(f"ref_{name}") for name in REF_COLUMNS),
-        )
+            wanted = ids
+        query = _buildset_select(self.t).where(bs.c.id.in_(wanted))
         at_ref = len(BUILDSET_COLUMNS)
         rows: dict[int, Any] = {}
         refs: dict[int, list[tuple[int, RefInfo]]] = {}

@@ -108,7 +108,8 @@ def tables(prefix: str = "") -> Tables:
             "newrev",
             name=f"{p}lockgate_ref_unique",
         ),
-        sa.Index(f"{p}lockgate_ref_project_idx", "project"),
+        # (project, id): a project's ref ids from the index alone (migration 0005).
+        sa.Index(f"{p}lockgate_ref_project_id_idx", "project", "id"),
         sa.Index(f"{p}lockgate_ref_ref_idx", "ref"),
         sa.Index(f"{p}lockgate_ref_change_patchset_idx", "change", "patchset"),
         sa.Index(f"{p}lockgate_ref_newrev_idx", "newrev"),
@@ -146,7 +147,8 @@ def tables(prefix: str = "") -> Tables:
         ),
         sa.Column("ref_id", sa.Integer, fk(REF, "lockgate_buildset_ref_ref_fk"), nullable=False),
         sa.PrimaryKeyConstraint("buildset_id", "ref_id", name=f"{p}lockgate_buildset_ref_pk"),
-        sa.Index(f"{p}lockgate_buildset_ref_ref_idx", "ref_id"),
+        # A ref's buildsets from the index alone (migration 0005).
+        sa.Index(f"{p}lockgate_buildset_ref_ref_buildset_idx", "ref_id", "buildset_id"),
     )
     build = sa.Table(
         p + BUILD,
