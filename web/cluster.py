@@ -16,12 +16,14 @@ What is read (written by the scheduler):
   executor's registration in ``lockgate.zk.streams``), for ``console-stream``.
 
 Reads are cached for ``ttl`` seconds (Zuul's web caches status for one second
-too), so a busy dashboard costs ZooKeeper a few reads per second at most.
+too), and callers that want a value while it is being read wait for that
+read, so a busy dashboard costs ZooKeeper a few reads per second at most.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -80,6 +82,10 @@ class ClusterView:
         self.ttl = ttl
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="web-zk")
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        # Reads under way, shared by every caller that wants the same key
+        # meanwhile: when a kept value expires under a hundred clients, one
+        # read, not a hundred queued for the pool.
+        self._reading: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -93,9 +99,20 @@ class ClusterView:
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        value = await self._call(fn, *args)
-        self._cache[key] = (time.monotonic(), value)
-        return value
+        if self.ttl <= 0:  # nothing kept (tests): each caller reads for itself
+            return await self._call(fn, *args)
+        reading = self._reading.get(key)
+        if reading is None or reading.get_loop() is not asyncio.get_running_loop():
+            reading = asyncio.ensure_future(self._call(fn, *args))
+            self._reading[key] = reading
+            reading.add_done_callback(functools.partial(self._read, key))
+        # A caller that goes away (its client did) leaves the read to the others.
+        return await asyncio.shield(reading)
+
+    def _read(self, key: tuple[str, str], reading: asyncio.Future[Any]) -> None:
+        self._reading.pop(key, None)
+        if not reading.cancelled() and reading.exception() is None:
+            self._cache[key] = (time.monotonic(), reading.result())
 
     async def connected(self) -> bool:
         return await self._call(self.state.connected)

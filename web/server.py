@@ -77,6 +77,9 @@ class WebServer:
             db=self.db, cluster=self.cluster, log_root=log_root_from_config(config)
         )
         self.app = make_app(self.context)
+        # After a tenant's first status answer, the process's objects leave
+        # the garbage collector's sight (its full collections stall requests).
+        self.context.status.settle_garbage = True
         self.metrics = Metrics.for_component(config, "web")
         self.app[METRICS] = self.metrics
         webhooks.configure(self.app, config, self.zk)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import gc
 import gzip
 import json
 import logging
@@ -53,7 +54,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from lockgate.db import Database
-from lockgate.model.queue import QueueItem, item_status_json, status_json
+from lockgate.model.queue import (
+    QueueItem,
+    item_status_json,
+    pipeline_status_json,
+    status_json,
+)
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.web.cluster import ClusterView
 
@@ -122,8 +128,22 @@ class _Template:
     keys: tuple[DurationKey, ...]  # of its jobs
     estimates: tuple[float | None, ...]  # of its jobs, when it was made
     estimated: int  # the estimates generation it was checked against
+    clocks: list[Clock]
+    # The entry's bytes with ``%d`` where the clocks' values go (``%``
+    # doubled elsewhere); without clocks, the entry's bytes as they are.
+    text: bytes
+    ref_id: str  # what ``status/change/{id}`` finds it by
+
+
+@dataclass
+class _PipelineText:
+    """A pipeline's entry without its items: the text between them."""
+
+    source: Any  # the reader's (state, items) it was made from: kept while the same
+    layout: str  # the layout uuid it was made with (descriptions, triggers)
     parts: list[bytes]
-    clocks: list[Clock]  # one fewer than parts
+    order: list[tuple[QueueItem, list[str]]]  # (item, items behind it) in text order
+    keys: frozenset[DurationKey]  # its jobs' estimate keys
 
 
 @dataclass
@@ -131,8 +151,8 @@ class _Layout:
     """The answer without its items: the text between them, in order."""
 
     fingerprint: tuple[Any, ...]
-    parts: list[bytes]
-    order: list[tuple[str, QueueItem, list[str]]]  # (pipeline, item, items behind)
+    parts: list[bytes]  # one more than ``order``
+    order: list[tuple[QueueItem, list[str]]]  # (item, items behind it)
     keys: frozenset[DurationKey]
 
 
@@ -143,6 +163,7 @@ class _Tenant:
     refreshing: asyncio.Task[None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     layout: _Layout | None = None
+    pipelines: dict[str, _PipelineText] = field(default_factory=dict)
     templates: dict[tuple[str, str], _Template] = field(default_factory=dict)
     estimates: dict[DurationKey, float] = field(default_factory=dict)
     estimated_keys: frozenset[DurationKey] = frozenset()
@@ -273,19 +294,39 @@ def make_template(
         clocks.append(Clock(ClockKind.ITEM_REMAINING, others=tuple(static), moving=tuple(moving)))
     parts, found = markers.cut(json.dumps(shown), len(clocks), f"item {item.uuid}")
     clocks = [clocks[n] for n in found]  # in the order of the text
-    return _Template(item, behind, keys, seconds, estimated, parts, clocks)
+    text = b"%d".join(p.replace(b"%", b"%%") for p in parts) if clocks else parts[0]
+    return _Template(item, behind, keys, seconds, estimated, clocks, text, item.change_id)
 
 
 def render(template: _Template, now: float) -> bytes:
     """The item's entry with the clock's values at ``now``."""
     if not template.clocks:
-        return template.parts[0]
-    parts = template.parts
-    out = [parts[0]]
-    for n, clock in enumerate(template.clocks, 1):
-        out.append(b"%d" % clock_value(clock, now))
-        out.append(parts[n])
-    return b"".join(out)
+        return template.text
+    return template.text % tuple([clock_value(clock, now) for clock in template.clocks])
+
+
+def settle_garbage() -> None:
+    """Take what the process holds now out of the garbage collector's sight.
+
+    Why: a full collection stops every thread for as long as it takes to
+    look at every object the process keeps — the imported modules, and the
+    pipeline reader's decoded items — 100-700 ms on a busy 2-core machine
+    at 1,000 items, while a hundred clients wait (the p99 of
+    ``bench/web_status``).  Under a hundred clients' requests one comes
+    every ten seconds or so.  Frozen objects (``gc.freeze``) are not looked
+    at; they are still freed when their count drops to zero, as the
+    decoded items are when they change.  What was garbage in cycles at the
+    moment would never be freed: a collection first.  Once per tenant, after
+    its first answer (the moment the process has what it keeps), where the
+    web server turns it on (``StatusCache.settle_garbage``)."""
+    started = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    log.info(
+        "%d objects frozen out of the garbage collector's sight (%.0f ms)",
+        gc.get_freeze_count(),
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 class StatusCache:
@@ -298,6 +339,9 @@ class StatusCache:
         self.ttl = ttl
         self._tenants: dict[str, _Tenant] = {}
         self._markers = _Markers()
+        # After a tenant's first answer, ``settle_garbage`` (the web server
+        # turns it on: it is the process's business, not a test's).
+        self.settle_garbage = False
         self.builds = 0  # answers built (for tests and the benchmark)
         self.templates_made = 0  # item entries encoded (for tests and the benchmark)
 
@@ -338,35 +382,76 @@ class StatusCache:
                 return
         layout = entry.layout
         if layout is None or layout.fingerprint != fingerprint:
-            layout = entry.layout = self._layout(state, snapshot.pipelines, lengths, fingerprint)
+            layout = self._layout(entry, state, snapshot.pipelines, lengths, fingerprint)
+            entry.layout = layout
         await self._estimates(entry, state.tenant, layout.keys)
         templates = await self._templates(entry, layout)
         answer = await self._build(layout, templates, fingerprint)
+        first = entry.answer is None
         entry.answer = answer
         entry.checked = time.monotonic()
         self.builds += 1
+        if first and self.settle_garbage:
+            settle_garbage()
 
     def _layout(
         self,
+        entry: _Tenant,
         state: TenantLayoutState,
         pipelines: dict[str, Any],
         lengths: dict[str, int],
         fingerprint: tuple[Any, ...],
     ) -> _Layout:
-        order: list[tuple[str, QueueItem, list[str]]] = []
+        """The answer's text around its items: the top (queue lengths, the
+        pipelines in the layout's order) made anew, each pipeline's text kept
+        while the reader hands back the same pipeline (only the pipelines
+        that changed are encoded again)."""
+        # Every pipeline, without queues: status_json decides their order.
+        top = status_json(
+            state,
+            {name: (None, {}) for name in pipelines},
+            event_queue_lengths=lengths,
+            version=self.version,
+        )
+        top["connection_event_queues"] = {}
+        names = [entry_["name"] for entry_ in top["pipelines"]]
+        top["pipelines"] = [self._markers.marker(n) for n in range(len(names))]
+        top_parts, found = self._markers.cut(json.dumps(top), len(names), f"tenant {state.tenant}")
+        info = state.pipeline_info
+        kept, made = entry.pipelines, {}
+        parts = [top_parts[0]]
+        order: list[tuple[QueueItem, list[str]]] = []
+        keys: set[DurationKey] = set()
+        for i, n in enumerate(found):
+            name = names[n]
+            source = pipelines.get(name)
+            text = kept.get(name)
+            if text is None or text.source is not source or text.layout != state.uuid:
+                text = self._pipeline_text(name, source, info.get(name), state.uuid)
+            made[name] = text
+            parts[-1] += text.parts[0]
+            order.extend(text.order)
+            parts.extend(text.parts[1:])
+            parts[-1] += top_parts[i + 1]
+            keys |= text.keys
+        entry.pipelines = made
+        return _Layout(fingerprint, parts, order, frozenset(keys))
+
+    def _pipeline_text(
+        self, name: str, source: Any, info: dict[str, Any] | None, layout: str
+    ) -> _PipelineText:
+        order: list[tuple[QueueItem, list[str]]] = []
 
         def place(item: QueueItem, behind: list[str]) -> str:
-            order.append((item.pipeline, item, behind))
+            order.append((item, behind))
             return self._markers.marker(len(order) - 1)
 
-        data = status_json(
-            state, pipelines, event_queue_lengths=lengths, version=self.version, item_json=place
-        )
-        data["connection_event_queues"] = {}
-        parts, found = self._markers.cut(json.dumps(data), len(order), f"tenant {state.tenant}")
+        state, items = source if source is not None else (None, {})
+        shown = pipeline_status_json(name, state, items, info=info, item_json=place)
+        parts, found = self._markers.cut(json.dumps(shown), len(order), f"pipeline {name}")
         order = [order[n] for n in found]  # in the order of the text
-        keys = frozenset(k for _, item, _ in order for k in _item_keys(item))
-        return _Layout(fingerprint, parts, order, keys)
+        keys = frozenset(k for item, _ in order for k in _item_keys(item))
+        return _PipelineText(source, layout, parts, order, keys)
 
     async def _templates(self, entry: _Tenant, layout: _Layout) -> list[_Template]:
         """The templates of the layout's items, in order: kept ones where the
@@ -375,8 +460,8 @@ class StatusCache:
         kept, made = entry.templates, {}
         out = []
         deadline = time.perf_counter() + SLICE
-        for pipeline, item, behind in layout.order:
-            template = kept.get((pipeline, item.uuid))
+        for item, behind in layout.order:
+            template = kept.get((item.pipeline, item.uuid))
             if template is not None and (template.item is not item or template.behind != behind):
                 template = None
             if template is not None and template.estimated != entry.estimated:
@@ -389,7 +474,7 @@ class StatusCache:
                     item, behind, entry.estimates, self._markers, entry.estimated
                 )
                 self.templates_made += 1
-            made[(pipeline, item.uuid)] = template
+            made[(item.pipeline, item.uuid)] = template
             out.append(template)
             if time.perf_counter() > deadline:
                 await asyncio.sleep(0)
@@ -409,7 +494,7 @@ class StatusCache:
         for template, part in zip(templates, layout.parts[1:], strict=True):
             text = render(template, now)
             running = running or bool(template.clocks)
-            spans.setdefault(template.item.change_id, []).append((offset, offset + len(text)))
+            spans.setdefault(template.ref_id, []).append((offset, offset + len(text)))
             pieces.append(text)
             pieces.append(part)
             offset += len(text) + len(part)

@@ -204,7 +204,12 @@ class _Durations:
         return {k: [self.estimates[k]] for k in keys if k in self.estimates}
 
 
-LAYOUT = TenantLayoutState(tenant="t", projects=["demo/app"], pipelines=["check", "gate"])
+LAYOUT = TenantLayoutState(
+    tenant="t",
+    projects=["demo/app"],
+    pipelines=["check", "gate"],
+    pipeline_info={"gate": {"description": "Gating", "manager": "dependent", "triggers": []}},
+)
 
 
 def _expected(cluster: _Cluster, estimates: dict, now: float) -> dict:
@@ -223,7 +228,9 @@ def _expected(cluster: _Cluster, estimates: dict, now: float) -> dict:
 def _items(prefix: str, count: int, pipeline: str | None = None) -> list[QueueItem]:
     out = []
     for n in range(count):
-        change = Change("gerrit", "demo/app", "main", 100 + n, 1, "1" * 40)
+        # (A "%" in the text: the templates are filled in with "%d".)
+        owner = Account(f"Ann {n}% %d")
+        change = Change("gerrit", "demo/app", "main", 100 + n, 1, "1" * 40, owner=owner)
         item = _item(f"{prefix}{n}", _jobs(), change=change)
         item.pipeline = pipeline or prefix
         out.append(item)
@@ -249,7 +256,9 @@ def test_the_answer_is_what_a_fresh_build_gives_and_only_changes_are_encoded(
         assert answer.data == json.loads(answer.body)
         assert answer.queued == 8 and answer.running
         assert cache.templates_made == 8
-        # One item changes: its template alone is made again.
+        # One item changes: its template alone is made again, and the text of
+        # its pipeline alone.
+        gate_text = cache._tenants["t"].pipelines["gate"]
         changed = copy.deepcopy(cluster.pipelines["check"][1]["check1"])
         changed.jobs[0].status = JobStatus.NODES_REQUESTED
         cluster.put(
@@ -260,6 +269,7 @@ def test_the_answer_is_what_a_fresh_build_gives_and_only_changes_are_encoded(
         assert answer is not None
         assert json.loads(answer.body) == _expected(cluster, ESTIMATES, answer.built_at)
         assert cache.templates_made == 10  # check1 and the new one
+        assert cache._tenants["t"].pipelines["gate"] is gate_text
         # Nothing changes but the clock: the same templates, new times.
         builds = cache.builds
         await _check(cache)
@@ -328,3 +338,21 @@ def test_an_empty_tenant() -> None:
     data = asyncio.run(scenario())
     assert [p["name"] for p in data["pipelines"]] == ["check", "gate"]
     assert data["trigger_event_queue"] == {"length": 2}
+
+
+def test_the_web_server_settles_the_garbage_after_a_first_answer() -> None:
+    import gc
+
+    cluster = _Cluster()
+    cluster.put("gate", _items("gate", 2))
+
+    async def scenario() -> int:
+        cache = StatusCache(cluster, None, "v", ttl=1000.0)  # type: ignore[arg-type]
+        cache.settle_garbage = True
+        await cache.get(LAYOUT)
+        return gc.get_freeze_count()
+
+    try:
+        assert asyncio.run(scenario()) > 0
+    finally:
+        gc.unfreeze()
