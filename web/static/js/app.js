@@ -2,11 +2,16 @@
 // without reloading.  Each page is a module with render(ctx); ctx carries
 // the tenant, the path's arguments, the query, the page's container, an
 // AbortSignal that fires when the user leaves the page (pages stop polling
-// and close websockets on it), and the tenant's API.
+// and close websockets on it), and the tenant's API.  Above a tenant's
+// page, a banner while its events are paused or discarded (eventstate.js):
+// from the tenant's info, or from the page itself (ctx.eventState: the
+// status page hands over each status answer's state).
 
-import { tenantApi } from "./api.js";
+import { poll, tenantApi } from "./api.js";
+import { markAdmin } from "./admin.js";
 import { AUTH_EVENT, authControl, loginGate } from "./login.js";
 import { append, clear, h, message } from "./dom.js";
+import { eventStateBanner } from "./eventstate.js";
 import * as autoholds from "./pages/autoholds.js";
 import * as builds from "./pages/builds.js";
 import * as build from "./pages/build.js";
@@ -57,6 +62,7 @@ const SECTIONS = [
 ];
 
 let current = null; // the AbortController of the page on screen
+const INFO_INTERVAL = 30_000; // how often a tenant page reads the tenant's event state
 
 function header(tenant, section) {
   const nav = tenant
@@ -79,7 +85,7 @@ function header(tenant, section) {
     h("a", { href: "/", "data-nav": "", class: "brand" }, "Lockgate"),
     tenant ? h("span", { class: "tenant", title: "tenant" }, tenant) : null,
     h("nav", {}, nav),
-    authControl(() => document.getElementById("main")),
+    authControl(() => document.getElementById("main"), route),
   );
 }
 
@@ -103,7 +109,9 @@ async function route() {
   const [m, render, section] = match;
   const args = m.slice(1).map((a) => (a === undefined ? a : decodeURIComponent(a)));
   const tenant = section ? args[0] : null;
-  root.append(header(tenant, section), main);
+  const banner = h("div", { id: "tenant-banner" });
+  root.append(header(tenant, section), banner, main);
+  let stateFromPage = false; // the page gives the event state: the info is not read
   const ctx = {
     tenant,
     args: section ? args.slice(1) : [],
@@ -125,10 +133,27 @@ async function route() {
       ctx.query = search;
     },
     navigate,
+    // The tenant's event state (Zuul's "state" object, or null: normal).
+    eventState(state) {
+      stateFromPage = true;
+      banner.replaceChildren(...[eventStateBanner(state)].filter(Boolean));
+    },
   };
   try {
     // A read-protected tenant without a login: the login instead (login.js).
     if ((await loginGate(ctx)) || controller.signal.aborted) return;
+    if (tenant) {
+      markAdmin(tenant).catch(() => {});
+      poll(
+        async () => {
+          if (stateFromPage) return;
+          const info = await ctx.api.info(controller.signal);
+          if (!stateFromPage) banner.replaceChildren(...[eventStateBanner(info.info.state)].filter(Boolean));
+        },
+        INFO_INTERVAL,
+        controller.signal,
+      );
+    }
     await render(ctx);
   } catch (e) {
     if (e.name === "AbortError" || controller.signal.aborted) return;

@@ -1,5 +1,8 @@
 // Logging in to read a read-protected tenant (one with access-rules) or a
-// service whose api-root has access-rules.
+// service whose api-root has access-rules -- and, on any tenant, to act as
+// its admin where its admin-rules allow (admin.js: the actions appear once
+// the tenant's authorizations say so).  "Log in" in the header opens the
+// same panel on every page.
 //
 // The token is a bearer token (a JSON Web Token) pasted by the user: one
 // from their identity provider, or one an operator made with `lockgate
@@ -226,11 +229,15 @@ export function loginPanel(ctx, why) {
       h("div", {}, h("button", { type: "submit", id: "login-submit" }, token ? "Use this token instead" : "Use this token")),
     ),
     problem,
+    why.cancel
+      ? h("p", {}, h("button", { type: "button", id: "login-cancel", onclick: why.cancel }, "Back to the page"))
+      : null,
   );
 }
 
-// The header's corner: who is logged in, or a way to log in.
-export function authControl(main) {
+// The header's corner: who is logged in, or a way to log in (on any page,
+// read-protected or not; `redraw` draws the page again for "Back").
+export function authControl(main, redraw = null) {
   const token = storedToken();
   if (!token) {
     return h(
@@ -241,7 +248,13 @@ export function authControl(main) {
         id: "login-open",
         onclick: () =>
           main().replaceChildren(
-            loginPanel(null, { status: 401, message: "Log in to read what needs a login." }),
+            loginPanel(null, {
+              status: 401,
+              message:
+                "Log in to read read-protected tenants, and to act as an admin (dequeue, promote, " +
+                "re-enqueue, autoholds) on the tenants whose admin-rules let you.",
+              cancel: redraw,
+            }),
           ),
       },
       "Log in",

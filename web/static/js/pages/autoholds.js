@@ -3,9 +3,11 @@
 // long the nodes are kept) and one request on its own page with its held
 // builds and the nodes each keeps, with their state now.  Live (polled,
 // live.js): a new held build, a node released or the request deleted shows
-// without a reload.  Made and deleted through the admin API (zuul-client,
-// `lockgate client`): the dashboard has no admin login.
+// without a reload.  An admin of the tenant (admin.js) creates a request
+// here and deletes one from its row or its page; others use the admin API
+// (zuul-client, `lockgate client`).
 
+import { adminRights, autoholdDialog, deleteAutoholdAction } from "../admin.js";
 import { ApiError, getJSON, pathName } from "../api.js";
 import { facts, formatDuration, formatTime, h, link, message, table, timeCell } from "../dom.js";
 import { liveView, matchesTerm } from "../live.js";
@@ -59,17 +61,27 @@ export async function renderAutoholds(ctx) {
   liveView(ctx, {
     heading: "Autoholds",
     placeholder: "filter: project, job, reason or id",
-    load: (signal) => getJSON(`${api}/autohold`, signal),
-    draw(holds, { term, body, summary }) {
+    load: async (signal) => {
+      const [holds, rights] = await Promise.all([getJSON(`${api}/autohold`, signal), adminRights(ctx.tenant)]);
+      return { holds, admin: rights.admin };
+    },
+    draw({ holds, admin }, { term, body, summary }) {
       const held = holds.reduce((n, hold) => n + heldNodeIds(hold).length, 0);
       summary.textContent = `${holds.length} request${holds.length === 1 ? "" : "s"}, ${held} node${held === 1 ? "" : "s"} held`;
       const shown = holds
         .filter((hold) => matchesTerm(term, [hold.id, hold.project, hold.job, hold.reason, hold.ref_filter]))
         .sort((a, b) => Number(a.id) - Number(b.id) || String(a.id).localeCompare(String(b.id)));
       body.replaceChildren(
+        admin
+          ? h(
+              "p",
+              { class: "actions" },
+              h("button", { type: "button", id: "autohold-create", onclick: () => autoholdDialog(ctx) }, "New autohold request"),
+            )
+          : "",
         shown.length
           ? table(
-              ["ID", "Project", "Job", "Refs", "Held", "State", "Reason", "Nodes kept"],
+              ["ID", "Project", "Job", "Refs", "Held", "State", "Reason", "Nodes kept", ...(admin ? [""] : [])],
               shown.map((hold) =>
                 h(
                   "tr",
@@ -82,6 +94,17 @@ export async function renderAutoholds(ctx) {
                   h("td", {}, stateBadge(hold)),
                   h("td", {}, hold.reason || ""),
                   h("td", {}, expirationText(hold.node_expiration)),
+                  admin
+                    ? h(
+                        "td",
+                        {},
+                        h(
+                          "button",
+                          { type: "button", class: "autohold-delete", onclick: () => deleteAutoholdAction(ctx, hold) },
+                          "Delete",
+                        ),
+                      )
+                    : null,
                 ),
               ),
               { class: "list", id: "results-table" },
@@ -90,7 +113,9 @@ export async function renderAutoholds(ctx) {
               "info",
               holds.length
                 ? "No autohold matches."
-                : "No autohold requests. Make one with zuul-client autohold or lockgate client autohold.",
+                : admin
+                  ? "No autohold requests."
+                  : "No autohold requests. Make one with zuul-client autohold or lockgate client autohold.",
             ),
       );
     },
@@ -105,17 +130,18 @@ export async function renderAutohold(ctx) {
   liveView(ctx, {
     heading: `Autohold ${id}`,
     load: async (signal) => {
-      const [hold, nodes] = await Promise.all([
+      const [hold, nodes, rights] = await Promise.all([
         getJSON(`${api}/autohold/${encodeURIComponent(id)}`, signal).catch((e) => {
           // Deleted (or never made): said on the page, which keeps polling.
           if (e instanceof ApiError && e.status === 404) return null;
           throw e;
         }),
         getJSON(`${api}/nodes`, signal),
+        adminRights(ctx.tenant),
       ]);
-      return { hold, nodes: new Map(nodes.map((n) => [n.id, n])) };
+      return { hold, nodes: new Map(nodes.map((n) => [n.id, n])), admin: rights.admin };
     },
-    draw({ hold, nodes }, { body, summary }) {
+    draw({ hold, nodes, admin }, { body, summary }) {
       summary.replaceChildren(link(`${base}/autoholds`, "all autoholds"));
       if (!hold) {
         body.replaceChildren(
@@ -161,13 +187,24 @@ export async function renderAutohold(ctx) {
               { class: "list", id: "held-builds" },
             )
           : message("info", "No build held yet: the next failing build of the job on a matching ref will be."),
-        h(
-          "p",
-          { class: "muted" },
-          "Deleting the request releases its nodes: zuul-client autohold-delete ",
-          String(hold.id),
-          " (or lockgate client autohold-delete) with an admin token.",
-        ),
+        admin
+          ? h(
+              "p",
+              { class: "actions" },
+              h(
+                "button",
+                { type: "button", id: "autohold-delete", class: "danger", onclick: () => deleteAutoholdAction(ctx, hold) },
+                "Delete this request",
+              ),
+              h("span", { class: "muted" }, " Its held nodes are released."),
+            )
+          : h(
+              "p",
+              { class: "muted" },
+              "Deleting the request releases its nodes: zuul-client autohold-delete ",
+              String(hold.id),
+              " (or lockgate client autohold-delete) with an admin token, or log in here as an admin.",
+            ),
       );
     },
   });

@@ -1,8 +1,11 @@
 // A build: its summary, then its console -- live while it runs (the
 // console-stream websocket), afterwards the Ansible tasks from
 // job-output.json (collapsible; failed tasks and their playbooks open) --
-// its log files and artifacts.  And a buildset with its builds.
+// its log files and artifacts.  And a buildset with its builds.  An admin
+// of the tenant (admin.js) may hold the nodes of the job's next failure
+// from a build, and re-enqueue a buildset's change or ref.
 
+import { adminRights, autoholdDialog, reenqueueButton } from "../admin.js";
 import { getJSON } from "../api.js";
 import {
   extLink,
@@ -55,6 +58,7 @@ export async function renderBuild(ctx) {
   const build = await ctx.api.build(uuid, ctx.signal);
   ctx.title(`Build ${build.job_name}`);
   const running = !build.result;
+  const actions = h("div", { class: "actions", id: "build-actions" });
   ctx.show(
     h(
       "h1",
@@ -64,6 +68,7 @@ export async function renderBuild(ctx) {
       " ",
       resultBadge(build.result, build.result || "in progress"),
     ),
+    actions,
     facts([
       ["Result", resultBadge(build.result, build.result || "in progress")],
       ["Pipeline", build.pipeline],
@@ -87,6 +92,23 @@ export async function renderBuild(ctx) {
       ["UUID", h("code", {}, build.uuid)],
     ]),
   );
+  adminRights(ctx.tenant).then(({ admin }) => {
+    if (!admin || ctx.signal.aborted) return;
+    const ref = build.ref || {};
+    const change = ref.change ? String(ref.change) : "";
+    actions.append(
+      h(
+        "button",
+        {
+          type: "button",
+          id: "build-autohold",
+          title: "keep the nodes of this job's next failing build",
+          onclick: () => autoholdDialog(ctx, { project: ref.project || "", job: build.job_name, change }),
+        },
+        "Autohold",
+      ),
+    );
+  });
   if (running) {
     ctx.show(
       h("h2", {}, "Console"),
@@ -398,8 +420,13 @@ export async function renderBuildset(ctx) {
   const ref = (bs.refs || [])[0];
   const start = parseTime(bs.first_build_start_time);
   const end = parseTime(bs.last_build_end_time);
+  const actions = h("div", { class: "actions", id: "buildset-actions" });
+  adminRights(ctx.tenant).then(({ admin }) => {
+    if (admin && !ctx.signal.aborted) actions.append(...[reenqueueButton(ctx, bs)].filter(Boolean));
+  });
   ctx.show(
     h("h1", {}, "Buildset ", h("code", {}, uuid.slice(0, 7)), " ", resultBadge(bs.result, bs.result || "in progress")),
+    actions,
     facts([
       ["Result", resultBadge(bs.result, bs.result || "in progress")],
       ["Message", bs.message],

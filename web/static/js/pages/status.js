@@ -4,7 +4,11 @@
 // tested on top of.  Updated live (the status is polled every
 // POLL_INTERVAL ms, and not at all while the tab is hidden); filtered by
 // project or change; /status/change/<id> shows one change wherever it is.
+// An admin of the tenant (admin.js) gets a menu on each item: dequeue, and
+// promote in a dependent pipeline.  Each answer's event state ("state")
+// goes to the banner above the page (ctx.eventState).
 
+import { adminRights, itemMenu } from "../admin.js";
 import { poll } from "../api.js";
 import {
   ago,
@@ -38,6 +42,7 @@ export async function render(ctx) {
     body,
   );
   let last = null;
+  ctx.menus = new Set(); // the item menus open (kept across redraws)
   const draw = () => {
     if (!last) return;
     const terms = filterTerms(filterBox.value);
@@ -50,6 +55,8 @@ export async function render(ctx) {
   poll(
     async () => {
       last = await ctx.api.status(ctx.signal);
+      ctx.admin = (await adminRights(ctx.tenant)).admin; // (kept a minute)
+      ctx.eventState(last.state || null);
       counters.textContent = eventCounts(last);
       stamp.textContent = `updated ${new Date().toLocaleTimeString()}`;
       stamp.dataset.updated = String(Date.now());
@@ -85,9 +92,12 @@ export async function renderChange(ctx) {
     ),
     body,
   );
+  ctx.menus = new Set();
   poll(
     async () => {
       const status = await ctx.api.status(ctx.signal);
+      ctx.admin = (await adminRights(ctx.tenant)).admin; // (kept a minute)
+      ctx.eventState(status.state || null);
       stamp.textContent = `updated ${new Date().toLocaleTimeString()}`;
       stamp.dataset.updated = String(Date.now());
       const found = showStatus(ctx, body, status, (item) => hasChange(item, change), true);
@@ -199,7 +209,7 @@ function drawQueue(ctx, pipeline, queue, items) {
       "div",
       { class: "item-row" },
       layout ? drawGutter(layout, i, items) : null,
-      drawItem(ctx, item, items, dependent),
+      drawItem(ctx, pipeline, item, items, dependent),
     ),
   );
   const name = queue.name && dependent ? queue.name : null;
@@ -291,7 +301,7 @@ function refLabel(ref) {
   return String(id).length === 40 ? shortSha(id) : id;
 }
 
-function drawItem(ctx, item, queueItems, dependent) {
+function drawItem(ctx, pipeline, item, queueItems, dependent) {
   const tenantBase = `/t/${encodeURIComponent(ctx.tenant)}`;
   const refs = refsOf(item);
   const state = itemState(item);
@@ -320,6 +330,7 @@ function drawItem(ctx, item, queueItems, dependent) {
       changeId && refs[0].url
         ? [" · ", link(`${tenantBase}/status/change/${encodeURIComponent(changeId)}`, "this change")]
         : null,
+      ctx.admin ? itemMenu(ctx, pipeline, item, ctx.menus) : null,
     ),
   );
   const aheadNote =
