@@ -6,6 +6,13 @@ one under test (a held node with its reason and expiry, a node of another
 tenant, an autohold that holds a build, one deleted while its page is
 open) -- and their pure parts run as the pages run them.
 
+An admin's actions from the dashboard too: with a login pasted in the
+header, the item menu's dequeue and promote, a buildset's re-enqueue and
+an autohold made and deleted, each asserted where the admin endpoint writes
+it (the tenant's management queue, the hold requests in ZooKeeper), a
+refusal shown in the server's words, and the banner of a tenant whose
+events are paused.
+
 (``tests/e2e/test_dashboard.py`` opens the same pages against a whole
 running Lockgate: nodes of real builds, the configured label, a semaphore
 held by real jobs, an autohold made with a token.)
@@ -18,11 +25,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from aiohttp import web
-from lockgate.db import Database
+from lockgate.auth.rules import TenantAuth
+from lockgate.db import Database, RefInfo
+from lockgate.model.event_state import TenantEventState
 from lockgate.model.holds import HoldRequest, change_ref_filter
+from lockgate.model.management import ManagementEvent, ManagementKind
 from lockgate.model.nodes import Node, NodeRequest, NodeState
+from lockgate.model.queue import JobStatus
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.service_config import ServiceConfig
 from lockgate.web import api_admin
@@ -31,16 +43,41 @@ from lockgate.web.zkstate import ZKClusterState
 from lockgate.zk import NodeStore
 from lockgate.zk.client import ZKClient
 from lockgate.zk.components import register
+from lockgate.zk.event_state import save_event_state
 from lockgate.zk.holds import HoldRequestStore
 from lockgate.zk.layout_sources import LayoutSources, SourceFile, files_digest, save_sources
+from lockgate.zk.queues import management_queue
 from lockgate.zk.requests import NodeRequestStore
 from lockgate.zk.semaphores import SemaphoreSlots
 from lockgate.zk.tenants import save_layout
 
 from tests.fixtures.browser import browser, page, screenshot  # noqa: F401
 from tests.fixtures.web import WebHarness
+from tests.integration.web.test_dashboard import change_item, job, write_gate
 
 TENANT = "demo"
+SECRET = "dashboard-operators-secret-long-enough-for-hs256"
+AUTH = f"""
+[auth sso]
+driver = HS256
+realm = sso.example.com
+issuer_id = lockgate-sso
+client_id = lockgate
+secret = {SECRET}
+"""
+ADMINS = TenantAuth(
+    realm="sso.example.com", admin_rules=["ops"], rules={"ops": [{"groups": "ops"}]}
+)
+
+
+def token(sub: str, **claims: Any) -> str:
+    now = int(time.time())
+    data = {"iss": "lockgate-sso", "aud": "lockgate", "sub": sub, "iat": now, "exp": now + 3600}
+    return jwt.encode({**data, **claims}, SECRET, algorithm="HS256")
+
+
+ADMIN = token("oscar", groups=["ops"])
+
 MAIN = f"""
 - tenant:
     name: {TENANT}
@@ -63,7 +100,7 @@ FILES = {
 
 
 class OperatorsWeb(WebHarness):
-    """The web app with its admin endpoints (autohold reads) on ZooKeeper."""
+    """The web app with its admin endpoints on ZooKeeper and an HS256 realm."""
 
     def __init__(self, zk: ZKClient, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -71,12 +108,22 @@ class OperatorsWeb(WebHarness):
 
     async def _start(self) -> None:
         app = make_app(self.context)
-        api_admin.configure(app, ServiceConfig.parse(""), self.zk)
+        api_admin.configure(app, ServiceConfig.parse(AUTH), self.zk)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         self.port = int(self.runner.addresses[0][1])
+
+
+def layout_state(auth: TenantAuth) -> TenantLayoutState:
+    return TenantLayoutState(
+        tenant=TENANT,
+        projects=["org/config", "org/app"],
+        pipelines=["check", "gate"],
+        pipeline_info={"gate": {"manager": "dependent"}, "check": {"manager": "independent"}},
+        auth=auth.to_dict(),
+    )
 
 
 @pytest.fixture
@@ -85,7 +132,7 @@ def operators(tmp_path: Path, zk_client: ZKClient) -> Iterator[OperatorsWeb]:
     db.upgrade()
     # The tenant's configuration as a scheduler publishes it (the labels'
     # and semaphores' endpoints read it).
-    state = TenantLayoutState(tenant=TENANT, projects=["org/config"], pipelines=["check"])
+    state = layout_state(ADMINS)
     sources = LayoutSources(
         tenant=TENANT,
         layout_uuid=state.uuid,
@@ -155,7 +202,9 @@ def test_nodes_labels_and_an_autohold_live(
         row = page.locator(f"tr[data-node='{held.id}']")
         assert row.get_attribute("data-state") == "hold"
         cells = row.locator("td").all_inner_texts()
-        assert "flaky: why?" in cells[6] and "49m" in cells[6], cells  # kept 1 h, held 10 m ago
+        # Kept 1 h, held 10 m ago: 50m left, or just under once a second has passed.
+        assert "flaky: why?" in cells[6], cells
+        assert "(49m" in cells[6] or "(50m 00s left)" in cells[6], cells
         assert cells[7].startswith("10m"), cells  # in its state since it was held
         assert "unit" in page.locator(f"tr[data-node='{running.id}']").inner_text()
         assert page.locator("#live-summary").inner_text() == "2 nodes: 1 in-use, 1 hold"
@@ -241,6 +290,8 @@ def test_the_operator_pages_pure_parts(operators: OperatorsWeb, page: Any) -> No
         const holds = await import('/static/js/pages/autoholds.js');
         const sems = await import('/static/js/pages/semaphores.js');
         const live = await import('/static/js/live.js');
+        const admin = await import('/static/js/admin.js');
+        const events = await import('/static/js/eventstate.js');
         const ns = [{label: 'a', state: 'in-use'}, {label: 'a', state: 'hold'},
                     {label: 'b', state: 'deleting'}, {label: 'a', state: 'in-use'}];
         const status = {pipelines: [{name: 'gate', change_queues: [{heads: [[
@@ -264,6 +315,31 @@ def test_the_operator_pages_pure_parts(operators: OperatorsWeb, page: Any) -> No
             .map((x) => sems.describeHolder(x, items)),
           match: [live.matchesTerm('', [null]), live.matchesTerm('fla', ['x', 'Flaky']),
                   live.matchesTerm('zz', ['x', null])],
+          actions: [
+            [{name: 'gate', manager: 'dependent'}, status.pipelines[0].change_queues[0].heads[0][0]],
+            [{name: 'post', manager: 'independent'}, status.pipelines[0].change_queues[0].heads[0][1]],
+            [{name: 'check', manager: 'independent'}, {id: 'x', live: true, refs: [{id: '5,2', project: 'p'}]}],
+            [{name: 'gate', manager: 'dependent'}, {id: 'y', live: false, refs: [{id: '6,1', project: 'p'}]}],
+          ].map(([p, i]) => admin.itemActions(p, i)),
+          reenqueue: [
+            {pipeline: 'check', refs: [{project: 'p', change: 7, patchset: '3', ref: 'refs/changes/07/7/3'}]},
+            {pipeline: 'post', refs: [{project: 'p', change: null, ref: 'refs/heads/main', oldrev: 'a', newrev: 'b'}]},
+            {pipeline: 'post', refs: []},
+          ].map(admin.reenqueueTarget),
+          holds: [
+            {project: ' org/app ', job: 'unit', reason: 'why', change: '12'},
+            {project: 'p', job: 'j', reason: 'r', ref: 'refs/heads/.*', count: '3', hours: '1.5'},
+            {project: 'p', job: 'j', reason: 'r', change: '12', ref: 'x'},
+            {project: 'p', job: 'j', reason: 'r', change: 'abc'},
+            {project: 'p', job: 'j', reason: 'r', count: '0'},
+            {project: 'p', job: '', reason: 'r'},
+          ].map((v) => { try { return admin.autoholdRequest(v); } catch (e) { return e.message; } }),
+          isAdmin: [{zuul: {admin: true, scope: ['demo']}}, {zuul: {admin: true, scope: ['other']}},
+                    {zuul: {admin: true, scope: ['*']}}, {zuul: {admin: false, scope: ['demo']}}, null]
+            .map((a) => admin.isAdminOf(a, 'demo')),
+          banner: [null, {}, {trigger_queue_discarding: true, reason: 'r'},
+                   {trigger_queue_paused: true, trigger_queue_discarding: true},
+                   {result_queue_paused: true, reason: 'upgrade'}].map(events.eventStateText),
         };
       }"""
     )
@@ -294,3 +370,175 @@ def test_the_operator_pages_pure_parts(operators: OperatorsWeb, page: Any) -> No
          "project": None},
     ]  # fmt: skip
     assert result["match"] == [True, True, False]
+    dequeue_12 = {
+        "project": "org/app",
+        "label": "change 12,3",
+        "body": {"pipeline": "gate", "change": "12,3"},
+    }
+    assert result["actions"] == [
+        {"dequeue": dequeue_12, "promote": {"change": "12,3", "project": "org/app"}},
+        {"dequeue": {"project": "org/app", "label": "refs/heads/main",
+                     "body": {"pipeline": "post", "ref": "refs/heads/main"}}, "promote": None},
+        {"dequeue": {"project": "p", "label": "change 5,2", "body": {"pipeline": "check", "change": "5,2"}},
+         "promote": None},  # promote: dependent pipelines only
+        {"dequeue": None, "promote": None},  # not live
+    ]  # fmt: skip
+    assert result["reenqueue"] == [
+        {"project": "p", "label": "change 7,3", "body": {"pipeline": "check", "change": "7,3"}},
+        {"project": "p", "label": "refs/heads/main",
+         "body": {"pipeline": "post", "ref": "refs/heads/main", "oldrev": "a", "newrev": "b"}},
+        None,
+    ]  # fmt: skip
+    assert result["holds"] == [
+        {"project": "org/app", "body": {"job": "unit", "reason": "why", "count": 1, "change": "12"}},
+        {"project": "p", "body": {"job": "j", "reason": "r", "count": 3, "ref": "refs/heads/.*",
+                                  "node_hold_expiration": 5400}},
+        "Give a change or a ref expression, not both.",
+        "A change is its number, or number,patchset (e.g. 1234 or 1234,2).",
+        "The count is a whole number, 1 or more.",
+        "Name the job.",
+    ]  # fmt: skip
+    assert result["isAdmin"] == [True, False, True, False, False]
+    assert result["banner"] == [
+        None,
+        None,
+        "Trigger events are discarded: r",
+        "Trigger events are paused: no reason given",  # pausing wins
+        "Trigger and result events are paused: upgrade",
+    ]
+
+
+def queued(zk: ZKClient) -> list[ManagementEvent]:
+    return [ManagementEvent.from_dict(d) for _, d in management_queue(zk, TENANT).list()]
+
+
+def confirm_dialog(page: Any) -> str:
+    """The open dialog's text; then Confirm."""
+    page.wait_for_selector("#admin-dialog[open]")
+    text = page.locator("#admin-dialog").inner_text()
+    page.click("#admin-confirm")
+    return text
+
+
+def item_action(page: Any, change: str, action: str, shot: str | None = None) -> str:
+    item = f".item[data-change='{change}']"
+    page.click(f"{item} .item-menu summary")
+    if shot:
+        screenshot(page, shot)
+    page.click(f"{item} .item-menu .menu-{action}")
+    return confirm_dialog(page)
+
+
+def test_an_admin_acts_from_the_dashboard(
+    operators: OperatorsWeb, zk_client: ZKClient, page: Any
+) -> None:
+    """Logged in from the header on a tenant that is not read-protected, an
+    admin dequeues and promotes from the status, re-enqueues a buildset,
+    makes an autohold from a build and deletes it from its page: each
+    reaches ZooKeeper as the admin endpoint writes it.  The banner follows
+    the tenant's event state; a refused action shows the server's reason."""
+    write_gate(
+        zk_client,
+        [
+            change_item("i12", 12, None, [job("unit", status=JobStatus.WAITING)]),
+            change_item("i13", 13, "i12", [job("unit", status=JobStatus.WAITING)]),
+        ],
+    )
+    db = operators.context.db
+    ref = RefInfo(project="org/app", ref="refs/changes/12/12/1", change=12, patchset="1")
+    db.create_buildset("bs-12", TENANT, "check", [ref])
+    db.create_build("b-12-unit", "bs-12", "unit")
+    base = f"{operators.url}/t/{TENANT}"
+
+    page.goto(f"{base}/status")
+    page.wait_for_selector(".item[data-change='13,1']")
+    assert page.locator(".item-menu").count() == 0  # no login, no actions
+    assert page.locator("#event-state").count() == 0
+    page.click("#login-open")
+    assert "act as an admin" in page.locator("#login").inner_text()
+    page.fill("#login-token", ADMIN)
+    page.click("#login-submit")
+    page.wait_for_selector(".item[data-change='13,1'] .item-menu")
+    assert page.locator("#admin-badge").inner_text() == "admin"
+
+    text = item_action(page, "13,1", "dequeue", shot="admin-status-menu")
+    assert "change 13,1" in text and "org/app" in text, text
+    page.wait_for_selector("#notices .message.ok")
+    (dequeue,) = queued(zk_client)
+    assert (dequeue.kind, dequeue.pipeline, dequeue.project, dequeue.change) == (
+        ManagementKind.DEQUEUE, "gate", "org/app", "13,1")  # fmt: skip
+    assert dequeue.requested_by == "oscar"
+    assert item_action(page, "13,1", "promote").startswith("Promote change 13,1")
+    page.wait_for_function("document.querySelectorAll('#notices .message.ok').length === 2")
+    promote = queued(zk_client)[1]
+    assert (promote.kind, promote.pipeline, promote.changes) == (
+        ManagementKind.PROMOTE, "gate", ["13,1"])  # fmt: skip
+
+    # Events paused (zuul-client manage-events): the status says so, live.
+    save_event_state(
+        zk_client,
+        TenantEventState(TENANT, trigger_queue_paused=True, reason="Gerrit upgrade", last_modified=time.time()),
+    )  # fmt: skip
+    page.wait_for_selector("#event-state[data-state=paused]")
+    assert "Trigger events are paused: Gerrit upgrade" in page.locator("#event-state").inner_text()
+    screenshot(page, "admin-status-paused")
+
+    # A buildset re-enqueued: its change, in its pipeline.
+    page.goto(f"{base}/buildset/bs-12")
+    page.wait_for_selector("#event-state")  # every tenant page (from the tenant's info)
+    page.click("#buildset-reenqueue")
+    assert "Re-enqueue change 12,1?" in confirm_dialog(page)
+    page.wait_for_selector("#notices .message.ok")
+    enqueue = queued(zk_client)[2]
+    assert (enqueue.kind, enqueue.pipeline, enqueue.project, enqueue.change) == (
+        ManagementKind.ENQUEUE, "check", "org/app", "12,1")  # fmt: skip
+    save_event_state(zk_client, TenantEventState(TENANT))
+
+    # An autohold from a build: the form comes filled in from the build.
+    page.goto(f"{base}/build/b-12-unit")
+    page.click("#build-autohold")
+    page.wait_for_selector("#admin-dialog[open]")
+    assert page.input_value("#autohold-project") == "org/app"
+    assert page.input_value("#autohold-job") == "unit"
+    assert page.input_value("#autohold-change") == "12"
+    page.click("#admin-confirm")  # no reason: said before anything is sent
+    page.wait_for_selector("#admin-problem .message.error")
+    assert "Give a reason" in page.locator("#admin-problem").inner_text()
+    page.fill("#autohold-reason", "flaky unit")
+    page.fill("#autohold-count", "2")
+    page.fill("#autohold-hours", "2")
+    screenshot(page, "admin-autohold-form")
+    page.click("#admin-confirm")
+    page.wait_for_selector("#notices .message.ok")
+    assert page.locator("#event-state").count() == 0  # resumed
+    (hold,) = HoldRequestStore(zk_client).for_tenant(TENANT)
+    assert (hold.project, hold.job, hold.reason, hold.ref_filter) == (
+        "org/app", "unit", "flaky unit", change_ref_filter(12))  # fmt: skip
+    assert (hold.max_count, hold.node_expiration, hold.requested_by) == (2, 7200, "oscar")
+
+    # Deleted from its page.
+    page.goto(f"{base}/autohold/{hold.id}")
+    page.wait_for_selector("#autohold-delete")
+    screenshot(page, "admin-autohold")
+    page.click("#autohold-delete")
+    assert f"Delete autohold {hold.id}?" in confirm_dialog(page)
+    page.wait_for_function(
+        "document.querySelector('#results').textContent.includes('There is no autohold')"
+    )
+    assert HoldRequestStore(zk_client).for_tenant(TENANT) == []
+
+    # The tenant's admin-rules change while the dashboard still holds that
+    # the login may act (asked at most a minute ago): the action is refused
+    # with the server's reason, nothing is queued, and the menu goes away.
+    page.locator("header nav a", has_text="Status").click()
+    page.wait_for_selector(".item[data-change='12,1'] .item-menu")
+    save_layout(zk_client, layout_state(TenantAuth(realm="sso.example.com", admin_rules=[])))
+    item_action(page, "12,1", "dequeue")
+    page.wait_for_selector("#admin-problem .message.error")
+    refused = page.locator("#admin-problem").inner_text()
+    assert "Refused (403)" in refused and "'oscar' is not an admin of tenant 'demo'" in refused
+    screenshot(page, "admin-refused")
+    assert len(queued(zk_client)) == 3
+    page.click("#admin-cancel")
+    page.wait_for_function("!document.querySelector('.item-menu')")
+    assert page.locator("#admin-dialog").count() == 0

@@ -3,7 +3,9 @@
 (Debian's Chromium through Playwright) against the web app with an HS256
 realm: the login panel instead of a broken page, a pasted token kept and
 sent (API calls, log files through the cookie), a refused token explained,
-logging out."""
+logging out; logging in from the header on a tenant anyone may read, and
+what the header then says of the login (an admin of the tenant, or a token
+the service refuses, in its words)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from lockgate.db import Database
 
 from tests.fixtures.browser import browser, page, screenshot  # noqa: F401
 from tests.unit.web.test_access import (  # noqa: F401
+    ADMIN,
     BUILD,
     READER,
     STRANGER,
@@ -103,3 +106,47 @@ def test_the_page_a_browser_gets_without_a_token_is_the_dashboard_without_data(
     # The JSON of the tenant's info tells the dashboard to ask.
     info = json.loads(page.request.get(f"{site.url}/api/tenant/secret/info").text())
     assert info["info"]["capabilities"]["auth"]["read_protected"] is True
+
+
+def test_logging_in_from_the_header_on_a_tenant_anyone_may_read(
+    site: AuthHarness, page: Any
+) -> None:
+    page.goto(f"{site.url}/t/open/status")
+    page.wait_for_selector("#status-updated[data-updated]")
+    page.click("#login-open")
+    page.wait_for_selector("#login")
+    assert "act as an admin" in page.locator("#login").inner_text()
+    page.click("#login-cancel")  # back to the page, nothing stored
+    page.wait_for_selector("#status-updated[data-updated]")
+    assert page.locator("#login-open").count() == 1
+
+    # A token with a signature the service does not accept: reading a
+    # tenant without access-rules ignores it, as Zuul does; the header says
+    # it is refused, in the server's words.
+    page.click("#login-open")
+    paste(page, token("mallory", secret="not-the-secret-but-long-enough-anyway!!"))
+    page.wait_for_selector("#status-updated[data-updated]")
+    badge = page.locator("#admin-badge")
+    badge.wait_for()
+    assert badge.inner_text() == "token refused"
+    assert "signature" in (badge.get_attribute("title") or "")
+
+    # A valid token of no admin: logged in, no admin mark; of an admin of
+    # "secret" (who may read it too): marked there, not on "open".
+    page.click("#logout")
+    page.click("#login-open")
+    paste(page, STRANGER)
+    page.wait_for_selector("#status-updated[data-updated]")
+    assert "sam" in page.locator("#login-user").inner_text()
+    page.click("#logout")
+    page.click("#login-open")
+    paste(page, ADMIN)
+    page.wait_for_selector("#status-updated[data-updated]")
+    page.goto(f"{site.url}/t/secret/status")
+    page.wait_for_selector("#admin-badge")
+    assert page.locator("#admin-badge").inner_text() == "admin"
+    assert page.locator("#login").count() == 0
+    page.goto(f"{site.url}/t/open/status")
+    page.wait_for_selector("#status-updated[data-updated]")
+    assert "oscar" in page.locator("#login-user").inner_text()
+    assert page.locator("#admin-badge").count() == 0
