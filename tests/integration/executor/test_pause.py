@@ -71,7 +71,7 @@ def test_a_paused_build_waits_for_resume_then_completes(zk_client, executor, ups
     assert paused.state is BuildState.RUNNING
     assert paused.result_data["registry"] == "127.0.0.1:5000"
     assert paused.result_data["zuul"]["artifacts"][0]["name"] == "image"
-    wait_for(lambda: "build-paused" in _kinds(zk_client, request.uuid), 10, "build-paused")
+    wait_for(lambda: "build-paused" in _kinds(zk_client, request.uuid), 30, "build-paused")
     log_dir = executor.settings.log_root / request.uuid
     assert not (log_dir / "post-ran").exists()
     _resume(store, request.uuid)
@@ -86,6 +86,8 @@ def test_a_paused_build_waits_for_resume_then_completes(zk_client, executor, ups
     # What post-run returned is merged with what run returned; its log_url wins.
     assert done.result_data["registry"] == "127.0.0.1:5000"
     assert done.log_url == "https://logs.example/final/"
+    # The result event is put after the record is saved: wait for it too.
+    wait_for(lambda: "build-completed" in _kinds(zk_client, request.uuid), 30, "build-completed")
     assert _kinds(zk_client, request.uuid) == ["build-started", "build-paused", "build-completed"]
 
 
