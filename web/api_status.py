@@ -15,19 +15,19 @@ dashboard shows as a banner), added to the kept bytes here and sent plain.
 
 from __future__ import annotations
 
-import email.utils
 import json
 
 from aiohttp import web
 from lockgate.model.event_state import TenantEventState
 from lockgate.web.context import context
 from lockgate.web.params import Query
+from lockgate.web.status_cache import StatusAnswer
 
 
-def _headers(ttl: float, built_at: float) -> dict[str, str]:
+def _headers(ttl: float, answer: StatusAnswer) -> dict[str, str]:
     return {
         "Cache-Control": f"public, max-age={max(1, int(ttl))}",
-        "Last-Modified": email.utils.formatdate(built_at, usegmt=True),
+        "Last-Modified": answer.last_modified,
     }
 
 
@@ -36,7 +36,7 @@ async def status(request: web.Request) -> web.Response:
     Query(request.query, [])
     state = await ctx.layout(request.match_info["tenant"])
     answer = await ctx.status.get(state)
-    headers = _headers(ctx.cluster.ttl, answer.built_at)
+    headers = _headers(ctx.cluster.ttl, answer)
     headers["Vary"] = "Accept-Encoding"
     body = answer.body
     events = await ctx.cluster.tenant_event_state(state.tenant)
@@ -66,7 +66,7 @@ async def status_change(request: web.Request) -> web.Response:
     wanted = request.match_info["change"]
     answer = await ctx.status.get(state)
     found = answer.items_of(wanted)
-    return web.json_response(found, headers=_headers(ctx.cluster.ttl, answer.built_at))
+    return web.json_response(found, headers=_headers(ctx.cluster.ttl, answer))
 
 
 def add_routes(app: web.Application) -> None:

@@ -40,7 +40,9 @@ Who calls it: ``lockgate.web.api_status`` (and ``api_tenants`` for counts).
 
 from __future__ import annotations
 
+import array
 import asyncio
+import email.utils
 import enum
 import functools
 import gc
@@ -75,6 +77,9 @@ CLOCK_REFRESH = 5.0
 GZIP_LEVEL = 5
 # Work on the loop between two yields to it, in seconds.
 SLICE = 0.002
+# Seconds between two full garbage collections of our choosing (``settle_garbage``).
+SETTLE_EVERY = 600.0
+_settled = [0.0]  # when the process last settled (monotonic)
 
 DurationKey = tuple[str, str, str | None]
 
@@ -106,8 +111,15 @@ class StatusAnswer:
     running: bool = False  # some build runs: its times change with the clock
     gzipped: bytes = b""
     queued: int = 0  # items shown
-    # A ref id (``12345,2``) -> where the items with that ref are in ``body``.
-    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Each item's ref id (``12345,2``), and where its entry starts and ends
+    # in ``body`` (an array: nothing for the garbage collector to look at).
+    ref_ids: list[str] = field(default_factory=list)
+    offsets: array.array[int] = field(default_factory=lambda: array.array("q"))
+
+    @functools.cached_property
+    def last_modified(self) -> str:
+        """``built_at`` as an HTTP date (made once, not per request)."""
+        return email.utils.formatdate(self.built_at, usegmt=True)
 
     @functools.cached_property
     def data(self) -> dict[str, Any]:
@@ -116,7 +128,12 @@ class StatusAnswer:
 
     def items_of(self, ref_id: str) -> list[dict[str, Any]]:
         """The entries of the items one of whose refs is ``ref_id``, decoded."""
-        return [json.loads(self.body[a:b]) for a, b in self.spans.get(ref_id, ())]
+        offsets = self.offsets
+        return [
+            json.loads(self.body[offsets[2 * n] : offsets[2 * n + 1]])
+            for n, found in enumerate(self.ref_ids)
+            if found == ref_id
+        ]
 
 
 @dataclass
@@ -164,7 +181,7 @@ class _Tenant:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     layout: _Layout | None = None
     pipelines: dict[str, _PipelineText] = field(default_factory=dict)
-    templates: dict[tuple[str, str], _Template] = field(default_factory=dict)
+    templates: dict[str, _Template] = field(default_factory=dict)  # by item uuid
     estimates: dict[DurationKey, float] = field(default_factory=dict)
     estimated_keys: frozenset[DurationKey] = frozenset()
     estimated_at: float = 0.0
@@ -306,24 +323,31 @@ def render(template: _Template, now: float) -> bytes:
 
 
 def settle_garbage() -> None:
-    """Take what the process holds now out of the garbage collector's sight.
+    """One full collection now, and what the process then holds out of the
+    garbage collector's sight until the next.
 
     Why: a full collection stops every thread for as long as it takes to
     look at every object the process keeps — the imported modules, and the
-    pipeline reader's decoded items — 100-700 ms on a busy 2-core machine
-    at 1,000 items, while a hundred clients wait (the p99 of
-    ``bench/web_status``).  Under a hundred clients' requests one comes
-    every ten seconds or so.  Frozen objects (``gc.freeze``) are not looked
-    at; they are still freed when their count drops to zero, as the
-    decoded items are when they change.  What was garbage in cycles at the
-    moment would never be freed: a collection first.  Once per tenant, after
-    its first answer (the moment the process has what it keeps), where the
-    web server turns it on (``StatusCache.settle_garbage``)."""
+    pipeline reader's decoded items: 100-700 ms at 1,000 items on a busy
+    2-core machine (where looking at an object that was not touched for a
+    while costs microseconds), while a hundred clients wait.  Left to
+    itself, Python makes one whenever a quarter as many objects as it keeps
+    have lived long; under a hundred clients' requests, every few seconds.
+    Frozen objects (``gc.freeze``) are not looked at, and are still freed
+    when nothing refers to them (decoded items when they change); the
+    collector's own full collections then look only at what came since.
+    Frozen garbage in cycles would never be freed: so each settling thaws
+    everything and collects it first — one full collection when we choose
+    (after a tenant's first answer, then every ``SETTLE_EVERY`` s), not
+    several when Python does.  Where the web server turns it on
+    (``StatusCache.settle_garbage``)."""
     started = time.perf_counter()
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
+    _settled[0] = time.monotonic()
     log.info(
-        "%d objects frozen out of the garbage collector's sight (%.0f ms)",
+        "%d objects out of the garbage collector's sight (%.0f ms)",
         gc.get_freeze_count(),
         (time.perf_counter() - started) * 1000,
     )
@@ -391,7 +415,7 @@ class StatusCache:
         entry.answer = answer
         entry.checked = time.monotonic()
         self.builds += 1
-        if first and self.settle_garbage:
+        if self.settle_garbage and (first or time.monotonic() - _settled[0] > SETTLE_EVERY):
             settle_garbage()
 
     def _layout(
@@ -457,11 +481,12 @@ class StatusCache:
         """The templates of the layout's items, in order: kept ones where the
         item, the items behind it and its estimates are as they were; new
         ones made in slices between yields to the loop."""
-        kept, made = entry.templates, {}
+        kept: dict[str, _Template] = entry.templates
+        made: dict[str, _Template] = {}
         out = []
         deadline = time.perf_counter() + SLICE
         for item, behind in layout.order:
-            template = kept.get((item.pipeline, item.uuid))
+            template = kept.get(item.uuid)
             if template is not None and (template.item is not item or template.behind != behind):
                 template = None
             if template is not None and template.estimated != entry.estimated:
@@ -474,7 +499,7 @@ class StatusCache:
                     item, behind, entry.estimates, self._markers, entry.estimated
                 )
                 self.templates_made += 1
-            made[(item.pipeline, item.uuid)] = template
+            made[item.uuid] = template
             out.append(template)
             if time.perf_counter() > deadline:
                 await asyncio.sleep(0)
@@ -487,14 +512,15 @@ class StatusCache:
     ) -> StatusAnswer:
         now = time.time()
         pieces = [layout.parts[0]]
-        spans: dict[str, list[tuple[int, int]]] = {}
+        offsets = array.array("q")
         offset = len(pieces[0])
         running = False
         deadline = time.perf_counter() + SLICE
         for template, part in zip(templates, layout.parts[1:], strict=True):
             text = render(template, now)
             running = running or bool(template.clocks)
-            spans.setdefault(template.ref_id, []).append((offset, offset + len(text)))
+            offsets.append(offset)
+            offsets.append(offset + len(text))
             pieces.append(text)
             pieces.append(part)
             offset += len(text) + len(part)
@@ -504,8 +530,9 @@ class StatusCache:
         body = b"".join(pieces)
         loop = asyncio.get_running_loop()
         gzipped = await loop.run_in_executor(None, gzip.compress, body, GZIP_LEVEL)
+        ref_ids = [template.ref_id for template in templates]
         return StatusAnswer(
-            body, now, fingerprint, running, gzipped, queued=len(templates), spans=spans
+            body, now, fingerprint, running, gzipped, len(templates), ref_ids, offsets
         )
 
     async def _estimates(self, entry: _Tenant, tenant: str, keys: frozenset[DurationKey]) -> None:
