@@ -190,6 +190,10 @@ def tables(prefix: str = "") -> Tables:
         sa.Index(f"{p}lockgate_build_tenant_branch_id_idx", "tenant", "branch", "id"),
         sa.Index(f"{p}lockgate_build_tenant_job_name_id_idx", "tenant", "job_name", "id"),
         sa.Index(f"{p}lockgate_build_tenant_result_id_idx", "tenant", "result", "id"),
+        # A project's builds on one branch (migration 0006).
+        sa.Index(
+            f"{p}lockgate_build_tenant_project_branch_id_idx", "tenant", "project", "branch", "id"
+        ),
         # A job's builds in one pipeline, in one project (migration 0004).
         sa.Index(
             f"{p}lockgate_build_tenant_pipeline_job_id_idx", "tenant", "pipeline", "job_name", "id"
