@@ -370,7 +370,9 @@ class StatusCache:
         self.templates_made = 0  # item entries encoded (for tests and the benchmark)
 
     async def get(self, state: TenantLayoutState) -> StatusAnswer:
-        entry = self._tenants.setdefault(state.tenant, _Tenant())
+        entry = self._tenants.get(state.tenant)
+        if entry is None:
+            entry = self._tenants[state.tenant] = _Tenant()
         if self.ttl <= 0:  # no caching (tests): every answer is current
             async with entry.lock:
                 await self._refresh(entry, state)
