@@ -190,6 +190,18 @@ def tables(prefix: str = "") -> Tables:
         sa.Index(f"{p}lockgate_build_tenant_branch_id_idx", "tenant", "branch", "id"),
         sa.Index(f"{p}lockgate_build_tenant_job_name_id_idx", "tenant", "job_name", "id"),
         sa.Index(f"{p}lockgate_build_tenant_result_id_idx", "tenant", "result", "id"),
+        # A project's builds in one pipeline; by end time, for build-times
+        # (migration 0007).
+        sa.Index(
+            f"{p}lockgate_build_tenant_project_pipeline_id_idx",
+            "tenant",
+            "project",
+            "pipeline",
+            "id",
+        ),
+        sa.Index(
+            f"{p}lockgate_build_tenant_project_end_time_idx", "tenant", "project", "end_time", "id"
+        ),
         # A project's builds on one branch (migration 0006).
         sa.Index(
             f"{p}lockgate_build_tenant_project_branch_id_idx", "tenant", "project", "branch", "id"
