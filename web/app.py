@@ -92,12 +92,15 @@ def make_app(context: WebContext) -> web.Application:
     # the read gate inside ``errors``: its refusals are answered in Zuul's shape.
     app = web.Application(middlewares=[request_metrics.record, errors, access.read_gate])
     app[CONTEXT] = context
-    api_admin.add_routes(app)  # first: its /project/{project}/<action> paths
+    # The status first: every open dashboard polls it, and aiohttp tries the
+    # /api/tenant/{tenant}/... routes one by one in this order (its two
+    # paths end in fixed words: they take nothing from the routes after).
+    api_status.add_routes(app)
+    api_admin.add_routes(app)  # first of the rest: its /project/{project}/<action> paths
     api_keys.add_routes(app)
     api_tenants.add_routes(app)
     api_builds.add_routes(app)
     api_nodes.add_routes(app)
-    api_status.add_routes(app)
     api_config.add_routes(app)  # after the admin routes: its project/{project} is greedy
     console_stream.add_routes(app)
     logs.add_routes(app)
