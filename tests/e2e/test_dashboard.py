@@ -297,6 +297,16 @@ def test_the_gate_and_every_page(lockgate: LockgateSystem, page: Any) -> None:
     page.goto(f"{base}/autoholds")
     page.wait_for_selector(f"#results-table tr[data-autohold='{hold['id']}']:has-text('1 / 1')")
     screenshot(page, "19-autoholds")
+
+    # The launcher holds the node after the build gave it back (asynchronous;
+    # slow on a loaded machine): wait for that in the API, then the page.
+    def node_held() -> bool:
+        info = requests.get(f"{api}/autohold/{hold['id']}", timeout=30).json()
+        ids = {n for entry in info.get("nodes") or () for n in entry.get("nodes") or ()}
+        nodes = requests.get(f"{api}/nodes", timeout=30).json()
+        return any(n["id"] in ids and n["state"] == "hold" for n in nodes)
+
+    wait_for(node_held, 180, "the failed build's node to be held")
     page.goto(f"{base}/autohold/{hold['id']}")
     page.wait_for_selector(f"#held-builds tr[data-build='{failed['uuid']}'] .badge.warn")
     [node_id] = page.locator("#held-builds li[data-node]").evaluate_all(

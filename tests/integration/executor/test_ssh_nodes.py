@@ -37,11 +37,15 @@ def test_job_on_an_ssh_node(upstream, sshd_node, tmp_path):
     assert outcome.result is BuildResult.SUCCESS, console
     assert "| controller | SSH-MARKER-controller" in console
     assert "| controller | LOCAL-MARKER" in console
-    # No ssh multiplexer outlives the build (ControlPersist is off).
-    assert not _processes_with("[mux]")
+    # No ssh multiplexer of this build outlives it (another test run on the
+    # machine may have its own: this build's carry its job dir in their
+    # environment, under tmp_path).
+    assert not _processes_with("[mux]", str(tmp_path))
 
 
-def _processes_with(text: str) -> list[str]:
+def _processes_with(text: str, environment: str) -> list[str]:
+    """ssh processes whose command line has ``text`` and whose environment
+    mentions ``environment``."""
     import os
 
     found = []
@@ -49,9 +53,10 @@ def _processes_with(text: str) -> list[str]:
         if pid.isdigit():
             try:
                 cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+                env = open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace")
             except OSError:
                 continue
-            if text in cmd and "ssh" in cmd:
+            if text in cmd and "ssh" in cmd and environment in env:
                 found.append(cmd)
     return found
 
