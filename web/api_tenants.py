@@ -101,15 +101,6 @@ async def tenant_info(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def _queued_items(pipelines: list[dict[str, Any]]) -> int:
-    return sum(
-        len(head)
-        for p in pipelines
-        for q in p.get("change_queues", [])
-        for head in q.get("heads", [])
-    )
-
-
 async def tenants(request: web.Request) -> web.Response:
     ctx = context(request)
     Query(request.query, [])
@@ -123,11 +114,9 @@ async def tenants(request: web.Request) -> web.Response:
             out.append({"name": name, "projects": None, "queue": None})
             continue
         # The kept status answer (built once per change of state), not a
-        # fresh read of every item per request.
-        pipelines = (await ctx.status.get(layout)).data.get("pipelines", [])
-        out.append(
-            {"name": name, "projects": len(layout.projects), "queue": _queued_items(pipelines)}
-        )
+        # fresh read of every item per request; it knows how many it shows.
+        queued = (await ctx.status.get(layout)).queued
+        out.append({"name": name, "projects": len(layout.projects), "queue": queued})
     return web.json_response(out)
 
 
