@@ -323,7 +323,7 @@ def test_the_gate_and_every_page(lockgate: LockgateSystem, page: Any) -> None:
     gone = requests.delete(f"{api}/autohold/{hold['id']}", headers=auth, timeout=30)
     assert gone.status_code == 204, gone.text
     page.wait_for_function(
-        "document.querySelector('#results').textContent.includes('There is no autohold')"
+        "document.querySelector('#results')?.textContent.includes('There is no autohold')"
     )
 
     page.goto(f"{base}/builds")
@@ -346,7 +346,7 @@ def test_the_gate_and_every_page(lockgate: LockgateSystem, page: Any) -> None:
     screenshot(page, "10-jobs")
     page.goto(f"{base}/job/dash-lint")
     page.wait_for_function(
-        "document.querySelector('#inheritance').textContent.includes('dash-base → dash-lint')"
+        "document.querySelector('#inheritance')?.textContent.includes('dash-base → dash-lint')"
     )
     assert "Lint the code." in page.locator("section.variant").inner_text()
     screenshot(page, "11-job")

@@ -271,7 +271,7 @@ def test_nodes_labels_and_an_autohold_live(
         holds.delete(hold.id)
         nodes.delete(held.id)
         page.wait_for_function(
-            "document.querySelector('#results').textContent.includes('There is no autohold')"
+            "document.querySelector('#results')?.textContent.includes('There is no autohold')"
         )
 
         page.goto(f"{operators.url}/")
@@ -523,7 +523,7 @@ def test_an_admin_acts_from_the_dashboard(
     page.click("#autohold-delete")
     assert f"Delete autohold {hold.id}?" in confirm_dialog(page)
     page.wait_for_function(
-        "document.querySelector('#results').textContent.includes('There is no autohold')"
+        "document.querySelector('#results')?.textContent.includes('There is no autohold')"
     )
     assert HoldRequestStore(zk_client).for_tenant(TENANT) == []
 
