@@ -243,7 +243,12 @@ def test_the_gate_and_every_page(lockgate: LockgateSystem, page: Any) -> None:
     assert gate.locator(".tree .line").count() >= 2
     screenshot(page, "04-status-gate")
     page.goto(f"{base}/status/change/{second}")
-    page.wait_for_selector(f"section[data-pipeline=gate] .item[data-change='{second},1']")
+    try:
+        page.wait_for_selector(f"section[data-pipeline=gate] .item[data-change='{second},1']")
+    except Exception as e:  # flaked under two suites at once: say what the page showed
+        screenshot(page, "05-status-change-FAILED")
+        shown = page.locator("body").inner_text()
+        raise AssertionError(f"change {second},1 not drawn in the gate; page: {shown!r}") from e
     # The change wherever it is (the gate, maybe still check), nothing else.
     changes = page.locator(".item").evaluate_all("items => items.map(i => i.dataset.change)")
     assert set(changes) == {f"{second},1"}
