@@ -202,7 +202,7 @@ class ServiceConfig:
         """Open sections of one kind: ``named("connection")`` -> {NAME: Section}."""
         prefix = kind + " "
         return {
-            name[len(prefix):].strip(): section
+            name[len(prefix) :].strip(): section
             for name, section in self.sections.items()
             if name.startswith(prefix)
         }
@@ -237,8 +237,9 @@ class ServiceConfig:
                 continue
             if kind in OPEN_SECTIONS:
                 if " " not in name.strip():
-                    raise ServiceConfigError(f"{path}: [{name}]: section needs a name, "
-                                             f"e.g. [{kind} NAME]")
+                    raise ServiceConfigError(
+                        f"{path}: [{name}]: section needs a name, e.g. [{kind} NAME]"
+                    )
                 section = Section(path, name, values)
                 if kind in ("connection", "provider"):
                     section.require("driver")
@@ -247,8 +248,13 @@ class ServiceConfig:
             if name not in KNOWN_SECTIONS and name not in IGNORED:
                 raise ServiceConfigError(
                     f"{path}: [{name}]: unknown section"
-                    + _suggest(name, list(KNOWN_SECTIONS) + list(IGNORED)
-                               + [f"{k} NAME" for k in (*OPEN_SECTIONS, *IGNORED_OPEN)]))
+                    + _suggest(
+                        name,
+                        list(KNOWN_SECTIONS)
+                        + list(IGNORED)
+                        + [f"{k} NAME" for k in (*OPEN_SECTIONS, *IGNORED_OPEN)],
+                    )
+                )
             section = Section(path, name, _defaults(name) | values, frozenset(values))
             section.known(KNOWN_SECTIONS.get(name, {}) | IGNORED.get(name, {}))
             for key, default in KNOWN_SECTIONS.get(name, {}).items():
@@ -264,8 +270,7 @@ class ServiceConfig:
 
 
 def _defaults(name: str) -> dict[str, str]:
-    return {k: v for k, v in KNOWN_SECTIONS.get(name, {}).items()
-            if isinstance(v, str)}
+    return {k: v for k, v in KNOWN_SECTIONS.get(name, {}).items() if isinstance(v, str)}
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

@@ -138,8 +138,10 @@ class FrozenJob:
             setattr(
                 self,
                 attr,
-                [p if isinstance(p, PlaybookRef) else PlaybookRef.from_dict(p)
-                 for p in getattr(self, attr)],
+                [
+                    p if isinstance(p, PlaybookRef) else PlaybookRef.from_dict(p)
+                    for p in getattr(self, attr)
+                ],
             )
 
     @property

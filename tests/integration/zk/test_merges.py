@@ -14,11 +14,27 @@ from tests.fixtures.waiting import wait_for
 
 
 def merge_request(uuid: str = "m1") -> MergeRequest:
-    step = MergeStep("gerrit", "org/app", "master", "refs/changes/45/12345/3", "a" * 40,
-                     "ssh://review.example.org:29418/org/app", "cherry-pick", 12345, 3)
-    return MergeRequest(uuid=uuid, tenant="t", pipeline="gate", item_uuid="i", event_id="e",
-                        steps=[step], repos=[RepoSpec("gerrit", "org/app", step.url)],
-                        repo_state={"org/app": {"master": "b" * 40}})
+    step = MergeStep(
+        "gerrit",
+        "org/app",
+        "master",
+        "refs/changes/45/12345/3",
+        "a" * 40,
+        "ssh://review.example.org:29418/org/app",
+        "cherry-pick",
+        12345,
+        3,
+    )
+    return MergeRequest(
+        uuid=uuid,
+        tenant="t",
+        pipeline="gate",
+        item_uuid="i",
+        event_id="e",
+        steps=[step],
+        repos=[RepoSpec("gerrit", "org/app", step.url)],
+        repo_state={"org/app": {"master": "b" * 40}},
+    )
 
 
 def test_submit_get_and_round_trip_with_a_large_result(zk_client):

@@ -394,17 +394,20 @@ def test_changed_files_many_matches_one_diff_per_pair(upstream, tmp_path):
     third = tree.commit({"x": None})
     empty = tree.commit({})
     pairs = [(first, second), (second, second), (second, third), (third, empty), (first, empty)]
-    assert gm.changed_files_many(tree.path, pairs) == [
-        gm.changed_files(tree.path, old, new) for old, new in pairs
-    ] == [["dir/y", "x"], [], ["x"], [], ["dir/y"]]
+    assert (
+        gm.changed_files_many(tree.path, pairs)
+        == [gm.changed_files(tree.path, old, new) for old, new in pairs]
+        == [["dir/y", "x"], [], ["x"], [], ["dir/y"]]
+    )
 
 
 def test_speculative_repo_state_carries_the_applied_steps_of_its_branch():
     from lockgate.model.builds import RepoState, speculative_repo_state
 
     def step(n, project="org/app", branch="master"):
-        return MergeStep("g", project, branch, f"refs/changes/{n}", f"{n}" * 40, "u", number=n,
-                         patchset=1)
+        return MergeStep(
+            "g", project, branch, f"refs/changes/{n}", f"{n}" * 40, "u", number=n, patchset=1
+        )
 
     steps = [step(1), step(2, "org/lib"), step(3), step(4, branch="stable"), step(5)]
     result = MergeResult(
@@ -424,5 +427,6 @@ def test_speculative_repo_state_carries_the_applied_steps_of_its_branch():
     with pytest.raises(KeyError, match="org/app branch nope"):
         speculative_repo_state(
             RepoState("g", "org/app", "h/org/app", "u", "nope", "refs/heads/nope", "x"),
-            result, steps,
+            result,
+            steps,
         )
