@@ -7,6 +7,7 @@ the timer fires."""
 from __future__ import annotations
 
 import pytest
+from lockgate.scheduler.server import Scheduler
 from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.requests import NodeRequestStore
 
@@ -40,6 +41,16 @@ def site(request, tmp_path, upstream, zk_server, zk_chroot, zk_client):
     site.repos["config"].commit_and_push({"zuul.yaml": CONFIG + pipeline}, message="periodic")
     site.dereference = request.param  # type: ignore[attr-defined]
     return site
+
+
+@pytest.fixture
+def scheduler(site):
+    sched = Scheduler(site.service_config(), tick=0.5)
+    sched.start()
+    stop = sched.run_in_thread()
+    yield sched
+    stop()
+    sched.stop()
 
 
 def test_timer_pipeline_gets_an_item_per_project_branch(site, scheduler):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from lockgate.scheduler.server import Scheduler
 from lockgate.zk.components import register
 from lockgate.zk.pipelines import read_pipelines
 
@@ -21,9 +22,15 @@ from tests.integration.scheduler.harness import (
     build_requests,
     complete_build,
     fulfil_node_requests,
+    make_site,
     wait_build_request,
     wait_node_request,
 )
+
+
+@pytest.fixture
+def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
+    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
 
 
 @pytest.fixture
@@ -35,9 +42,13 @@ def east_executor(site):
 
 
 @pytest.fixture
-def scheduler(east_executor, scheduler):
-    """The shared scheduler, started after the east executor registered."""
-    return scheduler
+def scheduler(site, east_executor):
+    sched = Scheduler(site.service_config(), tick=0.5)
+    sched.start()
+    stop = sched.run_in_thread()
+    yield sched
+    stop()
+    sched.stop()
 
 
 def test_a_zoned_job_runs_in_its_zone_and_is_reported_once(site, scheduler, caplog):
