@@ -42,7 +42,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from lockgate.auth import TenantAuth
 from lockgate.db import Database
 from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.web import auth, pages
@@ -143,7 +142,7 @@ async def _check_tenant(request: web.Request, canonical: str) -> None:
         if websocket and e.status == 404:
             return  # nothing to guard: the websocket closes saying so
         raise
-    if websocket and TenantAuth.from_dict(layout.auth).read_protected:
+    if websocket and auth.tenant_auth(layout).read_protected:
         request[_PENDING] = layout
         return
     await auth.require_read(request, layout)
@@ -210,7 +209,7 @@ async def _protected_tenants(ctx: WebContext) -> list[str]:
     found = []
     for name in await ctx.cluster.tenant_names():
         layout = await ctx.cluster.tenant_layout(name)
-        if layout is not None and TenantAuth.from_dict(layout.auth).read_protected:
+        if layout is not None and auth.tenant_auth(layout).read_protected:
             found.append(name)
     return found
 

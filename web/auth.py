@@ -68,11 +68,27 @@ def registry(app: web.Application) -> AuthRegistry:
     return app.get(AUTH) or AuthRegistry()
 
 
+_TENANT_AUTH: dict[tuple[str, str], TenantAuth] = {}
+
+
+def tenant_auth(layout: TenantLayoutState) -> TenantAuth:
+    """The layout's ``TenantAuth``, decoded once per published layout: every
+    request of a tenant passes the read gate, so decoding it per request
+    showed on the status path."""
+    key = (layout.tenant, layout.uuid)
+    found = _TENANT_AUTH.get(key)
+    if found is None:
+        if len(_TENANT_AUTH) > 1000:  # old layouts: start again
+            _TENANT_AUTH.clear()
+        found = _TENANT_AUTH[key] = TenantAuth.from_dict(layout.auth)
+    return found
+
+
 def capabilities(app: web.Application, layout: TenantLayoutState | None = None) -> dict[str, Any]:
     """The ``auth`` capability of a tenant's info: its default realm is its
     ``authentication-realm`` when it has one; ``read_protected`` when it has
     access-rules.  Without ``layout``: the realms only (see ``root_capabilities``)."""
-    tenant = TenantAuth.from_dict(layout.auth) if layout is not None else TenantAuth()
+    tenant = tenant_auth(layout) if layout is not None else TenantAuth()
     return registry(app).capabilities(tenant.realm, tenant.read_protected)
 
 
@@ -86,7 +102,7 @@ async def api_root(ctx: WebContext) -> TenantAuth | None:
         layout = await ctx.cluster.tenant_layout(name)
         if layout is not None and (newest is None or layout.loaded_at > newest.loaded_at):
             newest = layout
-    return TenantAuth.from_dict(newest.auth) if newest is not None else None
+    return tenant_auth(newest) if newest is not None else None
 
 
 async def root_capabilities(request: web.Request) -> dict[str, Any]:
@@ -158,9 +174,7 @@ async def authorization(
     request: web.Request, layout: TenantLayoutState
 ) -> tuple[Identity, Authorization]:
     identity = await identify(request)
-    decision = authorize(
-        TenantAuth.from_dict(layout.auth), layout.tenant, identity.claims, identity.uid
-    )
+    decision = authorize(tenant_auth(layout), layout.tenant, identity.claims, identity.uid)
     return identity, decision
 
 
@@ -212,7 +226,7 @@ async def require_read(
     satisfies none.  ``token``: one given outside the header (a websocket's
     first message), ``hint`` saying how to give it; ``what``: a prefix naming what
     is read, when the path does not say ("the logs of build X: ")."""
-    tenant = TenantAuth.from_dict(layout.auth)
+    tenant = tenant_auth(layout)
     if not tenant.read_protected:
         return None
     realm = tenant.realm or registry(request.app).default_realm
