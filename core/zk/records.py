@@ -182,22 +182,28 @@ class RecordStore:
                 out[path] = self.load(path)  # connection trouble: the retrying path
                 continue
             raw, stat = result
-            try:
-                envelope = decode_envelope(raw)
-            except (ValueError, zlib.error, ZKError) as exc:
-                raise ZKError(f"record {path} is not readable: {exc}") from exc
-            schema = int(envelope.get("schema", 0))
-            if envelope.get("deleted"):
-                out[path] = None
-            elif schema > self.max_schema:
-                out[path] = self.load(path)  # raises SchemaTooNew
-            elif "sharded" in envelope:
-                data = self._read_shards(path, envelope["sharded"])
-                # None: the generation was replaced meanwhile; read it anew.
-                out[path] = self.load(path) if data is None else Loaded(data, stat.version, schema)
-            else:
-                out[path] = Loaded(envelope.get("data") or {}, stat.version, schema)
+            out[path] = self.from_answer(path, raw, stat.version)
         return out
+
+    def from_answer(self, path: str, raw: bytes, version: int) -> Loaded | None:
+        """What ``load`` would return, from bytes another read already fetched
+        (a pipelined read, a watched folder view): one decoding for every way a
+        record is read.  None for a deletion's tombstone; a newer schema goes
+        through ``load`` (which raises), and so does a sharded record whose
+        generation was replaced while its shards were read."""
+        try:
+            envelope = decode_envelope(raw)
+        except (ValueError, zlib.error, ZKError) as exc:
+            raise ZKError(f"record {path} is not readable: {exc}") from exc
+        schema = int(envelope.get("schema", 0))
+        if envelope.get("deleted"):
+            return None
+        if schema > self.max_schema:
+            return self.load(path)  # raises SchemaTooNew
+        if "sharded" in envelope:
+            data = self._read_shards(path, envelope["sharded"])
+            return self.load(path) if data is None else Loaded(data, version, schema)
+        return Loaded(envelope.get("data") or {}, version, schema)
 
     def _read_shards(self, path: str, sharded: dict[str, Any]) -> dict[str, Any] | None:
         kz = self.client.kazoo

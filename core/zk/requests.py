@@ -37,7 +37,6 @@ import builtins
 import logging
 import time
 import uuid as uuidlib
-import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
@@ -56,7 +55,6 @@ from lockgate.zk.errors import (
     LockTimeout,
     RecordNotFound,
     ZKConnectionError,
-    ZKError,
     translate_kazoo_errors,
 )
 from lockgate.zk.locks import SessionAwareLock, is_locked, remove_lock_path
@@ -65,7 +63,6 @@ from lockgate.zk.records import (
     RecordStore,
     Serializable,
     Versioned,
-    decode_envelope,
     encode_inline,
     pipelined,
 )
@@ -183,23 +180,13 @@ class _LockableStore(Generic[T]):
         return self._lock_view
 
     def _from_answer(self, record_id: str, answer: tuple[bytes, Any]) -> Versioned[T] | None:
-        """A record from the bytes a view read (None: a deletion's tombstone).
-        As ``RecordStore.load_many`` decodes them: a sharded record or one
-        of a newer schema goes through ``RecordStore.load``."""
+        """A record from the bytes a view read (None: a deletion's tombstone),
+        decoded as every other read decodes it (``RecordStore.from_answer``)."""
         raw, stat = answer
-        path = self._path(record_id)
-        try:
-            envelope = decode_envelope(raw)
-        except (ValueError, zlib.error, ZKError) as exc:
-            raise ZKError(f"record {path} is not readable: {exc}") from exc
-        if envelope.get("deleted"):
+        loaded = self.records.from_answer(self._path(record_id), raw, stat.version)
+        if loaded is None:
             return None
-        if int(envelope.get("schema", 0)) > self.records.max_schema or "sharded" in envelope:
-            loaded = self.records.load(path)
-            if loaded is None:
-                return None
-            return Versioned(self._decode(record_id, loaded.data), loaded.version)
-        return Versioned(self._decode(record_id, envelope.get("data") or {}), stat.version)
+        return Versioned(self._decode(record_id, loaded.data), loaded.version)
 
     # --- claims ---------------------------------------------------------------------
 
