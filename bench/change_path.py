@@ -33,6 +33,10 @@ from typing import Any
 from lockgate.up.main import System
 from lockgate.zk.server import free_port
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fixtures.waiting import wait_for  # noqa: E402
+
 PLAYBOOK = """\
 - hosts: all
   gather_facts: false
@@ -92,27 +96,19 @@ def api(url: str) -> Any:
         return json.loads(response.read())
 
 
-def until(predicate: Any, what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
 def push_run(system: System, project: str) -> float:
     start = time.monotonic()
     newrev = system.push(project)
     url = f"{system.web_url}/api/tenant/demo/buildsets?newrev={newrev}&complete=true"
-    sets = until(lambda: api(url), f"the buildset of {newrev[:12]}")
+    sets = wait_for(lambda: api(url), 120.0, f"the buildset of {newrev[:12]}", interval=0.01)
     if sets[0]["result"] != "SUCCESS":
         raise SystemExit(f"push path failed: {sets[0]}")
     return time.monotonic() - start
 
 
 def change_run(system: System, project: str, n: int) -> float:
+    """Seconds from uploading patchset ``n`` to ``project`` to Gerrit
+    receiving Lockgate's Verified +1 (bench/github_change_path.py runs it too)."""
     control = system.review.control
     start = time.monotonic()
     change = control.create_change(project, {f"f{n}.txt": f"{n}\n"}, f"Bench {n}", branch="main")
@@ -125,7 +121,7 @@ def change_run(system: System, project: str, n: int) -> float:
             if r["account"] == "lockgate" and r["kind"] == "review"
         ]
 
-    review = until(voted, f"the vote on change {number}")[0]
+    review = wait_for(voted, 120.0, f"the vote on change {number}", interval=0.01)[0]
     if review["labels"].get("Verified") != 1:
         raise SystemExit(f"change path failed: {review}")
     return time.monotonic() - start

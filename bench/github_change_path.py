@@ -43,7 +43,9 @@ from lockgate.zk.server import free_port
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.change_path import change_run  # noqa: E402
 from tests.fixtures.github.fixture import GitHubEmulator  # noqa: E402
+from tests.fixtures.waiting import wait_for  # noqa: E402
 
 GERRIT_PROJECT = "bench/change-noop"
 GITHUB_PROJECT = "bench/pr-noop"
@@ -96,16 +98,6 @@ CONFIG_FILES: dict[str, str | bytes] = {
 }
 
 
-def until(predicate: Any, what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
 def ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/health/ready", timeout=5) as response:
@@ -115,24 +107,7 @@ def ready(url: str) -> bool:
 
 
 def gerrit_run(system: System, n: int) -> float:
-    control = system.review.control
-    start = time.monotonic()
-    change = control.create_change(
-        GERRIT_PROJECT, {f"f{n}.txt": f"{n}\n"}, f"Bench {n}", branch="main"
-    )
-    number = int(change["number"])
-
-    def voted() -> Any:
-        return [
-            r
-            for r in control.reviews(change=number)
-            if r["account"] == "lockgate" and r["kind"] == "review"
-        ]
-
-    review = until(voted, f"the vote on change {number}")[0]
-    if review["labels"].get("Verified") != 1:
-        raise SystemExit(f"Gerrit path failed: {review}")
-    return time.monotonic() - start
+    return change_run(system, GERRIT_PROJECT, n)
 
 
 def github_run(github: GitHubEmulator, n: int) -> float:
@@ -147,7 +122,9 @@ def github_run(github: GitHubEmulator, n: int) -> float:
             if s["context"] == CONTEXT and s["state"] != "pending"
         ]
 
-    status = until(reported, f"the status of pull request {pr['number']}")[0]
+    status = wait_for(reported, 120.0, f"the status of pull request {pr['number']}", interval=0.01)[
+        0
+    ]
     if status["state"] != "success" or status["sha"] != pr["head_sha"]:
         raise SystemExit(f"GitHub path failed: {status}")
     return time.monotonic() - start
@@ -177,7 +154,7 @@ def main() -> int:
     )
     try:
         system.start()
-        until(lambda: ready(system.web_url), "the web's ZooKeeper session")
+        wait_for(lambda: ready(system.web_url), 120.0, "the web's ZooKeeper session", interval=0.01)
         gerrit_run(system, 0)  # warm up both paths (mirrors, tokens, caches)
         github_run(github, 0)
         gerrits: list[float] = []
