@@ -105,9 +105,18 @@ class ChangeSource(Protocol):
     """What a review system knows about changes.  Every call may do network
     I/O and raises ``ChangeQueryError`` when the system cannot answer."""
 
-    def get_change(self, number: int, patchset: int | None = None) -> Change:
-        """The change at ``patchset`` (None: its current patchset), asked of
-        the server now (the caller caches)."""
+    # Whether change numbers are unique only within a repository (GitHub's
+    # pull requests): then a change is named by project and number, and
+    # ``get_change`` needs ``project``.  Gerrit numbers changes per server.
+    numbers_per_project: bool
+
+    def get_change(
+        self, number: int, patchset: int | str | None = None, *, project: str | None = None
+    ) -> Change:
+        """The change at ``patchset`` (None: its current patchset; a head sha
+        where patchsets are commits), asked of the server now (the caller
+        caches).  ``project`` is for systems that number changes per
+        repository (GitHub); the others ignore it."""
         ...
 
     def change_number_from_url(self, url: str) -> int | None:

@@ -130,7 +130,12 @@ class ChangeRegistry:
         return source if isinstance(source, ChangeSource) else None
 
     def get(
-        self, connection: str, number: int, patchset: int | None = None, *, project: str = ""
+        self,
+        connection: str,
+        number: int,
+        patchset: int | str | None = None,
+        *,
+        project: str = "",
     ) -> Change:
         """The change (at ``patchset``; None: current) as its review system
         says now; the current patchset is written to the cache.  ``project``
@@ -139,10 +144,7 @@ class ChangeRegistry:
         source = self.source(connection)
         if source is None:
             raise ChangeQueryError(f"connection '{connection}' has no changes")
-        if project:
-            change = source.get_change(number, patchset, project=project)  # type: ignore[call-arg]
-        else:
-            change = source.get_change(number, patchset)
+        change = source.get_change(number, patchset, project=project or None)
         if self.cache is not None and change.is_current_patchset:
             self.cache.put(change)
         return change
@@ -155,7 +157,7 @@ class ChangeRegistry:
         # A pull request's patchset is its head sha (``patchset_id``).
         patchset = event.patchset_id or event.patchset
         key = change_key(event.connection, event.change_number, event.project, event.ref)
-        return self.get(key.connection, key.number, patchset, project=key.project)  # type: ignore[arg-type]
+        return self.get(key.connection, key.number, patchset, project=key.project)
 
     # --- dependencies (the resolver's Lookup) ------------------------------------------
 

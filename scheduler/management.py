@@ -30,7 +30,6 @@ and dropped: the admin sees it in the scheduler's log and may ask again.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -148,9 +147,7 @@ class ManagementHandler:
         """Whether ``connection`` numbers changes per repository (GitHub):
         its source asks for the project with the number."""
         source = self.changes.source(connection)
-        if source is None:
-            return False
-        return "project" in inspect.signature(source.get_change).parameters
+        return source is not None and source.numbers_per_project
 
     def _change(self, event: ManagementEvent, project: str, connection: str) -> Change:
         try:
@@ -164,7 +161,7 @@ class ManagementHandler:
             return self.changes.get(
                 connection,
                 number,
-                wanted,  # type: ignore[arg-type]
+                wanted,
                 project=project if self._per_project(connection) else "",
             )
         except ChangeQueryError as e:

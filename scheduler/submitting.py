@@ -108,9 +108,7 @@ def submit_item(action: SubmitItem, connections: Mapping[str, Any]) -> SubmitOut
 def _current(source: Any, change: Change) -> Change:
     """The change as its review system says now (with its repository where
     numbers are per repository: GitHub)."""
-    if change.key.project:
-        return source.get_change(change.number, project=change.project)
-    return source.get_change(change.number)
+    return source.get_change(change.number, project=change.key.project or None)
 
 
 def _merge_mode(item: Any, change: Change) -> str | None:

@@ -55,6 +55,8 @@ def change_number_in(baseurl: str, url: str) -> int | None:
 
 
 class GerritSource:
+    numbers_per_project = False
+
     def __init__(self, connection: GerritConnection) -> None:
         self.connection = connection
 
@@ -91,8 +93,13 @@ class GerritSource:
 
     # --- ChangeSource -----------------------------------------------------------------
 
-    def get_change(self, number: int, patchset: int | None = None) -> Change:
-        return self.connection.query().get_change(number, patchset)
+    def get_change(
+        self, number: int, patchset: int | str | None = None, *, project: str | None = None
+    ) -> Change:
+        # Gerrit numbers changes per server: ``project`` adds nothing.
+        return self.connection.query().get_change(
+            number, None if patchset is None else int(patchset)
+        )
 
     def change_number_from_url(self, url: str) -> int | None:
         return change_number_in(self.connection.baseurl, url)

@@ -98,6 +98,7 @@ def pull_url_parts(baseurl: str, url: str) -> tuple[str, int] | None:
 
 
 class GithubSource:
+    numbers_per_project = True
     # Numbers seen by project, shared by every source of a connection: a
     # ChangeSource is asked by number only.
     _known: dict[str, dict[int, str]] = {}

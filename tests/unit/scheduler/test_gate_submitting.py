@@ -36,7 +36,9 @@ class Review:
         return self
 
     # ChangeSource
-    def get_change(self, number, patchset=None):
+    numbers_per_project = False
+
+    def get_change(self, number, patchset=None, *, project=None):
         if self.down:
             raise ChangeQueryError("timed out")
         if self.gone:

@@ -23,14 +23,20 @@ from tests.unit.scheduler.world import MAIN_YAML, SimWorld, make_layout, sha
 
 
 class GerritLike:
+    numbers_per_project = False
+
     def __init__(self, changes: dict[int, Change]) -> None:
         self.changes = changes
 
-    def get_change(self, number: int, patchset: int | None = None) -> Change:
+    def get_change(
+        self, number: int, patchset: Any = None, *, project: str | None = None
+    ) -> Change:
         return self.changes[number]
 
 
 class GitHubLike:
+    numbers_per_project = True
+
     def get_change(
         self, number: int, patchset: Any = None, *, project: str | None = None
     ) -> Change:
