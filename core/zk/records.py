@@ -30,7 +30,6 @@ import json
 import uuid
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
@@ -358,17 +357,6 @@ class Versioned(NamedTuple, Generic[R]):
 
     record: R
     version: int
-
-
-@dataclass
-class RecordType(Generic[R]):
-    """How a model dataclass becomes a record: its class and schema version."""
-
-    cls: type[R]
-    schema: int = 1
-
-    def decode(self, data: dict[str, Any]) -> R:
-        return self.cls.from_dict(data)  # type: ignore[attr-defined]
 
 
 def require(loaded: Loaded | None, path: str) -> Loaded:
