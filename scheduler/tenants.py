@@ -523,6 +523,8 @@ class TenantRegistry:
 
     def _sources(self, tenant: Tenant) -> LayoutSources:
         """What ``tenant``'s layout was built from (``lockgate.zk.layout_sources``)."""
+        # Config files are read only from the tenant's projects.
+        connection_of = {p.name: p.connection for p in tenant.spec.projects}
         return LayoutSources(
             tenant=tenant.name,
             layout_uuid=tenant.uuid,
@@ -532,7 +534,7 @@ class TenantRegistry:
             branches={p: list(b) for p, b in tenant.layout.branches.items()},
             files=[
                 SourceFile(
-                    tenant.spec.project(project).connection,  # type: ignore[union-attr]
+                    connection_of[project],
                     project,
                     branch,
                     files_digest(files),
