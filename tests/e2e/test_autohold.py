@@ -23,21 +23,16 @@ from lockgate.service_config import ServiceConfig
 from lockgate.zk import NodeStore
 
 from tests.e2e.test_spine import play, project
+from tests.fixtures.auth import HS256Realm
 from tests.fixtures.launcher import KeyPair, ssh_run
 from tests.fixtures.system import TENANT, LockgateSystem, namespaces
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local cloud needs root")
 
-AUTH = """
-[auth operators]
-driver = HS256
-realm = lockgate.local
-issuer_id = lockgate-operators
-client_id = lockgate
-secret = e2e-autohold-secret-long-enough-for-hs256
-allow_authz_override = true
-"""
+AUTH = HS256Realm(
+    "operators", "lockgate.local", "lockgate-operators", "e2e-autohold-secret-long-enough-for-hs256"
+).section(allow_authz_override="true")
 PROJECTS: dict[str, dict[str, str | bytes]] = {
     "e2e/held": project(
         "held",

@@ -17,12 +17,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import jwt
 import pytest
 import requests
 from lockgate.db import Database
@@ -30,6 +28,7 @@ from lockgate.service_config import ServiceConfig
 from lockgate.web.server import WebServer
 from lockgate.zk.client import ZKClient
 
+from tests.fixtures.auth import HS256Realm
 from tests.fixtures.gerrit.fixture import gerrit  # noqa: F401
 from tests.fixtures.waiting import wait_for
 from tests.integration.scheduler.harness import (
@@ -42,7 +41,6 @@ from tests.integration.scheduler.harness import (
 from tests.integration.scheduler.test_gerrit_gate import APP, CONFIG
 
 ZUUL_CLIENT = Path("/opt/lockgate/bin/zuul-client")
-SECRET = "admin-actions-secret-long-enough-for-hs256"
 MAIN_YAML = """
 - authorization-rule:
     name: gate-keepers
@@ -57,27 +55,17 @@ MAIN_YAML = """
       gerrit:
         untrusted-projects: [org/app]
 """
-AUTH = f"""
-[auth operator]
-driver = HS256
-realm = lockgate.example.com
-issuer_id = lockgate-admin
-client_id = lockgate
-secret = {SECRET}
-"""
+OPERATOR = HS256Realm(
+    "operator",
+    "lockgate.example.com",
+    "lockgate-admin",
+    "admin-actions-secret-long-enough-for-hs256",
+)
+AUTH = OPERATOR.section()
 
 
 def token(sub: str = "ops", groups: tuple[str, ...] = ("demo-gatekeepers",)) -> str:
-    now = int(time.time())
-    claims = {
-        "iss": "lockgate-admin",
-        "aud": "lockgate",
-        "sub": sub,
-        "iat": now,
-        "exp": now + 3600,
-        "groups": list(groups),
-    }
-    return jwt.encode(claims, SECRET, algorithm="HS256")
+    return OPERATOR.token(sub, lifetime=3600, groups=list(groups))
 
 
 @contextmanager

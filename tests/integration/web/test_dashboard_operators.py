@@ -25,9 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from aiohttp import web
 from lockgate.auth.rules import TenantAuth
 from lockgate.db import Database, RefInfo
 from lockgate.model.event_state import TenantEventState
@@ -36,9 +34,6 @@ from lockgate.model.management import ManagementEvent, ManagementKind
 from lockgate.model.nodes import Node, NodeRequest, NodeState
 from lockgate.model.queue import JobStatus
 from lockgate.model.tenant_state import TenantLayoutState
-from lockgate.service_config import ServiceConfig
-from lockgate.web import api_admin
-from lockgate.web.app import make_app
 from lockgate.web.zkstate import ZKClusterState
 from lockgate.zk import NodeStore
 from lockgate.zk.client import ZKClient
@@ -51,32 +46,22 @@ from lockgate.zk.requests import NodeRequestStore
 from lockgate.zk.semaphores import SemaphoreSlots
 from lockgate.zk.tenants import save_layout
 
+from tests.fixtures.auth import HS256Realm
 from tests.fixtures.browser import browser, page, screenshot  # noqa: F401
-from tests.fixtures.web import WebHarness
+from tests.fixtures.web import WebHarness, served, with_admin
 from tests.integration.web.test_dashboard import change_item, job, write_gate
 
 TENANT = "demo"
-SECRET = "dashboard-operators-secret-long-enough-for-hs256"
-AUTH = f"""
-[auth sso]
-driver = HS256
-realm = sso.example.com
-issuer_id = lockgate-sso
-client_id = lockgate
-secret = {SECRET}
-"""
+SSO = HS256Realm(
+    "sso", "sso.example.com", "lockgate-sso", "dashboard-operators-secret-long-enough-for-hs256"
+)
+AUTH = SSO.section()
 ADMINS = TenantAuth(
     realm="sso.example.com", admin_rules=["ops"], rules={"ops": [{"groups": "ops"}]}
 )
 
 
-def token(sub: str, **claims: Any) -> str:
-    now = int(time.time())
-    data = {"iss": "lockgate-sso", "aud": "lockgate", "sub": sub, "iat": now, "exp": now + 3600}
-    return jwt.encode({**data, **claims}, SECRET, algorithm="HS256")
-
-
-ADMIN = token("oscar", groups=["ops"])
+ADMIN = SSO.token("oscar", lifetime=3600, groups=["ops"])
 
 MAIN = f"""
 - tenant:
@@ -99,23 +84,6 @@ FILES = {
 }
 
 
-class OperatorsWeb(WebHarness):
-    """The web app with its admin endpoints on ZooKeeper and an HS256 realm."""
-
-    def __init__(self, zk: ZKClient, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.zk = zk
-
-    async def _start(self) -> None:
-        app = make_app(self.context)
-        api_admin.configure(app, ServiceConfig.parse(AUTH), self.zk)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self.runner.addresses[0][1])
-
-
 def layout_state(auth: TenantAuth) -> TenantLayoutState:
     return TenantLayoutState(
         tenant=TENANT,
@@ -127,7 +95,7 @@ def layout_state(auth: TenantAuth) -> TenantLayoutState:
 
 
 @pytest.fixture
-def operators(tmp_path: Path, zk_client: ZKClient) -> Iterator[OperatorsWeb]:
+def operators(tmp_path: Path, zk_client: ZKClient) -> Iterator[WebHarness]:
     db = Database(f"sqlite:///{tmp_path}/web.db")
     db.upgrade()
     # The tenant's configuration as a scheduler publishes it (the labels'
@@ -144,16 +112,16 @@ def operators(tmp_path: Path, zk_client: ZKClient) -> Iterator[OperatorsWeb]:
     save_sources(zk_client, sources, FILES)
     save_layout(zk_client, state)
     save_layout(zk_client, TenantLayoutState(tenant="other", projects=["org/other"]))
-    harness = OperatorsWeb(zk_client, db, ZKClusterState(zk_client)).start()
+    # The web app with its admin endpoints on ZooKeeper and an HS256 realm.
+    harness = WebHarness(db, ZKClusterState(zk_client), configure=with_admin(AUTH, zk_client))
     try:
-        yield harness
+        yield from served(harness)
     finally:
-        harness.stop()
         db.close()
 
 
 def test_nodes_labels_and_an_autohold_live(
-    operators: OperatorsWeb, zk_client: ZKClient, page: Any
+    operators: WebHarness, zk_client: ZKClient, page: Any
 ) -> None:
     """A running build's node, a held node (reason, expiry) and another
     tenant's node; the labels with their counts; an autohold holding a
@@ -281,7 +249,7 @@ def test_nodes_labels_and_an_autohold_live(
         launcher.unregister()
 
 
-def test_the_operator_pages_pure_parts(operators: OperatorsWeb, page: Any) -> None:
+def test_the_operator_pages_pure_parts(operators: WebHarness, page: Any) -> None:
     page.goto(f"{operators.url}/")
     page.wait_for_selector("h1")
     result = page.evaluate(
@@ -430,7 +398,7 @@ def item_action(page: Any, change: str, action: str, shot: str | None = None) ->
 
 
 def test_an_admin_acts_from_the_dashboard(
-    operators: OperatorsWeb, zk_client: ZKClient, page: Any
+    operators: WebHarness, zk_client: ZKClient, page: Any
 ) -> None:
     """Logged in from the header on a tenant that is not read-protected, an
     admin dequeues and promotes from the status, re-enqueues a buildset,

@@ -18,7 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lockgate.service_config import ServiceConfig
 
+from tests.fixtures.auth import HS256Realm
+
 SECRET = "an-hs256-secret-long-enough-for-sha256!"
+OPERATOR = HS256Realm("operator", "lockgate.example.com", "lockgate-admin", SECRET)
 
 
 def rsa_key() -> rsa.RSAPrivateKey:
@@ -97,15 +100,7 @@ def auth_config(tmp_path: Path, provider_url: str | None = None, **hs256: str) -
     when ``provider_url`` is given."""
     key = rsa_key()
     (tmp_path / "rs256.pem").write_text(public_pem(key))
-    values = {
-        "driver": "HS256",
-        "realm": "lockgate.example.com",
-        "issuer_id": "lockgate-admin",
-        "client_id": "lockgate",
-        "secret": SECRET,
-        **hs256,
-    }
-    text = "[auth operator]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+    text = OPERATOR.section(**hs256)
     text += f"""
 [auth keycloak-rsa]
 driver = RS256

@@ -21,24 +21,13 @@ from lockgate.auth.errors import (
 from lockgate.auth.tokens import create_token
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 
-from tests.unit.auth.conftest import SECRET, auth_config, rsa_key
+from tests.unit.auth.conftest import OPERATOR, SECRET, auth_config, rsa_key
 
-
-def claims(**over: object) -> dict[str, object]:
-    now = int(time.time())
-    base: dict[str, object] = {
-        "iss": "lockgate-admin",
-        "aud": "lockgate",
-        "sub": "alice",
-        "iat": now,
-        "exp": now + 86400,  # made at collection: must outlive a long suite
-    }
-    base.update(over)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def hs256(data: dict[str, object], secret: str = SECRET) -> str:
-    return jwt.encode(data, secret, algorithm="HS256")
+# The operator realm's claims (one given as None is left out: a token
+# missing it) and their signature with its secret or another.  Claims made
+# at collection (the parameters) live a day: they outlive a long suite.
+claims = OPERATOR.claims
+hs256 = OPERATOR.sign
 
 
 def test_a_good_hs256_token_gives_the_user_and_its_claims(tmp_path):

@@ -15,31 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import jwt
 import pytest
 import requests
-from aiohttp import web
 from lockgate.auth.rules import TenantAuth
 from lockgate.db import Database, RefInfo
-from lockgate.service_config import ServiceConfig
-from lockgate.web import access, auth
-from lockgate.web.app import make_app
-from lockgate.web.http import WebRunner
+from lockgate.web import access
 from lockgate.web.zkstate import ZKClusterState
 from lockgate.zk.client import ZKClient
 
-from tests.fixtures.web import WebHarness
+from tests.fixtures.auth import HS256Realm
+from tests.fixtures.web import WebHarness, served, with_auth
 
-SECRET = "access-tests-secret-long-enough-for-hs256"
-AUTH = f"""
-[auth sso]
-driver = HS256
-realm = sso.example.com
-issuer_id = lockgate-sso
-client_id = lockgate
-secret = {SECRET}
-allow_authz_override = true
-"""
+SSO = HS256Realm(
+    "sso", "sso.example.com", "lockgate-sso", "access-tests-secret-long-enough-for-hs256"
+)
+AUTH = SSO.section(allow_authz_override="true")
 RULES = {
     "readers": [{"groups": "{tenant.name}-readers"}],
     "admins": [{"groups": "ops"}],
@@ -52,35 +42,11 @@ BUILD = "5ec12e7000000000000000000000b001"
 OPEN_BUILD = "09e40000000000000000000000000b02"
 
 
-def token(sub: str = "alice", secret: str = SECRET, **claims: Any) -> str:
-    now = int(time.time())
-    data = {"iss": "lockgate-sso", "aud": "lockgate", "sub": sub, "iat": now, "exp": now + 86400}
-    data.update(claims)
-    return jwt.encode(data, secret, algorithm="HS256")
-
-
+token = SSO.token
 READER = token("rita", groups=["secret-readers"])
 ADMIN = token("oscar", groups=["ops"])  # an admin of "secret", no access-rule of it
 STRANGER = token("sam", groups=["elsewhere"])
 STAFF = token("stella", groups=["staff"])
-
-
-class AuthHarness(WebHarness):
-    """The app with ``[auth]`` sections read, as the web service does."""
-
-    def __init__(self, config: ServiceConfig, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.config = config
-        self.app: web.Application | None = None
-
-    async def _start(self) -> None:
-        self.app = make_app(self.context)
-        auth.configure(self.app, self.config)
-        self.runner = WebRunner(self.app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self.runner.addresses[0][1])
 
 
 def publish_world(publish: Any, root_rules: list[str] | None = None) -> None:
@@ -117,19 +83,15 @@ def logs(log_root: Path) -> Path:
     return log_root
 
 
-def _harness(db: Database, zk: ZKClient, log_root: Path) -> Iterator[AuthHarness]:
-    h = AuthHarness(ServiceConfig.parse(AUTH), db, ZKClusterState(zk), str(log_root))
-    h.start()
-    try:
-        yield h
-    finally:
-        h.stop()
+def _harness(db: Database, zk: ZKClient, log_root: Path) -> Iterator[WebHarness]:
+    """The app with ``[auth]`` sections read, as the web service does."""
+    yield from served(WebHarness(db, ZKClusterState(zk), str(log_root), configure=with_auth(AUTH)))
 
 
 @pytest.fixture
 def site(
     sqlite_db: Database, zk_client: ZKClient, logs: Path, publish: Any
-) -> Iterator[AuthHarness]:
+) -> Iterator[WebHarness]:
     """Tenant "secret" read-protected, tenant "open" not; no api-root rules."""
     publish_world(publish)
     record_builds(sqlite_db)
@@ -139,13 +101,13 @@ def site(
 @pytest.fixture
 def rooted(
     sqlite_db: Database, zk_client: ZKClient, logs: Path, publish: Any
-) -> Iterator[AuthHarness]:
+) -> Iterator[WebHarness]:
     """As ``site``, and the api-root readable by "staff" only."""
     publish_world(publish, ["staff"])
     yield from _harness(sqlite_db, zk_client, logs)
 
 
-def get(h: AuthHarness, path: str, tok: str | None = None, **kw: Any) -> requests.Response:
+def get(h: WebHarness, path: str, tok: str | None = None, **kw: Any) -> requests.Response:
     headers = dict(kw.pop("headers", {}))
     if tok is not None:
         headers["Authorization"] = f"Bearer {tok}"
@@ -167,7 +129,7 @@ PARAMS = {
 }
 
 
-def routes(h: AuthHarness, tenant: str) -> list[tuple[str, str]]:
+def routes(h: WebHarness, tenant: str) -> list[tuple[str, str]]:
     """(canonical, url) of every GET route of the app, filled in."""
     assert h.app is not None
     found = []
@@ -182,7 +144,7 @@ def routes(h: AuthHarness, tenant: str) -> list[tuple[str, str]]:
     return found
 
 
-def test_every_tenant_route_needs_a_token_to_read_a_protected_tenant(site: AuthHarness) -> None:
+def test_every_tenant_route_needs_a_token_to_read_a_protected_tenant(site: WebHarness) -> None:
     walked = [
         (c, u) for c, u in routes(site, "secret") if access.scope_of(c) is access.Scope.TENANT
     ]
@@ -212,7 +174,7 @@ def test_every_tenant_route_needs_a_token_to_read_a_protected_tenant(site: AuthH
             assert allowed.status_code not in (401, 403), (url, allowed.status_code, allowed.text)
 
 
-def test_the_same_routes_of_a_tenant_without_access_rules_need_no_token(site: AuthHarness) -> None:
+def test_the_same_routes_of_a_tenant_without_access_rules_need_no_token(site: WebHarness) -> None:
     walked = [(c, u) for c, u in routes(site, "open") if access.scope_of(c) is access.Scope.TENANT]
     for canonical, url in walked:
         reply = get(site, url)
@@ -225,7 +187,7 @@ def test_the_same_routes_of_a_tenant_without_access_rules_need_no_token(site: Au
 
 
 def test_every_global_route_needs_a_token_when_the_api_root_has_access_rules(
-    rooted: AuthHarness,
+    rooted: WebHarness,
 ) -> None:
     walked = [
         (c, u) for c, u in routes(rooted, "secret") if access.scope_of(c) is access.Scope.ROOT
@@ -244,7 +206,7 @@ def test_every_global_route_needs_a_token_when_the_api_root_has_access_rules(
     assert get(rooted, "/api/tenant/open/status").status_code == 200
 
 
-def test_public_routes_exist_and_answer_without_a_token(rooted: AuthHarness) -> None:
+def test_public_routes_exist_and_answer_without_a_token(rooted: WebHarness) -> None:
     assert rooted.app is not None
     canonicals = {r.resource.canonical for r in rooted.app.router.routes() if r.resource}
     # A stale entry would hide nothing today and a future route tomorrow.
@@ -262,7 +224,7 @@ def test_public_routes_exist_and_answer_without_a_token(rooted: AuthHarness) -> 
         assert get(rooted, path).status_code == 200, path
 
 
-def test_info_says_whether_reading_needs_a_login(rooted: AuthHarness) -> None:
+def test_info_says_whether_reading_needs_a_login(rooted: WebHarness) -> None:
     secret = get(rooted, "/api/tenant/secret/info").json()["info"]["capabilities"]["auth"]
     assert secret["read_protected"] is True
     assert secret["default_realm"] == "sso.example.com"
@@ -278,7 +240,7 @@ def test_info_says_whether_reading_needs_a_login(rooted: AuthHarness) -> None:
 
 
 def test_the_tenant_list_tells_nothing_of_a_tenant_the_caller_cannot_read(
-    site: AuthHarness,
+    site: WebHarness,
 ) -> None:
     def listing(tok: str | None) -> dict[str, dict[str, Any]]:
         reply = get(site, "/api/tenants", tok)
@@ -293,7 +255,7 @@ def test_the_tenant_list_tells_nothing_of_a_tenant_the_caller_cannot_read(
     assert listing(STRANGER)["secret"]["projects"] is None
 
 
-def test_token_errors_name_what_failed(site: AuthHarness) -> None:
+def test_token_errors_name_what_failed(site: WebHarness) -> None:
     expired = get(site, "/api/tenant/secret/status", token(exp=int(time.time()) - 60))
     assert expired.status_code == 401 and expired.json()["error"] == "TokenExpiredError"
     forged = get(site, "/api/tenant/secret/status", token(secret="not-the-secret-" * 3))
@@ -328,7 +290,7 @@ def test_without_auth_sections_a_protected_tenant_says_no_token_can_be_accepted(
         h.stop()
 
 
-def test_build_logs_follow_the_access_rules_of_the_builds_tenant(site: AuthHarness) -> None:
+def test_build_logs_follow_the_access_rules_of_the_builds_tenant(site: WebHarness) -> None:
     path = f"/logs/{BUILD}/job-output.txt"
     bare = get(site, path)
     assert bare.status_code == 401
@@ -359,12 +321,12 @@ async def _follow(url: str, first: dict[str, Any], headers: dict[str, str]) -> t
             return ws.close_code or 0, msg.extra or ""
 
 
-def follow(h: AuthHarness, first: dict[str, Any], **headers: str) -> tuple[int, str]:
+def follow(h: WebHarness, first: dict[str, Any], **headers: str) -> tuple[int, str]:
     url = f"ws://127.0.0.1:{h.port}/api/tenant/secret/console-stream"
     return asyncio.run(_follow(url, first, headers))
 
 
-def test_the_console_stream_takes_the_token_in_its_first_message(site: AuthHarness) -> None:
+def test_the_console_stream_takes_the_token_in_its_first_message(site: WebHarness) -> None:
     ask = {"uuid": BUILD, "logfile": "console.log"}
     code, reason = follow(site, ask)
     assert code == 4000 and reason.startswith("MissingAuthError: tenant 'secret'"), reason
@@ -381,7 +343,7 @@ def test_the_console_stream_takes_the_token_in_its_first_message(site: AuthHarne
 
 
 def test_a_websocket_upgrade_with_a_bad_header_is_refused_before_the_upgrade(
-    site: AuthHarness,
+    site: WebHarness,
 ) -> None:
     async def connect() -> int:
         async with aiohttp.ClientSession() as http:
@@ -397,7 +359,7 @@ def test_a_websocket_upgrade_with_a_bad_header_is_refused_before_the_upgrade(
     assert asyncio.run(connect()) == 403
 
 
-def test_the_clients_send_their_token_for_reads(rooted: AuthHarness, sqlite_db: Database) -> None:
+def test_the_clients_send_their_token_for_reads(rooted: WebHarness, sqlite_db: Database) -> None:
     from lockgate.client import AdminClient, ClientError
     from lockgate.web.console_client import FollowError
     from lockgate.web.console_client import follow as follow_console

@@ -16,12 +16,12 @@ from typing import Any
 from lockgate.db import Database
 
 from tests.fixtures.browser import browser, page, screenshot  # noqa: F401
+from tests.fixtures.web import WebHarness
 from tests.unit.web.test_access import (  # noqa: F401
     ADMIN,
     BUILD,
     READER,
     STRANGER,
-    AuthHarness,
     logs,
     site,
     token,
@@ -34,7 +34,7 @@ def paste(page: Any, tok: str) -> None:
 
 
 def test_a_protected_tenant_asks_for_a_token_and_uses_it(
-    site: AuthHarness, sqlite_db: Database, page: Any
+    site: WebHarness, sqlite_db: Database, page: Any
 ) -> None:
     page.goto(f"{site.url}/t/secret/status")
     page.wait_for_selector("#login")
@@ -86,7 +86,7 @@ def test_a_protected_tenant_asks_for_a_token_and_uses_it(
     assert "lockgate_token" not in {c["name"] for c in page.context.cookies()}
 
 
-def test_an_expired_stored_token_brings_the_login_back(site: AuthHarness, page: Any) -> None:
+def test_an_expired_stored_token_brings_the_login_back(site: WebHarness, page: Any) -> None:
     page.goto(f"{site.url}/t/secret/status")
     page.wait_for_selector("#login")
     # A token that expires while it is used: the next poll is refused.
@@ -98,7 +98,7 @@ def test_an_expired_stored_token_brings_the_login_back(site: AuthHarness, page: 
 
 
 def test_the_page_a_browser_gets_without_a_token_is_the_dashboard_without_data(
-    site: AuthHarness, page: Any
+    site: WebHarness, page: Any
 ) -> None:
     reply = page.request.get(f"{site.url}/t/secret/builds")
     assert reply.status == 401
@@ -109,7 +109,7 @@ def test_the_page_a_browser_gets_without_a_token_is_the_dashboard_without_data(
 
 
 def test_logging_in_from_the_header_on_a_tenant_anyone_may_read(
-    site: AuthHarness, page: Any
+    site: WebHarness, page: Any
 ) -> None:
     page.goto(f"{site.url}/t/open/status")
     page.wait_for_selector("#status-updated[data-updated]")

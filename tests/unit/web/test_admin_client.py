@@ -15,13 +15,14 @@ from lockgate import cli
 from lockgate.model.management import ManagementKind
 from lockgate.zk.holds import HoldRequestStore
 
-from tests.unit.web.test_api_admin import ADMINS, AUTH, AdminHarness, harness, queued, token
+from tests.fixtures.web import WebHarness
+from tests.unit.web.test_api_admin import ADMINS, OPERATOR, SCHEDULER, harness, queued, token
 
-OVERRIDE = AUTH.replace("secret =", "allow_authz_override = true\nsecret =")
+OVERRIDE = OPERATOR.section(allow_authz_override="true") + SCHEDULER
 
 
 @pytest.fixture
-def site(tmp_path, sqlite_db, zk_client, publish) -> Iterator[tuple[AdminHarness, Path]]:  # noqa: ANN001
+def site(tmp_path, sqlite_db, zk_client, publish) -> Iterator[tuple[WebHarness, Path]]:  # noqa: ANN001
     publish("demo", projects=["org/app"], pipelines=["check", "gate"], auth=ADMINS.to_dict())
     conf = tmp_path / "lockgate.conf"
     for h in harness(sqlite_db, zk_client, OVERRIDE):

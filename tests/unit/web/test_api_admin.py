@@ -8,35 +8,27 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import jwt
 import pytest
 import requests
-from aiohttp import web
 from lockgate.auth.rules import TenantAuth
 from lockgate.model.management import ManagementEvent, ManagementKind
-from lockgate.service_config import ServiceConfig
-from lockgate.web import api_admin
-from lockgate.web.app import make_app
 from lockgate.web.zkstate import ZKClusterState
 from lockgate.zk.holds import HoldRequestStore
 from lockgate.zk.queues import management_queue
 
-from tests.fixtures.web import WebHarness
+from tests.fixtures.auth import HS256Realm
+from tests.fixtures.web import WebHarness, served, with_admin
 
-SECRET = "admin-tests-secret-long-enough-for-hs256"
-AUTH = f"""
-[auth operator]
-driver = HS256
-realm = lockgate.example.com
-issuer_id = lockgate-admin
-client_id = lockgate
-secret = {SECRET}
-
+OPERATOR = HS256Realm(
+    "operator", "lockgate.example.com", "lockgate-admin", "admin-tests-secret-long-enough-for-hs256"
+)
+SCHEDULER = """
 [scheduler]
 tenant_config = /nonexistent.yaml
 default_hold_expiration = 600
 max_hold_expiration = 3600
 """
+AUTH = OPERATOR.section() + SCHEDULER
 ADMINS = TenantAuth(
     realm="lockgate.example.com",
     admin_rules=["admins"],
@@ -44,33 +36,15 @@ ADMINS = TenantAuth(
 )
 
 
-class AdminHarness(WebHarness):
-    def __init__(self, config: ServiceConfig, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.config = config
-
-    async def _start(self) -> None:
-        app = make_app(self.context)
-        api_admin.configure(app, self.config, self.zk)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self.runner.addresses[0][1])
-
-
-def harness(sqlite_db, zk_client, text: str) -> Iterator[AdminHarness]:  # noqa: ANN001
-    h = AdminHarness(ServiceConfig.parse(text), sqlite_db, ZKClusterState(zk_client))
-    h.zk = zk_client  # type: ignore[attr-defined]
-    h.start()
-    try:
-        yield h
-    finally:
-        h.stop()
+def harness(sqlite_db, zk_client, text: str) -> Iterator[WebHarness]:  # noqa: ANN001
+    """The app with its admin endpoints configured by ``text``, as the web
+    service does."""
+    state = ZKClusterState(zk_client)
+    yield from served(WebHarness(sqlite_db, state, configure=with_admin(text, zk_client)))
 
 
 @pytest.fixture
-def admin_web(sqlite_db, zk_client, publish) -> Iterator[AdminHarness]:  # noqa: ANN001
+def admin_web(sqlite_db, zk_client, publish) -> Iterator[WebHarness]:  # noqa: ANN001
     publish(
         "demo",
         projects=["org/app", "org/lib"],
@@ -81,19 +55,16 @@ def admin_web(sqlite_db, zk_client, publish) -> Iterator[AdminHarness]:  # noqa:
     yield from harness(sqlite_db, zk_client, AUTH)
 
 
-def token(sub: str = "alice", secret: str = SECRET, **claims: Any) -> str:
-    # Made at import (parameters, ADMIN): valid for a day, so that a long
-    # suite does not reach these tests with expired tokens.
-    now = int(time.time())
-    data = {"iss": "lockgate-admin", "aud": "lockgate", "sub": sub, "iat": now, "exp": now + 86400}
-    data.update(claims)
-    return jwt.encode(data, secret, algorithm="HS256")
+# Made at import (parameters, ADMIN): valid for a day (the realm's
+# default), so that a long suite does not reach these tests with expired
+# tokens.
+token = OPERATOR.token
 
 
 ADMIN = token(groups=["demo-admins"])
 
 
-def call(h: AdminHarness, method: str, path: str, tok: str | None = ADMIN, **kw: Any):  # noqa: ANN201
+def call(h: WebHarness, method: str, path: str, tok: str | None = ADMIN, **kw: Any):  # noqa: ANN201
     headers = dict(kw.pop("headers", {}))
     if tok is not None:
         headers["Authorization"] = f"Bearer {tok}"

@@ -15,8 +15,9 @@ from lockgate.zk.event_state import load_event_state
 from lockgate.zk.queues import result_queue
 from lockgate.zk.requests import NodeRequestStore, NodeStore
 
+from tests.fixtures.web import WebHarness
 from tests.unit.web.test_admin_client import run, site
-from tests.unit.web.test_api_admin import ADMINS, AdminHarness, admin_web, call, token
+from tests.unit.web.test_api_admin import ADMINS, admin_web, call, token
 
 PAUSE_RESULT = {
     "trigger_queue_discarding": False,
@@ -41,7 +42,7 @@ NORMAL = {
     ],
 )
 def test_each_needs_an_admin_of_the_tenant(
-    admin_web: AdminHarness, zk_client: ZKClient, method: str, path: str, body: dict | None
+    admin_web: WebHarness, zk_client: ZKClient, method: str, path: str, body: dict | None
 ) -> None:
     reply = call(admin_web, method, path, None, json=body)
     assert reply.status_code == 401 and reply.json()["error"] == "MissingAuthError"
@@ -54,7 +55,7 @@ def test_each_needs_an_admin_of_the_tenant(
 
 
 def test_manage_events_is_stored_and_shown_in_status_and_info(
-    admin_web: AdminHarness, zk_client: ZKClient
+    admin_web: WebHarness, zk_client: ZKClient
 ) -> None:
     reply = call(admin_web, "POST", "/api/tenant/demo/state", json=PAUSE_RESULT)
     assert reply.status_code == 200
@@ -83,7 +84,7 @@ def test_manage_events_is_stored_and_shown_in_status_and_info(
     ],
 )
 def test_manage_events_refuses_a_bad_body(
-    admin_web: AdminHarness, zk_client: ZKClient, body: dict, words: str
+    admin_web: WebHarness, zk_client: ZKClient, body: dict, words: str
 ) -> None:
     reply = call(admin_web, "POST", "/api/tenant/demo/state", json=body)
     assert reply.status_code == 400 and words in reply.json()["description"]
@@ -104,7 +105,7 @@ def stored_node(zk_client: ZKClient, node_id: str) -> Node:
     return found.record
 
 
-def test_node_set_state_hold_then_used(admin_web: AdminHarness, zk_client: ZKClient) -> None:
+def test_node_set_state_hold_then_used(admin_web: WebHarness, zk_client: ZKClient) -> None:
     node = node_of(zk_client, "demo")
     path = f"/api/tenant/demo/nodes/{node.id}"
     reply = call(admin_web, "PUT", path, json={"state": "hold"})
@@ -119,7 +120,7 @@ def test_node_set_state_hold_then_used(admin_web: AdminHarness, zk_client: ZKCli
     assert stored_node(zk_client, node.id).state is NodeState.USED
 
 
-def test_node_set_state_refusals(admin_web: AdminHarness, zk_client: ZKClient) -> None:
+def test_node_set_state_refusals(admin_web: WebHarness, zk_client: ZKClient) -> None:
     theirs = node_of(zk_client, "other")
     building = node_of(zk_client, "demo", NodeState.BUILDING)
     cases = [
@@ -137,7 +138,7 @@ def test_node_set_state_refusals(admin_web: AdminHarness, zk_client: ZKClient) -
 
 
 def test_nodeset_request_delete_cancels_a_pending_request(
-    admin_web: AdminHarness, zk_client: ZKClient
+    admin_web: WebHarness, zk_client: ZKClient
 ) -> None:
     requests = NodeRequestStore(zk_client)
     pending = NodeRequest(["debian"], "demo", "check", "bs1", "build", "e1")
