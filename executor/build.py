@@ -37,7 +37,7 @@ from lockgate.executor.result_data import BuildReturn
 from lockgate.executor.runner import BuildOutcome, JobRunner
 from lockgate.logs import get_logger
 from lockgate.model.builds import BuildRequest, BuildResult, BuildState
-from lockgate.model.events import ResultEvent
+from lockgate.model.events import ResultEvent, ResultKind
 from lockgate.model.holds import HOLD_RESULTS
 from lockgate.model.nodes import Node, NodeState
 from lockgate.zk import (
@@ -132,7 +132,7 @@ class BuildWorker:
             start_time=time.time(),
             log_url=self.log_url(request.uuid),
         )
-        self._event("build-started")
+        self._event(ResultKind.BUILD_STARTED)
         self.log.info("build started (attempt %s)", request.attempt)
         stop_watch = self.builds.watch_record(request.uuid, self._on_record)
         held: list[SessionAwareLock] = []
@@ -175,7 +175,7 @@ class BuildWorker:
             secret_result_data=returned.secret_data,
             warnings=returned.warnings,
         )
-        self._event("build-paused")
+        self._event(ResultKind.BUILD_PAUSED)
         self.log.info("build paused; waiting for its child jobs")
         while not self._resume and not self.abort_flag.is_set():
             self._wake.wait(5.0)
@@ -204,7 +204,7 @@ class BuildWorker:
                 self.request, self.version = fresh.record, fresh.version
         raise RecordConflict(self.uuid, "kept changing while the executor wrote it")
 
-    def _event(self, kind: str, result: str | None = None) -> None:
+    def _event(self, kind: ResultKind, result: BuildResult | None = None) -> None:
         request = self.request
         event = ResultEvent(
             kind=kind,
@@ -240,7 +240,7 @@ class BuildWorker:
                 warnings=returned.warnings,
                 **extra,
             )
-            self._event("build-completed", result)
+            self._event(ResultKind.BUILD_COMPLETED, result)
         except ZKError as e:
             # The lock or the record is gone: the scheduler will re-submit.
             self.log.warning("could not record the result %s: %s", result, e)

@@ -36,7 +36,7 @@ from lockgate.git.merge_runner import MergeRunner
 from lockgate.logs import get_logger
 from lockgate.metrics import Metrics
 from lockgate.metrics.catalog import MERGE_DURATION, MERGES_FINISHED, RUNNING_MERGES
-from lockgate.model.events import ResultEvent
+from lockgate.model.events import ResultEvent, ResultKind
 from lockgate.model.merges import MergeRequest, MergeResult, MergeState
 from lockgate.service_config import ServiceConfig
 from lockgate.zk import RecordConflict, SessionAwareLock, Versioned, ZKClient, ZKError, result_queue
@@ -211,12 +211,12 @@ class MergeServer:
                 end_time=time.time(),
             )
             event = ResultEvent(
-                kind="merge-completed",
+                kind=ResultKind.MERGE_COMPLETED,
                 tenant=request.tenant,
                 pipeline=request.pipeline,
                 buildset_uuid="",
                 request_id=request.uuid,
-                result=result.status.value,
+                result=result.status,
                 event_id=request.event_id,
             )
             result_queue(self.client, request.tenant).put(event.to_dict())

@@ -65,7 +65,7 @@ from lockgate.lifecycle import serve
 from lockgate.logs import EventLogger, get_logger
 from lockgate.metrics import Metrics
 from lockgate.metrics.catalog import NODE_REQUESTS, NODE_REQUESTS_FINISHED, NODE_WAIT
-from lockgate.model.events import ResultEvent
+from lockgate.model.events import ResultEvent, ResultKind
 from lockgate.model.nodes import Node, NodeRequest, NodeRequestState, NodeState
 from lockgate.service_config import ServiceConfig, ServiceConfigError
 from lockgate.zk import (
@@ -478,12 +478,12 @@ class Launcher:
 
     def _announce(self, request: NodeRequest) -> None:
         event = ResultEvent(
-            kind="nodes-provisioned",
+            kind=ResultKind.NODES_PROVISIONED,
             tenant=request.tenant,
             pipeline=request.pipeline,
             buildset_uuid=request.buildset_uuid,
             request_id=request.id,
-            result=request.state.value,
+            result=request.state,
             event_id=request.event_id,
         )
         # The key makes a re-announcement after a restart harmless.

@@ -8,11 +8,15 @@ event and every log line about it (see ``lockgate.logs``).
 
 from __future__ import annotations
 
+import enum
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.model.builds import BuildResult
+from lockgate.model.merges import MergeStatus
+from lockgate.model.nodes import NodeRequestState
 from lockgate.model.serial import from_dict, to_dict
 
 
@@ -74,28 +78,88 @@ class TriggerEvent:
         return from_dict(cls, data)
 
 
+class ResultKind(enum.StrEnum):
+    """What a result event says happened.  A ``StrEnum``: in JSON it is its
+    value, the strings the queue always held."""
+
+    BUILD_STARTED = "build-started"
+    BUILD_PAUSED = "build-paused"
+    BUILD_COMPLETED = "build-completed"
+    NODES_PROVISIONED = "nodes-provisioned"
+    MERGE_COMPLETED = "merge-completed"
+
+
+# What ``result`` holds: one vocabulary per kind, each an enum of the record
+# the event points at (the build's result, the merge's status, the node
+# request's final state).
+Result = BuildResult | MergeStatus | NodeRequestState
+
+# The enum of each kind's ``result``; a kind not listed carries none.
+RESULT_TYPES: dict[ResultKind, type[Result]] = {
+    ResultKind.BUILD_COMPLETED: BuildResult,
+    ResultKind.MERGE_COMPLETED: MergeStatus,
+    ResultKind.NODES_PROVISIONED: NodeRequestState,
+}
+
+
+def decode_result(kind: ResultKind, value: str | None) -> Result | None:
+    """``value`` as the enum of ``kind``'s vocabulary (a string read from
+    ZooKeeper, or already the enum).  A value outside it is a writer's bug,
+    not something to guess at: ``ValueError`` naming the kind and the value."""
+    if value is None:
+        return None
+    vocabulary = RESULT_TYPES.get(kind)
+    if vocabulary is None:
+        raise ValueError(f"a {kind} result event carries no result, got {value!r}")
+    try:
+        return vocabulary(value)
+    except ValueError:
+        known = ", ".join(member.value for member in vocabulary)
+        raise ValueError(
+            f"unknown result {value!r} for a {kind} result event (one of: {known})"
+        ) from None
+
+
 @dataclass(frozen=True)
 class ResultEvent:
     """A result for the scheduler: ``kind`` is one of
 
     - ``build-started``: an executor locked a build request and began;
-    - ``build-completed``: ``result`` holds the build's result;
-    - ``nodes-provisioned``: a node request reached a final state;
+    - ``build-paused``: the build's job paused (its returned data is written);
+    - ``build-completed``: ``result`` holds the build's ``BuildResult``;
+    - ``nodes-provisioned``: a node request reached a final state
+      (``result``: its ``NodeRequestState``, fulfilled or failed);
     - ``merge-completed``: a merger answered a merge request (``result``:
-      merged, conflict or error; ``buildset_uuid`` empty).
+      its ``MergeStatus``, merged, conflict or error; ``buildset_uuid`` empty).
 
-    The authoritative data lives in the request record at ``request_path``;
-    the event only says "look there".
+    The authoritative data lives in the request record named by
+    ``request_id``; the event only says "look there".  ``kind`` and
+    ``result`` are decoded into their enums on construction (``from_dict``
+    gives the strings of the JSON), so an unknown kind, or a result outside
+    its kind's vocabulary, fails there with a ``ValueError`` naming both.
+    Strict on purpose: a writer that sends another word has a bug, and the
+    scheduler reads the request records (it only acknowledges these
+    events), so a newer writer's word cannot stop it in a rolling upgrade.
     """
 
-    kind: str
+    kind: ResultKind
     tenant: str
     pipeline: str
     buildset_uuid: str
     request_id: str
-    result: str | None = None
+    result: Result | None = None
     event_id: str = field(default_factory=new_event_id)
     timestamp: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        try:
+            kind = ResultKind(self.kind)
+        except ValueError:
+            known = ", ".join(member.value for member in ResultKind)
+            raise ValueError(f"unknown result event kind {self.kind!r} (one of: {known})") from None
+        # Frozen: the decoded values replace the strings once, here.
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "result", decode_result(kind, self.result))
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

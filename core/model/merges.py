@@ -50,8 +50,10 @@ class MergeState(str, enum.Enum):
     COMPLETED = "completed"
 
 
-class MergeStatus(str, enum.Enum):
-    """How a completed merge ended (the ``result`` of its result event)."""
+class MergeStatus(enum.StrEnum):
+    """How a completed merge ended (the ``result`` of its ``merge-completed``
+    result event).  A ``StrEnum`` like ``BuildResult``: in JSON and messages
+    it is its value."""
 
     MERGED = "merged"
     CONFLICT = "conflict"

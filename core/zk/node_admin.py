@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 
-from lockgate.model.events import ResultEvent
+from lockgate.model.events import ResultEvent, ResultKind
 from lockgate.model.node_admin import (
     AdminNodeState,
     cancel_request,
@@ -109,12 +109,12 @@ def admin_cancel_node_request(
     else:
         raise ZKError(f"nodeset request {request_id} kept changing; try again")
     event = ResultEvent(
-        kind="nodes-provisioned",
+        kind=ResultKind.NODES_PROVISIONED,
         tenant=cancelled.tenant,
         pipeline=cancelled.pipeline,
         buildset_uuid=cancelled.buildset_uuid,
         request_id=cancelled.id,
-        result=cancelled.state.value,
+        result=cancelled.state,
         event_id=cancelled.event_id,
     )
     # The launchers' key: their re-announcement after a restart is dropped.

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from lockgate.db import Database
-from lockgate.model.builds import BuildRequest, BuildState
-from lockgate.model.events import ResultEvent, TriggerEvent
+from lockgate.model.builds import BuildRequest, BuildResult, BuildState
+from lockgate.model.events import ResultEvent, ResultKind, TriggerEvent
 from lockgate.model.nodes import NodeRequestState
 from lockgate.service_config import ServiceConfig
 from lockgate.zk import paths
@@ -234,11 +234,12 @@ def fulfil_node_requests(
             store.update(req, current.version)
             result_queue(client, req.tenant).put(
                 ResultEvent(
-                    kind="nodes-provisioned",
+                    kind=ResultKind.NODES_PROVISIONED,
                     tenant=req.tenant,
                     pipeline=req.pipeline,
                     buildset_uuid=req.buildset_uuid,
                     request_id=req.id,
+                    result=req.state,
                     event_id=req.event_id,
                 ).to_dict()
             )
@@ -275,10 +276,14 @@ def running_build(client: ZKClient, uuid: str, zone: str = "default") -> Iterato
 
 
 def complete_build(
-    client: ZKClient, uuid: str, result: str = "SUCCESS", zone: str = "default"
+    client: ZKClient,
+    uuid: str,
+    result: BuildResult | str = BuildResult.SUCCESS,
+    zone: str = "default",
 ) -> None:
-    """Run a build to its end: claim, RUNNING, COMPLETED with ``result``,
-    the result event, let go."""
+    """Run a build to its end: claim, RUNNING, COMPLETED with ``result`` (a
+    ``BuildResult``, or its value), the result event, let go."""
+    result = BuildResult(result)
     store = BuildRequestStore(client, zone)
     with running_build(client, uuid, zone):
         found = store.get(uuid)
@@ -289,7 +294,7 @@ def complete_build(
         store.update(req, found.version)
         result_queue(client, req.tenant).put(
             ResultEvent(
-                kind="build-completed",
+                kind=ResultKind.BUILD_COMPLETED,
                 tenant=req.tenant,
                 pipeline=req.pipeline,
                 buildset_uuid=req.buildset_uuid,
