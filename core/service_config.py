@@ -69,6 +69,8 @@ KNOWN_SECTIONS: dict[str, dict[str, object]] = {
         "git_dir": None,
         "private_key_file": "~/.ssh/id_rsa",
         "zone": None,
+        # A zoned executor also takes unzoned builds (Zuul's key).
+        "allow_unzoned": "false",
         "hostname": None,
         "variables": None,
         "trusted_ro_paths": None,

@@ -98,7 +98,6 @@ IGNORED: dict[str, dict[str, str]] = {
         "min_avail_mem": _NO_GOVERNOR,
         "output_max_bytes": "a playbook's output is not cut",
         "paused_on_start": "an executor takes builds as soon as it starts",
-        "allow_unzoned": "a zoned executor takes only its zone's builds",
         "sigterm_method": "SIGTERM always hands running builds back to be retried elsewhere",
     },
     "web": {

@@ -1,6 +1,13 @@
-"""The executor process: claims build requests of its zone from ZooKeeper and runs them,
+"""The executor process: claims build requests of its zones from ZooKeeper and runs them,
 and (``lockgate.executor.merger``, unless ``[executor] merge_jobs = false``)
 serves merge requests.
+
+Its zones (``ExecutorSettings.zones``, ``lockgate.model.zones``): its
+``[executor] zone``, or the unzoned queue ("default") when it has none; a
+zoned executor with ``allow_unzoned`` takes the unzoned requests too, the
+oldest request of either first.  It registers its ``zone`` and whether it
+takes unzoned builds (``allow_unzoned``, as Zuul's component does), which
+the scheduler reads to know which zones some executor serves.
 
 ``lockgate executor`` calls ``main(config)``; ``lockgate up`` and tests make
 an ``Executor(config)`` and call ``start()`` / ``stop()``.
@@ -15,8 +22,9 @@ changed without a new child (a re-submitted request).
 
 Claiming: a request is REQUESTED and not locked; the dispatcher takes its
 lock without blocking (another executor may win), re-reads it, and hands it
-to a worker.  The lock is ephemeral: if this process dies, the scheduler
-sees a RUNNING request without a lock and re-submits it.
+to a worker with the store of the request's zone.  The lock is ephemeral:
+if this process dies, the scheduler sees a RUNNING request without a lock
+and re-submits it.
 
 Live consoles: a ``ConsoleStreamServer`` (``lockgate.executor.console_stream``)
 serves each running build's ``job-output.txt``; its address is registered in
@@ -58,6 +66,7 @@ from lockgate.metrics.catalog import (
     RUNNING_BUILDS,
 )
 from lockgate.model.builds import BuildState
+from lockgate.model.zones import DEFAULT_ZONE
 from lockgate.service_config import ServiceConfig
 from lockgate.zk import (
     BuildRequestStore,
@@ -110,7 +119,9 @@ class Executor:
         self._stopping = threading.Event()
         self._stop_timeout = UNHURRIED_STOP_TIMEOUT  # STOP_TIMEOUT once a signal asks
         self._dispatcher: threading.Thread | None = None
-        self._stop_watch: Callable[[], None] | None = None
+        self._stop_watches: list[Callable[[], None]] = []
+        # The build requests of each zone this executor takes (``start``).
+        self.build_stores: dict[str, BuildRequestStore] = {}
         #: Completed looks for work (tests wait on it to know a scan happened).
         self.scans = 0
         self.metrics = Metrics.for_component(config, "executor", self.settings.hostname)
@@ -131,7 +142,9 @@ class Executor:
         if not self.client.connected:
             self.client.connect()
         self.metrics.start(self.client)
-        self.builds = BuildRequestStore(self.client, self.settings.zone)
+        self.build_stores = {
+            zone: BuildRequestStore(self.client, zone) for zone in self.settings.zones
+        }
         self.runner.keys = keystore_from_config(self.config, self.client)
         self.nodes = NodeStore(self.client)
         self.console.start()
@@ -142,13 +155,17 @@ class Executor:
                 "state": "running",
                 "accepting": True,
                 "zone": self.settings.zone,
+                # Zuul's component attribute: true for an unzoned executor too.
+                "allow_unzoned": DEFAULT_ZONE in self.settings.zones,
                 "max_builds": self.settings.max_builds,
                 "builds": 0,
                 "console_stream": f"{self._console_host}:{self.console.port}",
             },
             hostname=self.settings.hostname,
         )
-        self._stop_watch = self.builds.watch(lambda _ids: self._wake.set())
+        self._stop_watches = [
+            store.watch(lambda _ids: self._wake.set()) for store in self.build_stores.values()
+        ]
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="executor-dispatch", daemon=True
         )
@@ -169,7 +186,9 @@ class Executor:
         log.info(
             "executor %s started (zone %s, max_builds %s)",
             self.component.name,
-            self.settings.zone,
+            self.settings.zone
+            if len(self.settings.zones) == 1
+            else f"{self.settings.zone}, and unzoned builds",
             self.settings.max_builds,
         )
 
@@ -203,8 +222,8 @@ class Executor:
         deadline = time.monotonic() + self._stop_timeout
         self._stopping.set()
         self._wake.set()
-        if self._stop_watch:
-            self._stop_watch()
+        for stop_watch in self._stop_watches:
+            stop_watch()
         if self.component is not None:
             try:
                 self.component.update_state(state="stopping", accepting=False)
@@ -264,28 +283,34 @@ class Executor:
                 log.exception("dispatcher error")
 
     def _claim_available(self) -> None:
-        for versioned in self.builds.by_state(BuildState.REQUESTED):
+        # Every zone's waiting requests, the oldest first, whichever its zone.
+        waiting = sorted(
+            (versioned.record.created, store.zone, versioned.record.uuid)
+            for store in self.build_stores.values()
+            for versioned in store.by_state(BuildState.REQUESTED)
+        )
+        for _created, zone, uuid in waiting:
             if self._stopping.is_set():
                 return
             with self._lock:
                 if len(self.workers) >= self.settings.max_builds:
                     return
-                if versioned.record.uuid in self.workers:
+                if uuid in self.workers:
                     continue
-            self._try_claim(versioned.record.uuid)
+            self._try_claim(self.build_stores[zone], uuid)
 
-    def _try_claim(self, uuid: str) -> None:
+    def _try_claim(self, store: BuildRequestStore, uuid: str) -> None:
         holder: list[BuildWorker] = []
 
         def lost() -> None:
             if holder:
                 holder[0].lock_lost()
 
-        lock = self.builds.lock(uuid, on_lost=lost)
+        lock = store.lock(uuid, on_lost=lost)
         if lock is None:
             return  # another executor has it
         try:
-            fresh = self.builds.get(uuid)
+            fresh = store.get(uuid)
         except ZKError:
             lock.release()
             raise
@@ -295,7 +320,7 @@ class Executor:
         assert self.component is not None and self.client is not None
         worker = BuildWorker(
             self.client,
-            self.builds,
+            store,
             self.nodes,
             self.runner,
             self.component.name,

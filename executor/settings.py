@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from lockgate.executor.ansible_setup import PLUGIN_DIR
 from lockgate.executor.sandbox import SandboxPolicy
+from lockgate.model.zones import DEFAULT_ZONE, served_zones
 from lockgate.service_config import ServiceConfig
 
 
@@ -26,6 +27,7 @@ class ExecutorSettings:
     log_url: str | None
     private_key_file: Path
     hostname: str
+    # ``[executor] zone`` (``DEFAULT_ZONE`` when unset: unzoned).
     zone: str
     max_builds: int
     keep_jobdir: bool
@@ -36,6 +38,14 @@ class ExecutorSettings:
     job_dir: Path | None = None
     # The git mirrors (``[executor] git_dir``, as in Zuul); default ``<state_dir>/git``.
     git_dir: Path | None = None
+    # ``[executor] allow_unzoned`` (Zuul's key): a zoned executor takes the
+    # unzoned builds too.  An unzoned executor takes them anyway.
+    allow_unzoned: bool = False
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """The zones whose build requests this executor takes, its own first."""
+        return served_zones(self.zone, self.allow_unzoned)
 
     @property
     def git_root(self) -> Path:
@@ -86,13 +96,14 @@ class ExecutorSettings:
             log_url=section.get("log_url"),
             private_key_file=Path(section.get_path("private_key_file") or "~/.ssh/id_rsa"),
             hostname=section.get("hostname") or socket.gethostname(),
-            zone=section.get("zone") or "default",
+            zone=section.get("zone") or DEFAULT_ZONE,
             max_builds=max_builds,
             keep_jobdir=section.get_bool("keep_jobdir", False),
             sandbox=sandbox,
             site_variables=site_variables,
             job_dir=Path(job_dir).absolute() if (job_dir := section.get_path("job_dir")) else None,
             git_dir=Path(git_dir).absolute() if (git_dir := section.get_path("git_dir")) else None,
+            allow_unzoned=section.get_bool("allow_unzoned", False),
         )
 
 

@@ -50,6 +50,7 @@ from lockgate.model.events import TriggerEvent
 from lockgate.model.merges import MergeRequest, RepoSpec
 from lockgate.model.nodes import NodeRequest
 from lockgate.model.queue import ItemState, ProjectRepo
+from lockgate.model.zones import DEFAULT_ZONE, served_zones
 from lockgate.scheduler.behind import changes_behind, reported_labels, submit_needs
 from lockgate.scheduler.changes import (
     ChangeRegistry,
@@ -96,7 +97,6 @@ from lockgate.scheduler.manager.snapshot import (
     Speculation,
     SubmitOutcome,
 )
-from lockgate.scheduler.manager.zones import DEFAULT_ZONE
 from lockgate.scheduler.matching import change_target, match_event
 from lockgate.scheduler.reporting import Reporter
 from lockgate.scheduler.repos import RepoResolver
@@ -739,10 +739,17 @@ class TenantProcessor:
     def executor_zones(self) -> frozenset[str]:
         """The zones the registered executors serve, as their registrations
         say (kept by watches, as fresh as the last ``observe``: the
-        snapshot's ``executor_zones``)."""
+        snapshot's ``executor_zones``): each one's ``zone``, and the unzoned
+        queue for a zoned one registered with ``allow_unzoned`` (one that
+        registered without the key, from before it was read, takes only its
+        zone's builds, as it did)."""
         return frozenset(
-            str(info.state.get("zone") or DEFAULT_ZONE)
+            zone
             for info in self.executors.refresh(synced=True).values()
+            for zone in served_zones(
+                str(info.state.get("zone") or DEFAULT_ZONE),
+                bool(info.state.get("allow_unzoned", False)),
+            )
         )
 
 

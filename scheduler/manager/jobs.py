@@ -190,6 +190,8 @@ def _check_nodes(ctx: Context, item: QueueItem, js: JobState, post_review: bool)
         js.zone = zone.zone
         if zone.fallback:
             ctx.warning(f"job {js.name}: {zone.fallback}", item)
+        if zone.unserved:
+            ctx.warning(f"job {js.name}: {zone.unserved}", item)
         _request_build(ctx, item, js, post_review)
     elif req.state is NodeRequestState.FAILED:
         js.attempt += 1

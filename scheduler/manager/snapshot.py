@@ -235,8 +235,9 @@ class PipelineSnapshot:
     promotes: list[Promote] = field(default_factory=list)
     # The tenant's semaphores that have holders or that the layout defines.
     semaphores: dict[str, SemaphoreState] = field(default_factory=dict)
-    # The zones the registered executors serve ("default" for unzoned
-    # ones); None: not known, a node request's zone is trusted (``zones.py``).
+    # The zones the registered executors serve ("default" for unzoned ones
+    # and zoned ones with ``allow_unzoned``: ``lockgate.model.zones``);
+    # None: not known, a node request's zone is trusted (``zones.py``).
     executor_zones: frozenset[str] | None = None
     layout_uuid: str | None = None
     now: float = 0.0

@@ -6,11 +6,15 @@ copied onto the node request) has its build request in that zone's folder,
 where only that zone's executors look.  The scheduler must find it there --
 reading only the ``default`` zone it would submit the request again each
 pass and never see its result -- and a zone no executor serves falls back
-to the unzoned executors (Zuul's rule)."""
+to the unzoned executors (Zuul's rule).  Which zones the executors serve
+comes from their registrations: a zoned executor with ``allow_unzoned``
+serves the unzoned queue too, and the scheduler warns when nobody does."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from lockgate.scheduler.server import Scheduler
@@ -33,6 +37,9 @@ def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
     return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
 
 
+UNSERVED = "no executor takes unzoned builds now"
+
+
 @pytest.fixture
 def east_executor(site):
     """The registration of an executor with ``[executor] zone = east``."""
@@ -41,14 +48,26 @@ def east_executor(site):
     component.unregister()
 
 
-@pytest.fixture
-def scheduler(site, east_executor):
+@contextmanager
+def running_scheduler(site) -> Iterator[Scheduler]:
     sched = Scheduler(site.service_config(), tick=0.5)
     sched.start()
     stop = sched.run_in_thread()
-    yield sched
-    stop()
-    sched.stop()
+    try:
+        yield sched
+    finally:
+        stop()
+        sched.stop()
+
+
+@pytest.fixture
+def scheduler(site, east_executor):
+    with running_scheduler(site) as sched:
+        yield sched
+
+
+def _scheduler_messages(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("lockgate.scheduler")]
 
 
 def test_a_zoned_job_runs_in_its_zone_and_is_reported_once(site, scheduler, caplog):
@@ -93,7 +112,49 @@ def test_a_zoned_job_runs_in_its_zone_and_is_reported_once(site, scheduler, capl
         30,
         "the zoned request and the item to go",
     )
-    messages = [r.getMessage() for r in caplog.records if r.name.startswith("lockgate.scheduler")]
+    messages = _scheduler_messages(caplog)
     assert not [m for m in messages if "submitting build request of job build again" in m]
     assert len([m for m in messages if "build request submitted for job build " in m]) == 1
     assert [m for m in messages if "executor zone 'west', which no executor serves" in m]
+    # Only east, without allow_unzoned: the unzoned build has nobody to take it.
+    assert [m for m in messages if "job test: " + UNSERVED in m]
+    assert not [m for m in messages if "job build: " + UNSERVED in m]
+
+
+def test_a_zoned_executor_with_allow_unzoned_serves_the_unzoned_queue(site, caplog):
+    """The registration an executor with ``zone = east`` and ``allow_unzoned
+    = true`` makes (``lockgate.executor.server``): the unzoned builds -- of
+    unzoned nodes, or of nodes in a zone nobody serves -- have an executor,
+    and the scheduler does not warn that they wait."""
+    caplog.set_level(logging.INFO)
+    component = register(
+        site.client,
+        "executor",
+        {"zone": "east", "allow_unzoned": True},
+        hostname="east-executor",
+    )
+    try:
+        with running_scheduler(site):
+            site.push_event("org/app", {"src.c": "int main;\n"})
+            wait_node_request(site.client, "build")
+            fulfil_node_requests(site.client, executor_zone="west")
+            build = wait_build_request(site.client, "build")
+            assert build.zone == "default"
+            complete_build(site.client, build.uuid, "SUCCESS")
+            wait_node_request(site.client, "test")
+            fulfil_node_requests(site.client)
+            test = wait_build_request(site.client, "test")
+            assert test.zone == "default"
+            complete_build(site.client, test.uuid, "SUCCESS")
+            wait_for(
+                lambda: not read_pipelines(site.client, "demo")["post"][0].queues,
+                30,
+                "the item to be reported and go",
+            )
+    finally:
+        component.unregister()
+    messages = _scheduler_messages(caplog)
+    # The fallback is still said; that nobody takes it is not.
+    assert [m for m in messages if "executor zone 'west', which no executor serves" in m]
+    assert [m for m in messages if "build request submitted for job test " in m]
+    assert not [m for m in messages if UNSERVED in m]

@@ -18,6 +18,29 @@ def test_defaults(tmp_path):
     assert s.git_root == tmp_path / "git"
     assert s.zone == "default" and s.max_builds == 4 and s.keep_jobdir is False
     assert s.log_url_for("u1") is None
+    assert s.allow_unzoned is False and s.zones == ("default",)
+
+
+@pytest.mark.parametrize(
+    ("lines", "zones"),
+    [
+        ("zone = east\n", ("east",)),
+        ("zone = east\nallow_unzoned = true\n", ("east", "default")),
+        ("zone = east\nallow-unzoned = false\n", ("east",)),
+        # Unzoned: takes the unzoned builds whatever the key says (Zuul too).
+        ("allow_unzoned = false\n", ("default",)),
+    ],
+)
+def test_zones_from_zone_and_allow_unzoned(tmp_path, lines, zones):
+    s = settings(f"[executor]\nstate_dir = {tmp_path}\n{lines}")
+    assert s.zones == zones
+
+
+def test_allow_unzoned_must_be_a_boolean(tmp_path):
+    with pytest.raises(
+        ServiceConfigError, match=r"\[executor\] allow_unzoned: expected true or false"
+    ):
+        settings(f"[executor]\nstate_dir = {tmp_path}\nzone = east\nallow_unzoned = maybe\n")
 
 
 def test_log_url_gets_a_slash(tmp_path):

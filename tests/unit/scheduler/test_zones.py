@@ -25,3 +25,20 @@ def test_a_zone_no_executor_serves_falls_back_to_unzoned_and_says_so():
 
 def test_unknown_executors_trust_the_nodes():
     assert build_zone("east", None).zone == "east"
+
+
+def test_no_executor_taking_unzoned_builds_is_said():
+    """Only zoned executors without ``allow_unzoned``: an unzoned build waits."""
+    for choice in (build_zone(None, {"east"}), build_zone("west", {"east"})):
+        assert choice.zone == DEFAULT_ZONE
+        assert choice.unserved is not None and "allow_unzoned" in choice.unserved
+
+
+def test_a_served_unzoned_queue_is_not_warned_about():
+    # An unzoned executor, or a zoned one with allow_unzoned: the scheduler
+    # counts both as serving DEFAULT_ZONE (``served_zones``).
+    assert build_zone(None, {DEFAULT_ZONE}).unserved is None
+    assert build_zone("west", {"east", DEFAULT_ZONE}).unserved is None
+    # A build in its nodes' zone is served by definition; unknown: trusted.
+    assert build_zone("east", {"east"}).unserved is None
+    assert build_zone(None, None).unserved is None
