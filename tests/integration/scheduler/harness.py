@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lockgate.db import Database
 from lockgate.model.builds import BuildRequest, BuildResult, BuildState
@@ -29,6 +29,9 @@ from lockgate.zk.requests import BuildRequestStore, NodeRequestStore
 from tests.fixtures.git import Upstream, WorkTree
 from tests.fixtures.waiting import wait_for
 from tests.fixtures.zk import ZKEnv
+
+if TYPE_CHECKING:
+    from lockgate.scheduler.server import Scheduler
 
 MAIN_YAML = """
 - tenant:
@@ -350,6 +353,32 @@ def pipeline_path(chroot: str) -> str:
     return chroot + paths.pipeline_state("demo", "post")
 
 
+# --- the scheduler in this process ------------------------------------------------------
+
+
+@contextmanager
+def running_scheduler(
+    config: ServiceConfig, *, tick: float = 0.5, client: ZKClient | None = None
+) -> Iterator[Scheduler]:
+    """A scheduler in this process, started, its loop in a thread of its own
+    passing every ``tick`` seconds when nothing wakes it.  When the block
+    ends the loop ends, then the scheduler stops (also when its start
+    failed, so that what it started is stopped).  ``client``: a ZooKeeper
+    client to use instead of one of its own from ``config``."""
+    from lockgate.scheduler.server import Scheduler
+
+    sched = Scheduler(config, client=client, tick=tick)
+    try:
+        sched.start()
+        stop = sched.run_in_thread()
+        try:
+            yield sched
+        finally:
+            stop()
+    finally:
+        sched.stop()
+
+
 # --- the scheduler as a process ---------------------------------------------------------
 
 
@@ -438,20 +467,13 @@ def scheduler_with_merger(root: Path, config: ServiceConfig, client: ZKClient) -
     from lockgate.executor.merger import MergeServer
     from lockgate.git import RepoCache
     from lockgate.git.merge_runner import MergeRunner
-    from lockgate.scheduler.server import Scheduler
 
     merger = MergeServer(
         client, MergeRunner(RepoCache(root / "merger-git"), root / "merger-work"), "test-merger"
     )
     merger.start()
-    sched = Scheduler(config, tick=0.5)
     try:
-        sched.start()
-        stop = sched.run_in_thread()
-        try:
+        with running_scheduler(config) as sched:
             yield sched
-        finally:
-            stop()
     finally:
-        sched.stop()
         merger.stop()

@@ -4,6 +4,8 @@ configuration reconfigures the tenant; the git poller feeds the scheduler."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 from lockgate.scheduler.server import Scheduler
 from lockgate.zk.tenants import load_layout
@@ -12,9 +14,9 @@ from tests.fixtures.waiting import wait_for
 from tests.integration.scheduler.harness import (
     APP,
     build_requests,
-    make_site,
     push_polled,
     run_job,
+    running_scheduler,
     wait_node_request,
     wait_poller_ready,
 )
@@ -30,24 +32,16 @@ BROKEN = """
 
 
 @pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
-    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
-
-
-@pytest.fixture
 def start(site):
-    running = []
+    """Starts the scheduler when the test says (after what it pushed first),
+    with the git poller's delay it names; stopped after the test."""
+    with ExitStack() as running:
 
-    def start(poll_delay: float = 3600) -> Scheduler:
-        sched = Scheduler(site.service_config(poll_delay=poll_delay), tick=0.5)
-        sched.start()
-        running.append((sched, sched.run_in_thread()))
-        return sched
+        def start(poll_delay: float = 3600) -> Scheduler:
+            config = site.service_config(poll_delay=poll_delay)
+            return running.enter_context(running_scheduler(config))
 
-    yield start
-    for sched, stop in running:
-        stop()
-        sched.stop()
+        yield start
 
 
 def errors_of(site) -> list[dict]:

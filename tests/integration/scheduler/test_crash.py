@@ -22,7 +22,6 @@ from tests.integration.scheduler.harness import (
     build_requests,
     complete_build,
     fulfil_node_requests,
-    make_site,
     push_polled,
     run_job,
     running_build,
@@ -30,11 +29,6 @@ from tests.integration.scheduler.harness import (
     wait_node_request,
     wait_poller_ready,
 )
-
-
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
-    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
 
 
 class Seen:
@@ -177,6 +171,7 @@ def test_killed_right_after_the_event_arrives(site, seen, procs):
 
 
 def test_two_schedulers_share_the_work_without_doing_it_twice(site, seen, zk_connect):
+    # Not harness.running_scheduler: the two peers stop together, both loops first.
     scheds = []
     stops = []
     for name in ("one", "two"):

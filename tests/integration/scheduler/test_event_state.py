@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from lockgate.model.event_state import TenantEventState
 from lockgate.scheduler.server import Scheduler
 from lockgate.zk.event_state import save_event_state
@@ -29,25 +28,9 @@ from tests.integration.scheduler.harness import (
     build_requests,
     complete_build,
     fulfil_node_requests,
-    make_site,
     wait_build_request,
     wait_node_request,
 )
-
-
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
-    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
-
-
-@pytest.fixture
-def scheduler(site):
-    sched = Scheduler(site.service_config(), tick=0.5)
-    sched.start()
-    stop = sched.run_in_thread()
-    yield sched
-    stop()
-    sched.stop()
 
 
 def set_state(site, scheduler: Scheduler, **flags: bool) -> TenantEventState:

@@ -49,6 +49,7 @@ RUN = """
 
 @pytest.fixture
 def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):  # type: ignore[no-untyped-def]
+    """This module's own org/app: a job with no nodes, for real executors."""
     return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client, app=APP)
 
 
@@ -75,6 +76,7 @@ def test_a_stopping_executor_hands_its_build_back(site, zk_connect) -> None:  # 
         stdout=open(site.root / "executor-a.log", "wb"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
     )
+    # Not harness.running_scheduler: executor-a is killed before the loop ends.
     sched = Scheduler(site.service_config(), client=zk_connect(), tick=0.5)
     executor_b: Executor | None = None
     stop_loop = None

@@ -8,14 +8,9 @@ from lockgate.scheduler.server import Scheduler
 from lockgate.service_config import ServiceConfig
 from lockgate.zk.tenants import load_layout
 
-from tests.integration.scheduler.harness import make_site
 
-
-def test_keys_of_every_project_are_made_behind_the_tenant_load(
-    tmp_path, upstream, zk_server, zk_chroot, zk_client
-):
-    site = make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
-    path = tmp_path / "scheduler-keys.conf"
+def test_keys_of_every_project_are_made_behind_the_tenant_load(site, zk_client):
+    path = site.root / "scheduler-keys.conf"
     path.write_text(site.config_text("scheduler", 3600) + "\n[keystore]\npassword = pw\n")
     scheduler = Scheduler(ServiceConfig.load(path), tick=0.5)
     scheduler.start()

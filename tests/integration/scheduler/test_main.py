@@ -6,18 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 from lockgate.scheduler.server import main
 from lockgate.service_config import ServiceConfig
 from lockgate.zk.components import list_components
 
 from tests.fixtures.waiting import wait_for
-from tests.integration.scheduler.harness import SchedulerProcess, make_site
-
-
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
-    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
+from tests.integration.scheduler.harness import SchedulerProcess
 
 
 def test_missing_tenant_config_is_one_line_and_status_1(site, capsys):

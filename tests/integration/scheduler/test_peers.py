@@ -4,18 +4,12 @@ again), and publishes its own when the sources changed meanwhile."""
 
 from __future__ import annotations
 
-import pytest
 from lockgate.drivers.registry import make_connections
 from lockgate.git import RepoCache
 from lockgate.scheduler.tenants import TenantLoader, TenantRegistry
 from lockgate.zk.tenants import load_layout
 
-from tests.integration.scheduler.harness import APP, Site, make_site
-
-
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
-    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
+from tests.integration.scheduler.harness import APP, Site
 
 
 def registry(site: Site, name: str) -> TenantRegistry:

@@ -16,7 +16,6 @@ from tests.fixtures.waiting import wait_for
 from tests.integration.scheduler.harness import (
     MAIN_YAML,
     SchedulerProcess,
-    make_site,
     run_job,
     wait_node_request,
 )
@@ -35,11 +34,6 @@ BROKEN = """
     name: demo
     source: [unclosed
 """
-
-
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
-    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
 
 
 @pytest.fixture

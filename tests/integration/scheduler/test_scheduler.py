@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from lockgate.model.queue import status_json
-from lockgate.scheduler.server import Scheduler
 from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.tenants import load_layout
 
@@ -16,26 +14,10 @@ from tests.integration.scheduler.harness import (
     build_requests,
     complete_build,
     fulfil_node_requests,
-    make_site,
     run_job,
     wait_build_request,
     wait_node_request,
 )
-
-
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
-    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
-
-
-@pytest.fixture
-def scheduler(site):
-    sched = Scheduler(site.service_config(), tick=0.5)
-    sched.start()
-    stop = sched.run_in_thread()
-    yield sched
-    stop()
-    sched.stop()
 
 
 def test_event_to_report_through_zookeeper_and_sql(site, scheduler, caplog):

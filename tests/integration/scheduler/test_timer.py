@@ -7,7 +7,6 @@ the timer fires."""
 from __future__ import annotations
 
 import pytest
-from lockgate.scheduler.server import Scheduler
 from lockgate.zk.pipelines import read_pipelines
 from lockgate.zk.requests import NodeRequestStore
 
@@ -36,21 +35,13 @@ NIGHTLY = """
 
 @pytest.fixture(params=[False, True], ids=["branch", "dereference"])
 def site(request, tmp_path, upstream, zk_server, zk_chroot, zk_client):
+    """This module's own: the demo tenant with a periodic (timer) pipeline,
+    its items at the branch or (``dereference``) at the head's commit."""
     site = make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client, app=APP + NIGHTLY)
     pipeline = PERIODIC + ("          dereference: true\n" if request.param else "")
     site.repos["config"].commit_and_push({"zuul.yaml": CONFIG + pipeline}, message="periodic")
     site.dereference = request.param  # type: ignore[attr-defined]
     return site
-
-
-@pytest.fixture
-def scheduler(site):
-    sched = Scheduler(site.service_config(), tick=0.5)
-    sched.start()
-    stop = sched.run_in_thread()
-    yield sched
-    stop()
-    sched.stop()
 
 
 def test_timer_pipeline_gets_an_item_per_project_branch(site, scheduler):

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import pytest
 from lockgate.executor.server import Executor
-from lockgate.scheduler.server import Scheduler
 from lockgate.service_config import ServiceConfig
 
 from tests.fixtures.waiting import wait_for
-from tests.integration.scheduler.harness import make_site
+from tests.integration.scheduler.harness import make_site, running_scheduler
 
 APP = """
 - job:
@@ -35,6 +34,7 @@ HELLO = """
 
 @pytest.fixture
 def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
+    """This module's own org/app: a job with no nodes, for a real executor."""
     return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client, app=APP)
 
 
@@ -56,20 +56,16 @@ private_key_file = {site.root / "no-such-key"}
     config = ServiceConfig.load(path)
     executor = Executor(config, client=zk_connect())
     executor.start()
-    sched = Scheduler(config, client=zk_connect(), tick=0.5)
-    sched.start()
-    stop = sched.run_in_thread()
     try:
-        sha = site.push("org/app", {"playbooks/hello.yaml": HELLO})
-        _, old, _ = site.last_push
-        event = site.ref_updated("org/app", old, sha)
-        db = site.database()
-        [buildset] = wait_for(
-            lambda: [b for b in db.get_buildsets("demo") if b.result], 180, "the report"
-        )
+        with running_scheduler(config, client=zk_connect()):
+            sha = site.push("org/app", {"playbooks/hello.yaml": HELLO})
+            _, old, _ = site.last_push
+            event = site.ref_updated("org/app", old, sha)
+            db = site.database()
+            [buildset] = wait_for(
+                lambda: [b for b in db.get_buildsets("demo") if b.result], 180, "the report"
+            )
     finally:
-        stop()
-        sched.stop()
         executor.stop()
     [build] = db.get_buildset(buildset.uuid, "demo").builds
     assert (buildset.result, build.result, build.job_name) == ("SUCCESS", "SUCCESS", "hello")

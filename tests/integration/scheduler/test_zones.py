@@ -13,11 +13,8 @@ serves the unzoned queue too, and the scheduler warns when nobody does."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from lockgate.scheduler.server import Scheduler
 from lockgate.zk.components import register
 from lockgate.zk.pipelines import read_pipelines
 
@@ -26,16 +23,10 @@ from tests.integration.scheduler.harness import (
     build_requests,
     complete_build,
     fulfil_node_requests,
-    make_site,
+    running_scheduler,
     wait_build_request,
     wait_node_request,
 )
-
-
-@pytest.fixture
-def site(tmp_path, upstream, zk_server, zk_chroot, zk_client):
-    return make_site(tmp_path, upstream, zk_server, zk_chroot, zk_client)
-
 
 UNSERVED = "no executor takes unzoned builds now"
 
@@ -48,21 +39,10 @@ def east_executor(site):
     component.unregister()
 
 
-@contextmanager
-def running_scheduler(site) -> Iterator[Scheduler]:
-    sched = Scheduler(site.service_config(), tick=0.5)
-    sched.start()
-    stop = sched.run_in_thread()
-    try:
-        yield sched
-    finally:
-        stop()
-        sched.stop()
-
-
 @pytest.fixture
 def scheduler(site, east_executor):
-    with running_scheduler(site) as sched:
+    """Started after the east executor registered: every pass sees zone east served."""
+    with running_scheduler(site.service_config()) as sched:
         yield sched
 
 
@@ -134,7 +114,7 @@ def test_a_zoned_executor_with_allow_unzoned_serves_the_unzoned_queue(site, capl
         hostname="east-executor",
     )
     try:
-        with running_scheduler(site):
+        with running_scheduler(site.service_config()):
             site.push_event("org/app", {"src.c": "int main;\n"})
             wait_node_request(site.client, "build")
             fulfil_node_requests(site.client, executor_zone="west")
