@@ -1,7 +1,8 @@
 """The dashboard: one HTML page for every dashboard path, its scripts and stylesheet.
 
 Who calls it: browsers.  ``/``, ``/tenants`` and every ``/t/{tenant}/...`` path
-answer the same small page (``shell``) that loads ``/static/js/app.js``;
+answer the same small page (``shell``) that loads ``/static/js/app.js``
+(through ``boot.js``, which loads the page again if a script failed to arrive);
 the scripts (plain JavaScript modules in ``web/static/``, no build step)
 route on the path and draw each page from the REST API -- status, builds,
 buildsets, a build with its live console, jobs, projects with their job
@@ -59,7 +60,8 @@ def _shell(title: str, fallback: str = "") -> web.Response:
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{_e(title)} - Lockgate</title>"
         "<link rel='icon' href='data:,'><link rel='stylesheet' href='/static/lockgate.css'>"
-        "<script type='module' src='/static/js/app.js'></script></head>"
+        "<link rel='modulepreload' href='/static/js/app.js'>"
+        "<script type='module' src='/static/js/boot.js'></script></head>"
         f"<body><div id='app'><noscript>{noscript}</noscript></div></body></html>"
     )
     return web.Response(

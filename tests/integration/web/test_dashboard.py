@@ -215,10 +215,8 @@ TASKS = [
 ]
 
 
-def test_a_finished_build_shows_its_tasks_logs_and_artifacts(
-    system: dict[str, Any], page: Any
-) -> None:
-    db, web, logs = system["db"], system["web"], system["logs"]
+def failed_build(db: Database, logs: Path) -> None:
+    """Build ``b1``: failed, with a task record, logs and an artifact."""
     ref = RefInfo(
         project="org/app",
         ref="refs/changes/12/12/1",
@@ -241,6 +239,13 @@ def test_a_finished_build_shows_its_tasks_logs_and_artifacts(
     (logs / "b1" / "job-output.json").write_text(json.dumps(TASKS))
     (logs / "b1" / "job-output.txt").write_text("2024-01-01 00:00:00.000000 | hello\n")
     (logs / "b1" / "zuul-info" / "inventory.yaml").write_text("all: {}\n")
+
+
+def test_a_finished_build_shows_its_tasks_logs_and_artifacts(
+    system: dict[str, Any], page: Any
+) -> None:
+    web = system["web"]
+    failed_build(system["db"], system["logs"])
     page.goto(f"{web.url}/t/{TENANT}/build/b1")
     page.wait_for_selector("details.task")
     assert "FAILURE" in page.locator("h1").inner_text()
@@ -264,6 +269,48 @@ def test_a_finished_build_shows_its_tasks_logs_and_artifacts(
     change = page.locator("dl.facts a", has_text="12,1")
     assert change.get_attribute("href") == "https://review.example.org/c/org/app/+/12"
     screenshot(page, "fixture-build-failed")
+
+
+def lose(page: Any, patterns: dict[str, int]) -> dict[str, int]:
+    """Requests whose URL ends with a key fail without an answer (as Chromium
+    fails them with ERR_NETWORK_CHANGED), the first N times each; returns
+    how many were lost per key."""
+    lost = dict.fromkeys(patterns, 0)
+
+    def route(request_route: Any) -> None:
+        url = request_route.request.url.split("?")[0]
+        for suffix, times in patterns.items():
+            if url.endswith(suffix) and lost[suffix] < times:
+                lost[suffix] += 1
+                request_route.abort("connectionreset")
+                return
+        request_route.continue_()
+
+    page.route("**/*", route)
+    return lost
+
+
+def test_a_page_survives_requests_lost_on_the_way(system: dict[str, Any], page: Any) -> None:
+    # A module lost: the page loads again; reads lost: tried again.
+    failed_build(system["db"], system["logs"])
+    lost = lose(
+        page,
+        {"/static/js/pages/build.js": 1, "/api/tenant/demo/build/b1": 2, "/job-output.json": 1},
+    )
+    page.goto(f"{system['web'].url}/t/{TENANT}/build/b1")
+    page.wait_for_selector("details.task.failed[open]")
+    assert "1 test failed: test_widget" in page.locator("details.task.failed").inner_text()
+    page.wait_for_selector("#log-files li.file")
+    assert lost == {"/static/js/pages/build.js": 1, "/api/tenant/demo/build/b1": 2,
+                    "/job-output.json": 1}  # fmt: skip
+
+
+def test_a_page_whose_scripts_never_arrive_says_so(system: dict[str, Any], page: Any) -> None:
+    lost = lose(page, {"/static/js/pages/build.js": 100})
+    page.goto(f"{system['web'].url}/t/{TENANT}/builds")
+    alert = page.wait_for_selector("#app [role=alert]")
+    assert "could not load its scripts" in alert.inner_text()
+    assert lost["/static/js/pages/build.js"] == 4  # the first load and three more
 
 
 def test_builds_table_filters_and_pages(system: dict[str, Any], page: Any) -> None:

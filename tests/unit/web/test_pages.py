@@ -20,7 +20,8 @@ def test_index_lists_tenants(web: WebHarness, publish: Callable[..., object]) ->
     publish("a&b")
     reply = web.get("/")
     assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/html")
-    assert "<script type='module' src='/static/js/app.js'></script>" in reply.text
+    assert "<script type='module' src='/static/js/boot.js'></script>" in reply.text
+    assert "<link rel='modulepreload' href='/static/js/app.js'>" in reply.text
     assert "href='/t/demo/builds'" in reply.text
     assert "href='/t/a%26b/builds'" in reply.text and ">a&amp;b<" in reply.text
     csp = reply.headers["Content-Security-Policy"]
@@ -54,7 +55,7 @@ def test_every_dashboard_path_is_the_page(
     publish("demo")
     reply = web.get(path)
     assert reply.status == 200, reply.text
-    assert "/static/js/app.js" in reply.text and "<div id='app'>" in reply.text
+    assert "/static/js/boot.js" in reply.text and "<div id='app'>" in reply.text
     assert reply.headers["Cache-Control"] == "no-cache"
 
 
@@ -121,6 +122,7 @@ def test_static_files(web: WebHarness) -> None:
     assert script.status == 200
     assert script.headers["Content-Type"].startswith("text/javascript")
     assert "export function navigate" in script.text
+    assert 'import("./app.js")' in web.get("/static/js/boot.js").text
     style = web.get("/static/lockgate.css")
     assert style.headers["Content-Type"].startswith("text/css")
     for path in ("/static/../pages.py", "/static/%2e%2e/pages.py", "/static/js/nope.js"):

@@ -21,6 +21,7 @@
 import { ApiError, pathName } from "./api.js";
 import { h, message } from "./dom.js";
 import { claims, storedToken } from "./login.js";
+import { readText } from "./net.js";
 
 const RIGHTS_TTL = 60_000;
 const NOTICE_MS = 8_000;
@@ -81,17 +82,19 @@ async function request(method, path, token, body, id) {
   const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (id) headers["X-Lockgate-Request-Id"] = id;
+  const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
   let response;
+  let text;
   try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    if (method === "GET") {
+      ({ response, text } = await readText(path, init)); // a read: tried again after a network error
+    } else {
+      response = await fetch(path, init); // an action: once; the user sees the error and decides
+      text = await response.text();
+    }
   } catch (e) {
     throw new ApiError(0, `cannot reach the web service (${e.message})`);
   }
-  const text = await response.text();
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;

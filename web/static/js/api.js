@@ -4,6 +4,7 @@
 // every call to this site; a refusal of it (401/403) brings the login back.
 
 import { noteAuthFailure, ownPath, storedToken } from "./login.js";
+import { readText } from "./net.js";
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -20,18 +21,19 @@ function authHeaders(path) {
 
 export async function getJSON(path, signal) {
   let response;
+  let text;
   try {
-    response = await fetch(path, {
+    ({ response, text } = await readText(path, {
       signal,
       headers: { Accept: "application/json", ...authHeaders(path) },
-    });
+    }));
   } catch (e) {
     if (e.name === "AbortError") throw e;
     throw new ApiError(0, `cannot reach the web service (${e.message})`);
   }
   let body = null;
   try {
-    body = await response.json();
+    body = JSON.parse(text);
   } catch (e) {
     body = null;
   }
@@ -40,18 +42,18 @@ export async function getJSON(path, signal) {
     noteAuthFailure(path, response.status, body); // the login panel takes over
   }
   if (!response.ok) {
-    const text =
+    const described =
       (body && (body.description || (typeof body.error === "string" && body.error))) ||
       `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, text);
+    throw new ApiError(response.status, described);
   }
   return body;
 }
 
 export async function getText(path, signal) {
-  const response = await fetch(path, { signal, headers: authHeaders(path) });
+  const { response, text } = await readText(path, { signal, headers: authHeaders(path) });
   if (!response.ok) throw new ApiError(response.status, `${path}: ${response.status}`);
-  return response.text();
+  return text;
 }
 
 // Project and job names may hold "/": each part is encoded, the slashes kept

@@ -19,6 +19,7 @@
 // back with the server's reason.
 
 import { h, message } from "./dom.js";
+import { readText } from "./net.js";
 
 const TOKEN_KEY = "lockgate.token";
 export const TOKEN_COOKIE = "lockgate_token";
@@ -126,9 +127,9 @@ async function authInfo(scope) {
   const hit = infos.get(scope);
   if (hit && Date.now() - hit.at < INFO_TTL) return hit.promise;
   const path = scope ? `/api/tenant/${encodeURIComponent(scope)}/info` : "/api/info";
-  const promise = fetch(path, { headers: { Accept: "application/json" } }).then(async (r) => {
-    if (!r.ok) throw new Error(`${path}: ${r.status}`);
-    return (await r.json()).info.capabilities.auth;
+  const promise = readText(path, { headers: { Accept: "application/json" } }).then(({ response, text }) => {
+    if (!response.ok) throw new Error(`${path}: ${response.status}`);
+    return JSON.parse(text).info.capabilities.auth;
   });
   infos.set(scope, { at: Date.now(), promise });
   promise.catch(() => infos.delete(scope));

@@ -7,6 +7,7 @@
 
 import { adminRights, autoholdDialog, reenqueueButton } from "../admin.js";
 import { getJSON } from "../api.js";
+import { readText } from "../net.js";
 import {
   extLink,
   facts,
@@ -335,9 +336,9 @@ export function taskView(playbooks) {
 
 // The web's directory listing of a build's logs, as [{name, dir, size}].
 async function listing(url, signal) {
-  const response = await fetch(url, { signal });
+  const { response, text } = await readText(url, { signal });
   if (!response.ok) throw new Error(`${response.status}`);
-  const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+  const doc = new DOMParser().parseFromString(text, "text/html");
   const entries = [];
   for (const row of doc.querySelectorAll("tr")) {
     const a = row.querySelector("a[href]");
