@@ -58,6 +58,24 @@ from lockgate.zk.errors import ZKConnectionError, translate_kazoo_errors
 
 log = logging.getLogger("lockgate.zk.client")
 
+
+class _StoppingWatchNoise(logging.Filter):
+    """kazoo's watch recipes (``ChildrenWatch``, ``DataWatch``) read again
+    when a watch fires; one that fires while this process stops finds the
+    command retry interrupted (``begin_shutdown``) and kazoo logs that as an
+    ERROR with a traceback from its worker thread.  Nothing is wrong — the
+    process asked to stop — so that record goes to debug as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, RetryInterrupted):
+            log.debug("a ZooKeeper watch ended as the process stopped (%s)", record.getMessage())
+            return False
+        return True
+
+
+logging.getLogger("kazoo.handlers.threading").addFilter(_StoppingWatchNoise())
+
 Callback = Callable[[], None]
 T = TypeVar("T")
 

@@ -47,8 +47,9 @@ def test_sigterm_stops_and_unregisters(site):
     assert status == 0, proc.output()
     # Gone with the session, which the server may close after the process exits.
     wait_for(lambda: list_components(site.client, "scheduler") == [], 30, "the registration gone")
-    assert "scheduler scheduler stopped" in proc.output()
-    assert "Traceback" not in proc.output()
+    output = proc.output()
+    assert "scheduler scheduler stopped" in output, output[-4000:]
+    assert "Traceback" not in output, output[output.find("Traceback") - 1000 :][:5000]
 
 
 def test_service_config_loads_from_the_file(site):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
 
 import pytest
+from kazoo.retry import InterruptedError as RetryInterrupted
 from lockgate.zk.certs import make_tls
 from lockgate.zk.client import ZKClient, client_from_config
 from lockgate.zk.errors import ZKConnectionError
@@ -135,3 +137,21 @@ def test_client_from_config_expands_home_in_tls_paths():
     home = os.path.expanduser("~")
     assert client._tls == (f"{home}/ca.pem", f"{home}/c.pem", "/k.pem")
     assert client.session_timeout == 10.0 and client.chroot is None
+
+
+def test_a_watch_interrupted_by_stopping_is_not_an_error(caplog):
+    # What kazoo's worker thread logs when a ChildrenWatch fires while the
+    # process stops (its read's retry interrupted by begin_shutdown).
+    kazoo_log = logging.getLogger("kazoo.handlers.threading")
+    with caplog.at_level(logging.DEBUG):
+        try:
+            raise RetryInterrupted()
+        except RetryInterrupted:
+            kazoo_log.exception("Exception in worker queue thread")
+        try:
+            raise ValueError("a real fault")
+        except ValueError:
+            kazoo_log.exception("Exception in worker queue thread")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info[1].args for r in errors] == [("a real fault",)]
+    assert any("ended as the process stopped" in r.getMessage() for r in caplog.records)
