@@ -38,24 +38,33 @@ def test_a_good_hs256_token_gives_the_user_and_its_claims(tmp_path):
     assert identity.claims["groups"] == ["ops"]
 
 
+# Claims are made when the test runs, not when it is collected: a token
+# "valid in an hour" made at collection was valid by the time a 70-minute
+# suite reached it (and was accepted).
 @pytest.mark.parametrize(
-    ("token_claims", "secret", "error", "words"),
+    ("make_claims", "secret", "error", "words"),
     [
-        (claims(exp=int(time.time()) - 60), SECRET, TokenExpired, "expired"),
-        (claims(), "another secret, long enough to be used!!", BadSignature, "signature"),
-        (claims(aud="someone-else"), SECRET, WrongAudience, "'aud'"),
-        (claims(exp=None), SECRET, MissingClaim, "'exp'"),
-        (claims(sub=None), SECRET, MissingClaim, "'sub'"),
-        (claims(iat=int(time.time()) + 3600), SECRET, AuthError, "not valid yet"),
-        (claims(zuul={"admin": ["demo"]}), SECRET, AdminClaimRefused, "allow_authz_override"),
+        (lambda: claims(exp=int(time.time()) - 60), SECRET, TokenExpired, "expired"),
+        (lambda: claims(), "another secret, long enough to be used!!", BadSignature, "signature"),
+        (lambda: claims(aud="someone-else"), SECRET, WrongAudience, "'aud'"),
+        (lambda: claims(exp=None), SECRET, MissingClaim, "'exp'"),
+        (lambda: claims(sub=None), SECRET, MissingClaim, "'sub'"),
+        (lambda: claims(iat=int(time.time()) + 3600), SECRET, AuthError, "not valid yet"),
+        (
+            lambda: claims(zuul={"admin": ["demo"]}),
+            SECRET,
+            AdminClaimRefused,
+            "allow_authz_override",
+        ),
     ],
+    ids=["expired", "signature", "audience", "no-exp", "no-sub", "not-yet-valid", "admin-claim"],
 )
 def test_each_bad_token_is_refused_saying_which_check_failed(
-    tmp_path, token_claims, secret, error, words
+    tmp_path, make_claims, secret, error, words
 ):
     registry = AuthRegistry.from_config(auth_config(tmp_path))
     with pytest.raises(error) as caught:
-        registry.authenticate(hs256(token_claims, secret))
+        registry.authenticate(hs256(make_claims(), secret))
     assert caught.value.status == 401
     assert words in caught.value.description
     assert caught.value.realm == "lockgate.example.com"
