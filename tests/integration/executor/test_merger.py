@@ -17,7 +17,6 @@ import pytest
 from lockgate.executor.jobdir import JobDir
 from lockgate.executor.merger_main import Merger
 from lockgate.executor.repos import WorkspaceError, prepare_repos
-from lockgate.executor.server import Executor
 from lockgate.git import RepoCache
 from lockgate.git.merge_runner import MergeRunner
 from lockgate.model.builds import speculative_repo_state
@@ -26,7 +25,7 @@ from lockgate.service_config import ServiceConfig
 from lockgate.zk import list_components, result_queue
 from lockgate.zk.merges import MergeRequestStore
 
-from tests.fixtures.executor import make_config, make_request
+from tests.fixtures.executor import make_request
 from tests.fixtures.git import git
 from tests.fixtures.waiting import wait_for
 from tests.unit.git.test_merger import make_change
@@ -55,21 +54,6 @@ def _events(zk_client, tenant="t"):
         (e["kind"], e["request_id"], e.get("result"))
         for _id, e in result_queue(zk_client, tenant).list()
     ]
-
-
-@pytest.fixture
-def executor(zk_client, tmp_path):
-    started: list[Executor] = []
-
-    def start(**keys: str) -> Executor:
-        ex = Executor(make_config(tmp_path, **keys), client=zk_client)
-        ex.start()
-        started.append(ex)
-        return ex
-
-    yield start
-    for ex in started:
-        ex.stop()
 
 
 def test_an_executor_serves_merge_requests_and_puts_result_events(zk_client, executor, upstream):

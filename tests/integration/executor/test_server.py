@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 from lockgate.executor.server import Executor
 from lockgate.model.builds import BuildState
 from lockgate.model.jobs import NodeSpec
@@ -26,21 +25,6 @@ SLOW = """
   tasks:
     - command: sleep 3603
 """
-
-
-@pytest.fixture
-def executor(zk_client, tmp_path):
-    started: list[Executor] = []
-
-    def start(**keys: str) -> Executor:
-        ex = Executor(make_config(tmp_path, **keys), client=zk_client)
-        ex.start()
-        started.append(ex)
-        return ex
-
-    yield start
-    for ex in started:
-        ex.stop()
 
 
 def _completed(store, uuid):

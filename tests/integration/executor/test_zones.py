@@ -5,12 +5,10 @@ scheduler to read."""
 
 from __future__ import annotations
 
-import pytest
-from lockgate.executor.server import Executor
 from lockgate.model.builds import BuildRequest, BuildState
 from lockgate.zk import BuildRequestStore, list_components
 
-from tests.fixtures.executor import make_config, make_request, playbooks
+from tests.fixtures.executor import make_request, playbooks
 from tests.fixtures.waiting import wait_for
 
 OK = """
@@ -19,24 +17,6 @@ OK = """
   tasks:
     - command: echo ZONE-MARKER
 """
-
-
-@pytest.fixture
-def executor(zk_client, tmp_path):
-    """Start an executor named ``name`` (its own state folder) with ``keys``."""
-    started: list[Executor] = []
-
-    def start(name: str, **keys: str) -> Executor:
-        root = tmp_path / name
-        root.mkdir()
-        ex = Executor(make_config(root, hostname=name, **keys), client=zk_client)
-        ex.start()
-        started.append(ex)
-        return ex
-
-    yield start
-    for ex in started:
-        ex.stop()
 
 
 def _submit(zk_client, tree, zone: str) -> tuple[BuildRequestStore, BuildRequest]:
