@@ -6,11 +6,13 @@ written by the test, so that each state is exactly the one under test.
 (``tests/e2e/test_dashboard.py`` runs the dashboard against a whole running
 Lockgate; this module pins what is hard to reach there on demand: a
 dependent queue with a failed item, a build's task record with a failed
-task, a console that is streamed and then ends.)
+task, a console that is streamed and then ends, one whose websocket drops
+and is opened again -- or never comes back.)
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -341,10 +343,9 @@ def test_builds_table_filters_and_pages(system: dict[str, Any], page: Any) -> No
     assert page.locator("input[data-filter=result]").input_value() == "FAILURE"
 
 
-def test_a_running_build_page_streams_its_console_then_shows_the_result(
-    system: dict[str, Any], page: Any
-) -> None:
-    db, web, logs, stream, zk = (system[k] for k in ("db", "web", "logs", "stream", "zk"))
+def running_build(system: dict[str, Any]) -> Path:
+    """Build b2 running, its console streamed by the executor; the console file."""
+    db, logs, stream = system["db"], system["logs"], system["stream"]
     ref = RefInfo(project="org/app", ref="refs/heads/main", branch="main", newrev="b" * 40)
     db.create_buildset("bs2", TENANT, "post", [ref])
     db.create_build("b2", "bs2", "publish", start_time=NOW)
@@ -352,8 +353,23 @@ def test_a_running_build_page_streams_its_console_then_shows_the_result(
     console.parent.mkdir()
     console.write_text("2024-01-01 00:00:00.000000 | TASK [publish]\n")
     stream.build_started("b2")
-    register_stream(zk, StreamLocation("b2", TENANT, "127.0.0.1", stream.port, "ze01"))
-    page.goto(f"{web.url}/t/{TENANT}/build/b2")
+    location = StreamLocation("b2", TENANT, "127.0.0.1", stream.port, "ze01")
+    register_stream(system["zk"], location)
+    return console
+
+
+def end_running_build(system: dict[str, Any]) -> None:
+    logs, url = system["logs"], system["web"].url
+    (logs / "b2" / "job-output.json").write_text(json.dumps(TASKS))
+    system["db"].update_build("b2", result="FAILURE", end_time=NOW + 5, log_url=f"{url}/logs/b2/")
+    system["stream"].build_ended("b2", "build ended: FAILURE")
+
+
+def test_a_running_build_page_streams_its_console_then_shows_the_result(
+    system: dict[str, Any], page: Any
+) -> None:
+    console = running_build(system)
+    page.goto(f"{system['web'].url}/t/{TENANT}/build/b2")
     page.wait_for_function(
         "document.querySelector('#console')?.textContent.includes('TASK [publish]')"
     )
@@ -361,13 +377,128 @@ def test_a_running_build_page_streams_its_console_then_shows_the_result(
         out.write("2024-01-01 00:00:01.000000 | node | ERROR: return code 1\n")
     page.wait_for_selector("#console .line.bad")
     screenshot(page, "fixture-build-running")
-    (logs / "b2" / "job-output.json").write_text(json.dumps(TASKS))
-    db.update_build("b2", result="FAILURE", end_time=NOW + 5, log_url=f"{web.url}/logs/b2/")
-    stream.build_ended("b2", "build ended: FAILURE")
+    end_running_build(system)
     page.wait_for_selector("#console-state[data-code='1000']")
     assert page.locator("#console-state").inner_text() == "build ended: FAILURE"
     # Then the page shows the finished build (its tasks) by itself.
     page.wait_for_selector("details.task.failed", timeout=15_000)
+
+
+def console_streams(page: Any, reachable: int) -> list[tuple[float, Any]]:
+    """The page's console-stream websockets, through Playwright, with when
+    each was opened: the first ``reachable`` reach the web; the others fail
+    at once, as one the browser could not open does (1006, no close frame).
+    ``drop(route)`` ends a reached one as a lost network does."""
+    opened: list[tuple[float, Any]] = []
+
+    def handler(route: Any) -> None:
+        opened.append((time.monotonic(), route))
+        if len(opened) > reachable:
+            route.on_close(lambda code, reason: None)
+            route.close(code=1006, reason="")
+            return
+        server = route.connect_to_server()
+        # The page's side ended (by drop()): end the web's side too, cleanly
+        # (a browser's websocket cannot be closed with 1006 itself).
+        route.on_close(lambda code, reason: server.close())
+
+    page.route_web_socket("**/console-stream", handler)
+    return opened
+
+
+# Chromium's timers may fire a few milliseconds before their time.
+SLACK = 0.02
+
+
+def drop(route: Any) -> None:
+    route.close(code=1006, reason="")
+
+
+def console_has(page: Any, text: str) -> None:
+    page.wait_for_function(
+        "text => document.querySelector('#console')?.textContent.includes(text)", arg=text
+    )
+
+
+def test_a_console_stream_that_drops_connects_again_without_repeating_lines(
+    system: dict[str, Any], page: Any
+) -> None:
+    console = running_build(system)
+    opened = console_streams(page, reachable=2)
+    page.goto(f"{system['web'].url}/t/{TENANT}/stream/b2")
+    console_has(page, "TASK [publish]")
+    dropped = time.monotonic()
+    drop(opened[0][1])
+    with open(console, "a") as out:
+        out.write("2024-01-01 00:00:01.000000 | node | ERROR: return code 1\n")
+    # Only the second stream can bring the new line; it brings the first again.
+    console_has(page, "ERROR: return code 1")
+    assert page.locator("#console").text_content() == console.read_text()
+    assert page.locator("#console-state").get_attribute("data-reconnects") == "1"
+    end_running_build(system)
+    page.wait_for_selector("#console-state[data-code='1000']")
+    assert page.locator("#console-state").inner_text() == "build ended: FAILURE"
+    assert page.locator("#console").text_content() == console.read_text()
+    assert len(opened) == 2
+    assert opened[1][0] - dropped >= 0.5 - SLACK  # the first delay
+
+
+def test_a_console_stream_that_never_comes_back_says_so(system: dict[str, Any], page: Any) -> None:
+    console = running_build(system)
+    opened = console_streams(page, reachable=1)
+    page.goto(f"{system['web'].url}/t/{TENANT}/stream/b2")
+    console_has(page, "TASK [publish]")
+    dropped = time.monotonic()
+    drop(opened[0][1])
+    page.wait_for_selector("#console-state[data-code='1006']")
+    state = page.locator("#console-state").inner_text()
+    assert state == "the connection was lost (1006) and 3 tries to open it again failed"
+    assert "No live console" in page.locator("#after-stream").inner_text()
+    # What was shown stays; the three tries came after 0.5 s, 1 s and 2 s.
+    assert page.locator("#console").text_content() == console.read_text()
+    assert len(opened) == 4
+    tries = [dropped] + [when for when, _route in opened[1:]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(tries)]
+    assert all(gap >= delay - SLACK for gap, delay in zip(gaps, (0.5, 1, 2), strict=True)), gaps
+
+
+def test_a_console_stream_the_web_closes_on_purpose_is_not_opened_again(
+    system: dict[str, Any], page: Any
+) -> None:
+    opened = console_streams(page, reachable=4)
+    page.goto(f"{system['web'].url}/t/{TENANT}/stream/b3")
+    page.wait_for_selector("#console-state[data-code='4011']")
+    # The web's reason, at once: a reconnection would have said it was one.
+    state = page.locator("#console-state")
+    assert state.inner_text() == "Build ID b3 not found: no executor is running it"
+    assert state.get_attribute("data-reconnects") is None
+    assert len(opened) == 1
+
+
+# Counts the websockets the page creates (after Playwright's routing wraps them).
+COUNT_SOCKETS = """
+window.consoleSockets = 0;
+window.WebSocket = class extends window.WebSocket {
+  constructor(...args) { super(...args); window.consoleSockets += 1; }
+};
+"""
+
+
+def test_leaving_the_page_stops_a_pending_reconnection(system: dict[str, Any], page: Any) -> None:
+    running_build(system)
+    opened = console_streams(page, reachable=1)
+    page.add_init_script(COUNT_SOCKETS)
+    page.clock.install()
+    page.goto(f"{system['web'].url}/t/{TENANT}/stream/b2")
+    console_has(page, "TASK [publish]")
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)  # timers wait for run_for
+    drop(opened[0][1])
+    page.wait_for_selector("#console-state[data-reconnects='1']")  # one is due in 0.5 s
+    page.click("a:has-text('status')")
+    page.wait_for_url("**/status")
+    page.clock.run_for(10_000)
+    assert page.evaluate("window.consoleSockets") == 1
+    assert len(opened) == 1
 
 
 def test_the_scripts_pure_parts(system: dict[str, Any], page: Any) -> None:

@@ -8,8 +8,17 @@ import { storedToken } from "../login.js";
 
 const BAD_LINE = /\| (ERROR|FAILED|UNREACHABLE|fatal)\b/;
 
+// A websocket that ended without a close frame -- the network went away
+// (Chromium drops every connection when an interface of the machine gains or
+// loses an address: see net.js), or it could not be opened -- reports 1006.
+// Only then is the stream opened again, after each of these delays in turn;
+// every close the web chooses is final: 1000 the build ended, 4000 a wrong
+// or unauthorised request, 4011 nothing to stream (web/console_stream.py).
+export const RECONNECT_DELAYS = [500, 1000, 2000];
+const ABNORMAL = 1006;
+
 // A console element following build `uuid`; `onEnd(code, reason)` runs when
-// the stream closes.  Closed when ctx.signal aborts (the user left).
+// the stream closes for good.  Closed when ctx.signal aborts (the user left).
 export function liveConsole(ctx, uuid, onEnd) {
   const out = h("pre", { class: "console", id: "console", "aria-live": "off" });
   const follow = h("input", { type: "checkbox", checked: true, id: "console-follow" });
@@ -31,31 +40,65 @@ export function liveConsole(ctx, uuid, onEnd) {
     out.append(frag);
     if (follow.checked) out.lastElementChild?.scrollIntoView({ block: "end" });
   };
-  let ws;
-  try {
-    ws = new WebSocket(ctx.api.consoleStreamUrl());
-  } catch (e) {
-    state.textContent = `cannot open the console stream: ${e.message}`;
-    return box;
-  }
-  ws.addEventListener("open", () => {
-    state.textContent = "streaming live";
-    state.className = "stream-state running";
-    // A read-protected tenant: the stored login goes in the first message.
-    ws.send(JSON.stringify({ uuid, logfile: "console.log", token: storedToken() || undefined }));
-  });
-  ws.addEventListener("message", (event) => {
-    if (typeof event.data === "string") addLines(event.data);
-  });
-  ws.addEventListener("close", (event) => {
+  const finish = (code, reason) => {
     if (partial) addLines("\n");
-    const ended = event.code === 1000;
-    state.textContent = event.reason || (ended ? "the stream ended" : `the stream closed (${event.code})`);
+    const ended = code === 1000;
+    state.textContent = reason || (ended ? "the stream ended" : `the stream closed (${code})`);
     state.className = `stream-state ${ended ? "ok" : "bad"}`;
-    state.dataset.code = String(event.code);
-    if (onEnd && !ctx.signal.aborted) onEnd(event.code, event.reason);
+    state.dataset.code = String(code);
+    if (onEnd) onEnd(code, reason);
+  };
+  let ws = null;
+  let timer = null;
+  let retries = 0; // connections opened again since the stream last sent something
+  let reconnects = 0;
+  const connect = () => {
+    timer = null;
+    let socket;
+    try {
+      socket = ws = new WebSocket(ctx.api.consoleStreamUrl());
+    } catch (e) {
+      state.textContent = `cannot open the console stream: ${e.message}`;
+      return;
+    }
+    let received = false;
+    socket.addEventListener("open", () => {
+      state.textContent = "streaming live";
+      state.className = "stream-state running";
+      // A read-protected tenant: the stored login goes in the first message.
+      socket.send(JSON.stringify({ uuid, logfile: "console.log", token: storedToken() || undefined }));
+    });
+    socket.addEventListener("message", (event) => {
+      if (typeof event.data !== "string") return;
+      if (!received) {
+        // Every connection is sent the console from its first line: what an
+        // earlier one showed is drawn again, not repeated.
+        received = true;
+        retries = 0;
+        out.replaceChildren();
+        partial = "";
+      }
+      addLines(event.data);
+    });
+    socket.addEventListener("close", (event) => {
+      if (ctx.signal.aborted) return;
+      if (event.code !== ABNORMAL) return finish(event.code, event.reason);
+      const tries = RECONNECT_DELAYS.length;
+      if (retries >= tries) {
+        return finish(event.code, `the connection was lost (1006) and ${tries} tries to open it again failed`);
+      }
+      const delay = RECONNECT_DELAYS[retries++];
+      state.textContent = `the connection was lost; connecting again in ${delay / 1000} s (${retries} of ${tries})…`;
+      state.className = "stream-state muted";
+      state.dataset.reconnects = String(++reconnects);
+      timer = setTimeout(connect, delay);
+    });
+  };
+  connect();
+  ctx.signal.addEventListener("abort", () => {
+    if (timer !== null) clearTimeout(timer);
+    ws?.close(1000, "page left");
   });
-  ctx.signal.addEventListener("abort", () => ws.close(1000, "page left"));
   return box;
 }
 
