@@ -15,7 +15,7 @@ from lockgate.zk.holds import HoldRequestStore
 
 from tests.fixtures.executor import make_request, playbooks
 from tests.fixtures.waiting import wait_for
-from tests.integration.executor.test_server import _completed, executor  # noqa: F401
+from tests.integration.executor.test_server import _completed
 
 FAIL = """
 - hosts: all
