@@ -420,15 +420,25 @@ def console_has(page: Any, text: str) -> None:
     )
 
 
-def test_a_console_stream_that_drops_connects_again_without_repeating_lines(
-    system: dict[str, Any], page: Any
-) -> None:
+def stream_then_drop(
+    system: dict[str, Any], page: Any, reachable: int
+) -> tuple[Path, list[Any], float]:
+    """The console of running build b2 drawn, then its websocket dropped
+    (1006); ``reachable`` streams in all get through.  Returns the console
+    file, the streams opened so far (kept up to date) and when it dropped."""
     console = running_build(system)
-    opened = console_streams(page, reachable=2)
+    opened = console_streams(page, reachable=reachable)
     page.goto(f"{system['web'].url}/t/{TENANT}/stream/b2")
     console_has(page, "TASK [publish]")
     dropped = time.monotonic()
     drop(opened[0][1])
+    return console, opened, dropped
+
+
+def test_a_console_stream_that_drops_connects_again_without_repeating_lines(
+    system: dict[str, Any], page: Any
+) -> None:
+    console, opened, dropped = stream_then_drop(system, page, reachable=2)
     with open(console, "a") as out:
         out.write("2024-01-01 00:00:01.000000 | node | ERROR: return code 1\n")
     # Only the second stream can bring the new line; it brings the first again.
@@ -444,12 +454,7 @@ def test_a_console_stream_that_drops_connects_again_without_repeating_lines(
 
 
 def test_a_console_stream_that_never_comes_back_says_so(system: dict[str, Any], page: Any) -> None:
-    console = running_build(system)
-    opened = console_streams(page, reachable=1)
-    page.goto(f"{system['web'].url}/t/{TENANT}/stream/b2")
-    console_has(page, "TASK [publish]")
-    dropped = time.monotonic()
-    drop(opened[0][1])
+    console, opened, dropped = stream_then_drop(system, page, reachable=1)
     page.wait_for_selector("#console-state[data-code='1006']")
     state = page.locator("#console-state").inner_text()
     assert state == "the connection was lost (1006) and 3 tries to open it again failed"
