@@ -29,7 +29,7 @@ from lockgate.model.tenant_state import TenantLayoutState
 from lockgate.web.zkstate import ZKClusterState
 from lockgate.zk.client import ZKClient
 from lockgate.zk.pipelines import PipelineStore
-from lockgate.zk.streams import StreamLocation, register_stream
+from lockgate.zk.streams import StreamLocation, register_stream, unregister_stream
 from lockgate.zk.tenants import save_layout
 
 from tests.fixtures.browser import browser, page, screenshot  # noqa: F401
@@ -358,10 +358,15 @@ def running_build(system: dict[str, Any]) -> Path:
     return console
 
 
-def end_running_build(system: dict[str, Any]) -> None:
+def record_build_end(system: dict[str, Any]) -> None:
+    """Build b2's result and task log recorded (its stream not told)."""
     logs, url = system["logs"], system["web"].url
     (logs / "b2" / "job-output.json").write_text(json.dumps(TASKS))
     system["db"].update_build("b2", result="FAILURE", end_time=NOW + 5, log_url=f"{url}/logs/b2/")
+
+
+def end_running_build(system: dict[str, Any]) -> None:
+    record_build_end(system)
     system["stream"].build_ended("b2", "build ended: FAILURE")
 
 
@@ -478,6 +483,43 @@ def test_a_console_stream_the_web_closes_on_purpose_is_not_opened_again(
     assert state.inner_text() == "Build ID b3 not found: no executor is running it"
     assert state.get_attribute("data-reconnects") is None
     assert len(opened) == 1
+
+
+def test_a_build_page_whose_stream_was_lost_as_the_build_ended_shows_the_result(
+    system: dict[str, Any], page: Any
+) -> None:
+    running_build(system)
+    opened = console_streams(page, reachable=2)
+    page.goto(f"{system['web'].url}/t/{TENANT}/build/b2")
+    console_has(page, "TASK [publish]")
+    # The build ends and its executor goes while the network is away: the
+    # stream opened again finds nothing to stream (4011, "has ended").
+    record_build_end(system)
+    unregister_stream(system["zk"], "b2")
+    drop(opened[0][1])
+    page.wait_for_selector("details.task.failed", timeout=15_000)
+    assert page.locator("#console-state").count() == 0  # the finished view
+    assert len(opened) == 2
+
+
+def test_a_build_page_whose_stream_ends_while_the_build_runs_offers_to_try_again(
+    system: dict[str, Any], page: Any
+) -> None:
+    running_build(system)
+    opened = console_streams(page, reachable=2)
+    page.goto(f"{system['web'].url}/t/{TENANT}/build/b2")
+    console_has(page, "TASK [publish]")
+    unregister_stream(system["zk"], "b2")  # its executor went; the build is not ended
+    drop(opened[0][1])
+    page.wait_for_selector("#after-stream :text('still running')")
+    state = page.locator("#console-state")
+    assert state.get_attribute("data-code") == "4011"
+    assert state.inner_text() == "build b2 is not running on any executor (yet)"
+    assert (
+        page.locator("#console").text_content()
+        == (system["logs"] / "b2" / "job-output.txt").read_text()
+    )
+    assert len(opened) == 2
 
 
 # Counts the websockets the page creates (after Playwright's routing wraps them).

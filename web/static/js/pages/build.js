@@ -53,6 +53,27 @@ function refFacts(ref) {
   ];
 }
 
+// Build `uuid` read again: if it has a result now, the page is drawn again
+// (finished); otherwise the stream's reason stays, and `after` offers to try.
+async function showIfEnded(ctx, uuid, after) {
+  let build;
+  try {
+    build = await ctx.api.build(uuid, ctx.signal);
+  } catch (e) {
+    return;
+  }
+  if (ctx.signal.aborted) return;
+  if (build.result) return ctx.navigate(location.pathname);
+  after.append(
+    message(
+      "warn",
+      "The build is still running, but its console cannot be streamed now: ",
+      link(location.pathname, "try again"),
+      ".",
+    ),
+  );
+}
+
 export async function renderBuild(ctx) {
   const uuid = ctx.args[0];
   const base = `/t/${encodeURIComponent(ctx.tenant)}`;
@@ -111,11 +132,16 @@ export async function renderBuild(ctx) {
     );
   });
   if (running) {
+    const after = h("div", { id: "after-stream" });
     ctx.show(
       h("h2", {}, "Console"),
+      after,
       liveConsole(ctx, uuid, (code) => {
         // The build ended: show its result, tasks and logs.
         if (code === 1000) setTimeout(() => !ctx.signal.aborted && ctx.navigate(location.pathname), 1000);
+        // Nothing to stream: the build may have ended while the stream was
+        // lost (or before it opened); then show it finished, not the reason.
+        else if (code === 4011) showIfEnded(ctx, uuid, after);
       }),
     );
     return;
