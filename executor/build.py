@@ -260,6 +260,10 @@ class BuildWorker:
                 if found is None:
                     raise NodeFailure(f"node {node_id} no longer exists")
                 node = found.record
+                if node.state is NodeState.HOLD:
+                    # An admin held it after it was handed to this build.
+                    why = f" ({node.comment})" if node.comment else ""
+                    raise NodeFailure(f"node {node_id} is held{why}: not used for this build")
                 if node.state not in USABLE_NODE_STATES:
                     raise NodeFailure(f"node {node_id} is {node.state.value}, not ready")
                 node.state = NodeState.IN_USE

@@ -8,6 +8,8 @@ import dataclasses
 from lockgate.executor.server import Executor
 from lockgate.model.builds import BuildState
 from lockgate.model.jobs import NodeSpec
+from lockgate.model.node_admin import AdminNodeState, set_node_state
+from lockgate.model.nodes import NodeState
 from lockgate.zk import BuildRequestStore, NodeStore, list_components, result_queue
 
 from tests.fixtures.executor import make_config, make_request, playbooks
@@ -120,6 +122,36 @@ def test_missing_node_is_node_failure(zk_client, executor, upstream):
     done = wait_for(lambda: _completed(store, request.uuid), 60, "the build to complete")
     assert done.result == "NODE_FAILURE"
     assert "0000099999" in done.error_detail
+
+
+def test_a_node_held_before_its_build_starts_is_node_failure_and_stays_held(
+    zk_client, executor, upstream, sshd_node
+):
+    executor(private_key_file=str(sshd_node.key.private))
+    nodes = NodeStore(zk_client)
+    node_id = nodes.create(dataclasses.replace(sshd_node.node, id=""))
+    found = nodes.get(node_id)
+    held = set_node_state(
+        found.record, AdminNodeState.HOLD, tenant="example", by="admin alice", now=1.0
+    )
+    nodes.update(held, found.version)  # as node-set-state writes it
+    tree = upstream.create("org/app", {"run.yaml": OK})
+    request = make_request(
+        tree,
+        run=playbooks(tree, ["run.yaml"]),
+        nodes=[NodeSpec(name=["controller"], label="test-node")],
+    )
+    request.node_ids = [node_id]
+    store = BuildRequestStore(zk_client, "default")
+    store.submit(request)
+    done = wait_for(lambda: _completed(store, request.uuid), 60, "the build to complete")
+    assert done.result == "NODE_FAILURE"
+    assert done.error_detail == (
+        f"node {node_id} is held (held by admin alice): not used for this build"
+    )
+    wait_for(lambda: not nodes.is_locked(node_id), 10, "the node's lock to go")
+    after = nodes.get(node_id).record
+    assert after.state is NodeState.HOLD and after.comment == "held by admin alice"
 
 
 def test_cancel_requested_aborts_the_running_build(zk_client, executor, upstream):
